@@ -1,0 +1,1 @@
+"""Bundled demo sources: real Chinese customer text served over HTTP on localhost."""

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks: orchestration only (the one place that imports prefect)."""

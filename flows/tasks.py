@@ -1,0 +1,202 @@
+"""Prefect tasks: each a few lines around a library function. Tasks take paths and plain
+values, never a DuckDB connection (unhashable, and not shareable across threads)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from nlp.normalize import normalize_documents
+from nlp.segment import Segmenter
+from nlp.sentiment import SentimentModel, load_sentiment_model
+from nlp.spikes import DayCount, SpikeParams, ThemeDayCount, detect_spikes, find_driving_theme
+from nlp.themes import THEMES_VERSION, discover_themes
+from voc.records import Document, document_id, read_documents_jsonl
+from voc.settings import SourceConfig
+from warehouse import loaders
+from warehouse.db import warehouse
+
+
+@dataclass
+class StageResult:
+    """Counts one stage reports to the run log."""
+
+    stage: str
+    source: str = ""
+    n_in: int = 0
+    n_out: int = 0
+    n_skipped: int = 0
+    n_errors: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list, repr=False)
+
+
+@lru_cache(maxsize=4)
+def _segmenter(user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...]) -> Segmenter:
+    return Segmenter(user_dicts, stopwords)
+
+
+@lru_cache(maxsize=2)
+def _sentiment_model(model_dir: Path | None) -> SentimentModel:
+    return load_sentiment_model(model_dir)
+
+
+@task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
+def fetch_source(
+    source: SourceConfig, since: date, until: date, work_dir: Path, author_salt: str
+) -> StageResult:
+    """Fetch one source's documents for [since, until]; problems are reported, not raised."""
+    from scrapers.run import run_crawl
+    from scrapers.tickets import load_ticket_export
+
+    logger = get_run_logger()
+    started = time.perf_counter()
+    result = StageResult("fetch", source.name)
+    if source.kind == "ticket_export":
+        load = load_ticket_export(source, since, until, author_salt)
+        result.documents = load.documents
+        result.problems = list(load.problems)
+        result.n_in, result.n_skipped = load.n_rows, load.n_skipped
+    else:
+        crawl = run_crawl(source, since, until, work_dir, author_salt)
+        docs, bad_lines = read_documents_jsonl(crawl.jsonl_path, source.name)
+        result.documents = docs
+        result.problems = list(crawl.problems) + bad_lines
+        stats = crawl.stats
+        result.n_skipped = len(bad_lines) + sum(
+            int(stats.get(k, 0)) for k in ("voc/parse_error", "voc/invalid_item"))
+        result.n_in = len(docs) + result.n_skipped
+    result.n_out = len(result.documents)
+    result.n_errors = len(result.problems)
+    for problem in result.problems[:20]:
+        logger.warning("%s", problem)
+    logger.info("%s: %d documents, %d skipped, %d problems", source.name, result.n_out,
+                result.n_skipped, result.n_errors)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@task(cache_policy=NO_CACHE)
+def load_documents(
+    db_path: Path, fetched: StageResult, run_id: str, timezone: str
+) -> StageResult:
+    """Upsert one source's documents into raw_documents."""
+    started = time.perf_counter()
+    with warehouse(db_path) as con:
+        counts = loaders.upsert_documents(con, fetched.documents, run_id, timezone)
+    get_run_logger().info("%s: %d new, %d updated, %d unchanged", fetched.source, counts.new,
+                          counts.updated, counts.unchanged)
+    return StageResult("load", fetched.source, n_in=len(fetched.documents),
+                       n_out=counts.new + counts.updated, n_skipped=counts.unchanged,
+                       seconds=time.perf_counter() - started)
+
+
+@task(cache_policy=NO_CACHE)
+def normalise_documents(db_path: Path) -> StageResult:
+    """Normalise every document not yet normalised and mark exact duplicates."""
+    started = time.perf_counter()
+    with warehouse(db_path) as con:
+        rows = loaders.select_unnormalised(con)
+        normalised = normalize_documents(rows)
+        before = loaders.count_duplicates(con)
+        duplicates = loaders.save_doc_texts(
+            con, [(n.doc_id, n.text, n.norm_hash) for n in normalised])
+    new_dups = duplicates - before
+    get_run_logger().info("normalised %d documents, %d exact duplicates", len(rows), new_dups)
+    return StageResult("normalise", n_in=len(rows), n_out=len(rows) - new_dups,
+                       n_skipped=new_dups, seconds=time.perf_counter() - started)
+
+
+@task(cache_policy=NO_CACHE)
+def segment_documents(
+    db_path: Path, user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...]
+) -> StageResult:
+    """Segment every distinct, not yet segmented document with jieba."""
+    started = time.perf_counter()
+    segmenter = _segmenter(user_dicts, stopwords)
+    with warehouse(db_path) as con:
+        rows = loaders.select_unsegmented(con)
+        token_lists = segmenter.segment_many(text for _, text in rows)
+        written = loaders.save_tokens(con, zip((r[0] for r in rows), token_lists, strict=True))
+    get_run_logger().info("segmented %d documents", written)
+    return StageResult("segment", n_in=len(rows), n_out=written,
+                       seconds=time.perf_counter() - started)
+
+
+@task(cache_policy=NO_CACHE)
+def score_sentiment(db_path: Path, model_dir: Path | None) -> tuple[StageResult, str]:
+    """Score every distinct document that this model version has not scored yet."""
+    started = time.perf_counter()
+    model = _sentiment_model(model_dir)
+    with warehouse(db_path) as con:
+        rows = loaders.select_unscored(con, model.version)
+    results = model.predict([text for _, text in rows])
+    with warehouse(db_path) as con:
+        written = loaders.save_sentiment(
+            con, [(doc_id, r.label, r.score) for (doc_id, _), r in zip(rows, results,
+                                                                       strict=True)],
+            model.version)
+    get_run_logger().info("scored %d documents with %s", written, model.version)
+    return (StageResult("sentiment", n_in=len(rows), n_out=written,
+                        seconds=time.perf_counter() - started), model.version)
+
+
+@task(cache_policy=NO_CACHE)
+def find_themes(db_path: Path, model_version: str, max_docs: int, run_id: str) -> StageResult:
+    """Rediscover complaint themes over the newest negative documents."""
+    started = time.perf_counter()
+    with warehouse(db_path) as con:
+        rows = loaders.select_negative_tokens(con, model_version, max_docs)
+    result = discover_themes([r[0] for r in rows], [r[1] for r in rows])
+    themes = [{"theme_id": t.theme_id, "label": t.label, "keywords": t.keywords,
+               "size": t.size, "example_ids": t.example_ids} for t in result.themes]
+    with warehouse(db_path) as con:
+        loaders.replace_themes(con, themes, result.assignments, THEMES_VERSION, run_id)
+    get_run_logger().info("%d themes over %d negative documents", len(themes), len(rows))
+    return StageResult("themes", n_in=len(rows), n_out=len(result.assignments),
+                       n_skipped=len(rows) - len(result.assignments),
+                       seconds=time.perf_counter() - started)
+
+
+@task(cache_policy=NO_CACHE)
+def find_spikes(db_path: Path, model_version: str, params: SpikeParams, run_id: str) -> StageResult:
+    """Refresh daily stats, detect spikes and name each spike's driving theme."""
+    started = time.perf_counter()
+    with warehouse(db_path) as con:
+        loaders.refresh_daily_source_stats(con, model_version)
+        daily = loaders.select_daily_source_stats(con)
+        theme_rows = loaders.select_day_theme_counts(con, model_version)
+        themes = loaders.select_theme_labels(con)
+        counts = [DayCount(r.source, r.local_day, int(r.n_docs), int(r.n_negative))
+                  for r in daily.itertuples()]
+        theme_counts = [ThemeDayCount(r.source, r.local_day, r.theme_id, int(r.n))
+                        for r in theme_rows.itertuples()]
+        spikes = detect_spikes(counts, params)
+        alerts = []
+        for spike in spikes:
+            alert = {"alert_id": document_id(spike.source, f"{spike.day}|{spike.metric}"),
+                     "source": spike.source, "local_day": spike.day, "metric": spike.metric,
+                     "observed": spike.observed, "expected": spike.expected,
+                     "ratio": spike.ratio, "z_score": spike.z_score,
+                     "baseline_days": spike.baseline_days}
+            driver = find_driving_theme(spike, theme_counts)
+            if driver and driver[0] in themes:
+                label, keywords = themes[driver[0]]
+                alert |= {"theme_id": driver[0], "theme_label": label,
+                          "theme_keywords": list(keywords), "theme_doc_count": driver[1]}
+            alerts.append(alert)
+        loaders.replace_spike_alerts(con, alerts, run_id)
+    logger = get_run_logger()
+    for a in alerts:
+        logger.info("spike: %s %s %s observed %.2f expected %.2f theme %s", a["source"],
+                    a["local_day"], a["metric"], a["observed"], a["expected"],
+                    a.get("theme_label"))
+    return StageResult("spikes", n_in=len(counts), n_out=len(alerts),
+                       seconds=time.perf_counter() - started)

@@ -1,0 +1,80 @@
+"""Text normalisation: HTML stripped, NFKC (full-width → half-width), Traditional →
+Simplified, control characters dropped, whitespace collapsed. Raw text is never edited in
+place: callers store the result beside it."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_BREAKS = re.compile(r"<\s*(br|/p|/div|/li)\b[^>]*>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^<>]{0,2000}>")
+# Everything in the Unicode "C" categories except ordinary whitespace.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """A document's normalised text and the hash used for exact-duplicate removal."""
+
+    doc_id: str
+    text: str
+    norm_hash: str
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def strip_html(text: str) -> str:
+    """Remove tags (keeping their text), script/style bodies, and unescape entities."""
+    text = _SCRIPT_STYLE.sub(" ", text)
+    text = _BREAKS.sub(" ", text)
+    text = _TAGS.sub("", text)
+    return html.unescape(text)
+
+
+def normalize_text(text: str) -> str:
+    """Normalise one text for analysis.
+
+    Steps, in order: drop control characters (incl. NUL), strip HTML, NFKC (full-width
+    letters/digits/punctuation become half-width), Traditional → Simplified (OpenCC t2s),
+    collapse whitespace.
+
+    Args:
+        text: Raw text as a source gave it.
+
+    Returns:
+        The normalised text ('' for empty input).
+    """
+    if not text:
+        return ""
+    text = _CONTROL.sub("", text)
+    text = strip_html(text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub("", text)
+    text = _t2s().convert(text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def hash_normalized(text: str) -> str:
+    """Hash that identifies exact duplicates after normalisation (case-folded)."""
+    return hashlib.sha256(text.casefold().encode("utf-8")).hexdigest()[:32]
+
+
+def normalize_documents(rows: list[tuple[str, str]]) -> list[NormalizedText]:
+    """Normalise (doc_id, raw text) pairs."""
+    out = []
+    for doc_id, raw in rows:
+        norm = normalize_text(raw)
+        out.append(NormalizedText(doc_id, norm, hash_normalized(norm)))
+    return out

@@ -1,0 +1,1 @@
+"""VoC Monitor (客声): shared record models, settings and the `voc` command line."""

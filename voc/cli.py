@@ -1,0 +1,271 @@
+"""The `voc` command line: a thin layer over flows, warehouse and demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+from voc.settings import Settings, SettingsError, load_settings
+
+
+def _quiet_defaults() -> None:
+    # Entry-point side effects only: nothing reaches the network for models or telemetry.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None), db_path=getattr(args, "db", None))
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML settings file (default: $VOC_CONFIG or built-in "
+                   "defaults: the bundled demo sources)")
+    p.add_argument("--db", help="DuckDB warehouse file (default: data/voc.duckdb or $VOC_DB)")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from flows.daily import daily_ingest
+
+    settings = _settings(args)
+    result = daily_ingest(since=args.since, until=args.until, config_path=args.config,
+                          db_path=str(settings.db_path))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0 if result["status"] in ("ok", "partial") else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.events import DEMO_END, DEMO_START
+    from demo.server import start_demo_server
+    from flows.daily import daily_ingest
+
+    settings = _settings(args)
+    since, until = args.since or DEMO_START, args.until or DEMO_END
+    with start_demo_server(settings.demo_host, args.port) as server:
+        print(f"演示数据源已启动 / demo sources at {server.base_url}", flush=True)
+        result = daily_ingest(since=since, until=until, config_path=args.config,
+                              db_path=str(settings.db_path), demo_port=server.port)
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    _print_stats(settings.db_path)
+    if result["status"] == "failed":
+        return 1
+    if args.no_dashboard:
+        return 0
+    return _run_dashboard(settings.db_path, args.dashboard_port or settings.dashboard_port)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    cron = args.cron or settings.schedule_cron
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        # A temporary Prefect server cannot run schedules: supervise a real one.
+        port = args.prefect_port or _free_port()
+        server = _start_prefect_server(port)
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    from flows.schedule import serve_daily
+
+    try:
+        print(f"按计划运行 / serving voc-daily-ingest on cron '{cron}' ({settings.timezone}); "
+              "Ctrl-C to stop", flush=True)
+        serve_daily(cron, settings.timezone, config_path=args.config,
+                    db_path=str(settings.db_path))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from warehouse.db import WarehouseError, read_only
+    from warehouse.queries import warehouse_summary
+
+    settings = _settings(args)
+    try:
+        with read_only(settings.db_path) as con:
+            summary = warehouse_summary(con)
+    except WarehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return _run_dashboard(settings.db_path, args.port or settings.dashboard_port)
+
+
+def cmd_demo_server(args: argparse.Namespace) -> int:
+    from demo.server import start_demo_server
+
+    with start_demo_server(args.host, args.port) as server:
+        print(f"demo sources at {server.base_url} (Ctrl-C to stop)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _print_stats(db_path: Path) -> None:
+    from warehouse.db import read_only
+    from warehouse.queries import warehouse_summary
+
+    with read_only(db_path) as con:
+        _print_summary(warehouse_summary(con))
+
+
+def _print_summary(s: dict) -> None:
+    docs = s["documents"]
+    print(f"文档 documents: {docs['total']}  " + "  ".join(
+        f"{k}={v}" for k, v in docs["by_channel"].items())
+        + f"  (exact duplicates {docs['exact_duplicates']})")
+    print(f"情感 sentiment ({s['sentiment']['model_version']}): " + "  ".join(
+        f"{k}={v}" for k, v in s["sentiment"]["by_label"].items()))
+    print(f"主题 themes: {len(s['themes'])}")
+    for t in s["themes"][:5]:
+        print(f"  {t['size']:>5}  {t['label']}  ({' '.join(t['keywords'][:6])})")
+    print(f"预警 alerts: {len(s['alerts'])}")
+    for a in s["alerts"]:
+        print(f"  {a['date']}  {a['source']}  {a['metric']}  observed {a['observed']:.2f} "
+              f"expected {a['expected']:.2f}  theme {a['theme_label']}")
+    errors = s["last_run"]["errors"]
+    if errors:
+        print(f"最近一次运行的问题 problems in the last run: {len(errors)}")
+        for e in errors[:10]:
+            print(f"  - {e}")
+
+
+def _run_dashboard(db_path: Path, port: int) -> int:
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    url = f"http://localhost:{port}"
+    print(f"仪表盘 dashboard: {url}  (Ctrl-C to stop)", flush=True)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--", "--db", str(Path(db_path).resolve())]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_prefect_server(port: int, timeout: float = 120.0) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    health = f"http://127.0.0.1:{port}/api/health"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(health, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(1)
+    proc.terminate()
+    raise RuntimeError(f"prefect server did not answer on {health} within {timeout:.0f}s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voc", description="VoC Monitor (客声): listen to Chinese-speaking customers.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="start the bundled demo sources, ingest them, open the "
+                       "dashboard", description="Serve the bundled demo sources on localhost, "
+                       "run the daily flow over the whole demo period (2025-06-01..2025-09-30) "
+                       "and open the dashboard.")
+    _add_common(p)
+    p.add_argument("--since", type=_date, help="first day (default: start of the demo data)")
+    p.add_argument("--until", type=_date, help="last day (default: end of the demo data)")
+    p.add_argument("--port", type=int, default=0, help="demo server port (default: a free one)")
+    p.add_argument("--dashboard-port", type=int, help="dashboard port (default 8501)")
+    p.add_argument("--no-dashboard", action="store_true",
+                   help="ingest only, then exit (exit code 0 when the run completed)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ingest", help="run the daily flow once for a date range",
+                       description="Run the daily ingestion flow once over the configured "
+                       "sources for [--since, --until] (local days).")
+    _add_common(p)
+    p.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (default: 2 days ago)")
+    p.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (default: today)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("schedule", help="serve the daily flow on a cron schedule",
+                       description="Serve the daily flow on a cron schedule (default 06:00 "
+                       "Asia/Shanghai). Uses $PREFECT_API_URL if set, otherwise starts and "
+                       "supervises a local `prefect server`.")
+    _add_common(p)
+    p.add_argument("--cron", help="cron expression (default from settings: '0 6 * * *')")
+    p.add_argument("--prefect-port", type=int, help="port for the supervised Prefect server")
+    p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("stats", help="print warehouse counts, themes and alerts",
+                       description="Summarise the warehouse: documents by channel, "
+                       "sentiment, themes, alerts and the last run's stages and problems.")
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("dashboard", help="open the Streamlit dashboard",
+                       description="Start the Streamlit dashboard on the warehouse.")
+    _add_common(p)
+    p.add_argument("--port", type=int, help="port (default 8501)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("demo-server", help="serve the bundled demo sources only",
+                       description="Serve the bundled demo sources (shop review pages, "
+                       "microblog search API, helpdesk exports) until Ctrl-C.")
+    p.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.set_defaults(func=cmd_demo_server)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_defaults()
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

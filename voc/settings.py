@@ -1,0 +1,200 @@
+"""One settings object, built only at entry points (CLI, flow start, dashboard start).
+
+Values come from, in increasing priority: the defaults below, a TOML file (``--config`` or
+``VOC_CONFIG``), and a few environment variables (``VOC_DB``, ``VOC_AUTHOR_SALT``...).
+Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+#: Where the bundled demo sources listen unless told otherwise.
+DEMO_HOST = "127.0.0.1"
+DEMO_PORT = 8765
+
+SOURCE_KINDS = ("shop_reviews", "microblog", "ticket_export")
+
+
+class SettingsError(ValueError):
+    """A configuration file or value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One configured source.
+
+    Attributes:
+        name: Unique name; becomes `Document.source`.
+        kind: ``shop_reviews`` (HTML review pages, Scrapy), ``microblog`` (JSON search API,
+            Scrapy) or ``ticket_export`` (helpdesk CSV export index).
+        url: Base URL (or, for ticket_export, the export index URL or a local directory).
+        options: Kind-specific options, e.g. ``query`` for microblog, ``brand``.
+        enabled: Disabled sources are skipped.
+    """
+
+    name: str
+    kind: str
+    url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+
+def demo_sources(base_url: str) -> tuple[SourceConfig, ...]:
+    """The three bundled demo sources, served by `demo.server` at `base_url`."""
+    base = base_url.rstrip("/")
+    return (
+        SourceConfig("demo_shop", "shop_reviews", f"{base}/shop/", {"brand": "客声优选"}),
+        SourceConfig("demo_weibo", "microblog", f"{base}/api/search",
+                     {"query": "客声优选", "brand": "客声优选"}),
+        SourceConfig("demo_helpdesk", "ticket_export", f"{base}/helpdesk/exports/index.json",
+                     {"brand": "客声优选"}),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs.
+
+    Attributes:
+        db_path: The DuckDB warehouse file.
+        work_dir: Scratch space for per-run files (spider JSONL output, stats).
+        sources: Configured sources.
+        sentiment_model_dir: A local Hugging Face model directory; None = the bundled default.
+        user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
+        stopword_paths: Extra stopword lists (added to the bundled one).
+        author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
+        timezone: Timezone that defines a "day" for stats and schedules.
+        schedule_cron: Cron for `voc schedule`.
+        spike_baseline_days: Days of history a day is compared with.
+        spike_min_count: Fewest negative documents a day needs to be alerted on.
+        spike_ratio: Observed/expected ratio that counts as a spike.
+        spike_z: Robust z-score that counts as a spike.
+        theme_max_docs: Negative documents sampled (newest first) for theme discovery.
+        demo_host: Host the bundled demo sources listen on.
+        demo_port: Port the bundled demo sources listen on.
+        dashboard_port: Port for the Streamlit dashboard.
+    """
+
+    db_path: Path = Path("data/voc.duckdb")
+    work_dir: Path = Path("data/runs")
+    sources: tuple[SourceConfig, ...] = demo_sources(f"http://{DEMO_HOST}:{DEMO_PORT}")
+    sentiment_model_dir: Path | None = None
+    user_dict_paths: tuple[Path, ...] = ()
+    stopword_paths: tuple[Path, ...] = ()
+    author_salt: str = "voc-monitor"
+    timezone: str = "Asia/Shanghai"
+    schedule_cron: str = "0 6 * * *"
+    spike_baseline_days: int = 28
+    spike_min_count: int = 8
+    spike_ratio: float = 2.5
+    spike_z: float = 4.0
+    theme_max_docs: int = 20000
+    demo_host: str = DEMO_HOST
+    demo_port: int = DEMO_PORT
+    dashboard_port: int = 8501
+
+    @property
+    def demo_base_url(self) -> str:
+        return f"http://{self.demo_host}:{self.demo_port}"
+
+    def with_demo_port(self, port: int) -> Settings:
+        """Same settings with the demo sources pointed at another port."""
+        new = replace(self, demo_port=port)
+        names = {s.name for s in demo_sources(self.demo_base_url)}
+        others = tuple(s for s in self.sources if s.name not in names)
+        return replace(new, sources=demo_sources(new.demo_base_url) + others)
+
+    def source(self, name: str) -> SourceConfig:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise SettingsError(f"unknown source {name!r}; configured: "
+                            f"{', '.join(s.name for s in self.sources)}")
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from defaults, an optional TOML file, environment and overrides.
+
+    Args:
+        config_path: TOML file; falls back to ``VOC_CONFIG`` in `env`.
+        env: Environment to read (default: ``os.environ``).
+        **overrides: Field values that win over everything else (None values are ignored).
+
+    Raises:
+        SettingsError: for an unreadable file, unknown keys or invalid sources.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    config_path = config_path or env.get("VOC_CONFIG")
+    if config_path:
+        values.update(_read_toml(Path(config_path)))
+    env_map = {"VOC_DB": "db_path", "VOC_WORK_DIR": "work_dir",
+               "VOC_SENTIMENT_MODEL": "sentiment_model_dir", "VOC_AUTHOR_SALT": "author_salt"}
+    for var, key in env_map.items():
+        if env.get(var):
+            values[key] = env[var]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(values, str(config_path or "defaults"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: invalid TOML: {exc}") from exc
+    values = dict(raw.get("voc", {}))
+    if "sources" in raw:
+        values["sources"] = raw["sources"]
+    return values
+
+
+def _build(values: dict[str, Any], origin: str) -> Settings:
+    known = set(Settings.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SettingsError(f"{origin}: unknown setting(s): {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in ("db_path", "work_dir"):
+            out[key] = Path(value)
+        elif key == "sentiment_model_dir":
+            out[key] = Path(value) if value else None
+        elif key in ("user_dict_paths", "stopword_paths"):
+            out[key] = tuple(Path(v) for v in value)
+        elif key == "sources":
+            out[key] = _build_sources(value, origin)
+        else:
+            out[key] = value
+    return Settings(**out)
+
+
+def _build_sources(raw: Any, origin: str) -> tuple[SourceConfig, ...]:
+    if isinstance(raw, tuple) and all(isinstance(s, SourceConfig) for s in raw):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{origin}: [sources] must be a table of tables")
+    sources = []
+    for name, spec in raw.items():
+        kind = spec.get("kind")
+        if kind not in SOURCE_KINDS:
+            raise SettingsError(f"{origin}: source {name!r}: kind must be one of "
+                                f"{SOURCE_KINDS}, got {kind!r}")
+        if not spec.get("url"):
+            raise SettingsError(f"{origin}: source {name!r}: url is required")
+        options = {k: v for k, v in spec.items() if k not in ("kind", "url", "enabled")}
+        sources.append(SourceConfig(name, kind, spec["url"], options,
+                                    bool(spec.get("enabled", True))))
+    return tuple(sources)

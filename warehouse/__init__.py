@@ -1,0 +1,1 @@
+"""DuckDB warehouse: migrations, loaders and the named read queries."""

@@ -1,0 +1,106 @@
+"""Opening the warehouse and applying its versioned migrations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse file is missing, locked or not migrated."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def list_migrations() -> list[Migration]:
+    """All bundled migrations, ordered by version."""
+    found = []
+    for entry in resources.files("warehouse").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations, each in one transaction together with its record.
+
+    A migration that fails is rolled back whole and stays pending.
+
+    Returns:
+        The versions applied by this call.
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for migration in list_migrations():
+        if migration.version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(migration.sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())",
+                [migration.version, migration.name],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied
+
+
+def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse for writing and bring it up to date."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise WarehouseError(f"cannot open warehouse {path} for writing: {exc}") from exc
+    migrate(con)
+    return con
+
+
+@contextmanager
+def warehouse(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context manager around `open_warehouse` that always closes the connection."""
+    con = open_warehouse(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def read_only(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-only connection; keep it short so ingestion can write."""
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist yet: run `voc demo` or "
+                             "`voc ingest` first")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        raise WarehouseError(f"cannot open warehouse {path} for reading: {exc}") from exc
+    try:
+        yield con
+    finally:
+        con.close()

@@ -1,0 +1,399 @@
+"""Idempotent writes: upserts keyed by document id, full refreshes of derived tables.
+
+Every batch is de-duplicated before it reaches DuckDB, because duplicate keys inside one
+upsert batch do not raise there and the winner would be undefined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from voc.records import Document
+
+_DOC_COLUMNS = [
+    "id", "source", "channel", "external_id", "author_hash", "text", "rating", "created_at",
+    "local_day", "url", "product", "brand", "content_hash", "repost_count", "comment_count",
+]
+# Columns whose change makes an incoming document an update rather than unchanged.
+_COMPARED = ["text", "rating", "created_at", "url", "product", "brand", "repost_count",
+             "comment_count", "author_hash"]
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did: rows inserted, rows changed, rows already identical."""
+
+    new: int
+    updated: int
+    unchanged: int
+
+
+def _documents_frame(docs: Sequence[Document], tz: ZoneInfo) -> pd.DataFrame:
+    latest: dict[str, Document] = {}
+    for doc in docs:  # last one wins, deterministically
+        latest[doc.id] = doc
+    rows = []
+    for doc in latest.values():
+        rows.append({
+            "id": doc.id, "source": doc.source, "channel": doc.channel,
+            "external_id": doc.external_id, "author_hash": doc.author_hash, "text": doc.text,
+            "rating": doc.rating, "created_at": pd.Timestamp(doc.created_at).tz_convert("UTC"),
+            "local_day": doc.created_at.astimezone(tz).date(), "url": doc.url,
+            "product": doc.product, "brand": doc.brand, "content_hash": doc.content_hash,
+            "repost_count": doc.repost_count, "comment_count": doc.comment_count,
+        })
+    frame = pd.DataFrame(rows, columns=_DOC_COLUMNS)
+    frame["rating"] = frame["rating"].astype("float64")
+    frame["repost_count"] = frame["repost_count"].astype("Int64")
+    frame["comment_count"] = frame["comment_count"].astype("Int64")
+    return frame
+
+
+def upsert_documents(
+    con: duckdb.DuckDBPyConnection,
+    docs: Sequence[Document],
+    run_id: str,
+    timezone: str = "Asia/Shanghai",
+) -> UpsertCounts:
+    """Insert new documents and update changed ones, in one transaction.
+
+    An updated document loses its derived rows (normalised text, sentiment, theme) so the
+    next stages recompute them from the new text. Re-loading identical documents changes
+    nothing.
+
+    Args:
+        con: Writable warehouse connection.
+        docs: Documents to land; duplicates by id are collapsed (last wins).
+        run_id: Recorded as first/last run of the rows it writes.
+        timezone: Defines `local_day`.
+    """
+    if not docs:
+        return UpsertCounts(0, 0, 0)
+    frame = _documents_frame(docs, ZoneInfo(timezone))
+    con.register("incoming_docs", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        changed_cond = " OR ".join(f"r.{c} IS DISTINCT FROM i.{c}" for c in _COMPARED)
+        changed = [row[0] for row in con.execute(
+            "SELECT i.id FROM incoming_docs i JOIN raw_documents r ON r.id = i.id "
+            f"WHERE {changed_cond}"  # column names only, from the constant above
+        ).fetchall()]
+        n_existing = con.execute(
+            "SELECT count(*) FROM incoming_docs i JOIN raw_documents r ON r.id = i.id"
+        ).fetchone()[0]
+        if changed:
+            con.execute("CREATE OR REPLACE TEMP TABLE changed_ids AS "
+                        "SELECT unnest(?::VARCHAR[]) AS id", [changed])
+            for table in ("doc_texts", "doc_sentiment", "doc_themes"):
+                con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT id FROM changed_ids)")
+            updated_cols = [*_COMPARED, "local_day", "content_hash"]
+            assignments = ", ".join(f"{c} = i.{c}" for c in updated_cols)
+            con.execute(
+                f"UPDATE raw_documents r SET {assignments}, last_run_id = ? "
+                "FROM incoming_docs i WHERE r.id = i.id AND i.id IN (SELECT id FROM changed_ids)",
+                [run_id],
+            )
+        con.execute(
+            f"INSERT INTO raw_documents SELECT {', '.join('i.' + c for c in _DOC_COLUMNS)}, ?, ? "
+            "FROM incoming_docs i ANTI JOIN raw_documents r ON r.id = i.id",
+            [run_id, run_id],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_docs")
+    n_new = len(frame) - n_existing
+    return UpsertCounts(new=n_new, updated=len(changed), unchanged=n_existing - len(changed))
+
+
+def select_unnormalised(
+    con: duckdb.DuckDBPyConnection, since: date | None = None, until: date | None = None
+) -> list[tuple[str, str]]:
+    """(doc_id, raw text) of documents with no normalised text yet, optionally by day range."""
+    return con.execute(
+        "SELECT r.id, r.text FROM raw_documents r ANTI JOIN doc_texts t ON t.doc_id = r.id "
+        "WHERE (?::DATE IS NULL OR r.local_day >= ?) AND (?::DATE IS NULL OR r.local_day <= ?) "
+        "ORDER BY r.created_at, r.id",
+        [since, since, until, until],
+    ).fetchall()
+
+
+def save_doc_texts(
+    con: duckdb.DuckDBPyConnection, rows: Iterable[tuple[str, str, str]]
+) -> int:
+    """Store (doc_id, normalised text, normalised-text hash), then re-mark exact duplicates.
+
+    A document is a duplicate when an earlier one (by created_at, then id) has the same
+    normalised text; it keeps its raw row but is left out of every count and model.
+
+    Returns:
+        How many documents are now marked as duplicates in the whole warehouse.
+    """
+    frame = pd.DataFrame(list({r[0]: r for r in rows}.values()),
+                         columns=["doc_id", "text_norm", "norm_hash"])
+    con.register("incoming_texts", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "INSERT INTO doc_texts (doc_id, text_norm, norm_hash) "
+            "SELECT doc_id, text_norm, norm_hash FROM incoming_texts "
+            "ON CONFLICT (doc_id) DO UPDATE SET text_norm = excluded.text_norm, "
+            "norm_hash = excluded.norm_hash, tokens = NULL"
+        )
+        # Only hashes touched by this batch can change which document came first.
+        con.execute(
+            "UPDATE doc_texts t SET duplicate_of = "
+            " CASE WHEN f.first_id = t.doc_id THEN NULL ELSE f.first_id END FROM ("
+            " SELECT t2.doc_id, first_value(t2.doc_id) OVER ("
+            "   PARTITION BY t2.norm_hash ORDER BY r.created_at, r.id) AS first_id"
+            " FROM doc_texts t2 JOIN raw_documents r ON r.id = t2.doc_id"
+            " WHERE t2.norm_hash IN (SELECT norm_hash FROM incoming_texts)) f "
+            "WHERE t.doc_id = f.doc_id"
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_texts")
+    return count_duplicates(con)
+
+
+def count_duplicates(con: duckdb.DuckDBPyConnection) -> int:
+    """Documents marked as exact duplicates of an earlier one."""
+    query = "SELECT count(*) FROM doc_texts WHERE duplicate_of IS NOT NULL"
+    return con.execute(query).fetchone()[0]
+
+
+def select_unsegmented(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(doc_id, normalised text) of distinct documents not yet segmented."""
+    return con.execute(
+        "SELECT doc_id, text_norm FROM doc_texts WHERE tokens IS NULL AND duplicate_of IS NULL "
+        "ORDER BY doc_id"
+    ).fetchall()
+
+
+def save_tokens(con: duckdb.DuckDBPyConnection, rows: Iterable[tuple[str, list[str]]]) -> int:
+    """Store jieba tokens per document; returns rows written."""
+    frame = pd.DataFrame(list({r[0]: r for r in rows}.values()), columns=["doc_id", "tokens"])
+    if frame.empty:
+        return 0
+    con.register("incoming_tokens", frame)
+    try:
+        con.execute("UPDATE doc_texts t SET tokens = i.tokens::VARCHAR[] FROM incoming_tokens i "
+                    "WHERE t.doc_id = i.doc_id")
+    finally:
+        con.unregister("incoming_tokens")
+    return len(frame)
+
+
+def select_unscored(con: duckdb.DuckDBPyConnection, model_version: str) -> list[tuple[str, str]]:
+    """(doc_id, normalised text) of distinct documents with no sentiment from this model."""
+    return con.execute(
+        "SELECT t.doc_id, t.text_norm FROM doc_texts t "
+        "WHERE t.duplicate_of IS NULL AND NOT EXISTS (SELECT 1 FROM doc_sentiment s "
+        "  WHERE s.doc_id = t.doc_id AND s.model_version = ?) ORDER BY t.doc_id",
+        [model_version],
+    ).fetchall()
+
+
+def save_sentiment(
+    con: duckdb.DuckDBPyConnection,
+    rows: Iterable[tuple[str, str, float]],
+    model_version: str,
+) -> int:
+    """Store (doc_id, label, score) for one model version; returns rows written."""
+    frame = pd.DataFrame(list({r[0]: r for r in rows}.values()),
+                         columns=["doc_id", "label", "score"])
+    if frame.empty:
+        return 0
+    con.register("incoming_sentiment", frame)
+    try:
+        con.execute(
+            "INSERT INTO doc_sentiment SELECT doc_id, ?, label, score, now() "
+            "FROM incoming_sentiment ON CONFLICT (doc_id, model_version) DO UPDATE SET "
+            "label = excluded.label, score = excluded.score, scored_at = excluded.scored_at",
+            [model_version],
+        )
+    finally:
+        con.unregister("incoming_sentiment")
+    return len(frame)
+
+
+def select_negative_tokens(
+    con: duckdb.DuckDBPyConnection, model_version: str, limit: int
+) -> list[tuple[str, list[str]]]:
+    """(doc_id, tokens) of the newest `limit` distinct negative documents."""
+    return con.execute(
+        "SELECT t.doc_id, t.tokens FROM doc_texts t "
+        "JOIN doc_sentiment s ON s.doc_id = t.doc_id AND s.model_version = ? "
+        "JOIN raw_documents r ON r.id = t.doc_id "
+        "WHERE s.label = 'negative' AND t.duplicate_of IS NULL AND t.tokens IS NOT NULL "
+        "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
+        [model_version, limit],
+    ).fetchall()
+
+
+def replace_themes(
+    con: duckdb.DuckDBPyConnection,
+    themes: Sequence[dict],
+    assignments: dict[str, str],
+    model_version: str,
+    run_id: str,
+) -> None:
+    """Replace all themes and document-theme links in one transaction.
+
+    Args:
+        themes: dicts with theme_id, label, keywords, size, example_ids.
+        assignments: doc_id → theme_id.
+    """
+    theme_frame = pd.DataFrame(
+        [{"theme_id": t["theme_id"], "label": t["label"], "keywords": list(t["keywords"]),
+          "size": t["size"], "example_ids": list(t["example_ids"])} for t in themes],
+        columns=["theme_id", "label", "keywords", "size", "example_ids"],
+    )
+    links = pd.DataFrame(sorted(assignments.items()), columns=["doc_id", "theme_id"])
+    con.register("incoming_themes", theme_frame)
+    con.register("incoming_links", links)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM doc_themes")
+        con.execute("DELETE FROM complaint_themes")
+        if not theme_frame.empty:
+            con.execute(
+                "INSERT INTO complaint_themes SELECT theme_id, label, keywords::VARCHAR[], size, "
+                "example_ids::VARCHAR[], ?, ? FROM incoming_themes", [model_version, run_id])
+        if not links.empty:
+            con.execute("INSERT INTO doc_themes SELECT doc_id, theme_id, ? FROM incoming_links",
+                        [model_version])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_themes")
+        con.unregister("incoming_links")
+
+
+def refresh_daily_source_stats(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
+    """Recompute the per-day, per-source sentiment counts from scratch; returns rows."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM daily_source_stats")
+        con.execute(
+            "INSERT INTO daily_source_stats "
+            "SELECT r.local_day, r.source, any_value(r.channel), count(*), "
+            " count(*) FILTER (WHERE s.label = 'negative'), "
+            " count(*) FILTER (WHERE s.label = 'positive'), "
+            " count(*) FILTER (WHERE s.label = 'negative') / count(*) "
+            "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+            "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+            "WHERE t.duplicate_of IS NULL GROUP BY r.local_day, r.source",
+            [model_version],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute("SELECT count(*) FROM daily_source_stats").fetchone()[0]
+
+
+def select_daily_source_stats(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every (local_day, source, n_docs, n_negative) row, ordered by source and day."""
+    return con.execute(
+        "SELECT local_day, source, n_docs, n_negative FROM daily_source_stats "
+        "ORDER BY source, local_day"
+    ).df()
+
+
+def select_day_theme_counts(
+    con: duckdb.DuckDBPyConnection, model_version: str
+) -> pd.DataFrame:
+    """Negative documents per (source, local_day, theme_id): the basis of spike explanations."""
+    return con.execute(
+        "SELECT r.source, r.local_day, d.theme_id, count(*) AS n FROM doc_themes d "
+        "JOIN raw_documents r ON r.id = d.doc_id "
+        "JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ? "
+        "WHERE s.label = 'negative' GROUP BY ALL ORDER BY ALL",
+        [model_version],
+    ).df()
+
+
+def select_theme_labels(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, tuple[str, list[str]]]:
+    """theme_id → (label, keywords) for every current theme."""
+    rows = con.execute("SELECT theme_id, label, keywords FROM complaint_themes").fetchall()
+    return {r[0]: (r[1], list(r[2])) for r in rows}
+
+
+def replace_spike_alerts(
+    con: duckdb.DuckDBPyConnection, alerts: Sequence[dict], run_id: str
+) -> int:
+    """Replace all spike alerts (they are recomputed from full history each run)."""
+    columns = ["alert_id", "source", "local_day", "metric", "observed", "expected", "ratio",
+               "z_score", "baseline_days", "theme_id", "theme_label", "theme_keywords",
+               "theme_doc_count"]
+    frame = pd.DataFrame([{c: a.get(c) for c in columns} for a in alerts], columns=columns)
+    con.register("incoming_alerts", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM spike_alerts")
+        if not frame.empty:
+            con.execute(
+                "INSERT INTO spike_alerts SELECT alert_id, source, local_day::DATE, metric, "
+                "observed, expected, ratio, z_score, baseline_days, theme_id, theme_label, "
+                "theme_keywords::VARCHAR[], theme_doc_count::INTEGER, ? FROM incoming_alerts",
+                [run_id],
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_alerts")
+    return len(frame)
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, flow: str, since: date | None,
+    until: date | None,
+) -> None:
+    """Record that a run started."""
+    con.execute("INSERT INTO run_log VALUES (?, ?, ?, ?, now(), NULL, 'running')",
+                [run_id, flow, since, until])
+
+
+def record_stage(
+    con: duckdb.DuckDBPyConnection, run_id: str, stage: str, *, source: str = "",
+    n_in: int, n_out: int, n_skipped: int = 0, n_errors: int = 0, seconds: float = 0.0,
+) -> None:
+    """Record one stage's counts (re-recording the same stage replaces it)."""
+    con.execute(
+        "INSERT OR REPLACE INTO run_stages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, stage, source, n_in, n_out, n_skipped, n_errors, seconds],
+    )
+
+
+def record_errors(
+    con: duckdb.DuckDBPyConnection, run_id: str, stage: str, source: str,
+    messages: Sequence[str],
+) -> None:
+    """Record error/skip messages (each names the source, file, row or URL)."""
+    for message in messages:
+        con.execute("INSERT INTO run_errors VALUES (?, ?, ?, ?, now())",
+                    [run_id, stage, source, message])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
+    """Record a run's end and final status (``ok``, ``partial`` or ``failed``)."""
+    con.execute("UPDATE run_log SET ended_at = now(), status = ? WHERE run_id = ?",
+                [status, run_id])
