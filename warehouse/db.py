@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -35,10 +35,16 @@ def list_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+def migrate(
+    con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] | None = None
+) -> list[int]:
     """Apply pending migrations, each in one transaction together with its record.
 
     A migration that fails is rolled back whole and stays pending.
+
+    Args:
+        con: Writable connection.
+        migrations: Migrations to consider (default: the bundled ones).
 
     Returns:
         The versions applied by this call.
@@ -49,7 +55,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     )
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
-    for migration in list_migrations():
+    for migration in sorted(migrations or list_migrations(), key=lambda m: m.version):
         if migration.version in done:
             continue
         con.execute("BEGIN TRANSACTION")

@@ -25,6 +25,13 @@ _COMPARED = ["text", "rating", "created_at", "url", "product", "brand", "repost_
              "comment_count", "author_hash"]
 
 
+def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    # DuckDB 2.0 refuses register() while a caller's earlier result is only partly fetched;
+    # a fully fetched statement clears it.
+    con.execute("SELECT 1").fetchall()
+    con.register(name, frame)
+
+
 @dataclass(frozen=True)
 class UpsertCounts:
     """What an upsert did: rows inserted, rows changed, rows already identical."""
@@ -76,7 +83,7 @@ def upsert_documents(
     if not docs:
         return UpsertCounts(0, 0, 0)
     frame = _documents_frame(docs, ZoneInfo(timezone))
-    con.register("incoming_docs", frame)
+    _register(con, "incoming_docs", frame)
     try:
         con.execute("BEGIN TRANSACTION")
         changed_cond = " OR ".join(f"r.{c} IS DISTINCT FROM i.{c}" for c in _COMPARED)
@@ -139,7 +146,7 @@ def save_doc_texts(
     """
     frame = pd.DataFrame(list({r[0]: r for r in rows}.values()),
                          columns=["doc_id", "text_norm", "norm_hash"])
-    con.register("incoming_texts", frame)
+    _register(con, "incoming_texts", frame)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(
@@ -186,7 +193,7 @@ def save_tokens(con: duckdb.DuckDBPyConnection, rows: Iterable[tuple[str, list[s
     frame = pd.DataFrame(list({r[0]: r for r in rows}.values()), columns=["doc_id", "tokens"])
     if frame.empty:
         return 0
-    con.register("incoming_tokens", frame)
+    _register(con, "incoming_tokens", frame)
     try:
         con.execute("UPDATE doc_texts t SET tokens = i.tokens::VARCHAR[] FROM incoming_tokens i "
                     "WHERE t.doc_id = i.doc_id")
@@ -215,7 +222,7 @@ def save_sentiment(
                          columns=["doc_id", "label", "score"])
     if frame.empty:
         return 0
-    con.register("incoming_sentiment", frame)
+    _register(con, "incoming_sentiment", frame)
     try:
         con.execute(
             "INSERT INTO doc_sentiment SELECT doc_id, ?, label, score, now() "
@@ -261,8 +268,8 @@ def replace_themes(
         columns=["theme_id", "label", "keywords", "size", "example_ids"],
     )
     links = pd.DataFrame(sorted(assignments.items()), columns=["doc_id", "theme_id"])
-    con.register("incoming_themes", theme_frame)
-    con.register("incoming_links", links)
+    _register(con, "incoming_themes", theme_frame)
+    _register(con, "incoming_links", links)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM doc_themes")
@@ -343,7 +350,7 @@ def replace_spike_alerts(
                "z_score", "baseline_days", "theme_id", "theme_label", "theme_keywords",
                "theme_doc_count"]
     frame = pd.DataFrame([{c: a.get(c) for c in columns} for a in alerts], columns=columns)
-    con.register("incoming_alerts", frame)
+    _register(con, "incoming_alerts", frame)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM spike_alerts")

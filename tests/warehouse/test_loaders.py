@@ -1,0 +1,91 @@
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from voc.records import make_document
+from warehouse import loaders
+from warehouse.db import open_warehouse
+
+TZ = timezone(timedelta(hours=8))
+
+
+def _doc(ext: str, text: str, hour: int = 10, day: int = 1, **kw):
+    return make_document(source="s", channel="review", external_id=ext, text=text,
+                         created_at=datetime(2025, 6, day, hour, tzinfo=TZ), **kw)
+
+
+@pytest.fixture()
+def con(tmp_path: Path):
+    c = open_warehouse(tmp_path / "w.duckdb")
+    yield c
+    c.close()
+
+
+def test_upsert_is_idempotent_and_updates_changed_documents(con) -> None:
+    docs = [_doc("1", "物流太慢"), _doc("2", "质量很好"), _doc("3", "客服态度差")]
+    assert loaders.upsert_documents(con, docs, "r1") == loaders.UpsertCounts(3, 0, 0)
+    assert loaders.upsert_documents(con, docs, "r2") == loaders.UpsertCounts(0, 0, 3)
+    assert con.execute("SELECT count(*) FROM raw_documents").fetchone()[0] == 3
+
+    edited = _doc("2", "质量很好，但是包装破了")
+    counts = loaders.upsert_documents(con, [edited], "r3")
+    assert counts == loaders.UpsertCounts(0, 1, 0)
+    row = con.execute("SELECT text, first_run_id, last_run_id FROM raw_documents WHERE id = ?",
+                      [edited.id]).fetchone()
+    assert row == ("质量很好，但是包装破了", "r1", "r3")
+
+
+def test_duplicate_ids_inside_one_batch_collapse_to_the_last(con) -> None:
+    first, second = _doc("1", "第一版"), _doc("1", "第二版")
+    counts = loaders.upsert_documents(con, [first, second], "r1")
+    assert counts.new == 1
+    assert con.execute("SELECT text FROM raw_documents").fetchone()[0] == "第二版"
+
+
+def test_local_day_uses_the_configured_timezone(con) -> None:
+    late = _doc("1", "深夜下单", hour=23)  # 23:00 +08:00 is 15:00 UTC the same day
+    utc_evening = replace(late, id="x", external_id="x",
+                          created_at=datetime(2025, 6, 1, 20, tzinfo=UTC))
+    loaders.upsert_documents(con, [late, utc_evening], "r1", timezone="Asia/Shanghai")
+    days = dict(con.execute("SELECT external_id, local_day::VARCHAR FROM raw_documents")
+                .fetchall())
+    assert days == {"1": "2025-06-01", "x": "2025-06-02"}
+
+
+def test_exact_duplicates_point_at_the_earliest_document(con) -> None:
+    docs = [_doc("a", "一样的话", hour=12), _doc("b", "一样的话", hour=9), _doc("c", "别的话")]
+    loaders.upsert_documents(con, docs, "r1")
+    rows = loaders.select_unnormalised(con)
+    assert len(rows) == 3
+    n_dup = loaders.save_doc_texts(con, [(i, t, "h-" + t) for i, t in rows])
+    assert n_dup == 1
+    dup = dict(con.execute("SELECT doc_id, duplicate_of FROM doc_texts").fetchall())
+    assert dup[docs[0].id] == docs[1].id  # b was written earlier in the day
+    assert dup[docs[1].id] is None and dup[docs[2].id] is None
+    assert loaders.select_unnormalised(con) == []
+    assert {r[0] for r in loaders.select_unsegmented(con)} == {docs[1].id, docs[2].id}
+
+
+def test_an_edited_document_loses_its_derived_rows(con) -> None:
+    doc = _doc("1", "旧文本")
+    loaders.upsert_documents(con, [doc], "r1")
+    loaders.save_doc_texts(con, [(doc.id, "旧文本", "h1")])
+    loaders.save_sentiment(con, [(doc.id, "negative", 0.1)], "m1")
+    loaders.upsert_documents(con, [_doc("1", "新文本")], "r2")
+    assert con.execute("SELECT count(*) FROM doc_texts").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM doc_sentiment").fetchone()[0] == 0
+    assert loaders.select_unnormalised(con) == [(doc.id, "新文本")]
+
+
+def test_run_log_records_stages_and_errors(con) -> None:
+    loaders.start_run(con, "r1", "daily_ingest", None, None)
+    loaders.record_stage(con, "r1", "fetch", source="s", n_in=5, n_out=4, n_skipped=1,
+                         n_errors=1)
+    loaders.record_errors(con, "r1", "fetch", "s", ["s: page 3: no date"])
+    loaders.finish_run(con, "r1", "partial")
+    assert con.execute("SELECT status, ended_at IS NOT NULL FROM run_log").fetchone() == (
+        "partial", True)
+    assert con.execute("SELECT n_in, n_out, n_skipped FROM run_stages").fetchone() == (5, 4, 1)
+    assert con.execute("SELECT message FROM run_errors").fetchone()[0] == "s: page 3: no date"
