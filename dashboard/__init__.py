@@ -1,0 +1,1 @@
+"""Streamlit dashboard: layout only; data comes through warehouse.queries."""

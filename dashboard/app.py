@@ -1,0 +1,151 @@
+"""客声 VoC Monitor dashboard v1: sentiment trend with spike markers, complaint themes,
+recent negative feedback. User text is always rendered as text (dataframes / st.text)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import load_alert_evidence, load_overview, stamp
+from voc.settings import load_settings
+from warehouse.db import WarehouseError
+
+SOURCE_NAMES = {"demo_shop": "商城评价", "demo_weibo": "微博", "demo_helpdesk": "客服工单"}
+METRIC_NAMES = {"negative_volume": "负面数量", "negative_share": "负面占比"}
+CHANNEL_NAMES = {"review": "评价", "social": "社交", "ticket": "工单"}
+
+
+def _db_path() -> Path:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    parser.add_argument("--config")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return load_settings(args.config, db_path=args.db).db_path
+
+
+def _source_label(name: str) -> str:
+    return SOURCE_NAMES.get(name, name)
+
+
+def _trend_chart(daily: pd.DataFrame, alerts: pd.DataFrame, metric: str) -> alt.LayerChart:
+    frame = daily.assign(来源=daily["source"].map(_source_label),
+                         日期=pd.to_datetime(daily["local_day"]))
+    value = "n_negative" if metric == "negative_volume" else "negative_share"
+    title = METRIC_NAMES[metric]
+    lines = alt.Chart(frame).mark_line(strokeWidth=1.5).encode(
+        x=alt.X("日期:T", title="日期"),
+        y=alt.Y(f"{value}:Q", title=title),
+        color=alt.Color("来源:N", title="来源"),
+        tooltip=["日期:T", "来源:N", alt.Tooltip("n_docs:Q", title="文档数"),
+                 alt.Tooltip("n_negative:Q", title="负面数"),
+                 alt.Tooltip("negative_share:Q", title="负面占比", format=".1%")],
+    )
+    marks = alerts[alerts["metric"] == metric]
+    if marks.empty:
+        return alt.layer(lines)
+    points = frame.merge(marks[["local_day", "source", "theme_label"]],
+                         on=["local_day", "source"])
+    spikes = alt.Chart(points).mark_point(shape="triangle-up", size=160, filled=True,
+                                          color="#d62728").encode(
+        x="日期:T", y=f"{value}:Q",
+        tooltip=["日期:T", "来源:N", alt.Tooltip("theme_label:N", title="主题"),
+                 alt.Tooltip("n_negative:Q", title="负面数")],
+    )
+    return alt.layer(lines, spikes)
+
+
+def render() -> None:
+    st.set_page_config(page_title="客声 VoC 舆情监测", layout="wide")
+    st.title("客声 · 客户之声舆情监测")
+    db_path = _db_path()
+    try:
+        data = load_overview(str(db_path), stamp(db_path))
+    except WarehouseError as exc:
+        st.warning(f"暂无数据：{exc}")
+        st.caption("先运行 `voc demo --no-dashboard` 或 `voc ingest --since 日期 --until 日期`。")
+        return
+    summary = data["summary"]
+    daily: pd.DataFrame = data["daily"]
+    alerts: pd.DataFrame = data["alerts"]
+    if daily.empty:
+        st.info("仓库里还没有已打分的文档。请先运行一次采集。")
+        return
+
+    total = int(daily["n_docs"].sum())
+    negative = int(daily["n_negative"].sum())
+    cols = st.columns(4)
+    cols[0].metric("文档数（去重后）", f"{total:,}")
+    cols[1].metric("负面占比", f"{negative / total:.1%}" if total else "—")
+    cols[2].metric("负面预警", f"{len(alerts)}")
+    cols[3].metric("投诉主题", f"{len(summary['themes'])}")
+    st.caption(f"数据区间 {daily['local_day'].min()} 至 {daily['local_day'].max()} · "
+               f"情感模型 {summary['sentiment']['model_version']}")
+
+    st.subheader("每日情感趋势（按来源）")
+    metric = st.radio("指标", list(METRIC_NAMES), format_func=METRIC_NAMES.get,
+                      horizontal=True, key="trend_metric")
+    st.altair_chart(_trend_chart(daily, alerts, metric), use_container_width=True)
+
+    st.subheader("负面预警")
+    if alerts.empty:
+        st.success("所选区间内没有负面预警。")
+    else:
+        table = pd.DataFrame({
+            "日期": alerts["local_day"].astype(str),
+            "来源": alerts["source"].map(_source_label),
+            "指标": alerts["metric"].map(METRIC_NAMES),
+            "观测值": alerts["observed"].round(3),
+            "基线期望": alerts["expected"].round(3),
+            "倍数": alerts["ratio"].round(1),
+            "主要主题": alerts["theme_label"].fillna("—"),
+        })
+        st.dataframe(table, hide_index=True, use_container_width=True)
+        options = list(range(len(alerts)))
+        choice = st.selectbox(
+            "查看预警原文", options, key="alert_choice",
+            format_func=lambda i: f"{table['日期'][i]} · {table['来源'][i]} · "
+                                  f"{table['指标'][i]} · {table['主要主题'][i]}")
+        alert = alerts.iloc[choice]
+        if isinstance(alert["theme_id"], str):
+            st.markdown("**主题关键词**")
+            st.text("、".join(alert["theme_keywords"]))
+            evidence = load_alert_evidence(str(db_path), stamp(db_path), alert["theme_id"],
+                                           alert["source"], str(alert["local_day"]))
+            st.dataframe(evidence.rename(columns={"created_at": "时间", "text": "原文",
+                                                  "score": "正面概率", "url": "链接"})
+                         [["时间", "原文", "正面概率", "链接"]],
+                         hide_index=True, use_container_width=True)
+
+    st.subheader("主要投诉主题")
+    themes: pd.DataFrame = data["themes"]
+    examples: pd.DataFrame = data["examples"].set_index("id") if not data["examples"].empty \
+        else data["examples"]
+    for _, theme in themes.iterrows():
+        with st.expander(f"{theme['label']} · {theme['size']} 条"):
+            st.markdown("**关键词**")
+            st.text("、".join(theme["keywords"]))
+            st.markdown("**代表性原文**")
+            ids = [i for i in theme["example_ids"] if i in examples.index]
+            st.dataframe(pd.DataFrame({"来源": [_source_label(examples.loc[i, "source"])
+                                                for i in ids],
+                                       "原文": [examples.loc[i, "text"] for i in ids]}),
+                         hide_index=True, use_container_width=True)
+
+    st.subheader("最新负面反馈")
+    recent: pd.DataFrame = data["recent_negative"]
+    st.dataframe(pd.DataFrame({
+        "时间": recent["created_at"].astype(str),
+        "来源": recent["source"].map(_source_label),
+        "渠道": recent["channel"].map(CHANNEL_NAMES),
+        "原文": recent["text"],
+        "正面概率": recent["score"].round(3),
+        "主题": recent["theme"].fillna("—"),
+    }), hide_index=True, use_container_width=True)
+
+
+render()
