@@ -48,7 +48,7 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
     logger = get_run_logger()
     db_path = settings.db_path
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
-    work_dir = settings.work_dir / run_id
+    work_dir = settings.runs_dir / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
     with warehouse(db_path) as con:
         loaders.start_run(con, run_id, "daily_ingest", since, until)

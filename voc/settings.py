@@ -63,7 +63,8 @@ class Settings:
 
     Attributes:
         db_path: The DuckDB warehouse file.
-        work_dir: Scratch space for per-run files (spider JSONL output, stats).
+        work_dir: Scratch space for per-run files (spider JSONL output, stats); default
+            ``runs/`` beside the warehouse file.
         sources: Configured sources.
         sentiment_model_dir: A local Hugging Face model directory; None = the bundled default.
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
@@ -82,7 +83,7 @@ class Settings:
     """
 
     db_path: Path = Path("data/voc.duckdb")
-    work_dir: Path = Path("data/runs")
+    work_dir: Path | None = None
     sources: tuple[SourceConfig, ...] = demo_sources(f"http://{DEMO_HOST}:{DEMO_PORT}")
     sentiment_model_dir: Path | None = None
     user_dict_paths: tuple[Path, ...] = ()
@@ -98,6 +99,11 @@ class Settings:
     demo_host: str = DEMO_HOST
     demo_port: int = DEMO_PORT
     dashboard_port: int = 8501
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where per-run files go."""
+        return self.work_dir or self.db_path.parent / "runs"
 
     @property
     def demo_base_url(self) -> str:
@@ -168,8 +174,10 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
         raise SettingsError(f"{origin}: unknown setting(s): {', '.join(unknown)}")
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if key in ("db_path", "work_dir"):
+        if key == "db_path":
             out[key] = Path(value)
+        elif key == "work_dir":
+            out[key] = Path(value) if value else None
         elif key == "sentiment_model_dir":
             out[key] = Path(value) if value else None
         elif key in ("user_dict_paths", "stopword_paths"):

@@ -1,0 +1,42 @@
+"""One real demo ingestion per test session: demo sources over HTTP, Scrapy subprocesses,
+the Prefect flow under a test harness, a DuckDB file. Tests read what it produced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from demo.server import DemoServer, start_demo_server
+
+#: A window around the planted event, long enough for a spike baseline.
+E2E_SINCE = date(2025, 7, 10)
+E2E_UNTIL = date(2025, 8, 20)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="session")
+def e2e_server() -> Iterator[DemoServer]:
+    with start_demo_server("127.0.0.1", 0) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def e2e_db(prefect_harness, tmp_path_factory) -> Path:
+    """The warehouse after `voc demo --no-dashboard` over the e2e window."""
+    from voc.cli import main
+
+    db = tmp_path_factory.mktemp("e2e") / "voc.duckdb"
+    code = main(["demo", "--db", str(db), "--since", str(E2E_SINCE), "--until",
+                 str(E2E_UNTIL), "--no-dashboard"])
+    assert code == 0
+    return db
