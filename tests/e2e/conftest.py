@@ -40,3 +40,24 @@ def e2e_db(prefect_harness, tmp_path_factory) -> Path:
                  str(E2E_UNTIL), "--no-dashboard"])
     assert code == 0
     return db
+
+
+@pytest.fixture(scope="session")
+def e2e_rerun(e2e_db: Path) -> tuple[tuple, tuple]:
+    """Row counts before and after running the same demo window again."""
+    import duckdb
+
+    from voc.cli import main
+
+    def counts() -> tuple:
+        with duckdb.connect(str(e2e_db), read_only=True) as con:
+            return tuple(con.execute(
+                f"SELECT count(*) FROM {t}").fetchall()[0][0]  # table names from this tuple
+                for t in ("raw_documents", "doc_texts", "doc_sentiment", "doc_themes",
+                          "spike_alerts", "daily_source_stats"))
+
+    before = counts()
+    code = main(["demo", "--db", str(e2e_db), "--since", str(E2E_SINCE), "--until",
+                 str(E2E_UNTIL), "--no-dashboard"])
+    assert code == 0
+    return before, counts()

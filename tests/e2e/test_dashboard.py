@@ -1,0 +1,61 @@
+"""Streamlit AppTest of the main page against the e2e demo warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from demo.events import PLANTED_EVENTS
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+EVENT = PLANTED_EVENTS[0]
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture()
+def app(e2e_db: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("VOC_DB", str(e2e_db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_main_page_shows_counts_in_chinese(app: AppTest) -> None:
+    assert "客声" in app.title[0].value
+    labels = {m.label: m.value for m in app.metric}
+    assert int(labels["文档数（去重后）"].replace(",", "")) > 3000
+    assert labels["负面预警"] != "0"
+    assert [s.value for s in app.subheader] == ["每日情感趋势（按来源）", "负面预警",
+                                                "主要投诉主题", "最新负面反馈"]
+
+
+def test_planted_spike_is_listed_with_its_theme_and_verbatims(app: AppTest) -> None:
+    alerts = app.dataframe[0].value
+    row = alerts[(alerts["日期"] == str(EVENT.start)) & (alerts["来源"] == "微博")
+                 & (alerts["指标"] == "负面数量")]
+    assert len(row) == 1
+    index = int(row.index[0])
+    app.selectbox(key="alert_choice").select(index).run()
+    assert not app.exception
+    keywords = app.text[0].value
+    assert any(k in keywords for k in EVENT.keywords), keywords
+    evidence = app.dataframe[1].value
+    assert 1 <= len(evidence) <= 5
+    assert any(any(k in t for k in EVENT.keywords) for t in evidence["原文"])
+
+
+def test_switching_the_trend_metric_keeps_the_page_working(app: AppTest) -> None:
+    app.radio(key="trend_metric").set_value("negative_share").run()
+    assert not app.exception
+    assert app.radio(key="trend_metric").value == "negative_share"
+
+
+def test_missing_warehouse_shows_a_hint_not_a_crash(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VOC_DB", str(tmp_path / "none.duckdb"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "暂无数据" in at.warning[0].value
