@@ -1,0 +1,49 @@
+import pytest
+
+from voc.cli import build_parser, main
+
+
+@pytest.mark.parametrize(
+    ("command", "mentions"),
+    [
+        ("demo", "--no-dashboard"),
+        ("ingest", "--since"),
+        ("schedule", "--cron"),
+        ("stats", "--json"),
+        ("dashboard", "--port"),
+        ("demo-server", "--port"),
+    ],
+)
+def test_every_subcommand_has_help(command: str, mentions: str, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert mentions in capsys.readouterr().out
+
+
+def test_subcommands_listed_in_top_level_help() -> None:
+    text = build_parser().format_help()
+    for command in ("demo", "ingest", "schedule", "stats", "dashboard", "demo-server"):
+        assert command in text
+
+
+def test_bad_date_is_rejected_with_a_clear_message(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["ingest", "--since", "2025-13-01"])
+    assert "not a date (YYYY-MM-DD): '2025-13-01'" in capsys.readouterr().err
+
+
+def test_stats_on_a_missing_warehouse_says_what_to_do(tmp_path, capsys) -> None:
+    assert main(["stats", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "voc demo" in capsys.readouterr().err
+
+
+def test_default_schedule_is_six_in_the_morning_shanghai_time() -> None:
+    from flows.schedule import build_schedule
+    from voc.settings import load_settings
+
+    settings = load_settings(env={})
+    schedule = build_schedule(settings.schedule_cron, settings.timezone)
+    assert schedule.cron == "0 6 * * *" and schedule.timezone == "Asia/Shanghai"
+    with pytest.raises(ValueError):
+        build_schedule("not a cron", "Asia/Shanghai")
