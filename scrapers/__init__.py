@@ -1,0 +1,4 @@
+"""Scrapy project for the web sources, plus the helpdesk export loader (plain Python).
+
+Flows run spiders as subprocesses through `scrapers.run`; nothing here imports prefect.
+"""

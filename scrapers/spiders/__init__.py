@@ -1,0 +1,1 @@
+"""Spiders: configuration plus one small hook each, on `scrapers.spiders.base.VocSpider`."""

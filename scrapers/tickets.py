@@ -1,0 +1,230 @@
+"""Helpdesk ticket exports: monthly CSV files listed in an index, over HTTP or on disk.
+
+Plain Python (urllib, csv), no Scrapy: an export is a handful of files, not a crawl.
+Helpdesks export in whatever encoding their Windows server used, so the encoding is
+detected per file (UTF-8 with or without BOM, else GB18030, a superset of GBK).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapers.parsers import CHINA_TZ
+from voc.records import Document, RecordError, make_document
+from voc.settings import SourceConfig
+
+logger = logging.getLogger(__name__)
+
+COL_ID, COL_CREATED, COL_CUSTOMER, COL_TEXT = "工单号", "创建时间", "客户", "问题描述"
+REQUIRED_COLUMNS = (COL_ID, COL_CREATED, COL_TEXT)
+USER_AGENT = "VoCMonitor/0.1 (helpdesk export loader)"
+
+_STAMP = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+@dataclass(frozen=True)
+class TicketLoad:
+    """Tickets read from one export source.
+
+    Attributes:
+        documents: Valid tickets created within the window.
+        problems: Messages naming the file (and row) of everything skipped.
+        n_rows: Data rows read (all files, before the window filter).
+        n_skipped: Rows skipped as invalid (outside-window rows are not counted here).
+    """
+
+    documents: list[Document] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    n_rows: int = 0
+    n_skipped: int = 0
+
+
+def load_ticket_export(source: SourceConfig, since: date, until: date, author_salt: str,
+                       timeout: float = 30.0) -> TicketLoad:
+    """Load the tickets created in [since, until] from a helpdesk export.
+
+    Args:
+        source: A ``ticket_export`` source; ``url`` is the export index (``index.json``)
+            over HTTP(S), or a local index file, directory (with an index.json, else every
+            ``*.csv`` in it) or single CSV file.
+        since: First day (inclusive, China time for naive timestamps).
+        until: Last day (inclusive).
+        author_salt: Salt for hashing the 客户 column.
+        timeout: Per-request timeout for HTTP sources.
+
+    A file that cannot be fetched, decoded or parsed is reported in `problems` and the
+    other files still load; so is every skipped row.
+    """
+    load = _Loader(source, since, until, author_salt, timeout)
+    try:
+        files = load.list_files()
+    except (OSError, ValueError) as exc:
+        return TicketLoad(problems=[f"{source.name}: cannot read export index {source.url}: "
+                                    f"{exc}"])
+    for name, location in files:
+        load.read_file(name, location)
+    return TicketLoad(load.documents, load.problems, load.n_rows, load.n_skipped)
+
+
+class _Loader:
+    def __init__(self, source: SourceConfig, since: date, until: date, author_salt: str,
+                 timeout: float) -> None:
+        self.source, self.since, self.until = source, since, until
+        self.author_salt, self.timeout = author_salt, timeout
+        self.brand = source.options.get("brand") or None
+        self.documents: list[Document] = []
+        self.problems: list[str] = []
+        self.n_rows = self.n_skipped = 0
+        self.remote = urlsplit(source.url).scheme in ("http", "https")
+
+    def list_files(self) -> list[tuple[str, str]]:
+        """(file name, URL or path) of the exports that may hold days in the window."""
+        if self.remote:
+            return self._from_index(self.source.url, json.loads(self._fetch(self.source.url)))
+        path = Path(self.source.url.removeprefix("file://"))
+        if path.is_dir():
+            index = path / "index.json"
+            if not index.exists():
+                return [(p.name, str(p)) for p in sorted(path.glob("*.csv"))]
+            path = index
+        if path.suffix.lower() == ".csv":
+            return [(path.name, str(path))]
+        return self._from_index(str(path), json.loads(path.read_text(encoding="utf-8")))
+
+    def _from_index(self, index_location: str, index: Any) -> list[tuple[str, str]]:
+        exports = index.get("exports") if isinstance(index, dict) else None
+        if not isinstance(exports, list):
+            raise ValueError("no 'exports' list in the index")
+        files = []
+        for entry in exports:
+            href = entry.get("url") or entry.get("file")
+            name = entry.get("file") or href.rsplit("/", 1)[-1]
+            # Skip months wholly outside the window instead of downloading them.
+            month = _MONTH.fullmatch(str(entry.get("month", "")))
+            if month:
+                first = date(int(month[1]), int(month[2]), 1)
+                if first > self.until or (first.year, first.month) < (self.since.year,
+                                                                     self.since.month):
+                    continue
+            if self.remote:
+                files.append((name, urljoin(index_location, href)))
+            else:
+                files.append((name, str(Path(index_location).parent / href)))
+        return files
+
+    def _fetch(self, url: str) -> bytes:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            return response.read()
+
+    def read_file(self, name: str, location: str) -> None:
+        try:
+            raw = self._fetch(location) if self.remote else Path(location).read_bytes()
+        except (OSError, urllib.error.URLError) as exc:
+            self._problem(f"{name}: cannot read {location}: {exc}")
+            return
+        text, encoding, lossy = decode_export(raw)
+        if lossy:
+            self._problem(f"{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes "
+                          f"replaced with U+FFFD")
+        logger.debug("%s: %d bytes, %s", name, len(raw), encoding)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            self._problem(f"{name}: missing column(s) {', '.join(missing)}; "
+                          f"header is {reader.fieldnames}")
+            return
+        row_no = 1
+        try:
+            # Row numbers as a spreadsheet shows them: the header is row 1.
+            for row_no, row in enumerate(reader, start=2):
+                self.n_rows += 1
+                self._read_row(name, row_no, row)
+        except csv.Error as exc:
+            self._problem(f"{name}: unreadable CSV after row {row_no}: {exc}")
+
+    def _read_row(self, name: str, row_no: int, row: dict[str, str | None]) -> None:
+        where = f"{name} row {row_no}"
+        text = (row.get(COL_TEXT) or "").strip()
+        if not text:
+            self._skip(f"{where}: {COL_TEXT} is empty")
+            return
+        ticket_id = (row.get(COL_ID) or "").strip()
+        if not ticket_id:
+            self._skip(f"{where}: {COL_ID} is empty")
+            return
+        try:
+            created = parse_ticket_time(row.get(COL_CREATED) or "")
+        except ValueError as exc:
+            self._skip(f"{where}: {COL_CREATED} {exc}")
+            return
+        if not self.since <= created.astimezone(CHINA_TZ).date() <= self.until:
+            return
+        try:
+            doc = make_document(source=self.source.name, channel="ticket",
+                                external_id=ticket_id, text=row.get(COL_TEXT) or "",
+                                created_at=created, author=(row.get(COL_CUSTOMER) or None),
+                                brand=self.brand, author_salt=self.author_salt)
+        except RecordError as exc:
+            self._skip(f"{where}: {exc}")
+            return
+        self.documents.append(doc)
+
+    def _skip(self, message: str) -> None:
+        self.n_skipped += 1
+        self._problem(message)
+
+    def _problem(self, message: str) -> None:
+        message = f"{self.source.name}: {message}"
+        logger.warning(message)
+        self.problems.append(message)
+
+
+def decode_export(raw: bytes) -> tuple[str, str, bool]:
+    """Decode an export file: UTF-8 (BOM or not) if it is valid UTF-8, else GB18030.
+
+    Returns:
+        (text, encoding used, whether undecodable bytes had to be replaced).
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw.decode("utf-8-sig", errors="replace"), "utf-8-sig", False
+    try:
+        return raw.decode("utf-8"), "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    # GB18030 is a superset of GBK and GB2312, which is what Windows-era helpdesks write.
+    try:
+        return raw.decode("gb18030"), "gb18030", False
+    except UnicodeDecodeError:
+        # Keep the rest of the file rather than losing every row for a few bad bytes.
+        return raw.decode("gb18030", errors="replace"), "gb18030", True
+
+
+def parse_ticket_time(text: str) -> datetime:
+    """``2025-06-01 09:12:00`` or ``2025/6/1 9:12`` (China time unless an offset is given).
+
+    Raises:
+        ValueError: naming the text.
+    """
+    s = text.strip()
+    m = _STAMP.match(s)
+    try:
+        if m:
+            y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
+            return datetime(y, mo, d, h, mi, sec, tzinfo=CHINA_TZ)
+        stamp = datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError(f"is not a date: {text!r}") from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=CHINA_TZ)
