@@ -89,7 +89,7 @@ def render() -> None:
     st.subheader("每日情感趋势（按来源）")
     metric = st.radio("指标", list(METRIC_NAMES), format_func=METRIC_NAMES.get,
                       horizontal=True, key="trend_metric")
-    st.altair_chart(_trend_chart(daily, alerts, metric), use_container_width=True)
+    st.altair_chart(_trend_chart(daily, alerts, metric), width="stretch")
 
     st.subheader("负面预警")
     if alerts.empty:
@@ -104,7 +104,7 @@ def render() -> None:
             "倍数": alerts["ratio"].round(1),
             "主要主题": alerts["theme_label"].fillna("—"),
         })
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
         options = list(range(len(alerts)))
         choice = st.selectbox(
             "查看预警原文", options, key="alert_choice",
@@ -119,7 +119,7 @@ def render() -> None:
             st.dataframe(evidence.rename(columns={"created_at": "时间", "text": "原文",
                                                   "score": "正面概率", "url": "链接"})
                          [["时间", "原文", "正面概率", "链接"]],
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
 
     st.subheader("主要投诉主题")
     themes: pd.DataFrame = data["themes"]
@@ -134,7 +134,7 @@ def render() -> None:
             st.dataframe(pd.DataFrame({"来源": [_source_label(examples.loc[i, "source"])
                                                 for i in ids],
                                        "原文": [examples.loc[i, "text"] for i in ids]}),
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
 
     st.subheader("最新负面反馈")
     recent: pd.DataFrame = data["recent_negative"]
@@ -145,7 +145,7 @@ def render() -> None:
         "原文": recent["text"],
         "正面概率": recent["score"].round(3),
         "主题": recent["theme"].fillna("—"),
-    }), hide_index=True, use_container_width=True)
+    }), hide_index=True, width="stretch")
 
 
 render()

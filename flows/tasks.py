@@ -137,7 +137,7 @@ def score_sentiment(db_path: Path, model_dir: Path | None) -> tuple[StageResult,
     model = _sentiment_model(model_dir)
     with warehouse(db_path) as con:
         rows = loaders.select_unscored(con, model.version)
-    results = model.predict([text for _, text in rows])
+    results = model.predict([text for _, text in rows]) if rows else []
     with warehouse(db_path) as con:
         written = loaders.save_sentiment(
             con, [(doc_id, r.label, r.score) for (doc_id, _), r in zip(rows, results,
@@ -174,10 +174,8 @@ def find_spikes(db_path: Path, model_version: str, params: SpikeParams, run_id: 
         daily = loaders.select_daily_source_stats(con)
         theme_rows = loaders.select_day_theme_counts(con, model_version)
         themes = loaders.select_theme_labels(con)
-        counts = [DayCount(r.source, r.local_day, int(r.n_docs), int(r.n_negative))
-                  for r in daily.itertuples()]
-        theme_counts = [ThemeDayCount(r.source, r.local_day, r.theme_id, int(r.n))
-                        for r in theme_rows.itertuples()]
+        counts = [DayCount(source, day, n_docs, n_neg) for day, source, n_docs, n_neg in daily]
+        theme_counts = [ThemeDayCount(*row) for row in theme_rows]
         spikes = detect_spikes(counts, params)
         alerts = []
         for spike in spikes:

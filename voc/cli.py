@@ -59,7 +59,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     since, until = args.since or DEMO_START, args.until or DEMO_END
-    with start_demo_server(settings.demo_host, args.port) as server:
+    port = settings.demo_port if args.port is None else args.port
+    try:
+        server = start_demo_server(settings.demo_host, port)
+    except OSError as exc:
+        # Stored URLs name the port, so a stable one keeps re-runs idempotent; any port
+        # still beats no demo.
+        print(f"port {port} unavailable ({exc}); using a free port", file=sys.stderr)
+        server = start_demo_server(settings.demo_host, 0)
+    with server:
         print(f"演示数据源已启动 / demo sources at {server.base_url}", flush=True)
         result = daily_ingest(since=since, until=until, config_path=args.config,
                               db_path=str(settings.db_path), demo_port=server.port)
@@ -212,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--since", type=_date, help="first day (default: start of the demo data)")
     p.add_argument("--until", type=_date, help="last day (default: end of the demo data)")
-    p.add_argument("--port", type=int, default=0, help="demo server port (default: a free one)")
+    p.add_argument("--port", type=int, help="demo server port (default 8765, or a free one "
+                   "if that is taken; 0 = any free port)")
     p.add_argument("--dashboard-port", type=int, help="dashboard port (default 8501)")
     p.add_argument("--no-dashboard", action="store_true",
                    help="ingest only, then exit (exit code 0 when the run completed)")

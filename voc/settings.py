@@ -176,9 +176,7 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
     for key, value in values.items():
         if key == "db_path":
             out[key] = Path(value)
-        elif key == "work_dir":
-            out[key] = Path(value) if value else None
-        elif key == "sentiment_model_dir":
+        elif key == "work_dir" or key == "sentiment_model_dir":
             out[key] = Path(value) if value else None
         elif key in ("user_dict_paths", "stopword_paths"):
             out[key] = tuple(Path(v) for v in value)

@@ -313,17 +313,19 @@ def refresh_daily_source_stats(con: duckdb.DuckDBPyConnection, model_version: st
     return con.execute("SELECT count(*) FROM daily_source_stats").fetchone()[0]
 
 
-def select_daily_source_stats(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def select_daily_source_stats(
+    con: duckdb.DuckDBPyConnection,
+) -> list[tuple[date, str, int, int]]:
     """Every (local_day, source, n_docs, n_negative) row, ordered by source and day."""
     return con.execute(
         "SELECT local_day, source, n_docs, n_negative FROM daily_source_stats "
         "ORDER BY source, local_day"
-    ).df()
+    ).fetchall()
 
 
 def select_day_theme_counts(
     con: duckdb.DuckDBPyConnection, model_version: str
-) -> pd.DataFrame:
+) -> list[tuple[str, date, str, int]]:
     """Negative documents per (source, local_day, theme_id): the basis of spike explanations."""
     return con.execute(
         "SELECT r.source, r.local_day, d.theme_id, count(*) AS n FROM doc_themes d "
@@ -331,7 +333,7 @@ def select_day_theme_counts(
         "JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ? "
         "WHERE s.label = 'negative' GROUP BY ALL ORDER BY ALL",
         [model_version],
-    ).df()
+    ).fetchall()
 
 
 def select_theme_labels(

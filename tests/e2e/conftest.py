@@ -3,6 +3,7 @@ the Prefect flow under a test harness, a DuckDB file. Tests read what it produce
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -30,20 +31,32 @@ def e2e_server() -> Iterator[DemoServer]:
         yield server
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def e2e_db(prefect_harness, tmp_path_factory) -> Path:
+def demo_port() -> int:
+    """One port for every `voc demo` of the session: stored URLs name it."""
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def e2e_db(prefect_harness, demo_port: int, tmp_path_factory) -> Path:
     """The warehouse after `voc demo --no-dashboard` over the e2e window."""
     from voc.cli import main
 
     db = tmp_path_factory.mktemp("e2e") / "voc.duckdb"
     code = main(["demo", "--db", str(db), "--since", str(E2E_SINCE), "--until",
-                 str(E2E_UNTIL), "--no-dashboard"])
+                 str(E2E_UNTIL), "--no-dashboard", "--port", str(demo_port)])
     assert code == 0
     return db
 
 
 @pytest.fixture(scope="session")
-def e2e_rerun(e2e_db: Path) -> tuple[tuple, tuple]:
+def e2e_rerun(e2e_db: Path, demo_port: int) -> tuple[tuple, tuple]:
     """Row counts before and after running the same demo window again."""
     import duckdb
 
@@ -58,6 +71,6 @@ def e2e_rerun(e2e_db: Path) -> tuple[tuple, tuple]:
 
     before = counts()
     code = main(["demo", "--db", str(e2e_db), "--since", str(E2E_SINCE), "--until",
-                 str(E2E_UNTIL), "--no-dashboard"])
+                 str(E2E_UNTIL), "--no-dashboard", "--port", str(demo_port)])
     assert code == 0
     return before, counts()
