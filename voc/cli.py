@@ -87,7 +87,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if not os.environ.get("PREFECT_API_URL"):
         # A temporary Prefect server cannot run schedules: supervise a real one.
         port = args.prefect_port or _free_port()
-        server = _start_prefect_server(port)
+        log_path = settings.runs_dir / "prefect-server.log"
+        print(f"启动 Prefect 服务 / starting a Prefect server on 127.0.0.1:{port} "
+              f"(log: {log_path})", flush=True)
+        server = _start_prefect_server(port, log_path)
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     from flows.schedule import serve_daily
 
@@ -187,17 +190,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_prefect_server(port: int, timeout: float = 120.0) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
+def _start_prefect_server(port: int, log_path: Path, timeout: float = 120.0) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + timeout
     health = f"http://127.0.0.1:{port}/api/health"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with code {proc.returncode}")
+            raise RuntimeError(f"prefect server exited with code {proc.returncode}; "
+                               f"see {log_path}")
         try:
             with urllib.request.urlopen(health, timeout=2) as resp:
                 if resp.status == 200:
@@ -205,7 +211,8 @@ def _start_prefect_server(port: int, timeout: float = 120.0) -> subprocess.Popen
         except OSError:
             time.sleep(1)
     proc.terminate()
-    raise RuntimeError(f"prefect server did not answer on {health} within {timeout:.0f}s")
+    raise RuntimeError(f"prefect server did not answer on {health} within {timeout:.0f}s; "
+                       f"see {log_path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
