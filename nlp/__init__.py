@@ -1,0 +1,1 @@
+"""NLP library: text normalisation, segmentation, sentiment and themes."""

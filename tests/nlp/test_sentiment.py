@@ -1,0 +1,198 @@
+"""Sentiment: the shipped default model, user-supplied model dirs, bad input, training."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from nlp.sentiment import (
+    DEFAULT_MODEL_DIR,
+    NEUTRAL_HIGH,
+    NEUTRAL_LOW,
+    SentimentModel,
+    SentimentResult,
+    load_sentiment_model,
+)
+from nlp.train_sentiment import SPECIAL_TOKENS, default_split, train_default_model
+
+LABELS = {"negative", "neutral", "positive"}
+BAD_INPUT = [
+    "",
+    "   ",
+    "😀😀",
+    "\x00abc",
+    "好" * 10000,
+    "The product is great",
+    "物流太慢了，客服態度很差",
+]
+
+
+@pytest.fixture(scope="module")
+def default_model() -> SentimentModel:
+    return load_sentiment_model()
+
+
+def _tiny_model_dir(path: Path, id2label: dict[int, str]) -> Path:
+    """A random tiny BERT classifier saved like any user's fine-tuned model."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    path.mkdir(parents=True)
+    vocab = [*SPECIAL_TOKENS, *"好差快慢物流质量很不满意的了", "t", "##h", "##e"]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizer(vocab=str(path / "vocab.txt")).save_pretrained(path)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=len(id2label),
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def _assert_valid(results: list[SentimentResult], n: int) -> None:
+    assert len(results) == n
+    for r in results:
+        assert isinstance(r, SentimentResult)
+        assert r.label in LABELS
+        assert 0.0 <= r.score <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("快递太慢了，等了一个星期才到，包装还破了", "negative"),
+        ("质量很好，物流也快，非常满意", "positive"),
+        ("客服态度很差，问了三次都没人回复，再也不买了", "negative"),
+        ("电脑运行很快，屏幕清晰，性价比高", "positive"),
+        ("房间又小又脏，隔音很差，晚上根本睡不着", "negative"),
+        ("酒店位置很好，服务热情，早餐也不错", "positive"),
+    ],
+)
+def test_default_model_classifies_clear_reviews(
+    default_model: SentimentModel, text: str, label: str
+) -> None:
+    [result] = default_model.predict([text])
+    assert result.label == label
+    assert (result.score > NEUTRAL_HIGH) == (label == "positive")
+
+
+def test_default_model_version_names_model_and_weights(default_model: SentimentModel) -> None:
+    name, digest = default_model.version.split("+")
+    assert name == "sentiment-default-v1"
+    assert len(digest) == 8 and int(digest, 16) >= 0
+    assert default_model.model_dir == DEFAULT_MODEL_DIR
+
+
+def test_default_model_accuracy_on_its_held_out_test_split(
+    default_model: SentimentModel,
+) -> None:
+    metrics = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text(encoding="utf-8"))
+    split = default_split(metrics["seed"])
+    assert len(split.test) == metrics["n_test"]
+    train_texts = {r.text for r in split.train}
+    assert not any(r.text in train_texts for r in split.test)
+    sample = random.Random(0).sample(split.test, 400)
+    results = default_model.predict([r.text for r in sample])
+    correct = sum(
+        (res.score >= 0.5) == (r.label == 1) for res, r in zip(results, sample, strict=True)
+    )
+    assert correct / len(sample) > 0.75
+
+
+def test_bad_input_gives_one_valid_result_each_in_order(default_model: SentimentModel) -> None:
+    mixed = [
+        BAD_INPUT[4],
+        "质量很好，物流也快，非常满意",
+        *BAD_INPUT[:4],
+        "快递太慢了，包装还破了",
+        *BAD_INPUT[5:],
+    ]
+    batched = default_model.predict(mixed, batch_size=2)
+    _assert_valid(batched, len(mixed))
+    one_by_one = [default_model.predict([t])[0] for t in mixed]
+    assert [r.label for r in batched] == [r.label for r in one_by_one]
+    assert [r.score for r in batched] == pytest.approx([r.score for r in one_by_one], abs=1e-4)
+    for text in ("", "   ", "😀😀"):
+        assert default_model.predict([text]) == [SentimentResult("neutral", 0.5)]
+    assert default_model.predict([]) == []
+
+
+def test_binary_model_labels_follow_the_neutral_band(default_model: SentimentModel) -> None:
+    texts = ["还行吧", "一般", "质量很好", "太差了", "不知道", "包装一般，内容还可以"]
+    for r in default_model.predict(texts):
+        expected = (
+            "neutral"
+            if NEUTRAL_LOW <= r.score <= NEUTRAL_HIGH
+            else "positive"
+            if r.score > NEUTRAL_HIGH
+            else "negative"
+        )
+        assert r.label == expected
+
+
+@pytest.mark.parametrize(
+    "id2label",
+    [
+        {0: "LABEL_0", 1: "LABEL_1"},
+        {0: "NEGATIVE", 1: "POSITIVE"},
+        {0: "negative", 1: "neutral", 2: "positive"},
+    ],
+)
+def test_user_model_dir_loads_and_gets_its_own_version(
+    tmp_path: Path, default_model: SentimentModel, id2label: dict[int, str]
+) -> None:
+    model_dir = _tiny_model_dir(tmp_path / "my_model", id2label)
+    model = load_sentiment_model(model_dir, threads=1)
+    assert model.model_dir == model_dir
+    assert model.version.startswith("my_model+")
+    assert model.version != default_model.version
+    results = model.predict(["物流很快，很满意", "the", *BAD_INPUT])
+    _assert_valid(results, 2 + len(BAD_INPUT))
+    assert results[2] == SentimentResult("neutral", 0.5)
+
+
+def test_user_model_with_unknown_label_names_is_refused(tmp_path: Path) -> None:
+    model_dir = _tiny_model_dir(tmp_path / "animals", {0: "cat", 1: "dog"})
+    with pytest.raises(ValueError, match="animals"):
+        load_sentiment_model(model_dir)
+
+
+def test_missing_model_dir_error_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_model"
+    with pytest.raises(FileNotFoundError, match="no_such_model"):
+        load_sentiment_model(missing)
+
+
+def test_dir_without_a_model_is_refused_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(ValueError, match="empty_dir"):
+        load_sentiment_model(tmp_path / "empty_dir")
+
+
+def test_training_script_produces_a_loadable_model(tmp_path: Path) -> None:
+    out = tmp_path / "trained"
+    metrics = train_default_model(out, epochs=1, pretrain_epochs=1, max_train=300, threads=2)
+    saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    assert 0.0 <= saved["test_accuracy"] <= 1.0
+    assert saved["n_train"] == 300 and saved["epochs"] == 1
+    assert "--max-train 300" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    vocab = (out / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    assert vocab[: len(SPECIAL_TOKENS)] == list(SPECIAL_TOKENS)
+    model = load_sentiment_model(out, threads=1)
+    assert model.version.startswith("sentiment-default-v1+")
+    _assert_valid(model.predict(["质量很好", "太差了", ""]), 3)
