@@ -73,8 +73,10 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
                                                    settings.stopword_paths))
         scored, model_version = score_sentiment(db_path, settings.sentiment_model_dir)
         _record(db_path, run_id, scored)
+        brands = frozenset(str(s.options["brand"]).lower() for s in settings.sources
+                           if s.options.get("brand"))
         _record(db_path, run_id, find_themes(db_path, model_version, settings.theme_max_docs,
-                                             run_id))
+                                             run_id, brands))
         params = SpikeParams(baseline_days=settings.spike_baseline_days,
                              min_count=settings.spike_min_count, ratio=settings.spike_ratio,
                              z=settings.spike_z)

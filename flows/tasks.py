@@ -16,7 +16,7 @@ from nlp.normalize import normalize_documents
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel, load_sentiment_model
 from nlp.spikes import DayCount, SpikeParams, ThemeDayCount, detect_spikes, find_driving_theme
-from nlp.themes import THEMES_VERSION, discover_themes
+from nlp.themes import THEMES_VERSION, default_theme_stopwords, discover_themes
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
 from warehouse import loaders
@@ -149,12 +149,15 @@ def score_sentiment(db_path: Path, model_dir: Path | None) -> tuple[StageResult,
 
 
 @task(cache_policy=NO_CACHE)
-def find_themes(db_path: Path, model_version: str, max_docs: int, run_id: str) -> StageResult:
+def find_themes(
+    db_path: Path, model_version: str, max_docs: int, run_id: str, brands: frozenset[str]
+) -> StageResult:
     """Rediscover complaint themes over the newest negative documents."""
     started = time.perf_counter()
     with warehouse(db_path) as con:
         rows = loaders.select_negative_tokens(con, model_version, max_docs)
-    result = discover_themes([r[0] for r in rows], [r[1] for r in rows])
+    result = discover_themes([r[0] for r in rows], [r[1] for r in rows],
+                             exclude=default_theme_stopwords() | brands)
     themes = [{"theme_id": t.theme_id, "label": t.label, "keywords": t.keywords,
                "size": t.size, "example_ids": t.example_ids} for t in result.themes]
     with warehouse(db_path) as con:

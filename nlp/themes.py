@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -53,8 +55,17 @@ def choose_theme_count(n_docs: int) -> int:
     return int(min(25, max(3, round(math.sqrt(n_docs / 20)))))
 
 
-def _theme_words(tokens: Sequence[str]) -> list[str]:
-    return [t for t in tokens if len(t) >= 2]
+@lru_cache(maxsize=1)
+def default_theme_stopwords() -> frozenset[str]:
+    """Bundled words that never name a theme (shopping platforms, booking sites...)."""
+    text = resources.files("nlp").joinpath("resources", "theme_stopwords.txt").read_text(
+        encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+def _theme_words(tokens: Sequence[str], exclude: Collection[str]) -> list[str]:
+    return [t for t in tokens if len(t) >= 2 and t not in exclude]
 
 
 def _identity(tokens: list[str]) -> list[str]:
@@ -69,6 +80,7 @@ def discover_themes(
     top_k: int = 10,
     n_examples: int = 5,
     seed: int = 0,
+    exclude: Collection[str] | None = None,
 ) -> ThemeResult:
     """Cluster documents into themes and describe each by its keywords.
 
@@ -79,6 +91,8 @@ def discover_themes(
         top_k: Keywords kept per theme.
         n_examples: Example documents kept per theme.
         seed: Makes the clustering reproducible.
+        exclude: Words left out of theme vectors and keywords (default:
+            `default_theme_stopwords`); pass your brand names here too.
 
     Returns:
         The themes and assignments; documents with no usable word are left unassigned.
@@ -86,7 +100,8 @@ def discover_themes(
     """
     if len(doc_ids) != len(token_lists):
         raise ValueError(f"{len(doc_ids)} ids but {len(token_lists)} token lists")
-    words = [_theme_words(t) for t in token_lists]
+    exclude = default_theme_stopwords() if exclude is None else exclude
+    words = [_theme_words(t, exclude) for t in token_lists]
     usable = [i for i, w in enumerate(words) if w]
     if len(usable) < 10:
         return ThemeResult([], {})
