@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard.data import load_alert_evidence, load_overview, stamp
-from voc.settings import load_settings
+from voc.settings import Settings, load_settings
 from warehouse.db import WarehouseError
 
 SOURCE_NAMES = {"demo_shop": "商城评价", "demo_weibo": "微博", "demo_helpdesk": "客服工单"}
@@ -20,12 +19,16 @@ METRIC_NAMES = {"negative_volume": "负面数量", "negative_share": "负面占�
 CHANNEL_NAMES = {"review": "评价", "social": "社交", "ticket": "工单"}
 
 
-def _db_path() -> Path:
+def _settings() -> Settings:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--db")
     parser.add_argument("--config")
     args, _ = parser.parse_known_args(sys.argv[1:])
-    return load_settings(args.config, db_path=args.db).db_path
+    return load_settings(args.config, db_path=args.db)
+
+
+def _local_time(column: pd.Series, tz: str) -> pd.Series:
+    return pd.to_datetime(column, utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M")
 
 
 def _source_label(name: str) -> str:
@@ -38,7 +41,7 @@ def _trend_chart(daily: pd.DataFrame, alerts: pd.DataFrame, metric: str) -> alt.
     value = "n_negative" if metric == "negative_volume" else "negative_share"
     title = METRIC_NAMES[metric]
     lines = alt.Chart(frame).mark_line(strokeWidth=1.5).encode(
-        x=alt.X("日期:T", title="日期"),
+        x=alt.X("日期:T", title="日期", axis=alt.Axis(format="%m-%d")),
         y=alt.Y(f"{value}:Q", title=title),
         color=alt.Color("来源:N", title="来源"),
         tooltip=["日期:T", "来源:N", alt.Tooltip("n_docs:Q", title="文档数"),
@@ -62,7 +65,8 @@ def _trend_chart(daily: pd.DataFrame, alerts: pd.DataFrame, metric: str) -> alt.
 def render() -> None:
     st.set_page_config(page_title="客声 VoC 舆情监测", layout="wide")
     st.title("客声 · 客户之声舆情监测")
-    db_path = _db_path()
+    settings = _settings()
+    db_path, tz = settings.db_path, settings.timezone
     try:
         data = load_overview(str(db_path), stamp(db_path))
     except WarehouseError as exc:
@@ -83,7 +87,8 @@ def render() -> None:
     cols[1].metric("负面占比", f"{negative / total:.1%}" if total else "—")
     cols[2].metric("负面预警", f"{len(alerts)}")
     cols[3].metric("投诉主题", f"{len(summary['themes'])}")
-    st.caption(f"数据区间 {daily['local_day'].min()} 至 {daily['local_day'].max()} · "
+    days = pd.to_datetime(daily["local_day"])
+    st.caption(f"数据区间 {days.min():%Y-%m-%d} 至 {days.max():%Y-%m-%d} · "
                f"情感模型 {summary['sentiment']['model_version']}")
 
     st.subheader("每日情感趋势（按来源）")
@@ -116,10 +121,12 @@ def render() -> None:
             st.text("、".join(alert["theme_keywords"]))
             evidence = load_alert_evidence(str(db_path), stamp(db_path), alert["theme_id"],
                                            alert["source"], str(alert["local_day"]))
-            st.dataframe(evidence.rename(columns={"created_at": "时间", "text": "原文",
-                                                  "score": "正面概率", "url": "链接"})
-                         [["时间", "原文", "正面概率", "链接"]],
-                         hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame({
+                "时间": _local_time(evidence["created_at"], tz),
+                "原文": evidence["text"],
+                "正面概率": evidence["score"].round(3),
+                "链接": evidence["url"],
+            }), hide_index=True, width="stretch")
 
     st.subheader("主要投诉主题")
     themes: pd.DataFrame = data["themes"]
@@ -139,7 +146,7 @@ def render() -> None:
     st.subheader("最新负面反馈")
     recent: pd.DataFrame = data["recent_negative"]
     st.dataframe(pd.DataFrame({
-        "时间": recent["created_at"].astype(str),
+        "时间": _local_time(recent["created_at"], tz),
         "来源": recent["source"].map(_source_label),
         "渠道": recent["channel"].map(CHANNEL_NAMES),
         "原文": recent["text"],

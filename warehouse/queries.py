@@ -12,6 +12,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+# The customer's own words for display: markup removed (sources such as microblogs embed
+# <a> and <br> tags), script and punctuation untouched.
+_VERBATIM = "trim(regexp_replace(r.text, '<[^<>]*>', ' ', 'g')) AS text"
+
 # Sentiment rows of the model version that scored most recently: the dashboard shows one
 # model's view, not a mix.
 _CURRENT_MODEL = ("(SELECT model_version FROM doc_sentiment "
@@ -55,7 +59,8 @@ def documents_by_ids(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> pd.D
         return pd.DataFrame(columns=["id", "source", "channel", "created_at", "text", "label",
                                      "score", "url"])
     return con.execute(
-        "SELECT r.id, r.source, r.channel, r.created_at, r.text, s.label, s.score, r.url "
+        "SELECT r.id, r.source, r.channel, r.created_at, " + _VERBATIM + ", s.label, "
+        "s.score, r.url "
         "FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS w(id, pos) "
         "JOIN raw_documents r ON r.id = w.id "
         f"LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
@@ -68,7 +73,7 @@ def theme_documents_on_day(
 ) -> pd.DataFrame:
     """Negative verbatims of one theme from one source on one day (a spike's evidence)."""
     return con.execute(
-        "SELECT r.id, r.created_at, r.text, r.url, s.score FROM doc_themes d "
+        "SELECT r.id, r.created_at, " + _VERBATIM + ", r.url, s.score FROM doc_themes d "
         "JOIN raw_documents r ON r.id = d.doc_id "
         f"JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
         "WHERE d.theme_id = ? AND r.source = ? AND r.local_day = ? "
@@ -80,7 +85,8 @@ def theme_documents_on_day(
 def recent_negative_documents(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
     """The newest distinct negative documents with source, time, score and theme."""
     return con.execute(
-        "SELECT r.created_at, r.source, r.channel, r.text, s.score, c.label AS theme, r.url "
+        "SELECT r.created_at, r.source, r.channel, " + _VERBATIM + ", s.score, "
+        "c.label AS theme, r.url "
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
         f"JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
         "LEFT JOIN doc_themes d ON d.doc_id = r.id "
