@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import webbrowser
 from datetime import date
 from pathlib import Path
 
@@ -174,14 +175,33 @@ def _print_summary(s: dict) -> None:
 def _run_dashboard(db_path: Path, port: int) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     url = f"http://localhost:{port}"
-    print(f"仪表盘 dashboard: {url}  (Ctrl-C to stop)", flush=True)
+    # Headless: Streamlit's own browser launch first asks for an e-mail address on stdin.
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--", "--db", str(Path(db_path).resolve())]
+    proc = subprocess.Popen(cmd)
     try:
-        return subprocess.call(cmd)
+        if _wait_for_http(f"{url}/_stcore/health", proc, timeout=60):
+            print(f"仪表盘已启动 / dashboard: {url}  (Ctrl-C to stop)", flush=True)
+            if not os.environ.get("CI"):
+                webbrowser.open(url)
+        return proc.wait()
     except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=30)
         return 0
+
+
+def _wait_for_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 def _free_port() -> int:
@@ -198,18 +218,12 @@ def _start_prefect_server(port: int, log_path: Path, timeout: float = 120.0) -> 
              "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + timeout
     health = f"http://127.0.0.1:{port}/api/health"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with code {proc.returncode}; "
-                               f"see {log_path}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(1)
+    if _wait_for_http(health, proc, timeout):
+        return proc
+    if proc.poll() is not None:
+        raise RuntimeError(f"prefect server exited with code {proc.returncode}; "
+                           f"see {log_path}")
     proc.terminate()
     raise RuntimeError(f"prefect server did not answer on {health} within {timeout:.0f}s; "
                        f"see {log_path}")
