@@ -17,6 +17,8 @@ demo: install
 	$(VENV)/bin/voc demo
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 lint: install

@@ -27,7 +27,8 @@ def _stage_seconds(db: Path, run_id: str) -> list[tuple[str, int, int, float]]:
     with read_only(db) as con:
         return con.execute(
             "SELECT stage, sum(n_in)::INTEGER, sum(n_out)::INTEGER, sum(seconds) "
-            "FROM run_stages WHERE run_id = ? GROUP BY stage ORDER BY min(rowid)", [run_id]
+            "FROM run_stages WHERE run_id = ? GROUP BY stage ORDER BY min(rowid)",
+            [run_id],
         ).fetchall()
 
 
@@ -46,8 +47,9 @@ def _run(db: Path, since: str | None, until: str | None) -> tuple[float, str]:
     if code != 0:
         sys.exit(f"demo run failed with exit code {code}")
     with read_only(db) as con:
-        run_id = con.execute("SELECT run_id FROM run_log ORDER BY started_at DESC LIMIT 1"
-                             ).fetchall()[0][0]
+        run_id = con.execute(
+            "SELECT run_id FROM run_log ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()[0][0]
     return wall, run_id
 
 
@@ -65,16 +67,22 @@ def main() -> None:
     staged = sum(s for *_, s in stages)
     print("\n=== pipeline benchmark (demo data) ===")
     print(f"documents fetched: {fetched}")
-    print(f"wall time, first run: {wall:.1f} s  → {fetched / wall:.0f} docs/s end to end "
-          "(includes Prefect start-up)")
+    print(
+        f"wall time, first run: {wall:.1f} s  → {fetched / wall:.0f} docs/s end to end "
+        "(includes Prefect start-up)"
+    )
     print(f"stage time total:     {staged:.1f} s  → {fetched / staged:.0f} docs/s in stages")
-    print(f"re-run of the same window (baseline, nothing new): {rerun_wall:.1f} s; "
-          f"first run / re-run = {wall / rerun_wall:.2f}x")
+    print(
+        f"re-run of the same window (baseline, nothing new): {rerun_wall:.1f} s; "
+        f"first run / re-run = {wall / rerun_wall:.2f}x"
+    )
     print(f"{'stage':<10} {'in':>7} {'out':>7} {'seconds':>8} {'docs/s':>9} {'share':>6}")
     for stage, n_in, n_out, seconds in stages:
         rate = n_in / seconds if seconds > 0 else float("inf")
-        print(f"{stage:<10} {n_in:>7} {n_out:>7} {seconds:>8.2f} {rate:>9.0f} "
-              f"{seconds / staged:>6.1%}")
+        print(
+            f"{stage:<10} {n_in:>7} {n_out:>7} {seconds:>8.2f} {rate:>9.0f} "
+            f"{seconds / staged:>6.1%}"
+        )
 
 
 if __name__ == "__main__":

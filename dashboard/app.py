@@ -36,28 +36,44 @@ def _source_label(name: str) -> str:
 
 
 def _trend_chart(daily: pd.DataFrame, alerts: pd.DataFrame, metric: str) -> alt.LayerChart:
-    frame = daily.assign(来源=daily["source"].map(_source_label),
-                         日期=pd.to_datetime(daily["local_day"]))
+    frame = daily.assign(
+        来源=daily["source"].map(_source_label), 日期=pd.to_datetime(daily["local_day"])
+    )
     value = "n_negative" if metric == "negative_volume" else "negative_share"
     title = METRIC_NAMES[metric]
-    lines = alt.Chart(frame).mark_line(strokeWidth=1.5).encode(
-        x=alt.X("日期:T", title="日期", axis=alt.Axis(format="%m-%d")),
-        y=alt.Y(f"{value}:Q", title=title),
-        color=alt.Color("来源:N", title="来源"),
-        tooltip=["日期:T", "来源:N", alt.Tooltip("n_docs:Q", title="文档数"),
-                 alt.Tooltip("n_negative:Q", title="负面数"),
-                 alt.Tooltip("negative_share:Q", title="负面占比", format=".1%")],
+    lines = (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=1.5)
+        .encode(
+            x=alt.X("日期:T", title="日期", axis=alt.Axis(format="%m-%d")),
+            y=alt.Y(f"{value}:Q", title=title),
+            color=alt.Color("来源:N", title="来源"),
+            tooltip=[
+                "日期:T",
+                "来源:N",
+                alt.Tooltip("n_docs:Q", title="文档数"),
+                alt.Tooltip("n_negative:Q", title="负面数"),
+                alt.Tooltip("negative_share:Q", title="负面占比", format=".1%"),
+            ],
+        )
     )
     marks = alerts[alerts["metric"] == metric]
     if marks.empty:
         return alt.layer(lines)
-    points = frame.merge(marks[["local_day", "source", "theme_label"]],
-                         on=["local_day", "source"])
-    spikes = alt.Chart(points).mark_point(shape="triangle-up", size=160, filled=True,
-                                          color="#d62728").encode(
-        x="日期:T", y=f"{value}:Q",
-        tooltip=["日期:T", "来源:N", alt.Tooltip("theme_label:N", title="主题"),
-                 alt.Tooltip("n_negative:Q", title="负面数")],
+    points = frame.merge(marks[["local_day", "source", "theme_label"]], on=["local_day", "source"])
+    spikes = (
+        alt.Chart(points)
+        .mark_point(shape="triangle-up", size=160, filled=True, color="#d62728")
+        .encode(
+            x="日期:T",
+            y=f"{value}:Q",
+            tooltip=[
+                "日期:T",
+                "来源:N",
+                alt.Tooltip("theme_label:N", title="主题"),
+                alt.Tooltip("n_negative:Q", title="负面数"),
+            ],
+        )
     )
     return alt.layer(lines, spikes)
 
@@ -88,71 +104,109 @@ def render() -> None:
     cols[2].metric("负面预警", f"{len(alerts)}")
     cols[3].metric("投诉主题", f"{len(summary['themes'])}")
     days = pd.to_datetime(daily["local_day"])
-    st.caption(f"数据区间 {days.min():%Y-%m-%d} 至 {days.max():%Y-%m-%d} · "
-               f"情感模型 {summary['sentiment']['model_version']}")
+    st.caption(
+        f"数据区间 {days.min():%Y-%m-%d} 至 {days.max():%Y-%m-%d} · "
+        f"情感模型 {summary['sentiment']['model_version']}"
+    )
 
     st.subheader("每日情感趋势（按来源）")
-    metric = st.radio("指标", list(METRIC_NAMES), format_func=METRIC_NAMES.get,
-                      horizontal=True, key="trend_metric")
+    metric = st.radio(
+        "指标",
+        list(METRIC_NAMES),
+        format_func=METRIC_NAMES.get,
+        horizontal=True,
+        key="trend_metric",
+    )
     st.altair_chart(_trend_chart(daily, alerts, metric), width="stretch")
 
     st.subheader("负面预警")
     if alerts.empty:
         st.success("所选区间内没有负面预警。")
     else:
-        table = pd.DataFrame({
-            "日期": alerts["local_day"].astype(str),
-            "来源": alerts["source"].map(_source_label),
-            "指标": alerts["metric"].map(METRIC_NAMES),
-            "观测值": alerts["observed"].round(3),
-            "基线期望": alerts["expected"].round(3),
-            "倍数": alerts["ratio"].round(1),
-            "主要主题": alerts["theme_label"].fillna("—"),
-        })
+        table = pd.DataFrame(
+            {
+                "日期": alerts["local_day"].astype(str),
+                "来源": alerts["source"].map(_source_label),
+                "指标": alerts["metric"].map(METRIC_NAMES),
+                "观测值": alerts["observed"].round(3),
+                "基线期望": alerts["expected"].round(3),
+                "倍数": alerts["ratio"].round(1),
+                "主要主题": alerts["theme_label"].fillna("—"),
+            }
+        )
         st.dataframe(table, hide_index=True, width="stretch")
         options = list(range(len(alerts)))
         choice = st.selectbox(
-            "查看预警原文", options, key="alert_choice",
-            format_func=lambda i: f"{table['日期'][i]} · {table['来源'][i]} · "
-                                  f"{table['指标'][i]} · {table['主要主题'][i]}")
+            "查看预警原文",
+            options,
+            key="alert_choice",
+            format_func=lambda i: (
+                f"{table['日期'][i]} · {table['来源'][i]} · "
+                f"{table['指标'][i]} · {table['主要主题'][i]}"
+            ),
+        )
         alert = alerts.iloc[choice]
         if isinstance(alert["theme_id"], str):
             st.markdown("**主题关键词**")
             st.text("、".join(alert["theme_keywords"]))
-            evidence = load_alert_evidence(str(db_path), stamp(db_path), alert["theme_id"],
-                                           alert["source"], str(alert["local_day"]))
-            st.dataframe(pd.DataFrame({
-                "时间": _local_time(evidence["created_at"], tz),
-                "原文": evidence["text"],
-                "正面概率": evidence["score"].round(3),
-                "链接": evidence["url"],
-            }), hide_index=True, width="stretch")
+            evidence = load_alert_evidence(
+                str(db_path),
+                stamp(db_path),
+                alert["theme_id"],
+                alert["source"],
+                str(alert["local_day"]),
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "时间": _local_time(evidence["created_at"], tz),
+                        "原文": evidence["text"],
+                        "正面概率": evidence["score"].round(3),
+                        "链接": evidence["url"],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
 
     st.subheader("主要投诉主题")
     themes: pd.DataFrame = data["themes"]
-    examples: pd.DataFrame = data["examples"].set_index("id") if not data["examples"].empty \
-        else data["examples"]
+    examples: pd.DataFrame = (
+        data["examples"].set_index("id") if not data["examples"].empty else data["examples"]
+    )
     for _, theme in themes.iterrows():
         with st.expander(f"{theme['label']} · {theme['size']} 条"):
             st.markdown("**关键词**")
             st.text("、".join(theme["keywords"]))
             st.markdown("**代表性原文**")
             ids = [i for i in theme["example_ids"] if i in examples.index]
-            st.dataframe(pd.DataFrame({"来源": [_source_label(examples.loc[i, "source"])
-                                                for i in ids],
-                                       "原文": [examples.loc[i, "text"] for i in ids]}),
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "来源": [_source_label(examples.loc[i, "source"]) for i in ids],
+                        "原文": [examples.loc[i, "text"] for i in ids],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
 
     st.subheader("最新负面反馈")
     recent: pd.DataFrame = data["recent_negative"]
-    st.dataframe(pd.DataFrame({
-        "时间": _local_time(recent["created_at"], tz),
-        "来源": recent["source"].map(_source_label),
-        "渠道": recent["channel"].map(CHANNEL_NAMES),
-        "原文": recent["text"],
-        "正面概率": recent["score"].round(3),
-        "主题": recent["theme"].fillna("—"),
-    }), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "时间": _local_time(recent["created_at"], tz),
+                "来源": recent["source"].map(_source_label),
+                "渠道": recent["channel"].map(CHANNEL_NAMES),
+                "原文": recent["text"],
+                "正面概率": recent["score"].round(3),
+                "主题": recent["theme"].fillna("—"),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 render()

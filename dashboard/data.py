@@ -38,8 +38,9 @@ def load_alert_evidence(
 ) -> pd.DataFrame:
     """Verbatims behind one spike alert."""
     with read_only(db_path) as con:
-        return queries.theme_documents_on_day(con, theme_id, source,
-                                              pd.Timestamp(day).date(), limit=5)
+        return queries.theme_documents_on_day(
+            con, theme_id, source, pd.Timestamp(day).date(), limit=5
+        )
 
 
 def stamp(db_path: Path) -> float:

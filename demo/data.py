@@ -58,8 +58,32 @@ _LOGISTICS = re.compile("|".join(PLANTED_EVENTS[0].keywords))
 _MAX_TEXT = 500  # a handful of essays run to thousands of characters; no customer writes those
 
 # Relative activity by hour of day (people write in the evening, rarely at 4 a.m.).
-_HOUR_WEIGHTS = (1.2, 0.7, 0.4, 0.2, 0.2, 0.3, 0.6, 1.2, 2.0, 2.6, 2.8, 2.8,
-                 3.2, 2.8, 2.6, 2.6, 2.6, 2.8, 3.0, 3.4, 3.8, 4.0, 3.4, 2.2)
+_HOUR_WEIGHTS = (
+    1.2,
+    0.7,
+    0.4,
+    0.2,
+    0.2,
+    0.3,
+    0.6,
+    1.2,
+    2.0,
+    2.6,
+    2.8,
+    2.8,
+    3.2,
+    2.8,
+    2.6,
+    2.6,
+    2.6,
+    2.8,
+    3.0,
+    3.4,
+    3.8,
+    4.0,
+    3.4,
+    2.2,
+)
 
 
 @dataclass(frozen=True)
@@ -161,15 +185,15 @@ def build_corpus(seed: int = 20250601) -> DemoCorpus:
     ticket_plan = _plan(rng, days, mean_total=12, spread=3, neg_share=0.80, weekend=0.7)
 
     usual_neg = mean(n for d, (_, n) in weibo_plan.items() if d not in event.dates)
-    extras = {d: max(0, round(event.multiplier * usual_neg) - weibo_plan[d][1])
-              for d in event.dates}
+    extras = {
+        d: max(0, round(event.multiplier * usual_neg) - weibo_plan[d][1]) for d in event.dates
+    }
     # Held back so the event days get fresh complaints and the other days keep only the
     # logistics texts they would see anyway.
     logistics = [t for t in neg if _LOGISTICS.search(t)]
     need = sum(extras.values())
     if need > len(logistics):
-        raise RuntimeError(f"planted event needs {need} logistics texts, pool has "
-                           f"{len(logistics)}")
+        raise RuntimeError(f"planted event needs {need} logistics texts, pool has {len(logistics)}")
     reserved = logistics[:need]
     held = set(reserved)
     neg = [t for t in neg if t not in held]
@@ -180,11 +204,13 @@ def build_corpus(seed: int = 20250601) -> DemoCorpus:
     tickets = _make_tickets(rng, ticket_plan, draw)
 
     # Read-only: the corpus is cached and shared by every caller.
-    counts = MappingProxyType({
-        SHOP_SOURCE: _count(days, reviews, lambda r: (r.created_at, r.label)),
-        WEIBO_SOURCE: _count(days, posts, lambda p: (p.created_at, p.label)),
-        HELPDESK_SOURCE: _count(days, tickets, lambda t: (t.created_at, t.label)),
-    })
+    counts = MappingProxyType(
+        {
+            SHOP_SOURCE: _count(days, reviews, lambda r: (r.created_at, r.label)),
+            WEIBO_SOURCE: _count(days, posts, lambda p: (p.created_at, p.label)),
+            HELPDESK_SOURCE: _count(days, tickets, lambda t: (t.created_at, t.label)),
+        }
+    )
     return DemoCorpus(seed, tuple(reviews), tuple(posts), tuple(tickets), counts)
 
 
@@ -233,8 +259,15 @@ class _Dealer:
         raise RuntimeError(f"demo corpus ran out of {label} texts")
 
 
-def _plan(rng: random.Random, days: list[date], *, mean_total: float, spread: float,
-          neg_share: float, weekend: float) -> dict[date, tuple[int, int]]:
+def _plan(
+    rng: random.Random,
+    days: list[date],
+    *,
+    mean_total: float,
+    spread: float,
+    neg_share: float,
+    weekend: float,
+) -> dict[date, tuple[int, int]]:
     plan = {}
     for day in days:
         mu = mean_total * (weekend if day.weekday() >= 5 else 1.0)
@@ -246,8 +279,9 @@ def _plan(rng: random.Random, days: list[date], *, mean_total: float, spread: fl
 
 def _times(rng: random.Random, day: date, n: int) -> list[datetime]:
     hours = rng.choices(range(24), weights=_HOUR_WEIGHTS, k=n)
-    stamps = [datetime.combine(day, time(h, rng.randrange(60), rng.randrange(60)), DEMO_TZ)
-              for h in hours]
+    stamps = [
+        datetime.combine(day, time(h, rng.randrange(60), rng.randrange(60)), DEMO_TZ) for h in hours
+    ]
     return sorted(stamps)
 
 
@@ -264,20 +298,31 @@ def _nickname(rng: random.Random) -> str:
     return f"{first}***{last}"
 
 
-def _make_reviews(rng: random.Random, plan: dict[date, tuple[int, int]],
-                  draw: _Dealer) -> list[Review]:
+def _make_reviews(
+    rng: random.Random, plan: dict[date, tuple[int, int]], draw: _Dealer
+) -> list[Review]:
     reviews: list[Review] = []
     weights = [1.6, 1.2, 0.8, 1.0, 0.9, 0.5]  # some products sell better than others
     for day, (total, negative) in plan.items():
-        for stamp, label in zip(_times(rng, day, total), _labels(rng, total, negative),
-                                strict=True):
+        for stamp, label in zip(
+            _times(rng, day, total), _labels(rng, total, negative), strict=True
+        ):
             if rng.random() < 0.06:
                 rating = 3
             else:
                 rating = rng.choice((1, 1, 2)) if label == NEGATIVE else rng.choice((4, 5, 5))
             product = rng.choices(PRODUCTS, weights=weights)[0][0]
-            reviews.append(Review(str(70_000_000 + len(reviews) * 7 + rng.randrange(7)),
-                                  product, _nickname(rng), rating, draw(label), stamp, label))
+            reviews.append(
+                Review(
+                    str(70_000_000 + len(reviews) * 7 + rng.randrange(7)),
+                    product,
+                    _nickname(rng),
+                    rating,
+                    draw(label),
+                    stamp,
+                    label,
+                )
+            )
     target = [r for r in reviews if r.product_id == BROKEN_REVIEW_PRODUCT]
     target.sort(key=lambda r: (r.created_at, r.review_id), reverse=True)
     broken = target[BROKEN_REVIEW_POSITION]
@@ -288,8 +333,9 @@ _SCREEN_PREFIX = ("用户", "小", "momo", "吃货", "打工人", "喵星人", "
 _SCREEN_SUFFIX = ("阿飞", "橙子", "不吃香菜", "Lily", "大王", "在路上", "酱", "007", "的日常")
 
 
-def _decorate_post(rng: random.Random, text: str, s2t: Callable[[str], str],
-                   brand_share: float) -> str:
+def _decorate_post(
+    rng: random.Random, text: str, s2t: Callable[[str], str], brand_share: float
+) -> str:
     """Dress a plain review up the way weibo text arrives: markup, mentions, quirks."""
     r = rng.random()
     if r < brand_share * 0.4:
@@ -304,42 +350,67 @@ def _decorate_post(rng: random.Random, text: str, s2t: Callable[[str], str],
         text += rng.choice(("[怒]", "[哈哈]", "[泪]", "[赞]", "[doge]"))
     if rng.random() < 0.03:
         # Full-width ASCII, as typed with a Chinese IME stuck in full-width mode.
-        text = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" and c not in "<>/='#@" else c
-                       for c in text)
+        text = "".join(
+            chr(ord(c) + 0xFEE0) if "!" <= c <= "~" and c not in "<>/='#@" else c for c in text
+        )
     if rng.random() < 0.05:
         text = s2t(text)
     return text
 
 
-def _make_posts(rng: random.Random, plan: dict[date, tuple[int, int]], draw: _Dealer,
-                event: PlantedEvent, extras: dict[date, int], reserved: list[str]) -> list[Post]:
+def _make_posts(
+    rng: random.Random,
+    plan: dict[date, tuple[int, int]],
+    draw: _Dealer,
+    event: PlantedEvent,
+    extras: dict[date, int],
+    reserved: list[str],
+) -> list[Post]:
     import opencc  # only the generator needs it; keep `import demo.data` light
 
     s2t = opencc.OpenCC("s2t").convert
-    users = [(1_800_000_000 + i * 7919, rng.choice(_SCREEN_PREFIX) + rng.choice(_SCREEN_SUFFIX)
-              + str(rng.randrange(100, 9999))) for i in range(4000)]
+    users = [
+        (
+            1_800_000_000 + i * 7919,
+            rng.choice(_SCREEN_PREFIX) + rng.choice(_SCREEN_SUFFIX) + str(rng.randrange(100, 9999)),
+        )
+        for i in range(4000)
+    ]
     spare = iter(reserved)
     rows: list[tuple[datetime, str, str, bool]] = []
     for day, (total, negative) in plan.items():
-        for stamp, label in zip(_times(rng, day, total), _labels(rng, total, negative),
-                                strict=True):
+        for stamp, label in zip(
+            _times(rng, day, total), _labels(rng, total, negative), strict=True
+        ):
             rows.append((stamp, _decorate_post(rng, draw(label), s2t, 0.35), label, False))
         for stamp in _times(rng, day, extras.get(day, 0)):
             rows.append((stamp, _decorate_post(rng, next(spare), s2t, 0.6), NEGATIVE, True))
     # A few posts get reposted word for word by other accounts a little later.
     for i in rng.sample(range(len(rows)), 12):
         stamp, text, label, planted = rows[i]
-        later = min(stamp + timedelta(minutes=rng.randrange(5, 240)),
-                    datetime.combine(stamp.date(), time(23, 59, 59), DEMO_TZ))
+        later = min(
+            stamp + timedelta(minutes=rng.randrange(5, 240)),
+            datetime.combine(stamp.date(), time(23, 59, 59), DEMO_TZ),
+        )
         rows.append((later, text, label, planted))
     rows.sort(key=lambda row: row[0])
     posts = []
     for i, (stamp, text, label, planted) in enumerate(rows):
         uid, name = rng.choice(users)
         hot = rng.random() < 0.05
-        posts.append(Post(str(5_180_000_000_000_000 + i * 1000 + rng.randrange(1000)), uid, name,
-                          text, stamp, rng.randrange(50, 900) if hot else rng.randrange(0, 12),
-                          rng.randrange(30, 600) if hot else rng.randrange(0, 20), label, planted))
+        posts.append(
+            Post(
+                str(5_180_000_000_000_000 + i * 1000 + rng.randrange(1000)),
+                uid,
+                name,
+                text,
+                stamp,
+                rng.randrange(50, 900) if hot else rng.randrange(0, 12),
+                rng.randrange(30, 600) if hot else rng.randrange(0, 20),
+                label,
+                planted,
+            )
+        )
     return posts
 
 
@@ -356,8 +427,16 @@ _NEUTRAL = (
     "请问门店自提需要带什么证件？",
 )
 _RESOLUTIONS = {
-    NEGATIVE: ("已致歉并补偿优惠券", "已退款", "已补发", "已转交物流部门", "处理中",
-               "已升级至主管", "已换货", "客户未回复，已关闭"),
+    NEGATIVE: (
+        "已致歉并补偿优惠券",
+        "已退款",
+        "已补发",
+        "已转交物流部门",
+        "处理中",
+        "已升级至主管",
+        "已换货",
+        "客户未回复，已关闭",
+    ),
     POSITIVE: ("已转达相关部门", "已记录表扬", "无需处理"),
     NEUTRAL: ("已解答", "已解答", "已修改", "已转交财务开票", "处理中"),
 }
@@ -372,13 +451,15 @@ def _gbk_safe(text: str) -> bool:
     return True
 
 
-def _make_tickets(rng: random.Random, plan: dict[date, tuple[int, int]],
-                  draw: _Dealer) -> list[Ticket]:
+def _make_tickets(
+    rng: random.Random, plan: dict[date, tuple[int, int]], draw: _Dealer
+) -> list[Ticket]:
     tickets: list[Ticket] = []
     for day, (total, negative) in plan.items():
         labels = _labels(rng, total, negative)
-        for seq, (stamp, label) in enumerate(zip(_times(rng, day, total), labels, strict=True),
-                                             start=1):
+        for seq, (stamp, label) in enumerate(
+            zip(_times(rng, day, total), labels, strict=True), start=1
+        ):
             if label == NEGATIVE:
                 text = draw(NEGATIVE, _gbk_safe)
             elif rng.random() < 0.75:
@@ -388,17 +469,26 @@ def _make_tickets(rng: random.Random, plan: dict[date, tuple[int, int]],
             else:
                 text = draw(POSITIVE, _gbk_safe)
             customer = rng.choice(_SURNAMES) + rng.choice(("先生", "女士", "**"))
-            tickets.append(Ticket(f"T{day:%Y%m%d}-{seq:04d}", stamp, customer,
-                                  rng.choice(_CHANNELS), text,
-                                  rng.choice(_RESOLUTIONS[label]), label))
+            tickets.append(
+                Ticket(
+                    f"T{day:%Y%m%d}-{seq:04d}",
+                    stamp,
+                    customer,
+                    rng.choice(_CHANNELS),
+                    text,
+                    rng.choice(_RESOLUTIONS[label]),
+                    label,
+                )
+            )
     july = [i for i, t in enumerate(tickets) if t.created_at.strftime("%Y-%m") == GBK_MONTH]
     i = july[EMPTY_TICKET_ROW - 2]
     tickets[i] = replace(tickets[i], description="")
     return tickets
 
 
-def _count(days: list[date], items: Iterable[object],
-           key: Callable[[Any], tuple[datetime, str]]) -> Mapping[date, DayCount]:
+def _count(
+    days: list[date], items: Iterable[object], key: Callable[[Any], tuple[datetime, str]]
+) -> Mapping[date, DayCount]:
     totals: Counter[date] = Counter()
     negatives: Counter[date] = Counter()
     for item in items:

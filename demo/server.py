@@ -64,7 +64,7 @@ def weibo_time(stamp: datetime) -> str:
     """Weibo's created_at format: ``Tue Aug 12 10:03:00 +0800 2025`` (always English)."""
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return (f"{days[stamp.weekday()]} {months[stamp.month - 1]} {stamp:%d %H:%M:%S %z %Y}")
+    return f"{days[stamp.weekday()]} {months[stamp.month - 1]} {stamp:%d %H:%M:%S %z %Y}"
 
 
 def encode_cursor(offset: int) -> str:
@@ -97,19 +97,22 @@ class DemoSite:
         self.now = now
         self.products = dict(PRODUCTS)
         self.reviews = {pid: corpus.reviews_for(pid) for pid in self.products}
-        self.posts: list[Post] = sorted(corpus.posts, key=lambda p: (p.created_at, p.post_id),
-                                        reverse=True)
-        self.exports = {f"tickets_{month}.csv": (month, _ticket_csv(month, rows))
-                        for month, rows in corpus.ticket_months().items()}
-        self.export_rows = {name: len(rows)
-                            for name, rows in zip(self.exports, corpus.ticket_months().values(),
-                                                  strict=True)}
+        self.posts: list[Post] = sorted(
+            corpus.posts, key=lambda p: (p.created_at, p.post_id), reverse=True
+        )
+        self.exports = {
+            f"tickets_{month}.csv": (month, _ticket_csv(month, rows))
+            for month, rows in corpus.ticket_months().items()
+        }
+        self.export_rows = {
+            name: len(rows)
+            for name, rows in zip(self.exports, corpus.ticket_months().values(), strict=True)
+        }
 
     def handle(self, path: str, query: dict[str, list[str]]) -> Reply:
         parts = [p for p in path.split("/") if p]
         routes: dict[tuple[str, ...], Callable[[], Reply]] = {
-            ("robots.txt",): lambda: Reply(200, "text/plain; charset=utf-8",
-                                           ROBOTS_TXT.encode()),
+            ("robots.txt",): lambda: Reply(200, "text/plain; charset=utf-8", ROBOTS_TXT.encode()),
             ("shop",): self.shop_index,
             ("api", "search"): lambda: self.search(query),
             ("helpdesk", "exports", "index.json"): self.export_index,
@@ -127,7 +130,8 @@ class DemoSite:
             f'<li class="product" data-product-id="{pid}">'
             f'<a class="product-link" href="/shop/product/{pid}/reviews">{html.escape(name)}</a>'
             f' <span class="count">{len(self.reviews[pid])}条评价</span></li>'
-            for pid, name in self.products.items())
+            for pid, name in self.products.items()
+        )
         return _html(f"{BRAND} 官方旗舰店", f'<ul class="products">\n{items}\n</ul>')
 
     def review_page(self, pid: str, query: dict[str, list[str]]) -> Reply:
@@ -140,27 +144,33 @@ class DemoSite:
         if page < 1:
             return _not_found()
         reviews = self.reviews[pid]
-        chunk = reviews[(page - 1) * REVIEWS_PER_PAGE: page * REVIEWS_PER_PAGE]
+        chunk = reviews[(page - 1) * REVIEWS_PER_PAGE : page * REVIEWS_PER_PAGE]
         blocks = "\n".join(self._review_block(r) for r in chunk) or (
-            '<p class="empty">暂无更多评价</p>')
+            '<p class="empty">暂无更多评价</p>'
+        )
         pager = f'<span class="current">第{page}页</span>'
         if page * REVIEWS_PER_PAGE < len(reviews):
             nxt = f"/shop/product/{pid}/reviews?page={page + 1}"
             pager += f' <a class="next" href="{nxt}">下一页</a>'
-        body = (f'<div class="product-detail" data-product-id="{pid}">'
-                f"<h1>{html.escape(self.products[pid])}</h1></div>\n"
-                f'<ul class="review-list">\n{blocks}\n</ul>\n<div class="pager">{pager}</div>')
+        body = (
+            f'<div class="product-detail" data-product-id="{pid}">'
+            f"<h1>{html.escape(self.products[pid])}</h1></div>\n"
+            f'<ul class="review-list">\n{blocks}\n</ul>\n<div class="pager">{pager}</div>'
+        )
         return _html(f"{self.products[pid]} - 商品评价", body)
 
     def _review_block(self, r: Review) -> str:
         # The shop's template once shipped MySQL's zero date for a review; it is still there.
-        shown = "0000-00-00 00:00" if r.broken_date else render_relative_time(r.created_at,
-                                                                                self.now)
-        return (f'<li class="review" data-review-id="{r.review_id}">\n'
-                f'  <div class="review-meta"><span class="nickname">{html.escape(r.nickname)}'
-                f'</span> <span class="star star-{r.rating}" data-score="{r.rating}" '
-                f'title="{r.rating}星"></span> <span class="date">{shown}</span></div>\n'
-                f'  <p class="review-text">{html.escape(r.text)}</p>\n</li>')
+        shown = (
+            "0000-00-00 00:00" if r.broken_date else render_relative_time(r.created_at, self.now)
+        )
+        return (
+            f'<li class="review" data-review-id="{r.review_id}">\n'
+            f'  <div class="review-meta"><span class="nickname">{html.escape(r.nickname)}'
+            f'</span> <span class="star star-{r.rating}" data-score="{r.rating}" '
+            f'title="{r.rating}星"></span> <span class="date">{shown}</span></div>\n'
+            f'  <p class="review-text">{html.escape(r.text)}</p>\n</li>'
+        )
 
     def search(self, query: dict[str, list[str]]) -> Reply:
         q = query.get("q", [""])[0].strip()
@@ -171,20 +181,34 @@ class DemoSite:
         except ValueError as exc:
             return _json({"ok": 0, "msg": str(exc)}, 400)
         # The demo index only holds posts about the demo brand, so every query sees them all.
-        chunk = self.posts[offset: offset + POSTS_PER_PAGE]
+        chunk = self.posts[offset : offset + POSTS_PER_PAGE]
         more = offset + POSTS_PER_PAGE < len(self.posts)
-        statuses = [{"id": p.post_id, "user": {"id": p.user_id, "screen_name": p.screen_name},
-                     "text": p.text, "created_at": weibo_time(p.created_at),
-                     "reposts_count": p.reposts_count, "comments_count": p.comments_count}
-                    for p in chunk]
-        return _json({"ok": 1, "data": {
-            "statuses": statuses,
-            "next_cursor": encode_cursor(offset + POSTS_PER_PAGE) if more else None}})
+        statuses = [
+            {
+                "id": p.post_id,
+                "user": {"id": p.user_id, "screen_name": p.screen_name},
+                "text": p.text,
+                "created_at": weibo_time(p.created_at),
+                "reposts_count": p.reposts_count,
+                "comments_count": p.comments_count,
+            }
+            for p in chunk
+        ]
+        return _json(
+            {
+                "ok": 1,
+                "data": {
+                    "statuses": statuses,
+                    "next_cursor": encode_cursor(offset + POSTS_PER_PAGE) if more else None,
+                },
+            }
+        )
 
     def export_index(self) -> Reply:
-        exports = [{"file": name, "url": quote(name), "month": month,
-                    "rows": self.export_rows[name]}
-                   for name, (month, _) in self.exports.items()]
+        exports = [
+            {"file": name, "url": quote(name), "month": month, "rows": self.export_rows[name]}
+            for name, (month, _) in self.exports.items()
+        ]
         return _json({"generated_at": self.now.isoformat(), "exports": exports})
 
 
@@ -195,24 +219,31 @@ def _ticket_csv(month: str, rows: list[Any]) -> bytes:
     legacy = month == GBK_MONTH
     for t in rows:
         # The legacy export also prints dates without zero padding, Excel style.
-        stamp = (f"{t.created_at:%Y}/{t.created_at.month}/{t.created_at.day} "
-                 f"{t.created_at.hour}:{t.created_at:%M}" if legacy
-                 else f"{t.created_at:%Y-%m-%d %H:%M:%S}")
-        writer.writerow((t.ticket_id, stamp, t.customer, t.channel, t.description,
-                         t.resolution))
+        stamp = (
+            f"{t.created_at:%Y}/{t.created_at.month}/{t.created_at.day} "
+            f"{t.created_at.hour}:{t.created_at:%M}"
+            if legacy
+            else f"{t.created_at:%Y-%m-%d %H:%M:%S}"
+        )
+        writer.writerow((t.ticket_id, stamp, t.customer, t.channel, t.description, t.resolution))
     text = buf.getvalue()
     return text.encode("gbk") if legacy else text.encode("utf-8-sig")
 
 
 def _html(title: str, body: str) -> Reply:
-    page = (f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title></head>\n<body>\n{body}\n</body>\n</html>\n")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
     return Reply(200, "text/html; charset=utf-8", page.encode("utf-8"))
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> Reply:
-    return Reply(status, "application/json; charset=utf-8",
-                 json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    return Reply(
+        status,
+        "application/json; charset=utf-8",
+        json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+    )
 
 
 def _not_found() -> Reply:
@@ -257,8 +288,7 @@ class DemoServer:
 
     def __init__(self, httpd: _DemoHTTPServer) -> None:
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="demo-server",
-                                        daemon=True)
+        self._thread = threading.Thread(target=httpd.serve_forever, name="demo-server", daemon=True)
         self._thread.start()
 
     @property
@@ -281,13 +311,18 @@ class DemoServer:
     def __enter__(self) -> DemoServer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
-def start_demo_server(host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None,
-                      now: datetime = DEMO_NOW) -> DemoServer:
+def start_demo_server(
+    host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None, now: datetime = DEMO_NOW
+) -> DemoServer:
     """Serve the demo corpus in a daemon thread; ``port=0`` picks a free port.
 
     Args:
@@ -307,18 +342,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m demo.server",
         description="Serve the VoC Monitor demo sources (shop, microblog API, helpdesk "
-                    "exports) on localhost.")
+        "exports) on localhost.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8765, help="port (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="corpus seed (default: built in)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
     server = start_demo_server(args.host, args.port, seed=args.seed)
     site = server.base_url
-    logger.info("shop: %s/shop/  microblog: %s/api/search?q=%s  helpdesk: "
-                "%s/helpdesk/exports/index.json  (Ctrl-C to stop)", site, site, BRAND, site)
+    logger.info(
+        "shop: %s/shop/  microblog: %s/api/search?q=%s  helpdesk: "
+        "%s/helpdesk/exports/index.json  (Ctrl-C to stop)",
+        site,
+        site,
+        BRAND,
+        site,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -31,9 +31,17 @@ DEFAULT_LOOKBACK_DAYS = 2
 
 def _record(db_path: Path, run_id: str, result: StageResult) -> None:
     with warehouse(db_path) as con:
-        loaders.record_stage(con, run_id, result.stage, source=result.source, n_in=result.n_in,
-                             n_out=result.n_out, n_skipped=result.n_skipped,
-                             n_errors=result.n_errors, seconds=result.seconds)
+        loaders.record_stage(
+            con,
+            run_id,
+            result.stage,
+            source=result.source,
+            n_in=result.n_in,
+            n_out=result.n_out,
+            n_skipped=result.n_skipped,
+            n_errors=result.n_errors,
+            seconds=result.seconds,
+        )
         loaders.record_errors(con, run_id, result.stage, result.source, result.problems)
 
 
@@ -57,37 +65,58 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
     source_errors = 0
     try:
         sources = [s for s in settings.sources if s.enabled]
-        futures = [(s, fetch_source.submit(s, since, until, work_dir, settings.author_salt))
-                   for s in sources]
+        futures = [
+            (s, fetch_source.submit(s, since, until, work_dir, settings.author_salt))
+            for s in sources
+        ]
         for source, future in futures:
             try:
                 fetched = future.result()
             except Exception as exc:  # one broken source never stops the others
-                fetched = StageResult("fetch", source.name, n_errors=1,
-                                      problems=[f"{source.name}: fetch failed: {exc}"])
+                fetched = StageResult(
+                    "fetch",
+                    source.name,
+                    n_errors=1,
+                    problems=[f"{source.name}: fetch failed: {exc}"],
+                )
             _record(db_path, run_id, fetched)
             source_errors += fetched.n_errors
             _record(db_path, run_id, load_documents(db_path, fetched, run_id, settings.timezone))
         _record(db_path, run_id, normalise_documents(db_path))
-        _record(db_path, run_id, segment_documents(db_path, settings.user_dict_paths,
-                                                   settings.stopword_paths))
+        _record(
+            db_path,
+            run_id,
+            segment_documents(db_path, settings.user_dict_paths, settings.stopword_paths),
+        )
         scored, model_version = score_sentiment(db_path, settings.sentiment_model_dir)
         _record(db_path, run_id, scored)
-        brands = frozenset(str(s.options["brand"]).lower() for s in settings.sources
-                           if s.options.get("brand"))
-        _record(db_path, run_id, find_themes(db_path, model_version, settings.theme_max_docs,
-                                             run_id, brands))
-        params = SpikeParams(baseline_days=settings.spike_baseline_days,
-                             min_count=settings.spike_min_count, ratio=settings.spike_ratio,
-                             z=settings.spike_z)
+        brands = frozenset(
+            str(s.options["brand"]).lower() for s in settings.sources if s.options.get("brand")
+        )
+        _record(
+            db_path,
+            run_id,
+            find_themes(db_path, model_version, settings.theme_max_docs, run_id, brands),
+        )
+        params = SpikeParams(
+            baseline_days=settings.spike_baseline_days,
+            min_count=settings.spike_min_count,
+            ratio=settings.spike_ratio,
+            z=settings.spike_z,
+        )
         _record(db_path, run_id, find_spikes(db_path, model_version, params, run_id))
         status = "partial" if source_errors else "ok"
     finally:
         with warehouse(db_path) as con:
             loaders.finish_run(con, run_id, status)
         logger.info("run %s finished: %s", run_id, status)
-    return {"run_id": run_id, "status": status, "since": str(since), "until": str(until),
-            "source_errors": source_errors}
+    return {
+        "run_id": run_id,
+        "status": status,
+        "since": str(since),
+        "until": str(until),
+        "source_errors": source_errors,
+    }
 
 
 @flow(name="voc-daily-ingest", log_prints=False)

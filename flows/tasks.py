@@ -71,31 +71,45 @@ def fetch_source(
         result.problems = list(crawl.problems) + bad_lines
         stats = crawl.stats
         result.n_skipped = len(bad_lines) + sum(
-            int(stats.get(k, 0)) for k in ("voc/parse_error", "voc/invalid_item"))
+            int(stats.get(k, 0)) for k in ("voc/parse_error", "voc/invalid_item")
+        )
         result.n_in = len(docs) + result.n_skipped
     result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
     for problem in result.problems[:20]:
         logger.warning("%s", problem)
-    logger.info("%s: %d documents, %d skipped, %d problems", source.name, result.n_out,
-                result.n_skipped, result.n_errors)
+    logger.info(
+        "%s: %d documents, %d skipped, %d problems",
+        source.name,
+        result.n_out,
+        result.n_skipped,
+        result.n_errors,
+    )
     result.seconds = time.perf_counter() - started
     return result
 
 
 @task(cache_policy=NO_CACHE)
-def load_documents(
-    db_path: Path, fetched: StageResult, run_id: str, timezone: str
-) -> StageResult:
+def load_documents(db_path: Path, fetched: StageResult, run_id: str, timezone: str) -> StageResult:
     """Upsert one source's documents into raw_documents."""
     started = time.perf_counter()
     with warehouse(db_path) as con:
         counts = loaders.upsert_documents(con, fetched.documents, run_id, timezone)
-    get_run_logger().info("%s: %d new, %d updated, %d unchanged", fetched.source, counts.new,
-                          counts.updated, counts.unchanged)
-    return StageResult("load", fetched.source, n_in=len(fetched.documents),
-                       n_out=counts.new + counts.updated, n_skipped=counts.unchanged,
-                       seconds=time.perf_counter() - started)
+    get_run_logger().info(
+        "%s: %d new, %d updated, %d unchanged",
+        fetched.source,
+        counts.new,
+        counts.updated,
+        counts.unchanged,
+    )
+    return StageResult(
+        "load",
+        fetched.source,
+        n_in=len(fetched.documents),
+        n_out=counts.new + counts.updated,
+        n_skipped=counts.unchanged,
+        seconds=time.perf_counter() - started,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -107,11 +121,17 @@ def normalise_documents(db_path: Path) -> StageResult:
         normalised = normalize_documents(rows)
         before = loaders.count_duplicates(con)
         duplicates = loaders.save_doc_texts(
-            con, [(n.doc_id, n.text, n.norm_hash) for n in normalised])
+            con, [(n.doc_id, n.text, n.norm_hash) for n in normalised]
+        )
     new_dups = duplicates - before
     get_run_logger().info("normalised %d documents, %d exact duplicates", len(rows), new_dups)
-    return StageResult("normalise", n_in=len(rows), n_out=len(rows) - new_dups,
-                       n_skipped=new_dups, seconds=time.perf_counter() - started)
+    return StageResult(
+        "normalise",
+        n_in=len(rows),
+        n_out=len(rows) - new_dups,
+        n_skipped=new_dups,
+        seconds=time.perf_counter() - started,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -126,8 +146,9 @@ def segment_documents(
         token_lists = segmenter.segment_many(text for _, text in rows)
         written = loaders.save_tokens(con, zip((r[0] for r in rows), token_lists, strict=True))
     get_run_logger().info("segmented %d documents", written)
-    return StageResult("segment", n_in=len(rows), n_out=written,
-                       seconds=time.perf_counter() - started)
+    return StageResult(
+        "segment", n_in=len(rows), n_out=written, seconds=time.perf_counter() - started
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -140,12 +161,17 @@ def score_sentiment(db_path: Path, model_dir: Path | None) -> tuple[StageResult,
     results = model.predict([text for _, text in rows]) if rows else []
     with warehouse(db_path) as con:
         written = loaders.save_sentiment(
-            con, [(doc_id, r.label, r.score) for (doc_id, _), r in zip(rows, results,
-                                                                       strict=True)],
-            model.version)
+            con,
+            [(doc_id, r.label, r.score) for (doc_id, _), r in zip(rows, results, strict=True)],
+            model.version,
+        )
     get_run_logger().info("scored %d documents with %s", written, model.version)
-    return (StageResult("sentiment", n_in=len(rows), n_out=written,
-                        seconds=time.perf_counter() - started), model.version)
+    return (
+        StageResult(
+            "sentiment", n_in=len(rows), n_out=written, seconds=time.perf_counter() - started
+        ),
+        model.version,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -156,16 +182,29 @@ def find_themes(
     started = time.perf_counter()
     with warehouse(db_path) as con:
         rows = loaders.select_negative_tokens(con, model_version, max_docs)
-    result = discover_themes([r[0] for r in rows], [r[1] for r in rows],
-                             exclude=default_theme_stopwords() | brands)
-    themes = [{"theme_id": t.theme_id, "label": t.label, "keywords": t.keywords,
-               "size": t.size, "example_ids": t.example_ids} for t in result.themes]
+    result = discover_themes(
+        [r[0] for r in rows], [r[1] for r in rows], exclude=default_theme_stopwords() | brands
+    )
+    themes = [
+        {
+            "theme_id": t.theme_id,
+            "label": t.label,
+            "keywords": t.keywords,
+            "size": t.size,
+            "example_ids": t.example_ids,
+        }
+        for t in result.themes
+    ]
     with warehouse(db_path) as con:
         loaders.replace_themes(con, themes, result.assignments, THEMES_VERSION, run_id)
     get_run_logger().info("%d themes over %d negative documents", len(themes), len(rows))
-    return StageResult("themes", n_in=len(rows), n_out=len(result.assignments),
-                       n_skipped=len(rows) - len(result.assignments),
-                       seconds=time.perf_counter() - started)
+    return StageResult(
+        "themes",
+        n_in=len(rows),
+        n_out=len(result.assignments),
+        n_skipped=len(rows) - len(result.assignments),
+        seconds=time.perf_counter() - started,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -182,22 +221,39 @@ def find_spikes(db_path: Path, model_version: str, params: SpikeParams, run_id: 
         spikes = detect_spikes(counts, params)
         alerts = []
         for spike in spikes:
-            alert = {"alert_id": document_id(spike.source, f"{spike.day}|{spike.metric}"),
-                     "source": spike.source, "local_day": spike.day, "metric": spike.metric,
-                     "observed": spike.observed, "expected": spike.expected,
-                     "ratio": spike.ratio, "z_score": spike.z_score,
-                     "baseline_days": spike.baseline_days}
+            alert = {
+                "alert_id": document_id(spike.source, f"{spike.day}|{spike.metric}"),
+                "source": spike.source,
+                "local_day": spike.day,
+                "metric": spike.metric,
+                "observed": spike.observed,
+                "expected": spike.expected,
+                "ratio": spike.ratio,
+                "z_score": spike.z_score,
+                "baseline_days": spike.baseline_days,
+            }
             driver = find_driving_theme(spike, theme_counts)
             if driver and driver[0] in themes:
                 label, keywords = themes[driver[0]]
-                alert |= {"theme_id": driver[0], "theme_label": label,
-                          "theme_keywords": list(keywords), "theme_doc_count": driver[1]}
+                alert |= {
+                    "theme_id": driver[0],
+                    "theme_label": label,
+                    "theme_keywords": list(keywords),
+                    "theme_doc_count": driver[1],
+                }
             alerts.append(alert)
         loaders.replace_spike_alerts(con, alerts, run_id)
     logger = get_run_logger()
     for a in alerts:
-        logger.info("spike: %s %s %s observed %.2f expected %.2f theme %s", a["source"],
-                    a["local_day"], a["metric"], a["observed"], a["expected"],
-                    a.get("theme_label"))
-    return StageResult("spikes", n_in=len(counts), n_out=len(alerts),
-                       seconds=time.perf_counter() - started)
+        logger.info(
+            "spike: %s %s %s observed %.2f expected %.2f theme %s",
+            a["source"],
+            a["local_day"],
+            a["metric"],
+            a["observed"],
+            a["expected"],
+            a.get("theme_label"),
+        )
+    return StageResult(
+        "spikes", n_in=len(counts), n_out=len(alerts), seconds=time.perf_counter() - started
+    )

@@ -17,8 +17,11 @@ _NOISE = re.compile(r"^[\W\d_]+$", re.UNICODE)
 
 
 def _read_lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def load_stopwords(extra_paths: Sequence[Path] = ()) -> frozenset[str]:

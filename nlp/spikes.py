@@ -74,14 +74,18 @@ def detect_spikes(counts: Sequence[DayCount], params: SpikeParams = SpikeParams(
             lo = max(0, i - params.baseline_days)
             if i - lo < params.min_history or day not in days:
                 continue
-            spikes.extend(_check_day(source, day, neg[i], docs[i], neg[lo:i], docs[lo:i],
-                                     params))
+            spikes.extend(_check_day(source, day, neg[i], docs[i], neg[lo:i], docs[lo:i], params))
     return spikes
 
 
 def _check_day(
-    source: str, day: date, neg: float, docs: float, base_neg: np.ndarray,
-    base_docs: np.ndarray, p: SpikeParams,
+    source: str,
+    day: date,
+    neg: float,
+    docs: float,
+    base_neg: np.ndarray,
+    base_docs: np.ndarray,
+    p: SpikeParams,
 ) -> list[Spike]:
     found = []
     expected = float(np.median(base_neg))
@@ -98,8 +102,18 @@ def _check_day(
         z_share = (share - share_exp) / se
         ratio_share = share / max(share_exp, 1e-6)
         if neg >= p.min_count and z_share >= p.z and ratio_share >= p.ratio_share:
-            found.append(Spike(source, day, "negative_share", share, share_exp, ratio_share,
-                               z_share, len(base_neg)))
+            found.append(
+                Spike(
+                    source,
+                    day,
+                    "negative_share",
+                    share,
+                    share_exp,
+                    ratio_share,
+                    z_share,
+                    len(base_neg),
+                )
+            )
     return found
 
 

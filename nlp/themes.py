@@ -58,10 +58,14 @@ def choose_theme_count(n_docs: int) -> int:
 @lru_cache(maxsize=1)
 def default_theme_stopwords() -> frozenset[str]:
     """Bundled words that never name a theme (shopping platforms, booking sites...)."""
-    text = resources.files("nlp").joinpath("resources", "theme_stopwords.txt").read_text(
-        encoding="utf-8")
-    return frozenset(line.strip() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    text = (
+        resources.files("nlp")
+        .joinpath("resources", "theme_stopwords.txt")
+        .read_text(encoding="utf-8")
+    )
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
 
 
 def _theme_words(tokens: Sequence[str], exclude: Collection[str]) -> list[str]:
@@ -107,8 +111,9 @@ def discover_themes(
         return ThemeResult([], {})
     ids = [doc_ids[i] for i in usable]
     docs = [words[i] for i in usable]
-    vectorizer = TfidfVectorizer(analyzer=_identity, min_df=min(3, max(1, len(docs) // 50)),
-                                 max_df=0.5, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(
+        analyzer=_identity, min_df=min(3, max(1, len(docs) // 50)), max_df=0.5, sublinear_tf=True
+    )
     tfidf = vectorizer.fit_transform(docs)
     keep = np.asarray(tfidf.sum(axis=1)).ravel() > 0
     if keep.sum() < 10:
@@ -136,8 +141,15 @@ def discover_themes(
         seen_ids.add(theme_id)
         centre = kmeans.cluster_centers_[cluster]
         nearest = members[np.argsort(-(vectors[members] @ centre), kind="stable")][:n_examples]
-        themes.append(Theme(theme_id, "/".join(kws[:3]), tuple(kws), len(members),
-                            tuple(ids[i] for i in nearest)))
+        themes.append(
+            Theme(
+                theme_id,
+                "/".join(kws[:3]),
+                tuple(kws),
+                len(members),
+                tuple(ids[i] for i in nearest),
+            )
+        )
         for i in members:
             assignments[ids[i]] = theme_id
     themes.sort(key=lambda t: (-t.size, t.theme_id))
@@ -159,8 +171,10 @@ def _class_tfidf_keywords(
     avg_words = totals.mean()
     idf = np.log1p(avg_words / np.maximum(counts.sum(axis=0), 1))
     scores = tf * idf
-    return [[str(vocab[j]) for j in np.argsort(-scores[c], kind="stable")[:top_k]
-             if counts[c, j] > 0] for c in range(k)]
+    return [
+        [str(vocab[j]) for j in np.argsort(-scores[c], kind="stable")[:top_k] if counts[c, j] > 0]
+        for c in range(k)
+    ]
 
 
 def _theme_id(keywords: Sequence[str], taken: set[str]) -> str:

@@ -24,8 +24,12 @@ _CN_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日(?:\s*(\d{1,2}):(\d{2
 _MONTH_DAY = re.compile(r"^(\d{1,2})[-月](\d{1,2})日?\s+(\d{1,2}):(\d{2})$")
 _UNITS = {"秒": "seconds", "分钟": "minutes", "小时": "hours", "天": "days"}
 _DAY_OFFSETS = {"今天": 0, "昨天": 1, "前天": 2}
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 
 def parse_chinese_datetime(text: str, now: datetime) -> datetime:
@@ -81,8 +85,9 @@ def parse_weibo_time(text: str) -> datetime:
         raise ValueError(f"not a weibo created_at: {text!r}") from exc
 
 
-def parse_review_page(html: str, url: str, now: datetime
-                      ) -> tuple[list[dict[str, Any]], str | None, list[str]]:
+def parse_review_page(
+    html: str, url: str, now: datetime
+) -> tuple[list[dict[str, Any]], str | None, list[str]]:
     """Reviews on one shop review page.
 
     Args:
@@ -116,15 +121,17 @@ def parse_review_page(html: str, url: str, now: datetime
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        reviews.append({
-            "external_id": review_id,
-            "author": (block.css(".nickname::text").get() or "").strip() or None,
-            "rating": _star_rating(block),
-            "text": text,
-            "created_at": created,
-            "url": f"{url.split('#')[0]}#review-{review_id}",
-            "product": page_product,
-        })
+        reviews.append(
+            {
+                "external_id": review_id,
+                "author": (block.css(".nickname::text").get() or "").strip() or None,
+                "rating": _star_rating(block),
+                "text": text,
+                "created_at": created,
+                "url": f"{url.split('#')[0]}#review-{review_id}",
+                "product": page_product,
+            }
+        )
     next_href = sel.css("a.next::attr(href)").get()
     return reviews, (urljoin(url, next_href) if next_href else None), problems
 
@@ -139,8 +146,9 @@ def _star_rating(block: Selector) -> int | None:
     return None
 
 
-def parse_search_page(payload: dict[str, Any]
-                      ) -> tuple[list[dict[str, Any]], str | None, list[str]]:
+def parse_search_page(
+    payload: dict[str, Any],
+) -> tuple[list[dict[str, Any]], str | None, list[str]]:
     """Posts in one page of the microblog search API.
 
     Returns:
@@ -166,15 +174,17 @@ def parse_search_page(payload: dict[str, Any]
             problems.append(f"post without id at {created.isoformat()}")
             continue
         user = status.get("user") or {}
-        posts.append({
-            "external_id": post_id,
-            "author": str(user["id"]) if user.get("id") is not None else None,
-            "text": str(status.get("text") or ""),
-            "created_at": created,
-            "url": None,
-            "repost_count": _int_or_none(status.get("reposts_count")),
-            "comment_count": _int_or_none(status.get("comments_count")),
-        })
+        posts.append(
+            {
+                "external_id": post_id,
+                "author": str(user["id"]) if user.get("id") is not None else None,
+                "text": str(status.get("text") or ""),
+                "created_at": created,
+                "url": None,
+                "repost_count": _int_or_none(status.get("reposts_count")),
+                "comment_count": _int_or_none(status.get("comments_count")),
+            }
+        )
     return posts, data.get("next_cursor") or None, problems
 
 

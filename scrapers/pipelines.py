@@ -29,12 +29,21 @@ class DocumentPipeline:
     def process_item(self, item: dict[str, Any], spider: Any = None) -> dict[str, Any]:
         spider = self.crawler.spider
         try:
-            doc = make_document(source=spider.source_name, channel=spider.channel,
-                                brand=spider.brand, author_salt=spider.author_salt, **item)
+            doc = make_document(
+                source=spider.source_name,
+                channel=spider.channel,
+                brand=spider.brand,
+                author_salt=spider.author_salt,
+                **item,
+            )
         except (RecordError, TypeError) as exc:
             assert self.crawler.stats is not None
             where = item.get("url") or f"item {item.get('external_id')}"
-            record_problem(self.crawler.stats, "voc/invalid_item",
-                           f"{spider.source_name}: dropped {where}: {exc}", logger)
+            record_problem(
+                self.crawler.stats,
+                "voc/invalid_item",
+                f"{spider.source_name}: dropped {where}: {exc}",
+                logger,
+            )
             raise DropItem(str(exc)) from exc
         return doc.to_dict()

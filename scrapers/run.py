@@ -50,9 +50,14 @@ class CrawlResult:
         return int(self.stats.get("item_scraped_count", 0))
 
 
-def crawl_command(source: SourceConfig, since: date, until: date, out_path: Path,
-                  stats_path: Path,
-                  extra_settings: Mapping[str, str] | None = None) -> list[str]:
+def crawl_command(
+    source: SourceConfig,
+    since: date,
+    until: date,
+    out_path: Path,
+    stats_path: Path,
+    extra_settings: Mapping[str, str] | None = None,
+) -> list[str]:
     """The ``scrapy crawl`` argv for one source and day window.
 
     Raises:
@@ -61,10 +66,16 @@ def crawl_command(source: SourceConfig, since: date, until: date, out_path: Path
     try:
         spider = SPIDERS[source.kind]
     except KeyError:
-        raise ValueError(f"source {source.name!r}: kind {source.kind!r} has no spider "
-                         f"(spiders: {', '.join(SPIDERS)})") from None
-    args = {"source": source.name, "url": source.url, "since": since.isoformat(),
-            "until": until.isoformat()}
+        raise ValueError(
+            f"source {source.name!r}: kind {source.kind!r} has no spider "
+            f"(spiders: {', '.join(SPIDERS)})"
+        ) from None
+    args = {
+        "source": source.name,
+        "url": source.url,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+    }
     if source.options.get("brand"):
         args["brand"] = str(source.options["brand"])
     if source.kind == "microblog":
@@ -88,14 +99,21 @@ def crawl_env(author_salt: str = "", base: Mapping[str, str] | None = None) -> d
     env["VOC_AUTHOR_SALT"] = author_salt
     env["SCRAPY_SETTINGS_MODULE"] = "scrapers.settings"
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+        p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+    )
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 
 
-def run_crawl(source: SourceConfig, since: date, until: date, work_dir: Path,
-              author_salt: str, timeout: float = 900.0,
-              extra_settings: Mapping[str, str] | None = None) -> CrawlResult:
+def run_crawl(
+    source: SourceConfig,
+    since: date,
+    until: date,
+    work_dir: Path,
+    author_salt: str,
+    timeout: float = 900.0,
+    extra_settings: Mapping[str, str] | None = None,
+) -> CrawlResult:
     """Crawl one source for [since, until] into ``work_dir/<source>.jsonl``.
 
     Never raises for a failing site or crawler: an unreachable source gives 0 items and a
@@ -116,22 +134,33 @@ def run_crawl(source: SourceConfig, since: date, until: date, work_dir: Path,
     problems: list[str] = []
     with log_path.open("wb") as log:
         try:
-            returncode = subprocess.run(argv, env=crawl_env(author_salt), cwd=work_dir, stdout=log,
-                                        stderr=subprocess.STDOUT, timeout=timeout,
-                                        check=False).returncode
+            returncode = subprocess.run(
+                argv,
+                env=crawl_env(author_salt),
+                cwd=work_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            ).returncode
         except subprocess.TimeoutExpired:
             returncode = -1
-            problems.append(f"{source.name}: crawl of {source.url} timed out after "
-                            f"{timeout:.0f} s (log: {log_path})")
+            problems.append(
+                f"{source.name}: crawl of {source.url} timed out after "
+                f"{timeout:.0f} s (log: {log_path})"
+            )
 
     stats = _read_stats(stats_path)
     problems += [str(p) for p in stats.get("voc/problems", [])]
     if stats.get("voc/problems_not_kept"):
-        problems.append(f"{source.name}: {stats['voc/problems_not_kept']} more problems "
-                        f"(see {log_path})")
+        problems.append(
+            f"{source.name}: {stats['voc/problems_not_kept']} more problems (see {log_path})"
+        )
     if returncode > 0 or not stats:
-        problems.append(f"{source.name}: crawl of {source.url} failed (exit code "
-                        f"{returncode}): {_last_error(log_path)} (log: {log_path})")
+        problems.append(
+            f"{source.name}: crawl of {source.url} failed (exit code "
+            f"{returncode}): {_last_error(log_path)} (log: {log_path})"
+        )
     if not out_path.exists():
         out_path.touch()
     return CrawlResult(source.name, out_path, stats, returncode, problems, log_path)

@@ -4,8 +4,10 @@ BOT_NAME = "voc_monitor"
 SPIDER_MODULES = ["scrapers.spiders"]
 NEWSPIDER_MODULE = "scrapers.spiders"
 
-USER_AGENT = ("VoCMonitor/0.1 (customer-feedback monitor; reads public reviews and posts "
-              "about its own brand; +https://github.com/voc-monitor)")
+USER_AGENT = (
+    "VoCMonitor/0.1 (customer-feedback monitor; reads public reviews and posts "
+    "about its own brand; +https://github.com/voc-monitor)"
+)
 ROBOTSTXT_OBEY = True
 
 # Polite by default, adaptive to the site: start at 1 s between requests and let

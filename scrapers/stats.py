@@ -20,8 +20,12 @@ from scrapy.statscollectors import StatsCollector
 MAX_PROBLEMS = 100
 
 
-def record_problem(stats: StatsCollector, key: str, message: str,
-                   logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+def record_problem(
+    stats: StatsCollector,
+    key: str,
+    message: str,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
     """Count a problem under `key`, keep its message (up to `MAX_PROBLEMS`) and log it."""
     stats.inc_value(key)
     problems = list(stats.get_value("voc/problems", []))
@@ -56,6 +60,8 @@ class StatsFileExtension:
         stats.setdefault("finish_reason", reason)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps(stats, ensure_ascii=False, indent=1, sort_keys=True,
-                                  default=str), encoding="utf-8")
+        tmp.write_text(
+            json.dumps(stats, ensure_ascii=False, indent=1, sort_keys=True, default=str),
+            encoding="utf-8",
+        )
         tmp.replace(self.path)

@@ -51,8 +51,9 @@ class TicketLoad:
     n_skipped: int = 0
 
 
-def load_ticket_export(source: SourceConfig, since: date, until: date, author_salt: str,
-                       timeout: float = 30.0) -> TicketLoad:
+def load_ticket_export(
+    source: SourceConfig, since: date, until: date, author_salt: str, timeout: float = 30.0
+) -> TicketLoad:
     """Load the tickets created in [since, until] from a helpdesk export.
 
     Args:
@@ -71,16 +72,16 @@ def load_ticket_export(source: SourceConfig, since: date, until: date, author_sa
     try:
         files = load.list_files()
     except (OSError, ValueError) as exc:
-        return TicketLoad(problems=[f"{source.name}: cannot read export index {source.url}: "
-                                    f"{exc}"])
+        return TicketLoad(problems=[f"{source.name}: cannot read export index {source.url}: {exc}"])
     for name, location in files:
         load.read_file(name, location)
     return TicketLoad(load.documents, load.problems, load.n_rows, load.n_skipped)
 
 
 class _Loader:
-    def __init__(self, source: SourceConfig, since: date, until: date, author_salt: str,
-                 timeout: float) -> None:
+    def __init__(
+        self, source: SourceConfig, since: date, until: date, author_salt: str, timeout: float
+    ) -> None:
         self.source, self.since, self.until = source, since, until
         self.author_salt, self.timeout = author_salt, timeout
         self.brand = source.options.get("brand") or None
@@ -115,8 +116,10 @@ class _Loader:
             month = _MONTH.fullmatch(str(entry.get("month", "")))
             if month:
                 first = date(int(month[1]), int(month[2]), 1)
-                if first > self.until or (first.year, first.month) < (self.since.year,
-                                                                     self.since.month):
+                if first > self.until or (first.year, first.month) < (
+                    self.since.year,
+                    self.since.month,
+                ):
                     continue
             if self.remote:
                 files.append((name, urljoin(index_location, href)))
@@ -137,14 +140,16 @@ class _Loader:
             return
         text, encoding, lossy = decode_export(raw)
         if lossy:
-            self._problem(f"{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes "
-                          f"replaced with U+FFFD")
+            self._problem(
+                f"{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes replaced with U+FFFD"
+            )
         logger.debug("%s: %d bytes, %s", name, len(raw), encoding)
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            self._problem(f"{name}: missing column(s) {', '.join(missing)}; "
-                          f"header is {reader.fieldnames}")
+            self._problem(
+                f"{name}: missing column(s) {', '.join(missing)}; header is {reader.fieldnames}"
+            )
             return
         row_no = 1
         try:
@@ -173,10 +178,16 @@ class _Loader:
         if not self.since <= created.astimezone(CHINA_TZ).date() <= self.until:
             return
         try:
-            doc = make_document(source=self.source.name, channel="ticket",
-                                external_id=ticket_id, text=row.get(COL_TEXT) or "",
-                                created_at=created, author=(row.get(COL_CUSTOMER) or None),
-                                brand=self.brand, author_salt=self.author_salt)
+            doc = make_document(
+                source=self.source.name,
+                channel="ticket",
+                external_id=ticket_id,
+                text=row.get(COL_TEXT) or "",
+                created_at=created,
+                author=(row.get(COL_CUSTOMER) or None),
+                brand=self.brand,
+                author_salt=self.author_salt,
+            )
         except RecordError as exc:
             self._skip(f"{where}: {exc}")
             return

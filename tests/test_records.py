@@ -10,8 +10,14 @@ TZ = timezone(timedelta(hours=8))
 
 
 def _doc(**kw) -> Document:
-    values = dict(source="shop", channel="review", external_id="r1", text="物流太慢",
-                  created_at=datetime(2025, 6, 1, 12, 30, tzinfo=TZ), author="张三")
+    values = dict(
+        source="shop",
+        channel="review",
+        external_id="r1",
+        text="物流太慢",
+        created_at=datetime(2025, 6, 1, 12, 30, tzinfo=TZ),
+        author="张三",
+    )
     values.update(kw)
     return make_document(**values)
 
@@ -43,8 +49,9 @@ def test_bad_jsonl_lines_are_skipped_with_their_line_number(tmp_path: Path) -> N
     path = tmp_path / "out.jsonl"
     good = _doc().to_dict()
     missing = dict(good, text="")
-    path.write_text("\n".join([json.dumps(good), "{not json", json.dumps(missing)]) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join([json.dumps(good), "{not json", json.dumps(missing)]) + "\n", encoding="utf-8"
+    )
     docs, problems = read_documents_jsonl(path, "shop")
     assert len(docs) == 1
     assert len(problems) == 2

@@ -38,8 +38,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="TOML settings file (default: $VOC_CONFIG or built-in "
-                   "defaults: the bundled demo sources)")
+    p.add_argument(
+        "--config",
+        help="TOML settings file (default: $VOC_CONFIG or built-in "
+        "defaults: the bundled demo sources)",
+    )
     p.add_argument("--db", help="DuckDB warehouse file (default: data/voc.duckdb or $VOC_DB)")
 
 
@@ -47,8 +50,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.daily import daily_ingest
 
     settings = _settings(args)
-    result = daily_ingest(since=args.since, until=args.until, config_path=args.config,
-                          db_path=str(settings.db_path))
+    result = daily_ingest(
+        since=args.since, until=args.until, config_path=args.config, db_path=str(settings.db_path)
+    )
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["status"] in ("ok", "partial") else 1
 
@@ -70,8 +74,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         server = start_demo_server(settings.demo_host, 0)
     with server:
         print(f"演示数据源已启动 / demo sources at {server.base_url}", flush=True)
-        result = daily_ingest(since=since, until=until, config_path=args.config,
-                              db_path=str(settings.db_path), demo_port=server.port)
+        result = daily_ingest(
+            since=since,
+            until=until,
+            config_path=args.config,
+            db_path=str(settings.db_path),
+            demo_port=server.port,
+        )
     print(json.dumps(result, ensure_ascii=False), flush=True)
     _print_stats(settings.db_path)
     if result["status"] == "failed":
@@ -89,17 +98,21 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         # A temporary Prefect server cannot run schedules: supervise a real one.
         port = args.prefect_port or _free_port()
         log_path = settings.runs_dir / "prefect-server.log"
-        print(f"启动 Prefect 服务 / starting a Prefect server on 127.0.0.1:{port} "
-              f"(log: {log_path})", flush=True)
+        print(
+            f"启动 Prefect 服务 / starting a Prefect server on 127.0.0.1:{port} (log: {log_path})",
+            flush=True,
+        )
         server = _start_prefect_server(port, log_path)
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     from flows.schedule import serve_daily
 
     try:
-        print(f"按计划运行 / serving voc-daily-ingest on cron '{cron}' ({settings.timezone}); "
-              "Ctrl-C to stop", flush=True)
-        serve_daily(cron, settings.timezone, config_path=args.config,
-                    db_path=str(settings.db_path))
+        print(
+            f"按计划运行 / serving voc-daily-ingest on cron '{cron}' ({settings.timezone}); "
+            "Ctrl-C to stop",
+            flush=True,
+        )
+        serve_daily(cron, settings.timezone, config_path=args.config, db_path=str(settings.db_path))
     finally:
         if server is not None:
             server.terminate()
@@ -153,18 +166,24 @@ def _print_stats(db_path: Path) -> None:
 
 def _print_summary(s: dict) -> None:
     docs = s["documents"]
-    print(f"文档 documents: {docs['total']}  " + "  ".join(
-        f"{k}={v}" for k, v in docs["by_channel"].items())
-        + f"  (exact duplicates {docs['exact_duplicates']})")
-    print(f"情感 sentiment ({s['sentiment']['model_version']}): " + "  ".join(
-        f"{k}={v}" for k, v in s["sentiment"]["by_label"].items()))
+    print(
+        f"文档 documents: {docs['total']}  "
+        + "  ".join(f"{k}={v}" for k, v in docs["by_channel"].items())
+        + f"  (exact duplicates {docs['exact_duplicates']})"
+    )
+    print(
+        f"情感 sentiment ({s['sentiment']['model_version']}): "
+        + "  ".join(f"{k}={v}" for k, v in s["sentiment"]["by_label"].items())
+    )
     print(f"主题 themes: {len(s['themes'])}")
     for t in s["themes"][:5]:
         print(f"  {t['size']:>5}  {t['label']}  ({' '.join(t['keywords'][:6])})")
     print(f"预警 alerts: {len(s['alerts'])}")
     for a in s["alerts"]:
-        print(f"  {a['date']}  {a['source']}  {a['metric']}  observed {a['observed']:.2f} "
-              f"expected {a['expected']:.2f}  theme {a['theme_label']}")
+        print(
+            f"  {a['date']}  {a['source']}  {a['metric']}  observed {a['observed']:.2f} "
+            f"expected {a['expected']:.2f}  theme {a['theme_label']}"
+        )
     errors = s["last_run"]["errors"]
     if errors:
         print(f"最近一次运行的问题 problems in the last run: {len(errors)}")
@@ -176,9 +195,22 @@ def _run_dashboard(db_path: Path, port: int) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     url = f"http://localhost:{port}"
     # Headless: Streamlit's own browser launch first asks for an e-mail address on stdin.
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--", "--db", str(Path(db_path).resolve())]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--db",
+        str(Path(db_path).resolve()),
+    ]
     proc = subprocess.Popen(cmd)
     try:
         if _wait_for_http(f"{url}/_stcore/health", proc, timeout=60):
@@ -214,73 +246,108 @@ def _start_prefect_server(port: int, log_path: Path, timeout: float = 120.0) -> 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     health = f"http://127.0.0.1:{port}/api/health"
     if _wait_for_http(health, proc, timeout):
         return proc
     if proc.poll() is not None:
-        raise RuntimeError(f"prefect server exited with code {proc.returncode}; "
-                           f"see {log_path}")
+        raise RuntimeError(f"prefect server exited with code {proc.returncode}; see {log_path}")
     proc.terminate()
-    raise RuntimeError(f"prefect server did not answer on {health} within {timeout:.0f}s; "
-                       f"see {log_path}")
+    raise RuntimeError(
+        f"prefect server did not answer on {health} within {timeout:.0f}s; see {log_path}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="voc", description="VoC Monitor (客声): listen to Chinese-speaking customers.")
+        prog="voc", description="VoC Monitor (客声): listen to Chinese-speaking customers."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="start the bundled demo sources, ingest them, open the "
-                       "dashboard", description="Serve the bundled demo sources on localhost, "
-                       "run the daily flow over the whole demo period (2025-06-01..2025-09-30) "
-                       "and open the dashboard.")
+    p = sub.add_parser(
+        "demo",
+        help="start the bundled demo sources, ingest them, open the dashboard",
+        description="Serve the bundled demo sources on localhost, "
+        "run the daily flow over the whole demo period (2025-06-01..2025-09-30) "
+        "and open the dashboard.",
+    )
     _add_common(p)
     p.add_argument("--since", type=_date, help="first day (default: start of the demo data)")
     p.add_argument("--until", type=_date, help="last day (default: end of the demo data)")
-    p.add_argument("--port", type=int, help="demo server port (default 8765, or a free one "
-                   "if that is taken; 0 = any free port)")
+    p.add_argument(
+        "--port",
+        type=int,
+        help="demo server port (default 8765, or a free one if that is taken; 0 = any free port)",
+    )
     p.add_argument("--dashboard-port", type=int, help="dashboard port (default 8501)")
-    p.add_argument("--no-dashboard", action="store_true",
-                   help="ingest only, then exit (exit code 0 when the run completed)")
+    p.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="ingest only, then exit (exit code 0 when the run completed)",
+    )
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("ingest", help="run the daily flow once for a date range",
-                       description="Run the daily ingestion flow once over the configured "
-                       "sources for [--since, --until] (local days).")
+    p = sub.add_parser(
+        "ingest",
+        help="run the daily flow once for a date range",
+        description="Run the daily ingestion flow once over the configured "
+        "sources for [--since, --until] (local days).",
+    )
     _add_common(p)
     p.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (default: 2 days ago)")
     p.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (default: today)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("schedule", help="serve the daily flow on a cron schedule",
-                       description="Serve the daily flow on a cron schedule (default 06:00 "
-                       "Asia/Shanghai). Uses $PREFECT_API_URL if set, otherwise starts and "
-                       "supervises a local `prefect server`.")
+    p = sub.add_parser(
+        "schedule",
+        help="serve the daily flow on a cron schedule",
+        description="Serve the daily flow on a cron schedule (default 06:00 "
+        "Asia/Shanghai). Uses $PREFECT_API_URL if set, otherwise starts and "
+        "supervises a local `prefect server`.",
+    )
     _add_common(p)
     p.add_argument("--cron", help="cron expression (default from settings: '0 6 * * *')")
     p.add_argument("--prefect-port", type=int, help="port for the supervised Prefect server")
     p.set_defaults(func=cmd_schedule)
 
-    p = sub.add_parser("stats", help="print warehouse counts, themes and alerts",
-                       description="Summarise the warehouse: documents by channel, "
-                       "sentiment, themes, alerts and the last run's stages and problems.")
+    p = sub.add_parser(
+        "stats",
+        help="print warehouse counts, themes and alerts",
+        description="Summarise the warehouse: documents by channel, "
+        "sentiment, themes, alerts and the last run's stages and problems.",
+    )
     _add_common(p)
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("dashboard", help="open the Streamlit dashboard",
-                       description="Start the Streamlit dashboard on the warehouse.")
+    p = sub.add_parser(
+        "dashboard",
+        help="open the Streamlit dashboard",
+        description="Start the Streamlit dashboard on the warehouse.",
+    )
     _add_common(p)
     p.add_argument("--port", type=int, help="port (default 8501)")
     p.set_defaults(func=cmd_dashboard)
 
-    p = sub.add_parser("demo-server", help="serve the bundled demo sources only",
-                       description="Serve the bundled demo sources (shop review pages, "
-                       "microblog search API, helpdesk exports) until Ctrl-C.")
+    p = sub.add_parser(
+        "demo-server",
+        help="serve the bundled demo sources only",
+        description="Serve the bundled demo sources (shop review pages, "
+        "microblog search API, helpdesk exports) until Ctrl-C.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.set_defaults(func=cmd_demo_server)

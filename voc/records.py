@@ -71,8 +71,19 @@ class Document:
             RecordError: naming the first field that is missing or invalid.
         """
         names = {f.name for f in fields(cls)}
-        missing = [n for n in ("id", "source", "channel", "external_id", "text", "created_at",
-                               "content_hash") if d.get(n) in (None, "")]
+        missing = [
+            n
+            for n in (
+                "id",
+                "source",
+                "channel",
+                "external_id",
+                "text",
+                "created_at",
+                "content_hash",
+            )
+            if d.get(n) in (None, "")
+        ]
         if missing:
             raise RecordError(f"missing field(s): {', '.join(missing)}")
         values = {k: v for k, v in d.items() if k in names}
@@ -84,8 +95,15 @@ class Document:
                 raise RecordError(f"created_at is not ISO 8601: {created!r}") from exc
         values["created_at"] = created
         _validate(values)
-        for key in ("author_hash", "rating", "url", "product", "brand",
-                    "repost_count", "comment_count"):
+        for key in (
+            "author_hash",
+            "rating",
+            "url",
+            "product",
+            "brand",
+            "repost_count",
+            "comment_count",
+        ):
             values.setdefault(key, None)
         return cls(**values)
 

@@ -50,10 +50,18 @@ def demo_sources(base_url: str) -> tuple[SourceConfig, ...]:
     base = base_url.rstrip("/")
     return (
         SourceConfig("demo_shop", "shop_reviews", f"{base}/shop/", {"brand": "客声优选"}),
-        SourceConfig("demo_weibo", "microblog", f"{base}/api/search",
-                     {"query": "客声优选", "brand": "客声优选"}),
-        SourceConfig("demo_helpdesk", "ticket_export", f"{base}/helpdesk/exports/index.json",
-                     {"brand": "客声优选"}),
+        SourceConfig(
+            "demo_weibo",
+            "microblog",
+            f"{base}/api/search",
+            {"query": "客声优选", "brand": "客声优选"},
+        ),
+        SourceConfig(
+            "demo_helpdesk",
+            "ticket_export",
+            f"{base}/helpdesk/exports/index.json",
+            {"brand": "客声优选"},
+        ),
     )
 
 
@@ -120,8 +128,9 @@ class Settings:
         for src in self.sources:
             if src.name == name:
                 return src
-        raise SettingsError(f"unknown source {name!r}; configured: "
-                            f"{', '.join(s.name for s in self.sources)}")
+        raise SettingsError(
+            f"unknown source {name!r}; configured: {', '.join(s.name for s in self.sources)}"
+        )
 
 
 def load_settings(
@@ -144,8 +153,12 @@ def load_settings(
     config_path = config_path or env.get("VOC_CONFIG")
     if config_path:
         values.update(_read_toml(Path(config_path)))
-    env_map = {"VOC_DB": "db_path", "VOC_WORK_DIR": "work_dir",
-               "VOC_SENTIMENT_MODEL": "sentiment_model_dir", "VOC_AUTHOR_SALT": "author_salt"}
+    env_map = {
+        "VOC_DB": "db_path",
+        "VOC_WORK_DIR": "work_dir",
+        "VOC_SENTIMENT_MODEL": "sentiment_model_dir",
+        "VOC_AUTHOR_SALT": "author_salt",
+    }
     for var, key in env_map.items():
         if env.get(var):
             values[key] = env[var]
@@ -196,11 +209,13 @@ def _build_sources(raw: Any, origin: str) -> tuple[SourceConfig, ...]:
     for name, spec in raw.items():
         kind = spec.get("kind")
         if kind not in SOURCE_KINDS:
-            raise SettingsError(f"{origin}: source {name!r}: kind must be one of "
-                                f"{SOURCE_KINDS}, got {kind!r}")
+            raise SettingsError(
+                f"{origin}: source {name!r}: kind must be one of {SOURCE_KINDS}, got {kind!r}"
+            )
         if not spec.get("url"):
             raise SettingsError(f"{origin}: source {name!r}: url is required")
         options = {k: v for k, v in spec.items() if k not in ("kind", "url", "enabled")}
-        sources.append(SourceConfig(name, kind, spec["url"], options,
-                                    bool(spec.get("enabled", True))))
+        sources.append(
+            SourceConfig(name, kind, spec["url"], options, bool(spec.get("enabled", True)))
+        )
     return tuple(sources)

@@ -100,8 +100,9 @@ def read_only(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived read-only connection; keep it short so ingestion can write."""
     path = Path(path)
     if not path.exists():
-        raise WarehouseError(f"warehouse {path} does not exist yet: run `voc demo` or "
-                             "`voc ingest` first")
+        raise WarehouseError(
+            f"warehouse {path} does not exist yet: run `voc demo` or `voc ingest` first"
+        )
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:

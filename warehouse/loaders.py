@@ -17,12 +17,34 @@ import pandas as pd
 from voc.records import Document
 
 _DOC_COLUMNS = [
-    "id", "source", "channel", "external_id", "author_hash", "text", "rating", "created_at",
-    "local_day", "url", "product", "brand", "content_hash", "repost_count", "comment_count",
+    "id",
+    "source",
+    "channel",
+    "external_id",
+    "author_hash",
+    "text",
+    "rating",
+    "created_at",
+    "local_day",
+    "url",
+    "product",
+    "brand",
+    "content_hash",
+    "repost_count",
+    "comment_count",
 ]
 # Columns whose change makes an incoming document an update rather than unchanged.
-_COMPARED = ["text", "rating", "created_at", "url", "product", "brand", "repost_count",
-             "comment_count", "author_hash"]
+_COMPARED = [
+    "text",
+    "rating",
+    "created_at",
+    "url",
+    "product",
+    "brand",
+    "repost_count",
+    "comment_count",
+    "author_hash",
+]
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
@@ -47,14 +69,25 @@ def _documents_frame(docs: Sequence[Document], tz: ZoneInfo) -> pd.DataFrame:
         latest[doc.id] = doc
     rows = []
     for doc in latest.values():
-        rows.append({
-            "id": doc.id, "source": doc.source, "channel": doc.channel,
-            "external_id": doc.external_id, "author_hash": doc.author_hash, "text": doc.text,
-            "rating": doc.rating, "created_at": pd.Timestamp(doc.created_at).tz_convert("UTC"),
-            "local_day": doc.created_at.astimezone(tz).date(), "url": doc.url,
-            "product": doc.product, "brand": doc.brand, "content_hash": doc.content_hash,
-            "repost_count": doc.repost_count, "comment_count": doc.comment_count,
-        })
+        rows.append(
+            {
+                "id": doc.id,
+                "source": doc.source,
+                "channel": doc.channel,
+                "external_id": doc.external_id,
+                "author_hash": doc.author_hash,
+                "text": doc.text,
+                "rating": doc.rating,
+                "created_at": pd.Timestamp(doc.created_at).tz_convert("UTC"),
+                "local_day": doc.created_at.astimezone(tz).date(),
+                "url": doc.url,
+                "product": doc.product,
+                "brand": doc.brand,
+                "content_hash": doc.content_hash,
+                "repost_count": doc.repost_count,
+                "comment_count": doc.comment_count,
+            }
+        )
     frame = pd.DataFrame(rows, columns=_DOC_COLUMNS)
     frame["rating"] = frame["rating"].astype("float64")
     frame["repost_count"] = frame["repost_count"].astype("Int64")
@@ -87,16 +120,21 @@ def upsert_documents(
     try:
         con.execute("BEGIN TRANSACTION")
         changed_cond = " OR ".join(f"r.{c} IS DISTINCT FROM i.{c}" for c in _COMPARED)
-        changed = [row[0] for row in con.execute(
-            "SELECT i.id FROM incoming_docs i JOIN raw_documents r ON r.id = i.id "
-            f"WHERE {changed_cond}"  # column names only, from the constant above
-        ).fetchall()]
+        changed = [
+            row[0]
+            for row in con.execute(
+                "SELECT i.id FROM incoming_docs i JOIN raw_documents r ON r.id = i.id "
+                f"WHERE {changed_cond}"  # column names only, from the constant above
+            ).fetchall()
+        ]
         n_existing = con.execute(
             "SELECT count(*) FROM incoming_docs i JOIN raw_documents r ON r.id = i.id"
         ).fetchone()[0]
         if changed:
-            con.execute("CREATE OR REPLACE TEMP TABLE changed_ids AS "
-                        "SELECT unnest(?::VARCHAR[]) AS id", [changed])
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE changed_ids AS SELECT unnest(?::VARCHAR[]) AS id",
+                [changed],
+            )
             for table in ("doc_texts", "doc_sentiment", "doc_themes"):
                 con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT id FROM changed_ids)")
             updated_cols = [*_COMPARED, "local_day", "content_hash"]
@@ -133,9 +171,7 @@ def select_unnormalised(
     ).fetchall()
 
 
-def save_doc_texts(
-    con: duckdb.DuckDBPyConnection, rows: Iterable[tuple[str, str, str]]
-) -> int:
+def save_doc_texts(con: duckdb.DuckDBPyConnection, rows: Iterable[tuple[str, str, str]]) -> int:
     """Store (doc_id, normalised text, normalised-text hash), then re-mark exact duplicates.
 
     A document is a duplicate when an earlier one (by created_at, then id) has the same
@@ -144,8 +180,9 @@ def save_doc_texts(
     Returns:
         How many documents are now marked as duplicates in the whole warehouse.
     """
-    frame = pd.DataFrame(list({r[0]: r for r in rows}.values()),
-                         columns=["doc_id", "text_norm", "norm_hash"])
+    frame = pd.DataFrame(
+        list({r[0]: r for r in rows}.values()), columns=["doc_id", "text_norm", "norm_hash"]
+    )
     _register(con, "incoming_texts", frame)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -195,8 +232,10 @@ def save_tokens(con: duckdb.DuckDBPyConnection, rows: Iterable[tuple[str, list[s
         return 0
     _register(con, "incoming_tokens", frame)
     try:
-        con.execute("UPDATE doc_texts t SET tokens = i.tokens::VARCHAR[] FROM incoming_tokens i "
-                    "WHERE t.doc_id = i.doc_id")
+        con.execute(
+            "UPDATE doc_texts t SET tokens = i.tokens::VARCHAR[] FROM incoming_tokens i "
+            "WHERE t.doc_id = i.doc_id"
+        )
     finally:
         con.unregister("incoming_tokens")
     return len(frame)
@@ -218,8 +257,9 @@ def save_sentiment(
     model_version: str,
 ) -> int:
     """Store (doc_id, label, score) for one model version; returns rows written."""
-    frame = pd.DataFrame(list({r[0]: r for r in rows}.values()),
-                         columns=["doc_id", "label", "score"])
+    frame = pd.DataFrame(
+        list({r[0]: r for r in rows}.values()), columns=["doc_id", "label", "score"]
+    )
     if frame.empty:
         return 0
     _register(con, "incoming_sentiment", frame)
@@ -263,8 +303,16 @@ def replace_themes(
         assignments: doc_id → theme_id.
     """
     theme_frame = pd.DataFrame(
-        [{"theme_id": t["theme_id"], "label": t["label"], "keywords": list(t["keywords"]),
-          "size": t["size"], "example_ids": list(t["example_ids"])} for t in themes],
+        [
+            {
+                "theme_id": t["theme_id"],
+                "label": t["label"],
+                "keywords": list(t["keywords"]),
+                "size": t["size"],
+                "example_ids": list(t["example_ids"]),
+            }
+            for t in themes
+        ],
         columns=["theme_id", "label", "keywords", "size", "example_ids"],
     )
     links = pd.DataFrame(sorted(assignments.items()), columns=["doc_id", "theme_id"])
@@ -277,10 +325,14 @@ def replace_themes(
         if not theme_frame.empty:
             con.execute(
                 "INSERT INTO complaint_themes SELECT theme_id, label, keywords::VARCHAR[], size, "
-                "example_ids::VARCHAR[], ?, ? FROM incoming_themes", [model_version, run_id])
+                "example_ids::VARCHAR[], ?, ? FROM incoming_themes",
+                [model_version, run_id],
+            )
         if not links.empty:
-            con.execute("INSERT INTO doc_themes SELECT doc_id, theme_id, ? FROM incoming_links",
-                        [model_version])
+            con.execute(
+                "INSERT INTO doc_themes SELECT doc_id, theme_id, ? FROM incoming_links",
+                [model_version],
+            )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -348,9 +400,21 @@ def replace_spike_alerts(
     con: duckdb.DuckDBPyConnection, alerts: Sequence[dict], run_id: str
 ) -> int:
     """Replace all spike alerts (they are recomputed from full history each run)."""
-    columns = ["alert_id", "source", "local_day", "metric", "observed", "expected", "ratio",
-               "z_score", "baseline_days", "theme_id", "theme_label", "theme_keywords",
-               "theme_doc_count"]
+    columns = [
+        "alert_id",
+        "source",
+        "local_day",
+        "metric",
+        "observed",
+        "expected",
+        "ratio",
+        "z_score",
+        "baseline_days",
+        "theme_id",
+        "theme_label",
+        "theme_keywords",
+        "theme_doc_count",
+    ]
     frame = pd.DataFrame([{c: a.get(c) for c in columns} for a in alerts], columns=columns)
     _register(con, "incoming_alerts", frame)
     try:
@@ -373,17 +437,30 @@ def replace_spike_alerts(
 
 
 def start_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, flow: str, since: date | None,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    flow: str,
+    since: date | None,
     until: date | None,
 ) -> None:
     """Record that a run started."""
-    con.execute("INSERT INTO run_log VALUES (?, ?, ?, ?, now(), NULL, 'running')",
-                [run_id, flow, since, until])
+    con.execute(
+        "INSERT INTO run_log VALUES (?, ?, ?, ?, now(), NULL, 'running')",
+        [run_id, flow, since, until],
+    )
 
 
 def record_stage(
-    con: duckdb.DuckDBPyConnection, run_id: str, stage: str, *, source: str = "",
-    n_in: int, n_out: int, n_skipped: int = 0, n_errors: int = 0, seconds: float = 0.0,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    stage: str,
+    *,
+    source: str = "",
+    n_in: int,
+    n_out: int,
+    n_skipped: int = 0,
+    n_errors: int = 0,
+    seconds: float = 0.0,
 ) -> None:
     """Record one stage's counts (re-recording the same stage replaces it)."""
     con.execute(
@@ -393,16 +470,21 @@ def record_stage(
 
 
 def record_errors(
-    con: duckdb.DuckDBPyConnection, run_id: str, stage: str, source: str,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    stage: str,
+    source: str,
     messages: Sequence[str],
 ) -> None:
     """Record error/skip messages (each names the source, file, row or URL)."""
     for message in messages:
-        con.execute("INSERT INTO run_errors VALUES (?, ?, ?, ?, now())",
-                    [run_id, stage, source, message])
+        con.execute(
+            "INSERT INTO run_errors VALUES (?, ?, ?, ?, now())", [run_id, stage, source, message]
+        )
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
     """Record a run's end and final status (``ok``, ``partial`` or ``failed``)."""
-    con.execute("UPDATE run_log SET ended_at = now(), status = ? WHERE run_id = ?",
-                [status, run_id])
+    con.execute(
+        "UPDATE run_log SET ended_at = now(), status = ? WHERE run_id = ?", [status, run_id]
+    )

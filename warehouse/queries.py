@@ -18,8 +18,9 @@ _VERBATIM = "trim(regexp_replace(r.text, '<[^<>]*>', ' ', 'g')) AS text"
 
 # Sentiment rows of the model version that scored most recently: the dashboard shows one
 # model's view, not a mix.
-_CURRENT_MODEL = ("(SELECT model_version FROM doc_sentiment "
-                  "ORDER BY scored_at DESC, model_version LIMIT 1)")
+_CURRENT_MODEL = (
+    "(SELECT model_version FROM doc_sentiment ORDER BY scored_at DESC, model_version LIMIT 1)"
+)
 
 
 def current_model_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -49,22 +50,25 @@ def top_complaint_themes(con: duckdb.DuckDBPyConnection, limit: int = 10) -> pd.
     """The largest complaint themes with keywords and example document ids."""
     return con.execute(
         "SELECT theme_id, label, keywords, size, example_ids FROM complaint_themes "
-        "ORDER BY size DESC, theme_id LIMIT ?", [limit]
+        "ORDER BY size DESC, theme_id LIMIT ?",
+        [limit],
     ).df()
 
 
 def documents_by_ids(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> pd.DataFrame:
     """Verbatim documents (raw text) with their sentiment, in the order of `doc_ids`."""
     if not doc_ids:
-        return pd.DataFrame(columns=["id", "source", "channel", "created_at", "text", "label",
-                                     "score", "url"])
+        return pd.DataFrame(
+            columns=["id", "source", "channel", "created_at", "text", "label", "score", "url"]
+        )
     return con.execute(
         "SELECT r.id, r.source, r.channel, r.created_at, " + _VERBATIM + ", s.label, "
         "s.score, r.url "
         "FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS w(id, pos) "
         "JOIN raw_documents r ON r.id = w.id "
         f"LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
-        "ORDER BY w.pos", [doc_ids]
+        "ORDER BY w.pos",
+        [doc_ids],
     ).df()
 
 
@@ -92,7 +96,8 @@ def recent_negative_documents(con: duckdb.DuckDBPyConnection, limit: int = 50) -
         "LEFT JOIN doc_themes d ON d.doc_id = r.id "
         "LEFT JOIN complaint_themes c ON c.theme_id = d.theme_id "
         "WHERE s.label = 'negative' AND t.duplicate_of IS NULL "
-        "ORDER BY r.created_at DESC, r.id LIMIT ?", [limit]
+        "ORDER BY r.created_at DESC, r.id LIMIT ?",
+        [limit],
     ).df()
 
 
@@ -100,61 +105,107 @@ def last_runs(con: duckdb.DuckDBPyConnection, limit: int = 5) -> pd.DataFrame:
     """The newest runs with status and time span."""
     return con.execute(
         "SELECT run_id, flow, since, until, started_at, ended_at, status FROM run_log "
-        "ORDER BY started_at DESC LIMIT ?", [limit]
+        "ORDER BY started_at DESC LIMIT ?",
+        [limit],
     ).df()
 
 
 def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Counts for operators and scripts (the shape `voc stats --json` prints)."""
     model = current_model_version(con)
-    by_channel = dict(con.execute(
-        "SELECT channel, count(*) FROM raw_documents GROUP BY channel ORDER BY channel"
-    ).fetchall())
-    by_source = dict(con.execute(
-        "SELECT source, count(*) FROM raw_documents GROUP BY source ORDER BY source"
-    ).fetchall())
+    by_channel = dict(
+        con.execute(
+            "SELECT channel, count(*) FROM raw_documents GROUP BY channel ORDER BY channel"
+        ).fetchall()
+    )
+    by_source = dict(
+        con.execute(
+            "SELECT source, count(*) FROM raw_documents GROUP BY source ORDER BY source"
+        ).fetchall()
+    )
     duplicates = con.execute(
-        "SELECT count(*) FROM doc_texts WHERE duplicate_of IS NOT NULL").fetchone()[0]
-    sentiment = dict(con.execute(
-        "SELECT label, count(*) FROM doc_sentiment WHERE model_version = ? GROUP BY label "
-        "ORDER BY label", [model]
-    ).fetchall())
+        "SELECT count(*) FROM doc_texts WHERE duplicate_of IS NOT NULL"
+    ).fetchone()[0]
+    sentiment = dict(
+        con.execute(
+            "SELECT label, count(*) FROM doc_sentiment WHERE model_version = ? GROUP BY label "
+            "ORDER BY label",
+            [model],
+        ).fetchall()
+    )
     themes = [
         {"theme_id": r[0], "label": r[1], "keywords": list(r[2]), "size": r[3]}
-        for r in con.execute("SELECT theme_id, label, keywords, size FROM complaint_themes "
-                             "ORDER BY size DESC, theme_id").fetchall()
+        for r in con.execute(
+            "SELECT theme_id, label, keywords, size FROM complaint_themes "
+            "ORDER BY size DESC, theme_id"
+        ).fetchall()
     ]
     alerts = [
-        {"date": str(r[0]), "source": r[1], "metric": r[2], "observed": r[3],
-         "expected": r[4], "theme_id": r[5], "theme_label": r[6],
-         "theme_keywords": list(r[7]) if r[7] is not None else []}
+        {
+            "date": str(r[0]),
+            "source": r[1],
+            "metric": r[2],
+            "observed": r[3],
+            "expected": r[4],
+            "theme_id": r[5],
+            "theme_label": r[6],
+            "theme_keywords": list(r[7]) if r[7] is not None else [],
+        }
         for r in con.execute(
             "SELECT local_day, source, metric, observed, expected, theme_id, theme_label, "
-            "theme_keywords FROM spike_alerts ORDER BY local_day, source, metric").fetchall()
+            "theme_keywords FROM spike_alerts ORDER BY local_day, source, metric"
+        ).fetchall()
     ]
     runs = [
-        {"run_id": r[0], "status": r[1], "since": str(r[2]), "until": str(r[3]),
-         "started_at": r[4].isoformat() if r[4] else None,
-         "ended_at": r[5].isoformat() if r[5] else None}
-        for r in con.execute("SELECT run_id, status, since, until, started_at, ended_at "
-                             "FROM run_log ORDER BY started_at DESC LIMIT 5").fetchall()
+        {
+            "run_id": r[0],
+            "status": r[1],
+            "since": str(r[2]),
+            "until": str(r[3]),
+            "started_at": r[4].isoformat() if r[4] else None,
+            "ended_at": r[5].isoformat() if r[5] else None,
+        }
+        for r in con.execute(
+            "SELECT run_id, status, since, until, started_at, ended_at "
+            "FROM run_log ORDER BY started_at DESC LIMIT 5"
+        ).fetchall()
     ]
     last_run_id = runs[0]["run_id"] if runs else None
     stages = [
-        {"stage": r[0], "source": r[1], "in": r[2], "out": r[3], "skipped": r[4],
-         "errors": r[5], "seconds": round(r[6], 3)}
+        {
+            "stage": r[0],
+            "source": r[1],
+            "in": r[2],
+            "out": r[3],
+            "skipped": r[4],
+            "errors": r[5],
+            "seconds": round(r[6], 3),
+        }
         for r in con.execute(
             "SELECT stage, source, n_in, n_out, n_skipped, n_errors, seconds FROM run_stages "
-            "WHERE run_id = ? ORDER BY rowid", [last_run_id]).fetchall()
+            "WHERE run_id = ? ORDER BY rowid",
+            [last_run_id],
+        ).fetchall()
     ]
-    errors = [r[0] for r in con.execute(
-        "SELECT message FROM run_errors WHERE run_id = ? ORDER BY logged_at LIMIT 50",
-        [last_run_id]).fetchall()]
+    errors = [
+        r[0]
+        for r in con.execute(
+            "SELECT message FROM run_errors WHERE run_id = ? ORDER BY logged_at LIMIT 50",
+            [last_run_id],
+        ).fetchall()
+    ]
     return {
-        "documents": {"total": sum(by_channel.values()), "by_channel": by_channel,
-                      "by_source": by_source, "exact_duplicates": duplicates},
-        "sentiment": {"model_version": model, "by_label": sentiment,
-                      "scored": sum(sentiment.values())},
+        "documents": {
+            "total": sum(by_channel.values()),
+            "by_channel": by_channel,
+            "by_source": by_source,
+            "exact_duplicates": duplicates,
+        },
+        "sentiment": {
+            "model_version": model,
+            "by_label": sentiment,
+            "scored": sum(sentiment.values()),
+        },
         "themes": themes,
         "alerts": alerts,
         "runs": runs,

@@ -29,9 +29,16 @@ class VocSpider(scrapy.Spider):
     #: Timezone the site prints and means its dates in.
     page_tz: ClassVar[Any] = CHINA_TZ
 
-    def __init__(self, source: str | None = None, url: str | None = None,
-                 since: str | None = None, until: str | None = None, brand: str | None = None,
-                 author_salt: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        source: str | None = None,
+        url: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        brand: str | None = None,
+        author_salt: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not url:
             raise ValueError(f"{self.name}: -a url=... is required")
@@ -63,8 +70,9 @@ class VocSpider(scrapy.Spider):
             reason = f"HTTP {failure.value.response.status}"
         else:
             reason = f"{type(failure.value).__name__}: {failure.value}"
-        self.problem("voc/download_error",
-                     f"{self.source_name}: could not fetch {request.url}: {reason}")
+        self.problem(
+            "voc/download_error", f"{self.source_name}: could not fetch {request.url}: {reason}"
+        )
 
     def problem(self, key: str, message: str) -> None:
         assert self.crawler.stats is not None
@@ -77,9 +85,11 @@ class VocSpider(scrapy.Spider):
             try:
                 return parsedate_to_datetime(header.decode("latin-1")).astimezone(self.page_tz)
             except (TypeError, ValueError):
-                self.problem("voc/bad_date_header",
-                             f"{self.source_name}: unreadable Date header {header!r} on "
-                             f"{response.url}; using the crawl clock")
+                self.problem(
+                    "voc/bad_date_header",
+                    f"{self.source_name}: unreadable Date header {header!r} on "
+                    f"{response.url}; using the crawl clock",
+                )
         return datetime.now(self.page_tz)
 
     def day_of(self, record: dict[str, Any]) -> date:
@@ -97,8 +107,7 @@ class VocSpider(scrapy.Spider):
 
     def older_than_window(self, records: list[dict[str, Any]]) -> bool:
         """True if a listing page is entirely before `since`, so later pages are too."""
-        return bool(self.since and records
-                    and all(self.day_of(r) < self.since for r in records))
+        return bool(self.since and records and all(self.day_of(r) < self.since for r in records))
 
 
 def _parse_day(name: str, value: str | None) -> date | None:

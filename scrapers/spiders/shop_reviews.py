@@ -20,15 +20,17 @@ class ShopReviewsSpider(VocSpider):
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         links = parse_shop_index(response.text, response.url)
         if not links:
-            self.problem("voc/parse_error",
-                         f"{self.source_name}: no product links on {response.url}")
+            self.problem(
+                "voc/parse_error", f"{self.source_name}: no product links on {response.url}"
+            )
         for link in links:
             yield self.request(link, self.parse_reviews)
 
     def parse_reviews(self, response: Response) -> Iterator[Any]:
         # Pages say "3天前"; the Date header says when that page was rendered.
-        reviews, next_url, problems = parse_review_page(response.text, response.url,
-                                                        self.site_now(response))
+        reviews, next_url, problems = parse_review_page(
+            response.text, response.url, self.site_now(response)
+        )
         for message in problems:
             self.problem("voc/parse_error", f"{self.source_name}: {message}")
         yield from self.in_window(reviews)

@@ -47,8 +47,11 @@ def test_planted_posts_are_logistics_complaints_on_the_event_days() -> None:
 def test_event_texts_are_held_back_from_other_documents() -> None:
     corpus = build_corpus()
     planted = {core_text(p.text) for p in corpus.posts if p.planted}
-    others = ([r.text for r in corpus.reviews] + [t.description for t in corpus.tickets]
-              + [core_text(p.text) for p in corpus.posts if not p.planted])
+    others = (
+        [r.text for r in corpus.reviews]
+        + [t.description for t in corpus.tickets]
+        + [core_text(p.text) for p in corpus.posts if not p.planted]
+    )
     others = [t for t in others if KEYWORDS.search(t)]
     assert len(others) >= 20  # logistics complaints still occur at their natural rate
     assert planted.isdisjoint(others)
@@ -75,11 +78,15 @@ def test_volumes_and_negative_shares_are_plausible() -> None:
     corpus = build_corpus()
     days = len(demo_days())
     shares = {}
-    for source, items in ((SHOP_SOURCE, corpus.reviews), (WEIBO_SOURCE, corpus.posts),
-                          (HELPDESK_SOURCE, corpus.tickets)):
+    for source, items in (
+        (SHOP_SOURCE, corpus.reviews),
+        (WEIBO_SOURCE, corpus.posts),
+        (HELPDESK_SOURCE, corpus.tickets),
+    ):
         shares[source] = sum(i.label == "negative" for i in items) / len(items)
         assert corpus.daily_counts[source] and len(items) == sum(
-            c.total for c in corpus.daily_counts[source].values())
+            c.total for c in corpus.daily_counts[source].values()
+        )
     assert 30 <= len(corpus.reviews) / days <= 40
     assert 40 <= len(corpus.posts) / days <= 60
     assert 10 <= len(corpus.tickets) / days <= 15
@@ -95,8 +102,9 @@ def test_star_ratings_agree_with_the_label() -> None:
 
 def test_texts_are_not_reused_except_for_a_few_reposts() -> None:
     corpus = build_corpus()
-    texts = [r.text for r in corpus.reviews] + [t.description for t in corpus.tickets
-                                                 if t.label != "neutral"]
+    texts = [r.text for r in corpus.reviews] + [
+        t.description for t in corpus.tickets if t.label != "neutral"
+    ]
     assert len(set(texts)) == len(texts)
     post_texts = [p.text for p in corpus.posts]
     assert 1 <= len(post_texts) - len(set(post_texts)) <= 20
@@ -128,5 +136,5 @@ def test_corpus_is_deterministic_per_seed() -> None:
     assert other.posts != fresh.posts
     for day in EVENT.dates:  # any seed still plants the event
         assert other.daily_counts[EVENT.source][day].negative >= 3 * median(
-            c.negative for d, c in other.daily_counts[EVENT.source].items()
-            if d not in EVENT.dates)
+            c.negative for d, c in other.daily_counts[EVENT.source].items() if d not in EVENT.dates
+        )

@@ -21,15 +21,18 @@ def get(server: DemoServer, path: str) -> tuple[int, dict[str, str], bytes]:
         return exc.code, dict(exc.headers), exc.read()
 
 
-@pytest.mark.parametrize(("ago", "expected"), [
-    (timedelta(seconds=20), "刚刚"),
-    (timedelta(minutes=7, seconds=10), "7分钟前"),
-    (timedelta(hours=5, minutes=40), "6小时前"),
-    (timedelta(hours=23, minutes=10), "23小时前"),
-    (timedelta(hours=25), "昨天 08:30"),
-    (timedelta(days=3, hours=2), "3天前"),
-    (timedelta(days=8), "2025-09-23 09:30"),
-])
+@pytest.mark.parametrize(
+    ("ago", "expected"),
+    [
+        (timedelta(seconds=20), "刚刚"),
+        (timedelta(minutes=7, seconds=10), "7分钟前"),
+        (timedelta(hours=5, minutes=40), "6小时前"),
+        (timedelta(hours=23, minutes=10), "23小时前"),
+        (timedelta(hours=25), "昨天 08:30"),
+        (timedelta(days=3, hours=2), "3天前"),
+        (timedelta(days=8), "2025-09-23 09:30"),
+    ],
+)
 def test_dates_render_like_a_chinese_site(ago: timedelta, expected: str) -> None:
     assert render_relative_time(DEMO_NOW - ago, DEMO_NOW) == expected
 
@@ -86,8 +89,7 @@ def test_search_rejects_missing_query_and_forged_cursor(demo_server: DemoServer)
     assert status == 400 and "invalid cursor" in json.loads(body)["msg"]
 
 
-def test_ticket_exports_are_bom_utf8_except_the_legacy_gbk_month(
-        demo_server: DemoServer) -> None:
+def test_ticket_exports_are_bom_utf8_except_the_legacy_gbk_month(demo_server: DemoServer) -> None:
     _, _, body = get(demo_server, "/helpdesk/exports/index.json")
     exports = json.loads(body)["exports"]
     assert [e["month"] for e in exports] == ["2025-06", "2025-07", "2025-08", "2025-09"]

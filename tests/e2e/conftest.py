@@ -49,8 +49,20 @@ def e2e_db(prefect_harness, demo_port: int, tmp_path_factory) -> Path:
     from voc.cli import main
 
     db = tmp_path_factory.mktemp("e2e") / "voc.duckdb"
-    code = main(["demo", "--db", str(db), "--since", str(E2E_SINCE), "--until",
-                 str(E2E_UNTIL), "--no-dashboard", "--port", str(demo_port)])
+    code = main(
+        [
+            "demo",
+            "--db",
+            str(db),
+            "--since",
+            str(E2E_SINCE),
+            "--until",
+            str(E2E_UNTIL),
+            "--no-dashboard",
+            "--port",
+            str(demo_port),
+        ]
+    )
     assert code == 0
     return db
 
@@ -64,13 +76,34 @@ def e2e_rerun(e2e_db: Path, demo_port: int) -> tuple[tuple, tuple]:
 
     def counts() -> tuple:
         with duckdb.connect(str(e2e_db), read_only=True) as con:
-            return tuple(con.execute(
-                f"SELECT count(*) FROM {t}").fetchall()[0][0]  # table names from this tuple
-                for t in ("raw_documents", "doc_texts", "doc_sentiment", "doc_themes",
-                          "spike_alerts", "daily_source_stats"))
+            return tuple(
+                con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][
+                    0
+                ]  # table names from this tuple
+                for t in (
+                    "raw_documents",
+                    "doc_texts",
+                    "doc_sentiment",
+                    "doc_themes",
+                    "spike_alerts",
+                    "daily_source_stats",
+                )
+            )
 
     before = counts()
-    code = main(["demo", "--db", str(e2e_db), "--since", str(E2E_SINCE), "--until",
-                 str(E2E_UNTIL), "--no-dashboard", "--port", str(demo_port)])
+    code = main(
+        [
+            "demo",
+            "--db",
+            str(e2e_db),
+            "--since",
+            str(E2E_SINCE),
+            "--until",
+            str(E2E_UNTIL),
+            "--no-dashboard",
+            "--port",
+            str(demo_port),
+        ]
+    )
     assert code == 0
     return before, counts()

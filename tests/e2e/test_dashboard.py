@@ -29,14 +29,21 @@ def test_main_page_shows_counts_in_chinese(app: AppTest) -> None:
     labels = {m.label: m.value for m in app.metric}
     assert int(labels["文档数（去重后）"].replace(",", "")) > 3000
     assert labels["负面预警"] != "0"
-    assert [s.value for s in app.subheader] == ["每日情感趋势（按来源）", "负面预警",
-                                                "主要投诉主题", "最新负面反馈"]
+    assert [s.value for s in app.subheader] == [
+        "每日情感趋势（按来源）",
+        "负面预警",
+        "主要投诉主题",
+        "最新负面反馈",
+    ]
 
 
 def test_planted_spike_is_listed_with_its_theme_and_verbatims(app: AppTest) -> None:
     alerts = app.dataframe[0].value
-    row = alerts[(alerts["日期"] == str(EVENT.start)) & (alerts["来源"] == "微博")
-                 & (alerts["指标"] == "负面数量")]
+    row = alerts[
+        (alerts["日期"] == str(EVENT.start))
+        & (alerts["来源"] == "微博")
+        & (alerts["指标"] == "负面数量")
+    ]
     assert len(row) == 1
     index = int(row.index[0])
     app.selectbox(key="alert_choice").select(index).run()
@@ -75,7 +82,9 @@ def test_voc_dashboard_serves_the_app_until_interrupted(e2e_db: Path, tmp_path: 
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "voc.cli", "dashboard", "--db", str(e2e_db), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "CI": "true"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "CI": "true"},
     )
     try:
         deadline, status = time.monotonic() + 60, None

@@ -30,16 +30,19 @@ def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
 def test_every_demo_document_in_the_window_lands_once(e2e_db: Path) -> None:
     corpus = build_corpus()
     expected = {
-        "demo_shop": sum(1 for r in corpus.reviews if _in_window(r.created_at)
-                         and not r.broken_date),
+        "demo_shop": sum(
+            1 for r in corpus.reviews if _in_window(r.created_at) and not r.broken_date
+        ),
         "demo_weibo": sum(1 for p in corpus.posts if _in_window(p.created_at)),
-        "demo_helpdesk": sum(1 for t in corpus.tickets if _in_window(t.created_at)
-                             and t.description.strip()),
+        "demo_helpdesk": sum(
+            1 for t in corpus.tickets if _in_window(t.created_at) and t.description.strip()
+        ),
     }
     landed = dict(_query(e2e_db, "SELECT source, count(*) FROM raw_documents GROUP BY 1"))
     assert landed == expected
-    channels = dict(_query(e2e_db, "SELECT channel, count(DISTINCT source) FROM raw_documents "
-                                   "GROUP BY 1"))
+    channels = dict(
+        _query(e2e_db, "SELECT channel, count(DISTINCT source) FROM raw_documents GROUP BY 1")
+    )
     assert channels == {"review": 1, "social": 1, "ticket": 1}
 
 
@@ -48,19 +51,29 @@ def test_every_distinct_document_has_tokens_and_sentiment(e2e_db: Path) -> None:
         e2e_db,
         "SELECT count(*), count(tokens), (SELECT count(*) FROM doc_sentiment), "
         "(SELECT count(DISTINCT model_version) FROM doc_sentiment) FROM doc_texts "
-        "WHERE duplicate_of IS NULL")[0]
+        "WHERE duplicate_of IS NULL",
+    )[0]
     assert distinct > 3000
     assert tokenised == distinct == scored
     assert versions == 1
     # Traditional posts were converted, HTML stripped.
-    assert _query(e2e_db, "SELECT count(*) FROM doc_texts WHERE text_norm LIKE '%<a %' "
-                          "OR text_norm LIKE '%態度%' OR text_norm LIKE '%發貨%'")[0][0] == 0
+    assert (
+        _query(
+            e2e_db,
+            "SELECT count(*) FROM doc_texts WHERE text_norm LIKE '%<a %' "
+            "OR text_norm LIKE '%態度%' OR text_norm LIKE '%發貨%'",
+        )[0][0]
+        == 0
+    )
 
 
 def test_planted_event_is_alerted_on_its_days_with_its_theme(e2e_db: Path) -> None:
-    alerts = _query(e2e_db, "SELECT local_day, metric, observed, expected, theme_keywords "
-                            "FROM spike_alerts WHERE source = ? ORDER BY local_day",
-                    [EVENT.source])
+    alerts = _query(
+        e2e_db,
+        "SELECT local_day, metric, observed, expected, theme_keywords "
+        "FROM spike_alerts WHERE source = ? ORDER BY local_day",
+        [EVENT.source],
+    )
     volume = [a for a in alerts if a[1] == "negative_volume"]
     assert EVENT.start in [a[0] for a in volume]
     assert {a[0] for a in alerts} <= set(EVENT.dates)  # no false alerts in this source
@@ -70,8 +83,10 @@ def test_planted_event_is_alerted_on_its_days_with_its_theme(e2e_db: Path) -> No
 
 
 def test_other_sources_have_no_alerts(e2e_db: Path) -> None:
-    assert _query(e2e_db, "SELECT count(*) FROM spike_alerts WHERE source <> ?",
-                  [EVENT.source])[0][0] == 0
+    assert (
+        _query(e2e_db, "SELECT count(*) FROM spike_alerts WHERE source <> ?", [EVENT.source])[0][0]
+        == 0
+    )
 
 
 def test_themes_have_keywords_sizes_and_examples(e2e_db: Path) -> None:
@@ -88,8 +103,7 @@ def test_bad_input_is_reported_by_source_and_row_and_the_run_completes(e2e_db: P
     errors = [r[0] for r in _query(e2e_db, "SELECT source || ' | ' || message FROM run_errors")]
     assert any(e.startswith("demo_helpdesk") and "row" in e and "问题描述" in e for e in errors)
     assert any(e.startswith("demo_shop") and "/shop/product/" in e for e in errors)
-    skipped = dict(_query(e2e_db, "SELECT source, n_skipped FROM run_stages "
-                                  "WHERE stage = 'fetch'"))
+    skipped = dict(_query(e2e_db, "SELECT source, n_skipped FROM run_stages WHERE stage = 'fetch'"))
     assert skipped["demo_helpdesk"] >= 1 and skipped["demo_shop"] >= 1
 
 
@@ -99,17 +113,21 @@ def test_stats_json_lists_counts_themes_and_the_alert(e2e_db: Path, capsys) -> N
     assert set(stats["documents"]["by_channel"]) == {"review", "social", "ticket"}
     assert stats["sentiment"]["scored"] > 0 and stats["sentiment"]["by_label"]["negative"] > 0
     assert stats["themes"] and all(t["keywords"] for t in stats["themes"])
-    planted = [a for a in stats["alerts"] if a["date"] == str(EVENT.start)
-               and a["source"] == EVENT.source]
+    planted = [
+        a for a in stats["alerts"] if a["date"] == str(EVENT.start) and a["source"] == EVENT.source
+    ]
     assert planted and planted[0]["theme_label"]
 
 
 def test_rerunning_the_same_days_adds_nothing(e2e_db: Path, e2e_rerun: Path) -> None:
     before, after = e2e_rerun
     assert after == before
-    loads = _query(e2e_db, "SELECT sum(n_out), sum(n_skipped) FROM run_stages s JOIN ("
-                           " SELECT run_id FROM run_log ORDER BY started_at DESC LIMIT 1) l "
-                           "USING (run_id) WHERE stage = 'load'")[0]
+    loads = _query(
+        e2e_db,
+        "SELECT sum(n_out), sum(n_skipped) FROM run_stages s JOIN ("
+        " SELECT run_id FROM run_log ORDER BY started_at DESC LIMIT 1) l "
+        "USING (run_id) WHERE stage = 'load'",
+    )[0]
     assert loads[0] == 0 and loads[1] > 3000  # nothing new or changed, all unchanged
 
 
@@ -123,14 +141,18 @@ def test_unreachable_source_is_named_and_the_others_still_land(
     config.write_text(
         f'[sources.shop]\nkind = "shop_reviews"\nurl = "{base}/shop/"\n'
         f'[sources.dead]\nkind = "microblog"\nurl = "http://127.0.0.1:9/api/search"\n'
-        'query = "x"\n', encoding="utf-8")
+        'query = "x"\n',
+        encoding="utf-8",
+    )
     db = tmp_path / "w.duckdb"
-    result = daily_ingest(since=E2E_UNTIL, until=E2E_UNTIL, config_path=str(config),
-                          db_path=str(db))
+    result = daily_ingest(
+        since=E2E_UNTIL, until=E2E_UNTIL, config_path=str(config), db_path=str(db)
+    )
     assert result["status"] == "partial"
     landed = dict(_query(db, "SELECT source, count(*) FROM raw_documents GROUP BY 1"))
-    expected = sum(1 for r in build_corpus().reviews if r.created_at.date() == E2E_UNTIL
-                   and not r.broken_date)
+    expected = sum(
+        1 for r in build_corpus().reviews if r.created_at.date() == E2E_UNTIL and not r.broken_date
+    )
     assert landed == {"shop": expected}
     errors = [r[0] for r in _query(db, "SELECT message FROM run_errors WHERE source = 'dead'")]
     assert errors and any("127.0.0.1:9" in e for e in errors)

@@ -26,8 +26,12 @@ def _free_port() -> int:
 
 
 def _scheduled_runs(api: str) -> list[dict]:
-    request = urllib.request.Request(f"{api}/flow_runs/filter", data=b"{}", method="POST",
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        f"{api}/flow_runs/filter",
+        data=b"{}",
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=5) as resp:
         return [r for r in json.load(resp) if r["state_type"] == "SCHEDULED"]
 
@@ -38,9 +42,19 @@ def test_schedule_supervises_a_server_that_creates_daily_runs(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voc.cli", "schedule", "--db", str(tmp_path / "w.duckdb"),
-         "--prefect-port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "voc.cli",
+            "schedule",
+            "--db",
+            str(tmp_path / "w.duckdb"),
+            "--prefect-port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     runs: list[dict] = []
     try:

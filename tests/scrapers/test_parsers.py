@@ -24,23 +24,26 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CHINA_TZ)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("刚刚", NOW),
-    ("30秒前", NOW - timedelta(seconds=30)),
-    ("5分钟前", NOW - timedelta(minutes=5)),
-    ("3小时前", at(2025, 10, 1, 6, 30)),
-    ("今天 08:01", at(2025, 10, 1, 8, 1)),
-    ("昨天 12:30", at(2025, 9, 30, 12, 30)),
-    ("前天 8:05", at(2025, 9, 29, 8, 5)),
-    ("3天前", at(2025, 9, 28, 9, 30)),
-    ("2025-03-01 12:30", at(2025, 3, 1, 12, 30)),
-    ("2025-03-01 12:30:15", at(2025, 3, 1, 12, 30, 15)),
-    ("2025/3/1 12:30", at(2025, 3, 1, 12, 30)),
-    ("2025年3月1日", at(2025, 3, 1)),
-    ("2025年3月1日 12:30", at(2025, 3, 1, 12, 30)),
-    ("03-01 12:30", at(2025, 3, 1, 12, 30)),
-    ("  昨天   12:30 ", at(2025, 9, 30, 12, 30)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("刚刚", NOW),
+        ("30秒前", NOW - timedelta(seconds=30)),
+        ("5分钟前", NOW - timedelta(minutes=5)),
+        ("3小时前", at(2025, 10, 1, 6, 30)),
+        ("今天 08:01", at(2025, 10, 1, 8, 1)),
+        ("昨天 12:30", at(2025, 9, 30, 12, 30)),
+        ("前天 8:05", at(2025, 9, 29, 8, 5)),
+        ("3天前", at(2025, 9, 28, 9, 30)),
+        ("2025-03-01 12:30", at(2025, 3, 1, 12, 30)),
+        ("2025-03-01 12:30:15", at(2025, 3, 1, 12, 30, 15)),
+        ("2025/3/1 12:30", at(2025, 3, 1, 12, 30)),
+        ("2025年3月1日", at(2025, 3, 1)),
+        ("2025年3月1日 12:30", at(2025, 3, 1, 12, 30)),
+        ("03-01 12:30", at(2025, 3, 1, 12, 30)),
+        ("  昨天   12:30 ", at(2025, 9, 30, 12, 30)),
+    ],
+)
 def test_chinese_dates_resolve_against_now(text: str, expected: datetime) -> None:
     got = parse_chinese_datetime(text, NOW)
     assert got == expected
@@ -55,12 +58,14 @@ def test_month_day_without_year_in_january_is_last_year() -> None:
 
 def test_result_is_in_the_timezone_of_now() -> None:
     now_utc = datetime(2025, 10, 1, 1, 30, tzinfo=UTC)
-    assert parse_chinese_datetime("昨天 12:30", now_utc) == datetime(2025, 9, 30, 12, 30,
-                                                                  tzinfo=UTC)
+    assert parse_chinese_datetime("昨天 12:30", now_utc) == datetime(
+        2025, 9, 30, 12, 30, tzinfo=UTC
+    )
 
 
-@pytest.mark.parametrize("text", ["0000-00-00 00:00", "2025-02-30 10:00", "很久以前", "",
-                                  "昨天", "3周前", "25:00"])
+@pytest.mark.parametrize(
+    "text", ["0000-00-00 00:00", "2025-02-30 10:00", "很久以前", "", "昨天", "3周前", "25:00"]
+)
 def test_unreadable_dates_raise_naming_the_text(text: str) -> None:
     with pytest.raises(ValueError, match=repr(text).replace("[", r"\[")):
         parse_chinese_datetime(text, NOW)
@@ -75,7 +80,8 @@ def test_weibo_time_keeps_its_offset() -> None:
     got = parse_weibo_time("Tue Aug 12 10:03:00 +0800 2025")
     assert got == at(2025, 8, 12, 10, 3)
     assert parse_weibo_time("Mon Aug 11 23:00:00 -0130 2025").utcoffset() == -timedelta(
-        hours=1, minutes=30)
+        hours=1, minutes=30
+    )
     with pytest.raises(ValueError, match="昨天 09:00"):
         parse_weibo_time("昨天 09:00")
     with pytest.raises(ValueError, match="Foo"):
@@ -86,11 +92,13 @@ def test_review_page_yields_every_review_with_resolved_dates() -> None:
     html = (FIXTURES / "shop_reviews_page.html").read_text(encoding="utf-8")
     reviews, next_url, problems = parse_review_page(html, PAGE_URL, NOW)
     assert problems == []
-    assert [r["external_id"] for r in reviews] == ["70032012", "70031990", "70031492",
-                                                   "70028811"]
+    assert [r["external_id"] for r in reviews] == ["70032012", "70031990", "70031492", "70028811"]
     assert [r["created_at"] for r in reviews] == [
-        at(2025, 10, 1, 4, 30), at(2025, 9, 30, 12, 30), at(2025, 9, 28, 9, 30),
-        at(2025, 3, 1, 12, 30)]
+        at(2025, 10, 1, 4, 30),
+        at(2025, 9, 30, 12, 30),
+        at(2025, 9, 28, 9, 30),
+        at(2025, 3, 1, 12, 30),
+    ]
     # data-score on three, only the star-4 class on the third.
     assert [r["rating"] for r in reviews] == [5, 1, 4, 2]
     assert {r["product"] for r in reviews} == {"10023"}
@@ -121,12 +129,16 @@ def test_empty_review_page_has_nothing_and_no_next_page() -> None:
 
 
 def test_shop_index_links_are_absolute_and_unique() -> None:
-    html = ('<ul><li><a class="product-link" href="/shop/product/1/reviews">A</a></li>'
-            '<li><a class="product-link" href="/shop/product/1/reviews">A again</a></li>'
-            '<li><a class="product-link" href="product/2/reviews">B</a></li>'
-            '<li><a href="/about">about</a></li></ul>')
+    html = (
+        '<ul><li><a class="product-link" href="/shop/product/1/reviews">A</a></li>'
+        '<li><a class="product-link" href="/shop/product/1/reviews">A again</a></li>'
+        '<li><a class="product-link" href="product/2/reviews">B</a></li>'
+        '<li><a href="/about">about</a></li></ul>'
+    )
     assert parse_shop_index(html, "http://shop.test/shop/") == [
-        "http://shop.test/shop/product/1/reviews", "http://shop.test/shop/product/2/reviews"]
+        "http://shop.test/shop/product/1/reviews",
+        "http://shop.test/shop/product/2/reviews",
+    ]
 
 
 def test_search_page_keeps_raw_text_and_reports_bad_posts() -> None:
@@ -153,4 +165,3 @@ def test_last_search_page_has_no_cursor() -> None:
 def test_search_error_payload_raises_with_the_message() -> None:
     with pytest.raises(ValueError, match="q is required"):
         parse_search_page({"ok": 0, "msg": "q is required"})
-

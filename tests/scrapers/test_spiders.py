@@ -29,8 +29,9 @@ def in_window(stamp) -> bool:
 def crawls(demo_server: DemoServer, tmp_path_factory) -> dict[str, CrawlResult]:
     work = tmp_path_factory.mktemp("crawl")
     shop, weibo, _ = demo_sources(demo_server.base_url)
-    return {src.name: run_crawl(src, SINCE, UNTIL, work, SALT, timeout=120)
-            for src in (shop, weibo)}
+    return {
+        src.name: run_crawl(src, SINCE, UNTIL, work, SALT, timeout=120) for src in (shop, weibo)
+    }
 
 
 def read_documents(result: CrawlResult) -> list[Document]:
@@ -41,8 +42,9 @@ def read_documents(result: CrawlResult) -> list[Document]:
 def test_shop_crawl_returns_exactly_the_window_minus_the_broken_review(crawls) -> None:
     result = crawls["demo_shop"]
     corpus = build_corpus()
-    expected = {r.review_id for r in corpus.reviews
-                if in_window(r.created_at) and not r.broken_date}
+    expected = {
+        r.review_id for r in corpus.reviews if in_window(r.created_at) and not r.broken_date
+    }
     docs = read_documents(result)
     assert result.returncode == 0
     assert {d.external_id for d in docs} == expected
@@ -101,8 +103,7 @@ def test_weibo_crawl_returns_the_window_with_raw_text(crawls) -> None:
         post = posts[doc.external_id]
         assert doc.text == post.text  # markup and all: the normaliser cleans, not the spider
         assert doc.created_at == post.created_at
-        assert (doc.repost_count, doc.comment_count) == (post.reposts_count,
-                                                         post.comments_count)
+        assert (doc.repost_count, doc.comment_count) == (post.reposts_count, post.comments_count)
         assert doc.channel == "social" and doc.rating is None
     assert any("<br />" in d.text or "<a href=" in d.text for d in docs)
 

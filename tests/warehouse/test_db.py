@@ -16,8 +16,9 @@ from warehouse.db import (
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     con = open_warehouse(tmp_path / "w.duckdb")
     versions = [m.version for m in list_migrations()]
-    recorded = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1")
-                .fetchall()]
+    recorded = [
+        r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+    ]
     assert recorded == versions
     assert migrate(con) == []  # nothing pending the second time
     con.close()
@@ -29,8 +30,9 @@ def test_failed_migration_is_rolled_back_whole_and_stays_pending(tmp_path: Path)
     bad = Migration(2, "bad", "CREATE TABLE b (x INTEGER); SELECT * FROM no_such_table;")
     with pytest.raises(duckdb.Error):
         migrate(con, [good, bad])
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
-              .fetchall()}
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     assert "a" in tables and "b" not in tables
     assert [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()] == [1]
     fixed = Migration(2, "bad", "CREATE TABLE b (x INTEGER);")

@@ -12,8 +12,14 @@ TZ = timezone(timedelta(hours=8))
 
 
 def _doc(ext: str, text: str, hour: int = 10, day: int = 1, **kw):
-    return make_document(source="s", channel="review", external_id=ext, text=text,
-                         created_at=datetime(2025, 6, day, hour, tzinfo=TZ), **kw)
+    return make_document(
+        source="s",
+        channel="review",
+        external_id=ext,
+        text=text,
+        created_at=datetime(2025, 6, day, hour, tzinfo=TZ),
+        **kw,
+    )
 
 
 @pytest.fixture()
@@ -32,8 +38,9 @@ def test_upsert_is_idempotent_and_updates_changed_documents(con) -> None:
     edited = _doc("2", "质量很好，但是包装破了")
     counts = loaders.upsert_documents(con, [edited], "r3")
     assert counts == loaders.UpsertCounts(0, 1, 0)
-    row = con.execute("SELECT text, first_run_id, last_run_id FROM raw_documents WHERE id = ?",
-                      [edited.id]).fetchone()
+    row = con.execute(
+        "SELECT text, first_run_id, last_run_id FROM raw_documents WHERE id = ?", [edited.id]
+    ).fetchone()
     assert row == ("质量很好，但是包装破了", "r1", "r3")
 
 
@@ -46,11 +53,11 @@ def test_duplicate_ids_inside_one_batch_collapse_to_the_last(con) -> None:
 
 def test_local_day_uses_the_configured_timezone(con) -> None:
     late = _doc("1", "深夜下单", hour=23)  # 23:00 +08:00 is 15:00 UTC the same day
-    utc_evening = replace(late, id="x", external_id="x",
-                          created_at=datetime(2025, 6, 1, 20, tzinfo=UTC))
+    utc_evening = replace(
+        late, id="x", external_id="x", created_at=datetime(2025, 6, 1, 20, tzinfo=UTC)
+    )
     loaders.upsert_documents(con, [late, utc_evening], "r1", timezone="Asia/Shanghai")
-    days = dict(con.execute("SELECT external_id, local_day::VARCHAR FROM raw_documents")
-                .fetchall())
+    days = dict(con.execute("SELECT external_id, local_day::VARCHAR FROM raw_documents").fetchall())
     assert days == {"1": "2025-06-01", "x": "2025-06-02"}
 
 
@@ -81,11 +88,12 @@ def test_an_edited_document_loses_its_derived_rows(con) -> None:
 
 def test_run_log_records_stages_and_errors(con) -> None:
     loaders.start_run(con, "r1", "daily_ingest", None, None)
-    loaders.record_stage(con, "r1", "fetch", source="s", n_in=5, n_out=4, n_skipped=1,
-                         n_errors=1)
+    loaders.record_stage(con, "r1", "fetch", source="s", n_in=5, n_out=4, n_skipped=1, n_errors=1)
     loaders.record_errors(con, "r1", "fetch", "s", ["s: page 3: no date"])
     loaders.finish_run(con, "r1", "partial")
     assert con.execute("SELECT status, ended_at IS NOT NULL FROM run_log").fetchone() == (
-        "partial", True)
+        "partial",
+        True,
+    )
     assert con.execute("SELECT n_in, n_out, n_skipped FROM run_stages").fetchone() == (5, 4, 1)
     assert con.execute("SELECT message FROM run_errors").fetchone()[0] == "s: page 3: no date"
