@@ -14,19 +14,21 @@ import pandas as pd
 
 # The customer's own words for display: markup removed (sources such as microblogs embed
 # <a> and <br> tags), script and punctuation untouched.
-_VERBATIM = "trim(regexp_replace(r.text, '<[^<>]*>', ' ', 'g')) AS text"
-
-# Sentiment rows of the model version that scored most recently: the dashboard shows one
-# model's view, not a mix.
-_CURRENT_MODEL = (
-    "(SELECT model_version FROM doc_sentiment ORDER BY scored_at DESC, model_version LIMIT 1)"
+_VERBATIM = (
+    "trim(regexp_replace(regexp_replace(r.text, '<br\\s*/?>', ' ', 'gi'), '<[^<>]*>', '', 'g'))"
+    " AS text"
 )
 
 
+# Sentiment rows of the model version that scored most recently: the dashboard shows one
+# model's view, not a mix.
 def current_model_version(con: duckdb.DuckDBPyConnection) -> str | None:
     """The sentiment model version the dashboard reports."""
-    row = con.execute(f"SELECT {_CURRENT_MODEL}").fetchone()
-    return row[0] if row else None
+    # The dashboard shows one model's view, not a mix: the one that scored most recently.
+    rows = con.execute(
+        "SELECT model_version FROM doc_sentiment ORDER BY scored_at DESC, model_version LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def daily_sentiment_by_source(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -66,9 +68,9 @@ def documents_by_ids(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> pd.D
         "s.score, r.url "
         "FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS w(id, pos) "
         "JOIN raw_documents r ON r.id = w.id "
-        f"LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
+        "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
         "ORDER BY w.pos",
-        [doc_ids],
+        [doc_ids, current_model_version(con)],
     ).df()
 
 
@@ -79,10 +81,10 @@ def theme_documents_on_day(
     return con.execute(
         "SELECT r.id, r.created_at, " + _VERBATIM + ", r.url, s.score FROM doc_themes d "
         "JOIN raw_documents r ON r.id = d.doc_id "
-        f"JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
+        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
         "WHERE d.theme_id = ? AND r.source = ? AND r.local_day = ? "
         "ORDER BY coalesce(r.repost_count, 0) DESC, s.score, r.id LIMIT ?",
-        [theme_id, source, day, limit],
+        [current_model_version(con), theme_id, source, day, limit],
     ).df()
 
 
@@ -92,12 +94,12 @@ def recent_negative_documents(con: duckdb.DuckDBPyConnection, limit: int = 50) -
         "SELECT r.created_at, r.source, r.channel, " + _VERBATIM + ", s.score, "
         "c.label AS theme, r.url "
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
-        f"JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = {_CURRENT_MODEL} "
+        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
         "LEFT JOIN doc_themes d ON d.doc_id = r.id "
         "LEFT JOIN complaint_themes c ON c.theme_id = d.theme_id "
         "WHERE s.label = 'negative' AND t.duplicate_of IS NULL "
         "ORDER BY r.created_at DESC, r.id LIMIT ?",
-        [limit],
+        [current_model_version(con), limit],
     ).df()
 
 

@@ -31,7 +31,8 @@ def e2e_server() -> Iterator[DemoServer]:
         yield server
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -40,31 +41,33 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def demo_port() -> int:
     """One port for every `voc demo` of the session: stored URLs name it."""
-    return _free_port()
+    return free_port()
+
+
+def run_demo(db: Path, port: int) -> None:
+    """`voc demo --no-dashboard` over the e2e window; asserts it exits 0."""
+    from voc.cli import main
+
+    args = ["demo", "--db", str(db), "--since", str(E2E_SINCE), "--until", str(E2E_UNTIL)]
+    assert main([*args, "--no-dashboard", "--port", str(port)]) == 0
 
 
 @pytest.fixture(scope="session")
 def e2e_db(prefect_harness, demo_port: int, tmp_path_factory) -> Path:
     """The warehouse after `voc demo --no-dashboard` over the e2e window."""
-    from voc.cli import main
-
     db = tmp_path_factory.mktemp("e2e") / "voc.duckdb"
-    code = main(
-        [
-            "demo",
-            "--db",
-            str(db),
-            "--since",
-            str(E2E_SINCE),
-            "--until",
-            str(E2E_UNTIL),
-            "--no-dashboard",
-            "--port",
-            str(demo_port),
-        ]
-    )
-    assert code == 0
+    run_demo(db, demo_port)
     return db
+
+
+_COUNTED = (
+    "raw_documents",
+    "doc_texts",
+    "doc_sentiment",
+    "doc_themes",
+    "spike_alerts",
+    "daily_source_stats",
+)
 
 
 @pytest.fixture(scope="session")
@@ -72,38 +75,13 @@ def e2e_rerun(e2e_db: Path, demo_port: int) -> tuple[tuple, tuple]:
     """Row counts before and after running the same demo window again."""
     import duckdb
 
-    from voc.cli import main
-
     def counts() -> tuple:
         with duckdb.connect(str(e2e_db), read_only=True) as con:
+            # Table names come from the constant above, never from input.
             return tuple(
-                con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][
-                    0
-                ]  # table names from this tuple
-                for t in (
-                    "raw_documents",
-                    "doc_texts",
-                    "doc_sentiment",
-                    "doc_themes",
-                    "spike_alerts",
-                    "daily_source_stats",
-                )
+                con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in _COUNTED
             )
 
     before = counts()
-    code = main(
-        [
-            "demo",
-            "--db",
-            str(e2e_db),
-            "--since",
-            str(E2E_SINCE),
-            "--until",
-            str(E2E_UNTIL),
-            "--no-dashboard",
-            "--port",
-            str(demo_port),
-        ]
-    )
-    assert code == 0
+    run_demo(e2e_db, demo_port)
     return before, counts()

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from demo.events import PLANTED_EVENTS
+from tests.e2e.conftest import free_port
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 EVENT = PLANTED_EVENTS[0]
@@ -71,15 +72,12 @@ def test_missing_warehouse_shows_a_hint_not_a_crash(tmp_path: Path, monkeypatch)
 
 def test_voc_dashboard_serves_the_app_until_interrupted(e2e_db: Path, tmp_path: Path) -> None:
     import signal
-    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "voc.cli", "dashboard", "--db", str(e2e_db), "--port", str(port)],
         stdout=subprocess.PIPE,

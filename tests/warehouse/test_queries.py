@@ -1,0 +1,97 @@
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from voc.records import make_document
+from warehouse import loaders, queries
+from warehouse.db import open_warehouse
+
+TZ = timezone(timedelta(hours=8))
+
+
+@pytest.fixture()
+def db(tmp_path: Path):
+    c = open_warehouse(tmp_path / "w.duckdb")
+    docs = [
+        make_document(
+            source="weibo",
+            channel="social",
+            external_id=str(i),
+            text=text,
+            created_at=datetime(2025, 8, 12, 9 + i, tzinfo=TZ),
+            repost_count=i,
+        )
+        for i, text in enumerate(["<a href='/n/x'>@店</a> 快递太慢", "质量很好", "客服不理人"])
+    ]
+    loaders.upsert_documents(c, docs, "r1")
+    loaders.save_doc_texts(c, [(d.id, d.text, d.content_hash) for d in docs])
+    loaders.save_sentiment(
+        c,
+        [
+            (docs[0].id, "negative", 0.1),
+            (docs[1].id, "positive", 0.9),
+            (docs[2].id, "negative", 0.2),
+        ],
+        "old",
+    )
+    loaders.save_sentiment(
+        c,
+        [
+            (docs[0].id, "negative", 0.05),
+            (docs[1].id, "positive", 0.95),
+            (docs[2].id, "negative", 0.3),
+        ],
+        "new",
+    )
+    loaders.replace_themes(
+        c,
+        [
+            {
+                "theme_id": "t1",
+                "label": "快递/太慢",
+                "keywords": ["快递", "太慢"],
+                "size": 2,
+                "example_ids": [docs[2].id, docs[0].id],
+            }
+        ],
+        {docs[0].id: "t1", docs[2].id: "t1"},
+        "themes-v1",
+        "r1",
+    )
+    yield c, docs
+    c.close()
+
+
+def test_documents_by_ids_keeps_the_order_and_strips_markup(db) -> None:
+    con, docs = db
+    ids = [docs[2].id, docs[0].id]
+    frame = queries.documents_by_ids(con, ids)
+    assert frame["id"].tolist() == ids
+    assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
+    assert frame["score"].tolist() == [0.3, 0.05]  # the newest model's scores
+
+
+def test_recent_negative_documents_are_newest_first_with_their_theme(db) -> None:
+    con, _ = db
+    frame = queries.recent_negative_documents(con)
+    assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
+    assert frame["theme"].tolist() == ["快递/太慢", "快递/太慢"]
+
+
+def test_spike_evidence_puts_the_most_reposted_first(db) -> None:
+    con, _ = db
+    frame = queries.theme_documents_on_day(con, "t1", "weibo", date(2025, 8, 12))
+    assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
+
+
+def test_summary_counts_one_model_version(db) -> None:
+    con, _ = db
+    summary = queries.warehouse_summary(con)
+    assert summary["documents"]["by_channel"] == {"social": 3}
+    assert summary["sentiment"] == {
+        "model_version": "new",
+        "scored": 3,
+        "by_label": {"negative": 2, "positive": 1},
+    }
+    assert summary["themes"][0]["keywords"] == ["快递", "太慢"]
