@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.data import load_alert_evidence, load_overview, stamp
 from voc.settings import Settings, load_settings
-from warehouse.db import WarehouseError
+from warehouse.db import WarehouseBusyError, WarehouseError
 
 SOURCE_NAMES = {"demo_shop": "商城评价", "demo_weibo": "微博", "demo_helpdesk": "客服工单"}
 METRIC_NAMES = {"negative_volume": "负面数量", "negative_share": "负面占比"}
@@ -85,6 +85,9 @@ def render() -> None:
     db_path, tz = settings.db_path, settings.timezone
     try:
         data = load_overview(str(db_path), stamp(db_path))
+    except WarehouseBusyError:
+        st.info("采集任务正在写入数据仓库，请稍后刷新页面。")
+        return
     except WarehouseError as exc:
         st.warning(f"暂无数据：{exc}")
         st.caption("先运行 `voc demo --no-dashboard` 或 `voc ingest --since 日期 --until 日期`。")

@@ -18,6 +18,16 @@ class WarehouseError(RuntimeError):
     """The warehouse file is missing, locked or not migrated."""
 
 
+class WarehouseBusyError(WarehouseError):
+    """Another process (an ingestion run) holds the warehouse file's write lock."""
+
+
+def _open_error(path: Path, mode: str, exc: duckdb.IOException) -> WarehouseError:
+    if "lock" in str(exc).lower():
+        return WarehouseBusyError(f"warehouse {path} is in use by another process ({mode}): {exc}")
+    return WarehouseError(f"cannot open warehouse {path} for {mode}: {exc}")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -80,7 +90,7 @@ def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path))
     except duckdb.IOException as exc:
-        raise WarehouseError(f"cannot open warehouse {path} for writing: {exc}") from exc
+        raise _open_error(path, "writing", exc) from exc
     migrate(con)
     return con
 
@@ -106,7 +116,7 @@ def read_only(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
-        raise WarehouseError(f"cannot open warehouse {path} for reading: {exc}") from exc
+        raise _open_error(path, "reading", exc) from exc
     try:
         yield con
     finally:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from demo.events import PLANTED_EVENTS
@@ -97,3 +98,30 @@ def test_voc_dashboard_serves_the_app_until_interrupted(e2e_db: Path, tmp_path: 
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert f"http://localhost:{port}" in out.decode()
+
+
+def test_warehouse_locked_by_an_ingestion_shows_busy_not_a_crash(e2e_db: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('locked', flush=True); time.sleep(60)",
+            str(e2e_db),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        monkeypatch.setenv("VOC_DB", str(e2e_db))
+        st.cache_data.clear()  # a cached page would (rightly) still show the last data
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        assert not at.exception
+        assert "稍后刷新" in at.info[0].value
+    finally:
+        holder.kill()
+        holder.wait()
