@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,14 +84,30 @@ def migrate(
     return applied
 
 
-def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse for writing and bring it up to date."""
+def open_warehouse(path: str | Path, lock_wait: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse for writing and bring it up to date.
+
+    Args:
+        path: The DuckDB file.
+        lock_wait: Seconds to keep retrying while another process (a dashboard query) holds
+            the file; its read-only connections last well under a second.
+
+    Raises:
+        WarehouseBusyError: the file stayed locked for `lock_wait` seconds.
+        WarehouseError: the file cannot be opened at all.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        raise _open_error(path, "writing", exc) from exc
+    deadline = time.monotonic() + lock_wait
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            break
+        except duckdb.IOException as exc:
+            error = _open_error(path, "writing", exc)
+            if not isinstance(error, WarehouseBusyError) or time.monotonic() >= deadline:
+                raise error from exc
+            time.sleep(0.2)
     migrate(con)
     return con
 
