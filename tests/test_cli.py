@@ -12,11 +12,15 @@ from voc.cli import build_parser, main
         ("stats", "--json"),
         ("dashboard", "--port"),
         ("demo-server", "--port"),
+        ("sentiment", "predict"),
+        ("sentiment predict", "--json"),
+        ("sentiment eval", "--label-col"),
+        ("sentiment train", "--from"),
     ],
 )
 def test_every_subcommand_has_help(command: str, mentions: str, capsys) -> None:
     with pytest.raises(SystemExit) as done:
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     assert done.value.code == 0
     assert mentions in capsys.readouterr().out
 

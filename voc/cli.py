@@ -14,6 +14,7 @@ import webbrowser
 from datetime import date
 from pathlib import Path
 
+from nlp.labelled import LabelledFileError
 from voc.settings import Settings, SettingsError, load_settings
 
 
@@ -154,6 +155,99 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _model_dir(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "model", None):
+        return Path(args.model)
+    return _settings(args).sentiment_model_dir
+
+
+def cmd_sentiment_predict(args: argparse.Namespace) -> int:
+    from nlp.normalize import normalize_text
+    from nlp.sentiment import load_sentiment_model
+
+    model = load_sentiment_model(_model_dir(args))
+    results = model.predict([normalize_text(t) for t in args.texts])
+    if args.json:
+        rows = [
+            {"text": t, "label": r.label, "score": round(r.score, 4)}
+            for t, r in zip(args.texts, results, strict=True)
+        ]
+        print(json.dumps({"model_version": model.version, "results": rows}, ensure_ascii=False))
+    else:
+        names = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+        for text, r in zip(args.texts, results, strict=True):
+            print(f"{names[r.label]} {r.label:<8} P(正面)={r.score:.3f}  {text}")
+    return 0
+
+
+def cmd_sentiment_eval(args: argparse.Namespace) -> int:
+    from nlp.evaluate import evaluate_model
+    from nlp.labelled import read_labelled_csv
+    from nlp.sentiment import load_sentiment_model
+
+    data = read_labelled_csv(args.file, args.text_col, args.label_col)
+    model = load_sentiment_model(_model_dir(args))
+    report = evaluate_model(model, data.texts, data.labels)
+    report |= {
+        "file": str(args.file),
+        "skipped_rows": len(data.problems),
+        "problems": data.problems[:20],
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_eval(report)
+    return 0
+
+
+def cmd_sentiment_train(args: argparse.Namespace) -> int:
+    from nlp.finetune import FinetuneConfig, finetune_sentiment
+    from nlp.labelled import read_labelled_csv
+
+    data = read_labelled_csv(args.data, args.text_col, args.label_col)
+    for problem in data.problems[:20]:
+        print(f"skipped: {problem}", file=sys.stderr)
+    base = None if args.from_model == "default" else Path(args.from_model)
+    config = FinetuneConfig(epochs=args.epochs, holdout=args.holdout, seed=args.seed, lr=args.lr)
+    print(
+        f"微调 fine-tuning {args.from_model} on {len(data.texts)} rows from {args.data} "
+        f"({len(data.problems)} skipped), holding out {args.holdout:.0%}",
+        flush=True,
+    )
+    report = finetune_sentiment(data.texts, data.labels, args.out, base, config)
+    before, after = report.before, report.after
+    print(
+        f"held-out rows: {report.n_holdout}  (trained on {report.n_train} in "
+        f"{report.seconds:.0f} s)"
+    )
+    print(
+        f"before ({report.base_version}): accuracy {before['accuracy']:.4f}  "
+        f"macro-F1 {before['macro_f1']:.4f}"
+    )
+    print(
+        f"after  ({report.version}): accuracy {after['accuracy']:.4f}  "
+        f"macro-F1 {after['macro_f1']:.4f}"
+    )
+    print(
+        f"model written to {args.out}; use it with --model {args.out} or "
+        f'sentiment_model_dir = "{args.out}" in the settings file'
+    )
+    return 0
+
+
+def _print_eval(r: dict) -> None:
+    (tn, fp), (fn, tp) = r["confusion_matrix"]["matrix"]
+    print(f"model {r['model_version']} on {r['file']}: n={r['n']} (skipped {r['skipped_rows']})")
+    print(
+        f"accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+        f"{r['docs_per_s']} docs/s  neutral share {r['neutral_share']:.1%}"
+    )
+    print("confusion (rows gold, columns predicted):")
+    print(
+        f"            negative positive\n  negative  {tn:>8} {fp:>8}\n  positive  {fn:>8} {tp:>8}"
+    )
 
 
 def _print_stats(db_path: Path) -> None:
@@ -342,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 8501)")
     p.set_defaults(func=cmd_dashboard)
 
+    _add_sentiment_parsers(sub)
+
     p = sub.add_parser(
         "demo-server",
         help="serve the bundled demo sources only",
@@ -354,12 +450,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_sentiment_parsers(sub: argparse._SubParsersAction) -> None:
+    parent = sub.add_parser(
+        "sentiment",
+        help="predict, evaluate or fine-tune the sentiment model",
+        description="Work with the sentiment model: the bundled default, or any local "
+        "Hugging Face sequence-classification directory (--model DIR).",
+    )
+    ssub = parent.add_subparsers(dest="sentiment_command", required=True, metavar="COMMAND")
+
+    p = ssub.add_parser(
+        "predict",
+        help="score texts given on the command line",
+        description="Print the sentiment of each text.",
+    )
+    _add_common(p)
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="text(s) to score")
+    p.add_argument("--model", help="model directory (default: settings, else bundled)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_sentiment_predict)
+
+    p = ssub.add_parser(
+        "eval",
+        help="accuracy, macro-F1, speed and confusion matrix on a labelled CSV",
+        description="Evaluate a model on a labelled CSV (labels 0/1 = negative/positive; "
+        "also negative/positive, 负面/正面). A prediction counts as positive when "
+        "P(positive) >= 0.5; how often the model says neutral is reported as neutral_share.",
+    )
+    _add_common(p)
+    p.add_argument("file", metavar="FILE.csv", help="labelled CSV (UTF-8, UTF-8 BOM or GBK)")
+    p.add_argument("--text-col", required=True, help="column with the text")
+    p.add_argument("--label-col", required=True, help="column with the label")
+    p.add_argument("--model", help="model directory (default: settings, else bundled)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object on stdout: accuracy, macro_f1, n, docs_per_s, confusion_matrix, ...",
+    )
+    p.set_defaults(func=cmd_sentiment_eval)
+
+    p = ssub.add_parser(
+        "train",
+        help="fine-tune a model on your labelled CSV",
+        description="Fine-tune (from the bundled default unless --from DIR) on a labelled "
+        "CSV, holding out a stratified share to print accuracy before and after. Writes "
+        "a model directory that --model and the settings' sentiment_model_dir accept.",
+    )
+    _add_common(p)
+    p.add_argument("--data", required=True, metavar="FILE.csv", help="labelled CSV")
+    p.add_argument("--text-col", required=True, help="column with the text")
+    p.add_argument("--label-col", required=True, help="column with the label (0/1)")
+    p.add_argument("--out", required=True, help="directory for the fine-tuned model")
+    p.add_argument(
+        "--from",
+        dest="from_model",
+        default="default",
+        help="'default' (the bundled model) or a model directory",
+    )
+    p.add_argument("--epochs", type=int, default=3, help="passes over the data (default 3)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: by model size)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.2,
+        help="share held out for before/after metrics (default 0.2)",
+    )
+    p.add_argument("--seed", type=int, default=13, help="split and training seed")
+    p.set_defaults(func=cmd_sentiment_train)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_defaults()
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, LabelledFileError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
