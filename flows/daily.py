@@ -88,7 +88,9 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
             run_id,
             segment_documents(db_path, settings.user_dict_paths, settings.stopword_paths),
         )
-        scored, model_version = score_sentiment(db_path, settings.sentiment_model_dir)
+        scored, model_version = score_sentiment(
+            db_path, settings.sentiment_model_dir, settings.sentiment_int8
+        )
         _record(db_path, run_id, scored)
         brands = frozenset(
             str(s.options["brand"]).lower() for s in settings.sources if s.options.get("brand")

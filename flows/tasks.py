@@ -44,8 +44,8 @@ def _segmenter(user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...]) -> Seg
 
 
 @lru_cache(maxsize=2)
-def _sentiment_model(model_dir: Path | None) -> SentimentModel:
-    return load_sentiment_model(model_dir)
+def _sentiment_model(model_dir: Path | None, int8: bool) -> SentimentModel:
+    return load_sentiment_model(model_dir, int8=int8)
 
 
 @task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
@@ -152,10 +152,12 @@ def segment_documents(
 
 
 @task(cache_policy=NO_CACHE)
-def score_sentiment(db_path: Path, model_dir: Path | None) -> tuple[StageResult, str]:
+def score_sentiment(
+    db_path: Path, model_dir: Path | None, int8: bool = True
+) -> tuple[StageResult, str]:
     """Score every distinct document that this model version has not scored yet."""
     started = time.perf_counter()
-    model = _sentiment_model(model_dir)
+    model = _sentiment_model(model_dir, int8)
     with warehouse(db_path) as con:
         rows = loaders.select_unscored(con, model.version)
     results = model.predict([text for _, text in rows]) if rows else []

@@ -157,17 +157,18 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_dir(args: argparse.Namespace) -> Path | None:
-    if getattr(args, "model", None):
-        return Path(args.model)
-    return _settings(args).sentiment_model_dir
+def _load_model(args: argparse.Namespace):
+    from nlp.sentiment import load_sentiment_model
+
+    settings = _settings(args)
+    model_dir = Path(args.model) if args.model else settings.sentiment_model_dir
+    return load_sentiment_model(model_dir, int8=settings.sentiment_int8)
 
 
 def cmd_sentiment_predict(args: argparse.Namespace) -> int:
     from nlp.normalize import normalize_text
-    from nlp.sentiment import load_sentiment_model
 
-    model = load_sentiment_model(_model_dir(args))
+    model = _load_model(args)
     results = model.predict([normalize_text(t) for t in args.texts])
     if args.json:
         rows = [
@@ -185,10 +186,9 @@ def cmd_sentiment_predict(args: argparse.Namespace) -> int:
 def cmd_sentiment_eval(args: argparse.Namespace) -> int:
     from nlp.evaluate import evaluate_model
     from nlp.labelled import read_labelled_csv
-    from nlp.sentiment import load_sentiment_model
 
     data = read_labelled_csv(args.file, args.text_col, args.label_col)
-    model = load_sentiment_model(_model_dir(args))
+    model = _load_model(args)
     report = evaluate_model(model, data.texts, data.labels)
     report |= {
         "file": str(args.file),
