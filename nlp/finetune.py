@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from nlp.evaluate import evaluate_model
 from nlp.normalize import normalize_text
 from nlp.sentiment import SentimentModel, load_sentiment_model
+from nlp.sentiment_recipe import collate, length_batches
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +63,6 @@ class FinetuneReport:
     seconds: float
     before: dict[str, Any]
     after: dict[str, Any]
-
-
-def _batches(lengths: Sequence[int], size: int, rng: random.Random) -> list[list[int]]:
-    # Similar lengths together keeps padding (wasted CPU) low; batch order is shuffled.
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
-    batches = [order[i : i + size] for i in range(0, len(order), size)]
-    rng.shuffle(batches)
-    return batches
 
 
 def finetune_sentiment(
@@ -160,13 +153,8 @@ def _train(
     net.train()
     try:
         for _ in range(config.epochs):
-            for batch in _batches([len(e) for e in encoded], config.batch_size, rng):
-                width = max(len(encoded[i]) for i in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                    mask[row, : len(encoded[i])] = 1
+            for batch in length_batches([len(e) for e in encoded], config.batch_size, rng):
+                ids, mask = collate(encoded, batch, pad)
                 target = torch.tensor([class_of[labels[i]] for i in batch])
                 loss = torch.nn.functional.cross_entropy(
                     net(input_ids=ids, attention_mask=mask).logits.float(), target

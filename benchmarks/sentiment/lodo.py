@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.sentiment.data import (
+from nlp.sentiment_data import (
     LODO_DOMAINS,
     SHARED_DATA,
     LodoSplit,
