@@ -81,7 +81,11 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
                 )
             _record(db_path, run_id, fetched)
             source_errors += fetched.n_errors
-            _record(db_path, run_id, load_documents(db_path, fetched, run_id, settings.timezone))
+            _record(
+                db_path,
+                run_id,
+                load_documents(db_path, fetched, run_id, settings.timezone, settings.mask_pii),
+            )
         _record(db_path, run_id, normalise_documents(db_path))
         _record(
             db_path,

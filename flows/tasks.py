@@ -90,17 +90,20 @@ def fetch_source(
 
 
 @task(cache_policy=NO_CACHE)
-def load_documents(db_path: Path, fetched: StageResult, run_id: str, timezone: str) -> StageResult:
-    """Upsert one source's documents into raw_documents."""
+def load_documents(
+    db_path: Path, fetched: StageResult, run_id: str, timezone: str, mask_pii: bool = True
+) -> StageResult:
+    """Upsert one source's documents into raw_documents (personal data masked first)."""
     started = time.perf_counter()
     with warehouse(db_path) as con:
-        counts = loaders.upsert_documents(con, fetched.documents, run_id, timezone)
+        counts = loaders.upsert_documents(con, fetched.documents, run_id, timezone, mask=mask_pii)
     get_run_logger().info(
-        "%s: %d new, %d updated, %d unchanged",
+        "%s: %d new, %d updated, %d unchanged; personal data masked: %s",
         fetched.source,
         counts.new,
         counts.updated,
         counts.unchanged,
+        dict(counts.masked) or "none",
     )
     return StageResult(
         "load",

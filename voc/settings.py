@@ -77,6 +77,8 @@ class Settings:
         sentiment_model_dir: A local Hugging Face model directory; None = the bundled default.
         sentiment_int8: Run the sentiment model with int8 dynamic quantization (faster on
             CPU at equal accuracy on the bundled model; turn off to compare).
+        mask_pii: Mask phone, ID-card, bank-card, e-mail and order numbers in texts before
+            they are stored (`nlp.pii`).
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
         stopword_paths: Extra stopword lists (added to the bundled one).
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
@@ -97,6 +99,7 @@ class Settings:
     sources: tuple[SourceConfig, ...] = demo_sources(f"http://{DEMO_HOST}:{DEMO_PORT}")
     sentiment_model_dir: Path | None = None
     sentiment_int8: bool = True
+    mask_pii: bool = True
     user_dict_paths: tuple[Path, ...] = ()
     stopword_paths: tuple[Path, ...] = ()
     author_salt: str = "voc-monitor"

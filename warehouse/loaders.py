@@ -6,15 +6,17 @@ upsert batch do not raise there and the winner would be undefined.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
-from voc.records import Document
+from nlp.pii import mask_pii
+from voc.records import Document, content_hash
 
 _DOC_COLUMNS = [
     "id",
@@ -56,11 +58,30 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) ->
 
 @dataclass(frozen=True)
 class UpsertCounts:
-    """What an upsert did: rows inserted, rows changed, rows already identical."""
+    """What an upsert did: rows inserted, rows changed, rows already identical, and the
+    personal data masked in the incoming texts (kind → count, see `nlp.pii`)."""
 
     new: int
     updated: int
     unchanged: int
+    masked: Counter[str] = field(default_factory=Counter)
+
+
+def mask_documents(docs: Sequence[Document]) -> tuple[list[Document], Counter[str]]:
+    """Documents with personal data in their text masked (`nlp.pii.mask_pii`).
+
+    The content hash is taken over the masked text, so the stored hash matches the stored
+    text and a re-load of the same document is still unchanged.
+    """
+    total: Counter[str] = Counter()
+    out = []
+    for doc in docs:
+        masked, found = mask_pii(doc.text)
+        if found:
+            total += found
+            doc = replace(doc, text=masked, content_hash=content_hash(masked))
+        out.append(doc)
+    return out, total
 
 
 def _documents_frame(docs: Sequence[Document], tz: ZoneInfo) -> pd.DataFrame:
@@ -100,6 +121,7 @@ def upsert_documents(
     docs: Sequence[Document],
     run_id: str,
     timezone: str = "Asia/Shanghai",
+    mask: bool = True,
 ) -> UpsertCounts:
     """Insert new documents and update changed ones, in one transaction.
 
@@ -112,9 +134,14 @@ def upsert_documents(
         docs: Documents to land; duplicates by id are collapsed (last wins).
         run_id: Recorded as first/last run of the rows it writes.
         timezone: Defines `local_day`.
+        mask: Mask personal data (phone, ID card, bank card, e-mail, order numbers) in
+            the text before it is stored (`mask_documents`).
     """
     if not docs:
         return UpsertCounts(0, 0, 0)
+    masked: Counter[str] = Counter()
+    if mask:
+        docs, masked = mask_documents(docs)
     frame = _documents_frame(docs, ZoneInfo(timezone))
     _register(con, "incoming_docs", frame)
     try:
@@ -156,7 +183,9 @@ def upsert_documents(
     finally:
         con.unregister("incoming_docs")
     n_new = len(frame) - n_existing
-    return UpsertCounts(new=n_new, updated=len(changed), unchanged=n_existing - len(changed))
+    return UpsertCounts(
+        new=n_new, updated=len(changed), unchanged=n_existing - len(changed), masked=masked
+    )
 
 
 def select_unnormalised(

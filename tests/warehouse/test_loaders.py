@@ -97,3 +97,24 @@ def test_run_log_records_stages_and_errors(con) -> None:
     )
     assert con.execute("SELECT n_in, n_out, n_skipped FROM run_stages").fetchone() == (5, 4, 1)
     assert con.execute("SELECT message FROM run_errors").fetchone()[0] == "s: page 3: no date"
+
+
+def test_personal_data_is_masked_before_storage_and_reloads_unchanged(con) -> None:
+    docs = [
+        _doc("p1", "快递一直没到，请联系我13812345678，订单号：202403011234567"),
+        _doc("p2", "质量很好"),
+    ]
+    counts = loaders.upsert_documents(con, docs, "run-1")
+    assert counts.new == 2 and counts.masked == {"phone": 1, "order": 1}
+    stored = dict(con.execute("SELECT external_id, text FROM raw_documents").fetchall())
+    assert stored["p1"] == "快递一直没到，请联系我[手机号]，订单号：[订单号]"
+    assert stored["p2"] == "质量很好"
+    assert "13812345678" not in str(con.execute("SELECT * FROM raw_documents").fetchall())
+    again = loaders.upsert_documents(con, docs, "run-2")
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
+    # Masking can be switched off (settings.mask_pii = false): the text is then stored as is.
+    raw = loaders.upsert_documents(con, [_doc("p3", "电话13812345678")], "run-3", mask=False)
+    assert raw.masked == {}
+    assert con.execute("SELECT text FROM raw_documents WHERE external_id = 'p3'").fetchone() == (
+        "电话13812345678",
+    )
