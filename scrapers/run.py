@@ -19,7 +19,11 @@ from typing import Any
 from voc.settings import SourceConfig
 
 #: Source kind -> spider name.
-SPIDERS: dict[str, str] = {"shop_reviews": "shop_reviews", "microblog": "microblog"}
+SPIDERS: dict[str, str] = {
+    "shop_reviews": "shop_reviews",
+    "microblog": "microblog",
+    "rss": "feed",
+}
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
