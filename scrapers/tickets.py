@@ -2,7 +2,8 @@
 
 Plain Python (urllib, csv), no Scrapy: an export is a handful of files, not a crawl.
 Helpdesks export in whatever encoding their Windows server used, so the encoding is
-detected per file (UTF-8 with or without BOM, else GB18030, a superset of GBK).
+detected per file (UTF-8 with or without BOM, else GB18030 — a superset of GBK — or Big5,
+whichever reads as ordinary Chinese; see `decode_export`).
 """
 
 from __future__ import annotations
@@ -203,8 +204,39 @@ class _Loader:
         self.problems.append(message)
 
 
+#: Very common characters (simplified). Text decoded with the right codec is mostly made of
+#: them (after Traditional → Simplified); bytes decoded with the wrong double-byte codec
+#: turn into rare characters.
+_COMMON_CHARS = frozenset(
+    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之"
+    "过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前"
+    "所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声"
+    "全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使"
+    "教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑"
+    "性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果"
+    "亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让"
+    "认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留"
+    "红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息"
+    "写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则"
+    "首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴切府货退换买卖款"
+    "客服务态度订购快递物流质量价格售后维修包装坏损慢差错误投诉退款申请处理问题谢谢您好请"
+)
+
+
+def _common_share(text: str) -> float:
+    from opencc import OpenCC
+
+    cjk = [ch for ch in OpenCC("t2s").convert(text) if "\u4e00" <= ch <= "\u9fff"]
+    return sum(ch in _COMMON_CHARS for ch in cjk) / len(cjk) if cjk else 0.0
+
+
 def decode_export(raw: bytes) -> tuple[str, str, bool]:
-    """Decode an export file: UTF-8 (BOM or not) if it is valid UTF-8, else GB18030.
+    """Decode an export file: UTF-8 (BOM or not) if it is valid UTF-8; otherwise GB18030
+    (GBK, GB2312) or Big5, whichever reads as ordinary Chinese.
+
+    Big5 and GBK bytes are often valid in both codecs; the wrong one turns text into rare
+    characters, so the decoding whose characters (converted to Simplified) are most often
+    among the commonest Chinese characters wins; GB18030 on a tie.
 
     Returns:
         (text, encoding used, whether undecodable bytes had to be replaced).
@@ -215,12 +247,21 @@ def decode_export(raw: bytes) -> tuple[str, str, bool]:
         return raw.decode("utf-8"), "utf-8", False
     except UnicodeDecodeError:
         pass
-    # GB18030 is a superset of GBK and GB2312, which is what Windows-era helpdesks write.
-    try:
-        return raw.decode("gb18030"), "gb18030", False
-    except UnicodeDecodeError:
+    candidates = []
+    for codec in ("gb18030", "big5"):
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        candidates.append((_common_share(text), codec == "gb18030", codec, text))
+    lossy = not candidates
+    if lossy:
         # Keep the rest of the file rather than losing every row for a few bad bytes.
-        return raw.decode("gb18030", errors="replace"), "gb18030", True
+        for codec in ("gb18030", "big5"):
+            text = raw.decode(codec, errors="replace")
+            candidates.append((_common_share(text), codec == "gb18030", codec, text))
+    _, _, codec, text = max(candidates)
+    return text, codec, lossy
 
 
 def parse_ticket_time(text: str) -> datetime:

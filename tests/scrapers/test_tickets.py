@@ -150,3 +150,29 @@ def test_encoding_detection() -> None:
     assert decode_export("工单".encode("gbk")) == ("工单", "gb18030", False)
     text, _, lossy = decode_export(b"\x81\x30\xff")
     assert lossy and "\ufffd" in text
+
+
+TRADITIONAL = (
+    "工單號,問題描述\n1,快遞三天沒有更新，客服態度很差，要求退款\n2,商品品質不錯，物流很快\n"
+)
+SIMPLIFIED = "工单号,问题描述\n1,快递三天没有更新，客服态度很差，要求退款\n2,东西不错，物流很快\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "detected"),
+    [
+        (TRADITIONAL, "big5", "big5"),
+        (TRADITIONAL, "gb18030", "gb18030"),  # Traditional characters written as GB18030
+        (SIMPLIFIED, "gbk", "gb18030"),
+        (SIMPLIFIED, "utf-8-sig", "utf-8-sig"),
+        (TRADITIONAL, "utf-8", "utf-8"),
+    ],
+)
+def test_export_encoding_is_detected(text: str, encoding: str, detected: str) -> None:
+    assert decode_export(text.encode(encoding)) == (text, detected, False)
+
+
+def test_a_big5_file_with_a_bad_byte_keeps_its_other_rows() -> None:
+    decoded, encoding, lossy = decode_export(TRADITIONAL.encode("big5") + b"3,\xff\xfe\n")
+    assert (encoding, lossy) == ("big5", True)
+    assert decoded.startswith(TRADITIONAL)
