@@ -35,6 +35,11 @@ def _t2s() -> OpenCC:
     return OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese (OpenCC t2s), nothing else changed."""
+    return _t2s().convert(text)
+
+
 def strip_html(text: str) -> str:
     """Remove tags (keeping their text), script/style bodies, and unescape entities."""
     text = _SCRIPT_STYLE.sub(" ", text)
@@ -62,7 +67,7 @@ def normalize_text(text: str) -> str:
     text = strip_html(text)
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub("", text)
-    text = _t2s().convert(text)
+    text = to_simplified(text)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from nlp.normalize import to_simplified
 from scrapers.parsers import CHINA_TZ
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
@@ -224,9 +225,7 @@ _COMMON_CHARS = frozenset(
 
 
 def _common_share(text: str) -> float:
-    from opencc import OpenCC
-
-    cjk = [ch for ch in OpenCC("t2s").convert(text) if "\u4e00" <= ch <= "\u9fff"]
+    cjk = [ch for ch in to_simplified(text) if "\u4e00" <= ch <= "\u9fff"]
     return sum(ch in _COMMON_CHARS for ch in cjk) / len(cjk) if cjk else 0.0
 
 
