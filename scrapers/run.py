@@ -23,6 +23,7 @@ SPIDERS: dict[str, str] = {
     "shop_reviews": "shop_reviews",
     "microblog": "microblog",
     "rss": "feed",
+    "app_store": "app_store",
 }
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,9 @@ def crawl_command(
         args["brand"] = str(source.options["brand"])
     if source.kind == "microblog":
         args["query"] = str(source.options.get("query") or source.options.get("brand") or "")
+    if source.kind == "app_store":
+        args["app_id"] = str(source.options.get("app_id") or "")
+        args["country"] = str(source.options.get("country") or "cn")
     argv = [sys.executable, "-m", "scrapy", "crawl", spider]
     for key, value in args.items():
         argv += ["-a", f"{key}={value}"]

@@ -18,7 +18,7 @@ from typing import Any
 DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 8765
 
-SOURCE_KINDS = ("shop_reviews", "microblog", "rss", "ticket_export")
+SOURCE_KINDS = ("shop_reviews", "microblog", "rss", "app_store", "ticket_export")
 
 
 class SettingsError(ValueError):
@@ -32,7 +32,8 @@ class SourceConfig:
     Attributes:
         name: Unique name; becomes `Document.source`.
         kind: ``shop_reviews`` (HTML review pages, Scrapy), ``microblog`` (JSON search API,
-            Scrapy), ``rss`` (an RSS 2.0 or Atom feed, Scrapy) or ``ticket_export``
+            Scrapy), ``rss`` (an RSS 2.0 or Atom feed, Scrapy), ``app_store`` (iTunes RSS
+            customer reviews, JSON; options ``app_id``, ``country``) or ``ticket_export``
             (helpdesk CSV export index).
         url: Base URL (or, for ticket_export, the export index URL or a local directory).
         options: Kind-specific options, e.g. ``query`` for microblog, ``brand``.
