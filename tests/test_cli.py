@@ -16,6 +16,7 @@ from voc.cli import build_parser, main
         ("sentiment predict", "--json"),
         ("sentiment eval", "--label-col"),
         ("sentiment train", "--from"),
+        ("sources check", "dry run"),
     ],
 )
 def test_every_subcommand_has_help(command: str, mentions: str, capsys) -> None:
@@ -51,3 +52,52 @@ def test_default_schedule_is_six_in_the_morning_shanghai_time() -> None:
     assert schedule.cron == "0 6 * * *" and schedule.timezone == "Asia/Shanghai"
     with pytest.raises(ValueError):
         build_schedule("not a cron", "Asia/Shanghai")
+
+
+def test_sources_check_reports_reachability_and_dry_run_counts(demo_server, tmp_path, capsys):
+    import json
+
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f"""
+[sources.demo_weibo]
+kind = "microblog"
+url = "{demo_server.base_url}/api/search"
+query = "客声优选"
+
+[sources.demo_helpdesk]
+kind = "ticket_export"
+url = "{demo_server.base_url}/helpdesk/exports/index.json"
+
+[sources.gone]
+kind = "rss"
+url = "http://127.0.0.1:9/feed.xml"
+""",
+        encoding="utf-8",
+    )
+    code = main(
+        [
+            "sources",
+            "check",
+            "--config",
+            str(config),
+            "--since",
+            "2025-08-12",
+            "--until",
+            "2025-08-13",
+            "--json",
+        ]
+    )
+    report = {s["name"]: s for s in json.loads(capsys.readouterr().out)["sources"]}
+    assert code == 1  # one source is unreachable
+    assert report["demo_weibo"]["reachable"] and report["demo_weibo"]["items"] > 50
+    assert report["demo_helpdesk"]["ok"] and report["demo_helpdesk"]["items"] > 0
+    assert not report["gone"]["reachable"] and "ConnectionRefused" in report["gone"]["error"]
+    assert report["gone"]["items"] == 0
+
+
+def test_sources_check_names_a_bad_sources_file(tmp_path, capsys) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[sources.x]\nkind = "carrier_pigeon"\nurl = "http://x"\n')
+    assert main(["sources", "check", "--config", str(config)]) == 2
+    assert "bad.toml" in capsys.readouterr().err
