@@ -224,8 +224,9 @@ _COMMON_CHARS = frozenset(
 )
 
 
-def _common_share(text: str) -> float:
-    cjk = [ch for ch in to_simplified(text) if "\u4e00" <= ch <= "\u9fff"]
+def _common_share(text: str, sample: int = 20_000) -> float:
+    # A sample is enough to tell the codecs apart; whole exports can be megabytes.
+    cjk = [ch for ch in to_simplified(text[:sample]) if "\u4e00" <= ch <= "\u9fff"]
     return sum(ch in _COMMON_CHARS for ch in cjk) / len(cjk) if cjk else 0.0
 
 

@@ -33,10 +33,9 @@ class AppStoreSpider(VocSpider):
         try:
             reviews, problems = parse_reviews_page(response.json())
         except ValueError as exc:
-            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {exc}")
+            self.parse_problems(response, [str(exc)])
             return
-        for message in problems:
-            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {message}")
+        self.parse_problems(response, problems)
         yield from self.in_window(reviews)
         page = int(m[1]) if (m := re.search(r"/page=(\d+)/", response.url)) else MAX_PAGES
         if reviews and page < MAX_PAGES and not self.older_than_window(reviews):

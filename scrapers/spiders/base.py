@@ -78,6 +78,11 @@ class VocSpider(scrapy.Spider):
         assert self.crawler.stats is not None
         record_problem(self.crawler.stats, key, message, self.logger)
 
+    def parse_problems(self, response: Response, messages: Iterable[str]) -> None:
+        """Count and keep each parse problem of a page, naming the source and URL."""
+        for message in messages:
+            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {message}")
+
     def site_now(self, response: Response) -> datetime:
         """The site's clock: the response's Date header, else ours (for relative dates)."""
         header = response.headers.get(b"Date")

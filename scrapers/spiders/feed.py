@@ -21,10 +21,9 @@ class FeedSpider(VocSpider):
         try:
             records, problems = parse_feed(response.body)
         except ValueError as exc:
-            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {exc}")
+            self.parse_problems(response, [str(exc)])
             return
-        for message in problems:
-            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {message}")
+        self.parse_problems(response, problems)
         if not records:
             self.problem("voc/empty_page", f"{self.source_name}: {response.url}: feed has no items")
         yield from self.in_window(records)

@@ -31,10 +31,9 @@ class MicroblogSpider(VocSpider):
         try:
             posts, cursor, problems = parse_search_page(response.json())
         except ValueError as exc:
-            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {exc}")
+            self.parse_problems(response, [str(exc)])
             return
-        for message in problems:
-            self.problem("voc/parse_error", f"{self.source_name}: {response.url}: {message}")
+        self.parse_problems(response, problems)
         yield from self.in_window(posts)
         if cursor and not self.older_than_window(posts):
             next_url = add_or_replace_parameter(response.url, "cursor", cursor)
