@@ -53,14 +53,14 @@ def fetch_source(
     source: SourceConfig, since: date, until: date, work_dir: Path, author_salt: str
 ) -> StageResult:
     """Fetch one source's documents for [since, until]; problems are reported, not raised."""
+    from scrapers.connectors import CONNECTORS, load_source
     from scrapers.run import run_crawl
-    from scrapers.tickets import load_ticket_export
 
     logger = get_run_logger()
     started = time.perf_counter()
     result = StageResult("fetch", source.name)
-    if source.kind == "ticket_export":
-        load = load_ticket_export(source, since, until, author_salt)
+    if source.kind in CONNECTORS:
+        load = load_source(source, since, until, author_salt)
         result.documents = load.documents
         result.problems = list(load.problems)
         result.n_in, result.n_skipped = load.n_rows, load.n_skipped

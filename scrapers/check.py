@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from scrapers.connectors import CONNECTORS, load_source
 from scrapers.run import SPIDERS, run_crawl
 from scrapers.settings import USER_AGENT
-from scrapers.tickets import load_ticket_export
 from voc.settings import SourceConfig
 
 
@@ -68,8 +68,8 @@ def check_source(
     check.reachable, check.status, check.error = probe(source.url)
     if not check.reachable:
         return check
-    if source.kind == "ticket_export":
-        load = load_ticket_export(source, since, until, author_salt)
+    if source.kind in CONNECTORS:
+        load = load_source(source, since, until, author_salt)
         check.items, check.problems = len(load.documents), list(load.problems)
     elif source.kind in SPIDERS:
         with tempfile.TemporaryDirectory(prefix="voc-check-") as work:

@@ -24,6 +24,18 @@ SPIDERS: dict[str, str] = {
     "microblog": "microblog",
     "rss": "feed",
     "app_store": "app_store",
+    "weibo": "weibo",
+    "jd_comments": "jd_comments",
+    "html_reviews": "html_reviews",
+    "complaints": "complaints",
+}
+
+#: Options that become Scrapy settings (``-s``) rather than spider arguments.
+_SETTING_OPTIONS = {
+    "download_delay": "DOWNLOAD_DELAY",
+    "obey_robots": "ROBOTSTXT_OBEY",
+    "concurrent_requests": "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "retry_times": "RETRY_TIMES",
 }
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,20 +93,30 @@ def crawl_command(
         "since": since.isoformat(),
         "until": until.isoformat(),
     }
-    if source.options.get("brand"):
-        args["brand"] = str(source.options["brand"])
-    if source.kind == "microblog":
-        args["query"] = str(source.options.get("query") or source.options.get("brand") or "")
-    if source.kind == "app_store":
-        args["app_id"] = str(source.options.get("app_id") or "")
-        args["country"] = str(source.options.get("country") or "cn")
+    settings: dict[str, str] = {}
+    for key, value in source.options.items():
+        if key in _SETTING_OPTIONS:
+            settings[_SETTING_OPTIONS[key]] = _option_text(value)
+        elif key not in args:
+            args[key] = _option_text(value)
+    if source.kind == "microblog" and not args.get("query"):
+        args["query"] = args.get("brand", "")
     argv = [sys.executable, "-m", "scrapy", "crawl", spider]
     for key, value in args.items():
         argv += ["-a", f"{key}={value}"]
     argv += ["-O", f"{out_path}:jsonlines", "-s", f"VOC_STATS_FILE={stats_path}"]
-    for key, value in (extra_settings or {}).items():
+    for key, value in {**settings, **(extra_settings or {})}.items():
         argv += ["-s", f"{key}={value}"]
     return argv
+
+
+def _option_text(value: Any) -> str:
+    """A source option as a spider argument: scalars as text, tables and lists as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def crawl_env(author_salt: str = "", base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -45,16 +45,24 @@ class TicketLoad:
         problems: Messages naming the file (and row) of everything skipped.
         n_rows: Data rows read (all files, before the window filter).
         n_skipped: Rows skipped as invalid (outside-window rows are not counted here).
+        cursor: Where the next incremental load starts (connectors with a cursor, such as
+            a helpdesk API's incremental export); None = no cursor.
     """
 
     documents: list[Document] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     n_rows: int = 0
     n_skipped: int = 0
+    cursor: str | None = None
 
 
 def load_ticket_export(
-    source: SourceConfig, since: date, until: date, author_salt: str, timeout: float = 30.0
+    source: SourceConfig,
+    since: date,
+    until: date,
+    author_salt: str,
+    cursor: str | None = None,
+    timeout: float = 30.0,
 ) -> TicketLoad:
     """Load the tickets created in [since, until] from a helpdesk export.
 
@@ -65,6 +73,7 @@ def load_ticket_export(
         since: First day (inclusive, China time for naive timestamps).
         until: Last day (inclusive).
         author_salt: Salt for hashing the 客户 column.
+        cursor: Unused (exports are re-read whole; the window selects the rows).
         timeout: Per-request timeout for HTTP sources.
 
     A file that cannot be fetched, decoded or parsed is reported in `problems` and the

@@ -18,7 +18,21 @@ from typing import Any
 DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 8765
 
-SOURCE_KINDS = ("shop_reviews", "microblog", "rss", "app_store", "ticket_export")
+#: Crawled by a Scrapy spider (scrapers.run.SPIDERS) or read by a connector
+#: (scrapers.connectors.CONNECTORS).
+SOURCE_KINDS = (
+    "shop_reviews",
+    "microblog",
+    "rss",
+    "app_store",
+    "weibo",
+    "jd_comments",
+    "html_reviews",
+    "complaints",
+    "ticket_export",
+    "mailbox",
+    "helpdesk_api",
+)
 
 
 class SettingsError(ValueError):

@@ -23,6 +23,10 @@ class VocSpider(scrapy.Spider):
     Arguments (``-a``): ``source`` (Document.source; default the spider name), ``url``
     (start URL, required), ``since``/``until`` (YYYY-MM-DD, inclusive, in the site's
     timezone), ``brand``; the author salt comes from ``$VOC_AUTHOR_SALT``.
+
+    Secrets never travel as arguments: ``cookie_env`` and ``proxy_env`` name environment
+    variables holding a Cookie header value and a proxy URL for this source (the standard
+    ``http_proxy``/``https_proxy`` variables apply to every source anyway).
     """
 
     channel: ClassVar[str] = ""
@@ -37,6 +41,8 @@ class VocSpider(scrapy.Spider):
         until: str | None = None,
         brand: str | None = None,
         author_salt: str = "",
+        cookie_env: str | None = None,
+        proxy_env: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -51,6 +57,8 @@ class VocSpider(scrapy.Spider):
         self.brand = brand or None
         # Passed in the environment by scrapers.run so it never shows in the process list.
         self.author_salt = author_salt or os.environ.get("VOC_AUTHOR_SALT", "")
+        self.cookie = _from_env(self.name, "cookie_env", cookie_env)
+        self.proxy = _from_env(self.name, "proxy_env", proxy_env)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         yield self.request(self.first_url(), self.parse)
@@ -61,8 +69,24 @@ class VocSpider(scrapy.Spider):
     def first_url(self) -> str:
         return self.start_url
 
-    def request(self, url: str, callback: Callable[[Response], Any]) -> scrapy.Request:
-        return scrapy.Request(url, callback=callback, errback=self.on_download_error)
+    def request(
+        self, url: str, callback: Callable[[Response], Any], **kwargs: Any
+    ) -> scrapy.Request:
+        """A request with this source's cookie and proxy, and problem accounting on failure."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if self.cookie:
+            headers.setdefault("Cookie", self.cookie)
+        meta = dict(kwargs.pop("meta", None) or {})
+        if self.proxy:
+            meta.setdefault("proxy", self.proxy)
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_download_error,
+            headers=headers,
+            meta=meta,
+            **kwargs,
+        )
 
     def on_download_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -113,6 +137,15 @@ class VocSpider(scrapy.Spider):
     def older_than_window(self, records: list[dict[str, Any]]) -> bool:
         """True if a listing page is entirely before `since`, so later pages are too."""
         return bool(self.since and records and all(self.day_of(r) < self.since for r in records))
+
+
+def _from_env(spider: str, option: str, variable: str | None) -> str | None:
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise ValueError(f"{spider}: {option} names ${variable}, which is not set")
+    return value
 
 
 def _parse_day(name: str, value: str | None) -> date | None:

@@ -138,3 +138,40 @@ def test_crawl_command_maps_kind_to_spider_and_passes_the_window(tmp_path: Path)
     assert not any("salt" in a for a in argv)  # secrets never go on the command line
     with pytest.raises(ValueError, match="ticket_export"):
         crawl_command(tickets, SINCE, UNTIL, tmp_path / "o", tmp_path / "s")
+
+
+def test_source_options_become_spider_arguments_or_scrapy_settings(tmp_path: Path) -> None:
+    source = SourceConfig(
+        "polite",
+        "html_reviews",
+        "http://127.0.0.1:1/",
+        {
+            "brand": "客声",
+            "download_delay": 2.5,
+            "obey_robots": False,
+            "cookie_env": "POLITE_COOKIE",
+            "selectors": {"item": "div.review", "text": "p::text"},
+        },
+    )
+    argv = crawl_command(source, SINCE, UNTIL, tmp_path / "o", tmp_path / "s")
+    args = [argv[i + 1] for i, a in enumerate(argv) if a == "-a"]
+    settings = [argv[i + 1] for i, a in enumerate(argv) if a == "-s"]
+    assert "brand=客声" in args and "cookie_env=POLITE_COOKIE" in args
+    assert 'selectors={"item": "div.review", "text": "p::text"}' in args
+    assert "DOWNLOAD_DELAY=2.5" in settings and "ROBOTSTXT_OBEY=false" in settings
+
+
+def test_cookie_and_proxy_come_from_the_named_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scrapers.spiders.feed import FeedSpider
+
+    monkeypatch.setenv("SHOP_COOKIE", "SUB=abc")
+    monkeypatch.setenv("SHOP_PROXY", "http://proxy.local:3128")
+    spider = FeedSpider(url="http://x/", cookie_env="SHOP_COOKIE", proxy_env="SHOP_PROXY")
+    request = spider.request("http://x/feed", spider.parse)
+    assert request.headers["Cookie"] == b"SUB=abc"
+    assert request.meta["proxy"] == "http://proxy.local:3128"
+    assert "Cookie" not in FeedSpider(url="http://x/").request("http://x/", spider.parse).headers
+    with pytest.raises(ValueError, match=r"cookie_env names \$MISSING_COOKIE, which is not set"):
+        FeedSpider(url="http://x/", cookie_env="MISSING_COOKIE")
