@@ -57,3 +57,24 @@ def test_bad_jsonl_lines_are_skipped_with_their_line_number(tmp_path: Path) -> N
     assert len(problems) == 2
     assert problems[0].startswith("shop: out.jsonl line 2")
     assert "line 3" in problems[1] and "text" in problems[1]
+
+
+def test_attributes_round_trip_and_must_be_flat_json_scalars() -> None:
+    doc = make_document(
+        source="complaints",
+        channel="social",
+        external_id="17359012345",
+        text="快递丢件",
+        created_at=datetime(2025, 3, 1, 12, tzinfo=timezone(timedelta(hours=8))),
+        attributes={"status": "处理中", "amount": 199.0, "steps": 2, "public": True},
+    )
+    assert Document.from_dict(json.loads(json.dumps(doc.to_dict()))) == doc
+    with pytest.raises(RecordError, match=r"attributes\['tags'\] must be a JSON scalar"):
+        make_document(
+            source="s",
+            channel="social",
+            external_id="1",
+            text="x",
+            created_at=doc.created_at,
+            attributes={"tags": ["a", "b"]},
+        )

@@ -40,6 +40,8 @@ class Document:
         content_hash: Hash of the raw text, for exact-duplicate checks.
         repost_count: Reposts/shares for social posts, else None.
         comment_count: Comments for social posts, else None.
+        attributes: Source-specific fields as a flat dict of JSON scalars (a complaint's
+            title, target and status; a comment's parent post; a ticket's priority...).
     """
 
     id: str
@@ -56,6 +58,7 @@ class Document:
     content_hash: str
     repost_count: int | None = None
     comment_count: int | None = None
+    attributes: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (created_at as ISO 8601 with offset)."""
@@ -103,6 +106,7 @@ class Document:
             "brand",
             "repost_count",
             "comment_count",
+            "attributes",
         ):
             values.setdefault(key, None)
         return cls(**values)
@@ -121,6 +125,18 @@ def _validate(values: dict[str, Any]) -> None:
     rating = values.get("rating")
     if rating is not None and not 0 <= float(rating) <= 5:
         raise RecordError(f"rating out of range 0-5: {rating!r}")
+    attributes = values.get("attributes")
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            raise RecordError(f"attributes must be a dict, got {type(attributes).__name__}")
+        for key, value in attributes.items():
+            if not isinstance(key, str) or not isinstance(value, _SCALARS):
+                raise RecordError(
+                    f"attributes[{key!r}] must be a JSON scalar, got {type(value).__name__}"
+                )
+
+
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def document_id(source: str, external_id: str) -> str:
@@ -154,6 +170,7 @@ def make_document(
     brand: str | None = None,
     repost_count: int | None = None,
     comment_count: int | None = None,
+    attributes: dict[str, Any] | None = None,
     author_salt: str = "",
 ) -> Document:
     """Build a validated `Document` from source fields, hashing the author.
@@ -176,6 +193,7 @@ def make_document(
         "content_hash": content_hash(text or ""),
         "repost_count": repost_count,
         "comment_count": comment_count,
+        "attributes": dict(attributes) if attributes else None,
     }
     _validate(values)
     return Document(**values)

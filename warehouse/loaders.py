@@ -6,6 +6,7 @@ upsert batch do not raise there and the winner would be undefined.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ _DOC_COLUMNS = [
     "content_hash",
     "repost_count",
     "comment_count",
+    "attributes",
 ]
 # Columns whose change makes an incoming document an update rather than unchanged.
 _COMPARED = [
@@ -46,6 +48,7 @@ _COMPARED = [
     "repost_count",
     "comment_count",
     "author_hash",
+    "attributes",
 ]
 
 
@@ -70,18 +73,44 @@ class UpsertCounts:
 def mask_documents(docs: Sequence[Document]) -> tuple[list[Document], Counter[str]]:
     """Documents with personal data in their text masked (`nlp.pii.mask_pii`).
 
-    The content hash is taken over the masked text, so the stored hash matches the stored
-    text and a re-load of the same document is still unchanged.
+    Text-valued attributes (a complaint's title, a mail's subject) are masked too. The
+    content hash is taken over the masked text, so the stored hash matches the stored text
+    and a re-load of the same document is still unchanged.
     """
     total: Counter[str] = Counter()
     out = []
     for doc in docs:
         masked, found = mask_pii(doc.text)
+        attributes = doc.attributes
+        if attributes:
+            attributes = dict(attributes)
+            for key, value in attributes.items():
+                if isinstance(value, str):
+                    attributes[key], more = mask_pii(value)
+                    found += more
         if found:
             total += found
-            doc = replace(doc, text=masked, content_hash=content_hash(masked))
+            doc = replace(
+                doc, text=masked, content_hash=content_hash(masked), attributes=attributes
+            )
         out.append(doc)
     return out, total
+
+
+def save_unmasked_texts(
+    con: duckdb.DuckDBPyConnection, originals: Sequence[Document], stored: Sequence[Document]
+) -> int:
+    """Keep the original text of each document whose stored text was masked.
+
+    Only called when the operator turns ``keep_raw_text`` on; the table is separate so that
+    access to it can be restricted. Returns the rows written.
+    """
+    rows = {o.id: o.text for o, s in zip(originals, stored, strict=True) if o.text != s.text}
+    if rows:
+        con.executemany(
+            "INSERT OR REPLACE INTO raw_texts_unmasked VALUES (?, ?, now())", list(rows.items())
+        )
+    return len(rows)
 
 
 def _documents_frame(docs: Sequence[Document], tz: ZoneInfo) -> pd.DataFrame:
@@ -107,6 +136,12 @@ def _documents_frame(docs: Sequence[Document], tz: ZoneInfo) -> pd.DataFrame:
                 "content_hash": doc.content_hash,
                 "repost_count": doc.repost_count,
                 "comment_count": doc.comment_count,
+                # Sorted keys, so an unchanged dict serialises to the same JSON text.
+                "attributes": (
+                    json.dumps(doc.attributes, ensure_ascii=False, sort_keys=True)
+                    if doc.attributes
+                    else None
+                ),
             }
         )
     frame = pd.DataFrame(rows, columns=_DOC_COLUMNS)
@@ -122,12 +157,14 @@ def upsert_documents(
     run_id: str,
     timezone: str = "Asia/Shanghai",
     mask: bool = True,
+    keep_raw_text: bool = False,
 ) -> UpsertCounts:
     """Insert new documents and update changed ones, in one transaction.
 
-    An updated document loses its derived rows (normalised text, sentiment, theme) so the
-    next stages recompute them from the new text. Re-loading identical documents changes
-    nothing.
+    A document whose text changed loses its derived rows (normalised text, sentiment,
+    theme) so the next stages recompute them; a change elsewhere (a complaint's status, a
+    post's repost count) updates the row and keeps them. Re-loading identical documents
+    changes nothing.
 
     Args:
         con: Writable warehouse connection.
@@ -136,10 +173,13 @@ def upsert_documents(
         timezone: Defines `local_day`.
         mask: Mask personal data (phone, ID card, bank card, e-mail, order numbers) in
             the text before it is stored (`mask_documents`).
+        keep_raw_text: With `mask`, also keep the unmasked text of masked documents in
+            ``raw_texts_unmasked``.
     """
     if not docs:
         return UpsertCounts(0, 0, 0)
     masked: Counter[str] = Counter()
+    originals = list(docs)
     if mask:
         docs, masked = mask_documents(docs)
     frame = _documents_frame(docs, ZoneInfo(timezone))
@@ -162,8 +202,13 @@ def upsert_documents(
                 "CREATE OR REPLACE TEMP TABLE changed_ids AS SELECT unnest(?::VARCHAR[]) AS id",
                 [changed],
             )
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE rewritten_ids AS SELECT i.id FROM incoming_docs i "
+                "JOIN raw_documents r ON r.id = i.id "
+                "WHERE r.content_hash IS DISTINCT FROM i.content_hash"
+            )
             for table in ("doc_texts", "doc_sentiment", "doc_themes"):
-                con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT id FROM changed_ids)")
+                con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT id FROM rewritten_ids)")
             updated_cols = [*_COMPARED, "local_day", "content_hash"]
             assignments = ", ".join(f"{c} = i.{c}" for c in updated_cols)
             con.execute(
@@ -172,10 +217,13 @@ def upsert_documents(
                 [run_id],
             )
         con.execute(
-            f"INSERT INTO raw_documents SELECT {', '.join('i.' + c for c in _DOC_COLUMNS)}, ?, ? "
+            f"INSERT INTO raw_documents ({', '.join(_DOC_COLUMNS)}, first_run_id, last_run_id) "
+            f"SELECT {', '.join('i.' + c for c in _DOC_COLUMNS)}, ?, ? "
             "FROM incoming_docs i ANTI JOIN raw_documents r ON r.id = i.id",
             [run_id, run_id],
         )
+        if mask and keep_raw_text:
+            save_unmasked_texts(con, originals, docs)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -118,3 +118,39 @@ def test_personal_data_is_masked_before_storage_and_reloads_unchanged(con) -> No
     assert con.execute("SELECT text FROM raw_documents WHERE external_id = 'p3'").fetchone() == (
         "电话13812345678",
     )
+
+
+def test_attribute_change_updates_the_row_but_keeps_derived_rows(con) -> None:
+    first = _doc("c1", "快递丢件，商家不处理", attributes={"status": "处理中", "target": "某快递"})
+    loaders.upsert_documents(con, [first], "r1")
+    loaders.save_doc_texts(con, [(first.id, "快递丢件，商家不处理", "h1")])
+    same = _doc("c1", "快递丢件，商家不处理", attributes={"target": "某快递", "status": "处理中"})
+    assert loaders.upsert_documents(con, [same], "r2") == loaders.UpsertCounts(0, 0, 1)
+
+    resolved = _doc(
+        "c1", "快递丢件，商家不处理", attributes={"status": "已完成", "target": "某快递"}
+    )
+    assert loaders.upsert_documents(con, [resolved], "r3") == loaders.UpsertCounts(0, 1, 0)
+    status = con.execute("SELECT attributes->>'status' FROM raw_documents").fetchone()[0]
+    assert status == "已完成"
+    # The text did not change, so its normalised text (and sentiment, theme) stays.
+    assert con.execute("SELECT count(*) FROM doc_texts").fetchone()[0] == 1
+
+    rewritten = _doc("c1", "快递丢件，已经退款了", attributes={"status": "已完成"})
+    assert loaders.upsert_documents(con, [rewritten], "r4").updated == 1
+    assert con.execute("SELECT count(*) FROM doc_texts").fetchone()[0] == 0
+
+
+def test_unmasked_text_is_kept_apart_only_when_configured(con) -> None:
+    docs = [
+        _doc("u1", "请回电13812345678", attributes={"title": "联系13812345678"}),
+        _doc("u2", "没有个人信息"),
+    ]
+    loaders.upsert_documents(con, docs, "r1")
+    assert con.execute("SELECT count(*) FROM raw_texts_unmasked").fetchone()[0] == 0
+    row = con.execute("SELECT text, attributes->>'title' FROM raw_documents WHERE external_id='u1'")
+    assert row.fetchone() == ("请回电[手机号]", "联系[手机号]")
+
+    loaders.upsert_documents(con, docs, "r2", keep_raw_text=True)
+    kept = con.execute("SELECT doc_id, text FROM raw_texts_unmasked").fetchall()
+    assert kept == [(docs[0].id, "请回电13812345678")]
