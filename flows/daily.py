@@ -21,12 +21,9 @@ from flows.tasks import (
     segment_documents,
 )
 from nlp.spikes import SpikeParams
-from voc.settings import Settings, load_settings
-from warehouse import loaders
+from voc.settings import Settings, SourceConfig, load_settings
+from warehouse import loaders, sources
 from warehouse.db import warehouse
-
-#: How far back a scheduled run looks when no dates are given (late posts, edits).
-DEFAULT_LOOKBACK_DAYS = 2
 
 
 def _record(db_path: Path, run_id: str, result: StageResult) -> None:
@@ -45,31 +42,105 @@ def _record(db_path: Path, run_id: str, result: StageResult) -> None:
         loaders.record_errors(con, run_id, result.stage, result.source, result.problems)
 
 
-def default_window(settings: Settings, today: date | None = None) -> tuple[date, date]:
-    """The dates a run with no --since/--until covers: the last few days up to today."""
-    today = today or datetime.now(ZoneInfo(settings.timezone)).date()
-    return today - timedelta(days=DEFAULT_LOOKBACK_DAYS), today
+def _today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
-def run_pipeline(settings: Settings, since: date, until: date) -> dict:
-    """Run every stage for [since, until] under the current flow run; returns a summary."""
+def source_plan(
+    settings: Settings,
+    since: date | None,
+    until: date | None,
+    today: date | None = None,
+) -> list[tuple[SourceConfig, date, date, str | None]]:
+    """(source, since, until, cursor) for each enabled source.
+
+    With dates (a backfill) every source covers them and connectors start afresh. Without,
+    each source runs incrementally from its watermark minus its look-back (option
+    ``lookback_days``, default the setting), resuming from its stored cursor.
+    """
+    today = today or _today(settings)
+    plan = []
+    with warehouse(settings.db_path) as con:
+        for source in settings.sources:
+            if not source.enabled:
+                continue
+            if since is not None and until is not None:
+                plan.append((source, since, until, None))
+                continue
+            first, last = sources.fetch_window(
+                con,
+                source.name,
+                today,
+                settings.timezone,
+                int(source.options.get("lookback_days", settings.lookback_days)),
+                int(source.options.get("backfill_days", settings.backfill_days)),
+            )
+            plan.append((source, first, last, sources.source_cursor(con, source.name)))
+    return plan
+
+
+def _source_run(
+    source: SourceConfig,
+    since: date,
+    until: date,
+    mode: str,
+    fetched: StageResult,
+    loaded: StageResult,
+) -> sources.SourceRun:
+    newest = max((d.created_at for d in fetched.documents), default=None)
+    return sources.SourceRun(
+        source=source.name,
+        kind=source.kind,
+        since=since,
+        until=until,
+        mode=mode,
+        fetched=fetched.n_out,
+        new=loaded.new,
+        updated=loaded.updated,
+        unchanged=loaded.unchanged,
+        skipped=fetched.n_skipped,
+        errors=fetched.n_errors,
+        empty_text=fetched.empty_text,
+        layout_changed=fetched.layout_changed,
+        last_error=fetched.problems[-1] if fetched.problems else None,
+        seconds=fetched.seconds + loaded.seconds,
+        watermark=newest,
+        cursor=fetched.cursor,
+    )
+
+
+def run_pipeline(settings: Settings, since: date | None = None, until: date | None = None) -> dict:
+    """Run every stage under the current flow run; returns a summary.
+
+    With `since`/`until` every source is fetched for those days (a backfill); without,
+    each source runs incrementally (`source_plan`).
+    """
     logger = get_run_logger()
     db_path = settings.db_path
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
     work_dir = settings.runs_dir / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
+    mode = "incremental" if since is None and until is None else "backfill"
+    plan = source_plan(settings, since, until)
+    first_day = min((p[1] for p in plan), default=since)
+    last_day = max((p[2] for p in plan), default=until)
     with warehouse(db_path) as con:
-        loaders.start_run(con, run_id, "daily_ingest", since, until)
-    logger.info("run %s: %s..%s into %s", run_id, since, until, db_path)
+        loaders.start_run(con, run_id, "daily_ingest", first_day, last_day)
+    logger.info("run %s (%s): %s..%s into %s", run_id, mode, first_day, last_day, db_path)
     status = "failed"
     source_errors = 0
+    health_issues = 0
     try:
-        sources = [s for s in settings.sources if s.enabled]
         futures = [
-            (s, fetch_source.submit(s, since, until, work_dir, settings.author_salt))
-            for s in sources
+            (
+                source,
+                first,
+                last,
+                fetch_source.submit(source, first, last, work_dir, settings.author_salt, cursor),
+            )
+            for source, first, last, cursor in plan
         ]
-        for source, future in futures:
+        for source, first, last, future in futures:
             try:
                 fetched = future.result()
             except Exception as exc:  # one broken source never stops the others
@@ -81,11 +152,22 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
                 )
             _record(db_path, run_id, fetched)
             source_errors += fetched.n_errors
-            _record(
+            loaded = load_documents(
                 db_path,
+                fetched,
                 run_id,
-                load_documents(db_path, fetched, run_id, settings.timezone, settings.mask_pii),
+                settings.timezone,
+                settings.mask_pii,
+                settings.keep_raw_text,
             )
+            _record(db_path, run_id, loaded)
+            with warehouse(db_path) as con:
+                issues = sources.record_source_run(
+                    con, run_id, _source_run(source, first, last, mode, fetched, loaded)
+                )
+            for issue in issues:
+                logger.warning("source health: %s (%s)", issue.message, issue.check)
+            health_issues += len(issues)
         _record(db_path, run_id, normalise_documents(db_path))
         _record(
             db_path,
@@ -119,9 +201,11 @@ def run_pipeline(settings: Settings, since: date, until: date) -> dict:
     return {
         "run_id": run_id,
         "status": status,
-        "since": str(since),
-        "until": str(until),
+        "mode": mode,
+        "since": str(first_day),
+        "until": str(last_day),
         "source_errors": source_errors,
+        "source_health_issues": health_issues,
     }
 
 
@@ -133,13 +217,15 @@ def daily_ingest(
     db_path: str | None = None,
     demo_port: int | None = None,
 ) -> dict:
-    """Ingest all configured sources for [since, until] (default: the last few days)."""
+    """Ingest all configured sources: for [since, until] if given (a backfill), else
+    incrementally from each source's watermark."""
     settings = load_settings(config_path, db_path=db_path)
     if demo_port is not None:
         settings = settings.with_demo_port(demo_port)
-    if since is None or until is None:
-        default_since, default_until = default_window(settings)
-        since, until = since or default_since, until or default_until
-    if since > until:
+    if since is not None and until is None:
+        until = _today(settings)
+    if until is not None and since is None:
+        since = until - timedelta(days=settings.lookback_days)
+    if since is not None and until is not None and since > until:
         raise ValueError(f"--since {since} is after --until {until}")
     return run_pipeline(settings, since, until)

@@ -36,6 +36,15 @@ class StageResult:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list, repr=False)
+    #: Fetch only: the connector's resume point, items with empty text, pages whose
+    #: structure no longer matched.
+    cursor: str | None = None
+    empty_text: int = 0
+    layout_changed: int = 0
+    #: Load only: documents inserted, changed and already stored as they are.
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
 
 
 @lru_cache(maxsize=4)
@@ -50,9 +59,15 @@ def _sentiment_model(model_dir: Path | None, int8: bool) -> SentimentModel:
 
 @task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
 def fetch_source(
-    source: SourceConfig, since: date, until: date, work_dir: Path, author_salt: str
+    source: SourceConfig,
+    since: date,
+    until: date,
+    work_dir: Path,
+    author_salt: str,
+    cursor: str | None = None,
 ) -> StageResult:
-    """Fetch one source's documents for [since, until]; problems are reported, not raised."""
+    """Fetch one source's documents for [since, until] (a connector resumes from `cursor`);
+    problems are reported, not raised."""
     from scrapers.connectors import CONNECTORS, load_source
     from scrapers.run import run_crawl
 
@@ -60,10 +75,11 @@ def fetch_source(
     started = time.perf_counter()
     result = StageResult("fetch", source.name)
     if source.kind in CONNECTORS:
-        load = load_source(source, since, until, author_salt)
+        load = load_source(source, since, until, author_salt, cursor)
         result.documents = load.documents
         result.problems = list(load.problems)
         result.n_in, result.n_skipped = load.n_rows, load.n_skipped
+        result.cursor = load.cursor
     else:
         crawl = run_crawl(source, since, until, work_dir, author_salt)
         docs, bad_lines = read_documents_jsonl(crawl.jsonl_path, source.name)
@@ -74,6 +90,8 @@ def fetch_source(
             int(stats.get(k, 0)) for k in ("voc/parse_error", "voc/invalid_item")
         )
         result.n_in = len(docs) + result.n_skipped
+        result.empty_text = int(stats.get("voc/empty_text", 0))
+        result.layout_changed = int(stats.get("voc/layout_changed", 0))
     result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
     for problem in result.problems[:20]:
@@ -91,12 +109,19 @@ def fetch_source(
 
 @task(cache_policy=NO_CACHE)
 def load_documents(
-    db_path: Path, fetched: StageResult, run_id: str, timezone: str, mask_pii: bool = True
+    db_path: Path,
+    fetched: StageResult,
+    run_id: str,
+    timezone: str,
+    mask_pii: bool = True,
+    keep_raw_text: bool = False,
 ) -> StageResult:
     """Upsert one source's documents into raw_documents (personal data masked first)."""
     started = time.perf_counter()
     with warehouse(db_path) as con:
-        counts = loaders.upsert_documents(con, fetched.documents, run_id, timezone, mask=mask_pii)
+        counts = loaders.upsert_documents(
+            con, fetched.documents, run_id, timezone, mask=mask_pii, keep_raw_text=keep_raw_text
+        )
     get_run_logger().info(
         "%s: %d new, %d updated, %d unchanged; personal data masked: %s",
         fetched.source,
@@ -112,6 +137,9 @@ def load_documents(
         n_out=counts.new + counts.updated,
         n_skipped=counts.unchanged,
         seconds=time.perf_counter() - started,
+        new=counts.new,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
     )
 
 

@@ -38,6 +38,9 @@ class DocumentPipeline:
             )
         except (RecordError, TypeError) as exc:
             assert self.crawler.stats is not None
+            if not str(item.get("text") or "").strip():
+                # Counted apart: many empty texts mean the text selector broke.
+                self.crawler.stats.inc_value("voc/empty_text")
             where = item.get("url") or f"item {item.get('external_id')}"
             record_problem(
                 self.crawler.stats,

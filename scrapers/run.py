@@ -30,6 +30,9 @@ SPIDERS: dict[str, str] = {
     "complaints": "complaints",
 }
 
+#: Options the pipeline reads itself (the incremental window), not passed to spiders.
+_PIPELINE_OPTIONS = {"lookback_days", "backfill_days"}
+
 #: Options that become Scrapy settings (``-s``) rather than spider arguments.
 _SETTING_OPTIONS = {
     "download_delay": "DOWNLOAD_DELAY",
@@ -95,6 +98,8 @@ def crawl_command(
     }
     settings: dict[str, str] = {}
     for key, value in source.options.items():
+        if key in _PIPELINE_OPTIONS:
+            continue
         if key in _SETTING_OPTIONS:
             settings[_SETTING_OPTIONS[key]] = _option_text(value)
         elif key not in args:

@@ -431,11 +431,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "ingest",
         help="run the daily flow once for a date range",
-        description="Run the daily ingestion flow once over the configured "
-        "sources for [--since, --until] (local days).",
+        description="Run the daily ingestion flow once over the configured sources. "
+        "Without dates each source runs incrementally: from the newest document it has "
+        "landed minus lookback_days (a new source: backfill_days back) up to today, and "
+        "connectors resume from their stored cursor. With --since/--until every source "
+        "is fetched for those local days (a backfill).",
     )
     _add_common(p)
-    p.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (default: 2 days ago)")
+    p.add_argument(
+        "--since", type=_date, help="first day, YYYY-MM-DD (default: incremental per source)"
+    )
     p.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (default: today)")
     p.set_defaults(func=cmd_ingest)
 

@@ -93,6 +93,13 @@ class Settings:
         sentiment_model_dir: A local Hugging Face model directory; None = the bundled default.
         sentiment_int8: Run the sentiment model with int8 dynamic quantization (faster on
             CPU at equal accuracy on the bundled model; turn off to compare).
+        lookback_days: An incremental run starts this many days before the newest document
+            a source has landed, to pick up late posts and edits (per source: option
+            ``lookback_days``).
+        backfill_days: Days a source's first incremental run fetches (per source: option
+            ``backfill_days``).
+        keep_raw_text: With mask_pii, also keep the unmasked text of masked documents, in
+            the separate table ``raw_texts_unmasked`` (off by default).
         mask_pii: Mask phone, ID-card, bank-card, e-mail and order numbers in texts before
             they are stored (`nlp.pii`).
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
@@ -116,6 +123,9 @@ class Settings:
     sentiment_model_dir: Path | None = None
     sentiment_int8: bool = True
     mask_pii: bool = True
+    keep_raw_text: bool = False
+    lookback_days: int = 2
+    backfill_days: int = 30
     user_dict_paths: tuple[Path, ...] = ()
     stopword_paths: tuple[Path, ...] = ()
     author_salt: str = "voc-monitor"

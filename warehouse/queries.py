@@ -112,6 +112,76 @@ def last_runs(con: duckdb.DuckDBPyConnection, limit: int = 5) -> pd.DataFrame:
     ).df()
 
 
+def source_status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per source: its latest run's counts, its state (watermark, cursor set, last success,
+    last error) and how many health alerts are open; newest-problem sources first."""
+    rows = con.execute(
+        "WITH latest AS (SELECT * FROM source_runs "
+        " QUALIFY row_number() OVER (PARTITION BY source ORDER BY finished_at DESC) = 1) "
+        "SELECT l.source, l.kind, l.run_id, l.mode, l.since, l.until, l.fetched, l.new,"
+        " l.updated, l.unchanged, l.skipped, l.errors, l.status, l.finished_at,"
+        " s.watermark, s.cursor IS NOT NULL, s.last_success_at, s.last_error, s.last_error_at,"
+        " s.consecutive_failures,"
+        " (SELECT count(*) FROM source_health_alerts a"
+        "  WHERE a.source = l.source AND a.resolved_at IS NULL) "
+        "FROM latest l LEFT JOIN source_state s USING (source) "
+        "ORDER BY l.status = 'ok', l.source"
+    ).fetchall()
+    keys = [
+        "source",
+        "kind",
+        "run_id",
+        "mode",
+        "since",
+        "until",
+        "fetched",
+        "new",
+        "updated",
+        "unchanged",
+        "skipped",
+        "errors",
+        "status",
+        "finished_at",
+        "watermark",
+        "has_cursor",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "consecutive_failures",
+        "open_health_alerts",
+    ]
+    return [{k: _jsonable(v) for k, v in zip(keys, row, strict=True)} for row in rows]
+
+
+def source_health_alerts(
+    con: duckdb.DuckDBPyConnection, include_resolved: bool = False
+) -> list[dict[str, Any]]:
+    """Source-health alerts, open ones first, newest first."""
+    rows = con.execute(
+        "SELECT alert_id, source, check_name, message, observed, expected, run_id, raised_at,"
+        " resolved_run_id, resolved_at FROM source_health_alerts "
+        "WHERE ? OR resolved_at IS NULL ORDER BY resolved_at IS NOT NULL, raised_at DESC",
+        [include_resolved],
+    ).fetchall()
+    keys = [
+        "alert_id",
+        "source",
+        "check",
+        "message",
+        "observed",
+        "expected",
+        "run_id",
+        "raised_at",
+        "resolved_run_id",
+        "resolved_at",
+    ]
+    return [{k: _jsonable(v) for k, v in zip(keys, row, strict=True)} for row in rows]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Counts for operators and scripts (the shape `voc stats --json` prints)."""
     model = current_model_version(con)
@@ -212,4 +282,6 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "alerts": alerts,
         "runs": runs,
         "last_run": {"run_id": last_run_id, "stages": stages, "errors": errors},
+        "sources": source_status(con),
+        "source_health": source_health_alerts(con),
     }
