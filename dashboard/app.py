@@ -13,10 +13,12 @@ import streamlit as st
 from dashboard.data import load_alert_evidence, load_overview, stamp
 from voc.settings import Settings, load_settings
 from warehouse.db import WarehouseBusyError, WarehouseError
+from warehouse.sources import CHECK_LABELS
 
 SOURCE_NAMES = {"demo_shop": "商城评价", "demo_weibo": "微博", "demo_helpdesk": "客服工单"}
 METRIC_NAMES = {"negative_volume": "负面数量", "negative_share": "负面占比"}
 CHANNEL_NAMES = {"review": "评价", "social": "社交", "ticket": "工单"}
+STATUS_NAMES = {"ok": "正常", "partial": "部分失败", "failed": "失败"}
 
 
 def _settings() -> Settings:
@@ -112,6 +114,8 @@ def render() -> None:
         f"情感模型 {summary['sentiment']['model_version']}"
     )
 
+    _source_health_banner(summary["source_health"])
+
     st.subheader("每日情感趋势（按来源）")
     metric = st.radio(
         "指标",
@@ -205,6 +209,54 @@ def render() -> None:
                 "原文": recent["text"],
                 "正面概率": recent["score"].round(3),
                 "主题": recent["theme"].fillna("—"),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+    _source_table(summary["sources"], tz)
+
+
+def _source_health_banner(health: list[dict]) -> None:
+    """Open source-health alerts first: the numbers below are incomplete while they last."""
+    if not health:
+        return
+    # Plain text only: problem messages can quote what a site returned.
+    st.error(f"数据源异常 {len(health)} 项：以下来源的数据可能不完整")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "来源": [_source_label(a["source"]) for a in health],
+                "检查项": [CHECK_LABELS.get(a["check"], a["check"]) for a in health],
+                "详情": [a["message"] for a in health],
+                "发现时间": [a["raised_at"][:16].replace("T", " ") for a in health],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _source_table(sources: list[dict], tz: str) -> None:
+    st.subheader("数据源状态")
+    if not sources:
+        st.caption("还没有按来源记录的运行。")
+        return
+    frame = pd.DataFrame(sources)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "来源": frame["source"].map(_source_label),
+                "类型": frame["kind"],
+                "状态": frame["status"].map(STATUS_NAMES).fillna(frame["status"]),
+                "抓取": frame["fetched"],
+                "新增": frame["new"],
+                "更新": frame["updated"],
+                "跳过": frame["skipped"],
+                "错误": frame["errors"],
+                "最近成功": _local_time(pd.to_datetime(frame["last_success_at"], utc=True), tz),
+                "最近错误": frame["last_error"].fillna("—"),
             }
         ),
         hide_index=True,

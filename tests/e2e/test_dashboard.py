@@ -36,7 +36,46 @@ def test_main_page_shows_counts_in_chinese(app: AppTest) -> None:
         "负面预警",
         "主要投诉主题",
         "最新负面反馈",
+        "数据源状态",
     ]
+    sources = app.dataframe[-1].value
+    assert set(sources["来源"]) == {"商城评价", "微博", "客服工单"}
+    assert (sources["抓取"] > 0).all()
+
+
+def test_a_broken_source_is_flagged_above_the_numbers(
+    e2e_db: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import shutil
+    from datetime import date
+
+    from warehouse.db import warehouse
+    from warehouse.sources import SourceRun, record_source_run
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(e2e_db, db)
+    with warehouse(db) as con:
+        record_source_run(
+            con,
+            "broken-run",
+            SourceRun(
+                "demo_weibo",
+                "microblog",
+                date(2025, 9, 30),
+                date(2025, 9, 30),
+                "incremental",
+                errors=3,
+                last_error="demo_weibo: could not fetch http://x/api: HTTP 500 <b>bold</b>",
+            ),
+        )
+    monkeypatch.setenv("VOC_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "数据源异常 1 项" in at.error[0].value
+    health = at.dataframe[0].value
+    assert list(health["来源"]) == ["微博"] and "抓取失败" in health["检查项"][0]
+    assert health["详情"][0].endswith("HTTP 500 <b>bold</b>")  # shown as text, not HTML
 
 
 def test_planted_spike_is_listed_with_its_theme_and_verbatims(app: AppTest) -> None:
