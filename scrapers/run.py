@@ -39,6 +39,8 @@ _SETTING_OPTIONS = {
     "obey_robots": "ROBOTSTXT_OBEY",
     "concurrent_requests": "CONCURRENT_REQUESTS_PER_DOMAIN",
     "retry_times": "RETRY_TIMES",
+    "download_timeout": "DOWNLOAD_TIMEOUT",
+    "retry_backoff": "RETRY_BACKOFF_BASE",
 }
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -23,6 +23,13 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Retries wait 1 s, 2 s, 4 s... (or the server's Retry-After), at most 30 s.
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 30.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapers.middlewares.BackoffRetryMiddleware": 550,
+}
 
 FEED_EXPORT_ENCODING = "utf-8"
 # Neither the telnet console nor Scrapy 2.19's remote-control HTTP server (both execute
