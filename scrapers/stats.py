@@ -50,7 +50,22 @@ class StatsFileExtension:
             raise NotConfigured("VOC_STATS_FILE not set")
         ext = cls(crawler, Path(path))
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
         return ext
+
+    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
+        """A callback that raised (a page nobody foresaw): a named problem, not just a log
+        line, so the run log and source health see it."""
+        assert self.crawler.stats is not None
+        source = getattr(spider, "source_name", spider.name)
+        error = failure.value
+        record_problem(
+            self.crawler.stats,
+            "voc/spider_error",
+            f"{source}: {response.url}: cannot read the page "
+            f"({type(error).__name__}: {str(error)[:200]})",
+            logging.getLogger(__name__),
+        )
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         assert self.crawler.stats is not None
