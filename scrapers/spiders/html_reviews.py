@@ -1,0 +1,76 @@
+"""Reviews from any HTML listing, read with the selectors in the source's configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from scrapy.http import Response, TextResponse
+
+from scrapers.charset import decode_chinese
+from scrapers.htmlconfig import load_config, parse_listing
+from scrapers.spiders.base import VocSpider
+
+
+class HtmlReviewsSpider(VocSpider):
+    """Reviews on the listing at ``-a url=`` and its next pages, read with ``-a selectors=``
+    (JSON); options ``rating_scale``, ``rating_regex``, ``date_format``, ``max_pages``,
+    ``encoding`` (see `scrapers.htmlconfig`)."""
+
+    name = "html_reviews"
+    channel = "review"
+
+    def __init__(
+        self,
+        selectors: str | None = None,
+        rating_scale: str | None = None,
+        rating_regex: str | None = None,
+        date_format: str | None = None,
+        max_pages: str | None = None,
+        encoding: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.config = load_config(
+            self.source_name,
+            selectors,
+            rating_scale=rating_scale,
+            rating_regex=rating_regex,
+            date_format=date_format,
+            max_pages=max_pages,
+            encoding=encoding,
+        )
+
+    def page_text(self, response: Response) -> str:
+        if self.config.encoding:
+            return response.body.decode(self.config.encoding, errors="replace")
+        # Scrapy picks the header's, then the meta tag's charset; Chinese pages often
+        # declare utf-8 and send GBK, which decode_chinese notices.
+        declared = response.encoding if isinstance(response, TextResponse) else None
+        return decode_chinese(response.body, declared)[0]
+
+    def parse(self, response: Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
+        where = f"{self.source_name}: {response.url}"
+        result = parse_listing(
+            self.page_text(response),
+            response.url,
+            self.site_now(response),
+            self.config,
+            first_page=page == 1,
+        )
+        if result.blocked:
+            self.problem("voc/error_page", f"{where}: {result.blocked}")
+            return
+        if result.layout_changed:
+            self.problem("voc/layout_changed", f"{where}: {result.layout_changed}")
+        elif result.empty:
+            self.problem("voc/empty_page", f"{where}: no reviews on the first page")
+        self.parse_problems(response, result.problems)
+        yield from self.in_window(result.reviews)
+        if (
+            result.next_url
+            and result.reviews
+            and page < self.config.max_pages
+            and not self.older_than_window(result.reviews)
+        ):
+            yield self.request(result.next_url, self.parse, cb_kwargs={"page": page + 1})
