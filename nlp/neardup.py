@@ -16,21 +16,27 @@ Method
        likely to be independent customers as a copy. By default (`short_exact=False`) each
        short document is a group of its own; with `short_exact=True` only documents with the
        exact same cleaned short text group together.
-    3. MinHash: the set of character `shingle_size`-grams (default 3) of the voice, each
+    3. MinHash: the set of character `shingle_size`-grams (default 2) of the voice, each
        hashed to 32 bits, is summarised by `num_perm` (default 128) minima under
        multiply-add-shift hash functions whose constants come from a fixed seed, so
        signatures are the same on every run and machine. Computed with numpy over whole
-       batches at once.
+       batches at once. Bigrams rather than 3-grams: on the demo corpus plus 7.5k synthetic
+       reposts and one-character edits, bigrams found 93% (3-grams 61%) of the edits of
+       20-40 character texts and grouped no additional pair of distinct texts; paraphrased
+       complaints on one topic stay at a Jaccard of 0.3-0.55, far below the threshold.
     4. LSH banding: the signature is cut into `bands` (default 32) bands of
        `num_perm // bands` rows; documents sharing any band are candidates. With 32 × 4 a
        pair at Jaccard 0.8 becomes a candidate with probability > 0.9999, at 0.3 with ~0.23.
     5. Verification: the estimated Jaccard similarity (share of equal signature positions)
        between the new document and each candidate; the document joins the group of the
-       most similar candidate when that is ≥ `threshold` (default 0.8, i.e. about one
-       changed word per 30-40 characters for 3-grams), ties going to the smaller group id.
+       most similar candidate when that is ≥ `threshold` (default 0.8: with bigrams, about
+       one changed character per 20 characters or one changed two-character word per 30),
+       ties going to the smaller group id.
        Otherwise it founds a group whose id is its own doc id. Assignments are never
        revised: a later document that resembles two groups joins the closer one and the
-       groups stay apart, so group ids are stable across runs.
+       groups stay apart, so group ids are stable across runs. A band bucket keeps at most
+       4 members of one group, which bounds the work for a campaign of thousands of
+       variants (20,000 variants of one text: 7,000 docs/s instead of 350).
 
 A document's input is expected to be normalised text (`nlp.normalize.normalize_text`, which
 also maps Traditional to Simplified characters); raw text works too, minus that mapping.
@@ -72,7 +78,7 @@ class NearDupConfig:
     """How near duplicates are found.
 
     Attributes:
-        shingle_size: Characters per shingle (3-grams of the cleaned voice).
+        shingle_size: Characters per shingle (bigrams of the cleaned voice).
         num_perm: MinHash functions; a signature is `num_perm` uint32 (4 bytes each).
         bands: LSH bands; `num_perm` must be a multiple of it.
         threshold: Minimum estimated Jaccard similarity to join a group.
