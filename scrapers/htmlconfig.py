@@ -57,6 +57,8 @@ class HtmlReviewConfig:
         date_format: A strptime format for dates `parse_chinese_datetime` does not read.
         max_pages: Most listing pages followed per crawl.
         encoding: Forces the page encoding (for pages that declare the wrong one).
+        newest_first: The listing is sorted newest first, so a page older than the crawl
+            window ends the crawl; False reads up to max_pages whatever the dates.
     """
 
     selectors: Mapping[str, str]
@@ -65,6 +67,7 @@ class HtmlReviewConfig:
     date_format: str | None = None
     max_pages: int = DEFAULT_MAX_PAGES
     encoding: str | None = None
+    newest_first: bool = True
 
 
 def load_config(
@@ -75,6 +78,7 @@ def load_config(
     date_format: str | None = None,
     max_pages: str | int | None = None,
     encoding: str | None = None,
+    newest_first: str | bool | None = None,
 ) -> HtmlReviewConfig:
     """Validate a source's options (as text or values) into a config.
 
@@ -110,6 +114,7 @@ def load_config(
         date_format=_date_format(source, date_format),
         max_pages=_positive(source, "max_pages", max_pages, int) or DEFAULT_MAX_PAGES,
         encoding=_encoding(source, encoding),
+        newest_first=_flag(source, "newest_first", newest_first, default=True),
     )
 
 
@@ -123,6 +128,16 @@ def _positive(source: str, name: str, value: Any, kind: type) -> Any:
     if number <= 0:
         raise ValueError(f"{source}: {name} must be a positive number, got {value!r}")
     return number
+
+
+def _flag(source: str, name: str, value: str | bool | None, default: bool) -> bool:
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        return value
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"{source}: {name} must be true or false, got {value!r}")
 
 
 def _regex(source: str, pattern: str | None) -> re.Pattern[str] | None:

@@ -15,7 +15,7 @@ from scrapers.spiders.base import VocSpider
 class HtmlReviewsSpider(VocSpider):
     """Reviews on the listing at ``-a url=`` and its next pages, read with ``-a selectors=``
     (JSON); options ``rating_scale``, ``rating_regex``, ``date_format``, ``max_pages``,
-    ``encoding`` (see `scrapers.htmlconfig`)."""
+    ``encoding``, ``newest_first`` (see `scrapers.htmlconfig`)."""
 
     name = "html_reviews"
     channel = "review"
@@ -28,6 +28,7 @@ class HtmlReviewsSpider(VocSpider):
         date_format: str | None = None,
         max_pages: str | None = None,
         encoding: str | None = None,
+        newest_first: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -39,6 +40,7 @@ class HtmlReviewsSpider(VocSpider):
             date_format=date_format,
             max_pages=max_pages,
             encoding=encoding,
+            newest_first=newest_first,
         )
 
     def page_text(self, response: Response) -> str:
@@ -71,6 +73,6 @@ class HtmlReviewsSpider(VocSpider):
             result.next_url
             and result.reviews
             and page < self.config.max_pages
-            and not self.older_than_window(result.reviews)
+            and not (self.config.newest_first and self.older_than_window(result.reviews))
         ):
             yield self.request(result.next_url, self.parse, cb_kwargs={"page": page + 1})

@@ -97,5 +97,7 @@ class JdCommentsSpider(VocSpider):
             return
         yield from self.in_window(result.comments)
         last_page = min(self.max_pages, result.max_page or self.max_pages)
-        if result.comments and page + 1 < last_page and not self.older_than_window(result.comments):
+        # Only the newest-first order (sortType=6) makes an old page mean older pages follow.
+        past_window = self.sort == 6 and self.older_than_window(result.comments)
+        if result.comments and page + 1 < last_page and not past_window:
             yield self.request(self.page_url(page + 1), self.parse, cb_kwargs={"page": page + 1})

@@ -168,6 +168,7 @@ def test_ratings_are_scaled_to_five() -> None:
         ({"item": "li", "text": "p", "date": "s"}, {"rating_regex": "("}, "rating_regex '\\('"),
         ({"item": "li", "text": "p", "date": "s"}, {"encoding": "gbkk"}, "encoding 'gbkk'"),
         ({"item": "li", "text": "p", "date": "s"}, {"date_format": "YYYY"}, "date_format 'YYYY'"),
+        ({"item": "li", "text": "p", "date": "s"}, {"newest_first": "yes"}, "newest_first must"),
     ],
 )
 def test_config_errors_name_the_source_and_key(selectors, options, message) -> None:
@@ -262,6 +263,13 @@ def test_crawl_stops_once_a_page_is_older_than_the_window(site, tmp_path) -> Non
     assert sorted(d.external_id for d in docs) == ["r1003", "r1005", "r1006"]
     assert site.requested == ["/shop/H8a9/reviews", "/shop/H8a9/reviews?page=2"]
     assert result.stats["voc/out_of_range"] == 5  # two of 3-05, three of page 2
+
+
+def test_crawl_of_a_listing_not_newest_first_reads_past_old_pages(site, tmp_path) -> None:
+    _, docs = _crawl(
+        site, tmp_path, "/shop/H8a9/reviews", date(2024, 3, 1), date(2024, 3, 4), newest_first=False
+    )
+    assert len(docs) == 3 and len(site.requested) == 3
 
 
 def test_crawl_honours_max_pages(site, tmp_path) -> None:

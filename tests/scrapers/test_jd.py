@@ -209,6 +209,13 @@ def test_crawl_stops_once_a_page_is_older_than_the_window(club, tmp_path) -> Non
     assert result.stats["voc/out_of_range"] == 3  # 03-05, and page 1's two
 
 
+def test_crawl_in_another_order_reads_on_past_old_pages(club, tmp_path) -> None:
+    _, docs = _crawl(club, tmp_path, PRODUCT, date(2024, 3, 3), date(2024, 3, 4), sort=5)
+    assert len(docs) == 2
+    assert _pages(club) == [0, 1, 2]  # not newest first: an old page 1 proves nothing
+    assert {q["sortType"] for q in club.requested} == {"5"}
+
+
 @pytest.mark.parametrize(
     ("product", "key", "message"),
     [
