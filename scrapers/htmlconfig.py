@@ -11,7 +11,8 @@ When ``item`` matches nothing the page is an end if ``empty`` matches; else it i
 layout if ``empty`` is configured, if the page links to a next page, or if we got there
 from a page with reviews; else (a first page without reviews, nothing to tell) it is
 reported as an empty page. A page without reviews that reads like a verification or login
-page is reported as blocked.
+page is reported as blocked. A review without text or date is a problem naming its index;
+when every item on a page lacks one, the layout has changed too.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from scrapers.parsers import parse_chinese_datetime
 
 REQUIRED = ("item", "text", "date")
 OPTIONAL = ("id", "rating", "author", "product", "url", "next_page", "empty")
-#: Page-level selectors; the others are relative to each item.
-PAGE_LEVEL = ("item", "next_page", "empty")
 DEFAULT_MAX_PAGES = 50
 
 # Shown instead of reviews when a site wants a human; only looked for on review-less pages.
