@@ -81,12 +81,12 @@ class CommentPage:
     max_id_type: int = 0
 
 
-def search_url(base: str, query: str, page: int) -> str:
+def search_url(base: str, query: str, page: int | str) -> str:
     """URL of one page of search results ("综合", newest and hottest mixed)."""
     containerid = quote(f"100103type=1&q={query}", safe="")
     return (
         f"{base.rstrip('/')}/api/container/getIndex?containerid={containerid}"
-        f"&page_type=searchall&page={page}"
+        f"&page_type=searchall&page={quote(str(page), safe='')}"
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
@@ -83,7 +83,7 @@ class WeiboSpider(VocSpider):
             meta["dont_merge_cookies"] = True
         return self.request(url, callback, headers=API_HEADERS, meta=meta, **kwargs)
 
-    async def start(self) -> Any:
+    async def start(self) -> AsyncIterator[scrapy.Request]:
         yield self.api_request(self.first_url(), self.parse, cb_kwargs={"page": 1})
 
     def start_requests(self) -> Iterator[scrapy.Request]:  # Scrapy < 2.13
@@ -126,7 +126,7 @@ class WeiboSpider(VocSpider):
             if timeline:
                 url = timeline_url(self.start_url, self.uid, listing.cursor)
             else:
-                url = search_url(self.start_url, self.query, int(listing.cursor))
+                url = search_url(self.start_url, self.query, listing.cursor)
             yield self.api_request(url, self.parse, cb_kwargs={"page": page + 1})
 
     def parse_comments(self, response: Response, payload: Any, page: int) -> Iterator[Any]:
