@@ -199,6 +199,7 @@ def render() -> None:
             )
 
     st.subheader("最新负面反馈")
+    st.caption("转发和复制粘贴的相同内容合并为一条，“同声数”为说这句话的文档数。")
     recent: pd.DataFrame = data["recent_negative"]
     st.dataframe(
         pd.DataFrame(
@@ -207,6 +208,8 @@ def render() -> None:
                 "来源": recent["source"].map(_source_label),
                 "渠道": recent["channel"].map(CHANNEL_NAMES),
                 "原文": recent["text"],
+                # Reposts and copy-paste campaigns: one voice, said this many times.
+                "同声数": recent["voice_size"],
                 "正面概率": recent["score"].round(3),
                 "主题": recent["theme"].fillna("—"),
             }

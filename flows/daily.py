@@ -15,6 +15,7 @@ from flows.tasks import (
     fetch_source,
     find_spikes,
     find_themes,
+    group_near_duplicates,
     load_documents,
     normalise_documents,
     score_sentiment,
@@ -169,6 +170,7 @@ def run_pipeline(settings: Settings, since: date | None = None, until: date | No
                 logger.warning("source health: %s (%s)", issue.message, issue.check)
             health_issues += len(issues)
         _record(db_path, run_id, normalise_documents(db_path))
+        _record(db_path, run_id, group_near_duplicates(db_path))
         _record(
             db_path,
             run_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from nlp.spikes import DayCount, SpikeParams, ThemeDayCount, detect_spikes, find
 from nlp.themes import THEMES_VERSION, default_theme_stopwords, discover_themes
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
-from warehouse import loaders
+from warehouse import loaders, neardup
 from warehouse.db import warehouse
 
 
@@ -161,6 +161,31 @@ def normalise_documents(db_path: Path) -> StageResult:
         n_in=len(rows),
         n_out=len(rows) - new_dups,
         n_skipped=new_dups,
+        seconds=time.perf_counter() - started,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def group_near_duplicates(db_path: Path, window_days: int = 60) -> StageResult:
+    """Group reposts and copy-paste campaigns into voices (`nlp.neardup`); a new document
+    can join a voice with documents from the last `window_days` days."""
+    started = time.perf_counter()
+    with warehouse(db_path) as con:
+        rows = neardup.select_ungrouped(con)
+        newest = con.execute("SELECT max(local_day) FROM raw_documents").fetchone()[0]
+        since = newest - timedelta(days=window_days) if newest else None
+        index = neardup.load_index(con, since=since)
+        assignments = index.add_many(rows)
+        neardup.save_groups(con, assignments)
+    joined = sum(1 for a in assignments if a.group_id != a.doc_id)
+    get_run_logger().info(
+        "grouped %d documents: %d joined an existing voice", len(assignments), joined
+    )
+    return StageResult(
+        "group",
+        n_in=len(rows),
+        n_out=len(assignments) - joined,
+        n_skipped=joined,
         seconds=time.perf_counter() - started,
     )
 

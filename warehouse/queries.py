@@ -12,6 +12,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from warehouse import neardup
+
 # The customer's own words for display: markup removed (sources such as microblogs embed
 # <a> and <br> tags), script and punctuation untouched.
 _VERBATIM = (
@@ -89,15 +91,19 @@ def theme_documents_on_day(
 
 
 def recent_negative_documents(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
-    """The newest distinct negative documents with source, time, score and theme."""
+    """The newest negative voices: one row per near-duplicate group (its first document),
+    with source, time, score, theme and ``voice_size`` (how many documents say it)."""
     return con.execute(
         "SELECT r.created_at, r.source, r.channel, " + _VERBATIM + ", s.score, "
-        "c.label AS theme, r.url "
+        "c.label AS theme, r.url, coalesce(v.size, 1) AS voice_size "
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
         "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
         "LEFT JOIN doc_themes d ON d.doc_id = r.id "
         "LEFT JOIN complaint_themes c ON c.theme_id = d.theme_id "
+        "LEFT JOIN doc_groups g ON g.doc_id = r.id "
+        "LEFT JOIN doc_voices v ON v.group_id = g.group_id "
         "WHERE s.label = 'negative' AND t.duplicate_of IS NULL "
+        "AND (g.group_id IS NULL OR g.group_id = r.id) "
         "ORDER BY r.created_at DESC, r.id LIMIT ?",
         [current_model_version(con), limit],
     ).df()
@@ -198,6 +204,20 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     duplicates = con.execute(
         "SELECT count(*) FROM doc_texts WHERE duplicate_of IS NOT NULL"
     ).fetchone()[0]
+    voices = neardup.count_voices(con)
+    top_voices = [
+        {
+            "group_id": r.group_id,
+            "size": int(r.size),
+            "sources": int(r.n_sources),
+            "authors": int(r.n_authors),
+            "first_day": str(r.first_day),
+            "last_day": str(r.last_day),
+            "text": r.text,
+        }
+        for r in neardup.select_top_voices(con, limit=5).itertuples()
+        if r.size > 1
+    ]
     sentiment = dict(
         con.execute(
             "SELECT label, count(*) FROM doc_sentiment WHERE model_version = ? GROUP BY label "
@@ -272,6 +292,8 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "by_channel": by_channel,
             "by_source": by_source,
             "exact_duplicates": duplicates,
+            "voices": voices,
+            "top_voices": top_voices,
         },
         "sentiment": {
             "model_version": model,
