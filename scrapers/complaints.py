@@ -210,7 +210,9 @@ def parse_detail_page(html: str, url: str, now: datetime) -> tuple[dict[str, Any
             steps.append((parse_chinese_datetime(date_text, now.astimezone(CHINA_TZ)), label))
         except ValueError as exc:
             problems.append(f"step {position} ({label or '?'}): {exc}")
-    if items and not body:
+    if not items:
+        problems.append("no status timeline (.ts-d-steplist .ts-d-item)")
+    elif not body:
         problems.append(f"no {FIRST_STEP} text in the timeline")
     steps.sort(key=lambda step: step[0])
     detail = {

@@ -184,6 +184,17 @@ def test_detail_step_without_a_time_is_named_but_counted() -> None:
     assert (len(detail["steps"]), detail["step_count"]) == (2, 3)
 
 
+def test_detail_page_without_its_timeline_keeps_the_fields_and_says_so() -> None:
+    html = _html(DETAILS[A]).replace("ts-d-steplist", "ts-timeline-v2")
+    detail, problems = parse_detail_page(html, VIEW.format(A), NOW)
+    assert problems == ["no status timeline (.ts-d-steplist .ts-d-item)"]
+    assert (detail["body"], detail["steps"], detail["status"]) == ("", [], "已完成")
+    records, _, _ = parse_list_page(_json("complaints_list_p1.json"), NOW)
+    merged = merge_detail(records[0], detail)
+    assert merged["text"] == records[0]["text"]  # the summary stays
+    assert merged["attributes"]["updated_at"] is None
+
+
 def test_detail_login_page_and_changed_layout_are_refused() -> None:
     with pytest.raises(SourceError, match="login page"):
         parse_detail_page(_html(DETAILS[E]), VIEW.format(E), NOW)
