@@ -103,6 +103,7 @@ def _source_run(
         errors=fetched.n_errors,
         empty_text=fetched.empty_text,
         layout_changed=fetched.layout_changed,
+        blocked=fetched.blocked,
         last_error=fetched.problems[-1] if fetched.problems else None,
         seconds=fetched.seconds + loaded.seconds,
         watermark=newest,

@@ -37,10 +37,11 @@ class StageResult:
     problems: list[str] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list, repr=False)
     #: Fetch only: the connector's resume point, items with empty text, pages whose
-    #: structure no longer matched.
+    #: structure no longer matched, pages that were a login wall, captcha or rate limit.
     cursor: str | None = None
     empty_text: int = 0
     layout_changed: int = 0
+    blocked: int = 0
     #: Load only: documents inserted, changed and already stored as they are.
     new: int = 0
     updated: int = 0
@@ -92,6 +93,9 @@ def fetch_source(
         result.n_in = len(docs) + result.n_skipped
         result.empty_text = int(stats.get("voc/empty_text", 0))
         result.layout_changed = int(stats.get("voc/layout_changed", 0))
+        result.blocked = sum(
+            int(stats.get(k, 0)) for k in ("voc/login_required", "voc/error_page", "voc/site_error")
+        )
     result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
     for problem in result.problems[:20]:

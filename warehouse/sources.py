@@ -31,6 +31,7 @@ CHECK_LABELS = {
     "zero_items": "突然没有数据 suddenly 0 items",
     "empty_text": "文本为空 items with empty text",
     "layout_changed": "页面结构变化 selectors stopped matching",
+    "blocked": "被拦截 login wall, captcha or rate limit",
 }
 
 
@@ -52,6 +53,7 @@ class SourceRun:
         errors: Problems reported (download errors, parse errors...).
         empty_text: Items dropped because their text was empty.
         layout_changed: Pages whose structure no longer matched the parser.
+        blocked: Pages that were a login wall, a verification page or a rate-limit answer.
         last_error: The last problem message, if any.
         seconds: Fetch and load time.
         watermark: Newest ``created_at`` among the fetched documents.
@@ -71,6 +73,7 @@ class SourceRun:
     errors: int = 0
     empty_text: int = 0
     layout_changed: int = 0
+    blocked: int = 0
     last_error: str | None = None
     seconds: float = 0.0
     watermark: datetime | None = None
@@ -103,6 +106,8 @@ def check_health(run: SourceRun, recent_fetched: Sequence[int]) -> list[HealthIs
             source's last `HEALTH_HISTORY_RUNS` runs is at least `HEALTH_MIN_EXPECTED`.
         empty_text: at least `HEALTH_EMPTY_TEXT_SHARE` of the items had empty text.
         layout_changed: a page no longer matched the parser (selectors, JSON paths).
+        blocked: the site answered with a login wall, a verification (captcha) page or a
+            rate-limit message (refresh the cookie, slow down).
 
     Args:
         run: The run just finished.
@@ -140,6 +145,16 @@ def check_health(run: SourceRun, recent_fetched: Sequence[int]) -> list[HealthIs
                 f"{run.source}: {run.layout_changed} page(s) no longer match the parser"
                 + (f"; last: {run.last_error}" if run.last_error else ""),
                 run.layout_changed,
+                0,
+            )
+        )
+    if run.blocked:
+        issues.append(
+            HealthIssue(
+                "blocked",
+                f"{run.source}: {run.blocked} page(s) were a login wall, captcha or rate limit"
+                + (f"; last: {run.last_error}" if run.last_error else ""),
+                run.blocked,
                 0,
             )
         )
@@ -191,8 +206,10 @@ def record_source_run(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            "INSERT OR REPLACE INTO source_runs VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            "INSERT OR REPLACE INTO source_runs (run_id, source, kind, since, until, mode,"
+            " fetched, new, updated, unchanged, skipped, errors, empty_text, layout_changed,"
+            " status, last_error, seconds, finished_at, blocked) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
             [
                 run_id,
                 run.source,
@@ -211,6 +228,7 @@ def record_source_run(
                 run.status,
                 run.last_error,
                 run.seconds,
+                run.blocked,
             ],
         )
         failed = run.status == "failed"

@@ -77,6 +77,10 @@ class VocSpider(scrapy.Spider):
         if self.cookie:
             headers.setdefault("Cookie", self.cookie)
         meta = dict(kwargs.pop("meta", None) or {})
+        if self.cookie:
+            # Scrapy's CookiesMiddleware drops a hand-set Cookie header unless told not to
+            # merge cookies for this request.
+            meta.setdefault("dont_merge_cookies", True)
         if self.proxy:
             meta.setdefault("proxy", self.proxy)
         return scrapy.Request(

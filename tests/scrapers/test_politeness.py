@@ -23,6 +23,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server = self.server
         server.log.append((self.path, time.monotonic(), self.headers.get("User-Agent")))  # type: ignore[attr-defined]
+        server.cookies.append(self.headers.get("Cookie"))  # type: ignore[attr-defined]
         if self.path == "/robots.txt":
             body = server.robots.encode()  # type: ignore[attr-defined]
             self._send(200 if body else 404, body, "text/plain")
@@ -51,6 +52,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def site() -> Iterator[http.server.ThreadingHTTPServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.log, server.failures, server.robots = [], [], ""  # type: ignore[attr-defined]
+    server.cookies = []  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -113,3 +115,16 @@ def test_retry_after_is_honoured_and_exhausted_retries_are_a_named_problem(
     )
     assert failed.item_count == 0
     assert any(p.startswith("forum: could not fetch") and "HTTP 503" in p for p in failed.problems)
+
+
+def test_the_cookie_from_the_environment_goes_over_the_wire(
+    site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORUM_COOKIE", "SUB=secret-value; SUBP=2")
+    result = run_crawl(
+        _source(site, cookie_env="FORUM_COOKIE"), SINCE, UNTIL, tmp_path, "salt", timeout=120
+    )
+    assert result.item_count > 0
+    assert site.cookies[-1] == "SUB=secret-value; SUBP=2"
+    # Neither the command line nor the crawl log carries it.
+    assert "secret-value" not in result.log_path.read_text(encoding="utf-8")

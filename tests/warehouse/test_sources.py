@@ -68,6 +68,8 @@ def test_health_rules() -> None:
     assert check_health(_run(fetched=60, empty_text=1), [10]) == []
     layout = check_health(_run(fetched=3, layout_changed=2, errors=2, last_error="x"), [10])
     assert [i.check for i in layout] == ["layout_changed"]
+    blocked = check_health(_run(fetched=0, blocked=1, errors=1, last_error="w: login"), [9])
+    assert [i.check for i in blocked] == ["failed", "blocked"]
 
 
 def test_alerts_open_once_per_check_and_resolve_on_a_healthy_run(con) -> None:
