@@ -24,7 +24,8 @@ class ComplaintsSpider(VocSpider):
     ``-a url=``; ``-a details=false`` keeps the list's summaries instead of reading each page."""
 
     name = "complaints"
-    channel = "ticket"
+    # Public complaints are public exposure, like posts; helpdesk tickets are private.
+    channel = "social"
 
     def __init__(
         self,

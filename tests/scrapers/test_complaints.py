@@ -291,7 +291,7 @@ def test_crawl_reads_every_page_and_never_loses_a_complaint(site, tmp_path: Path
     assert _list_pages(site) == [1, 2, 3, 4]  # the pager says 6; page 4 is empty
     assert _detail_sns(site) == sorted([A, B, C, D, E, F])
     a = docs[A]
-    assert a.channel == "ticket" and a.source == "heimao"
+    assert a.channel == "social" and a.source == "heimao"
     assert a.text.startswith("快递丢件拒不赔偿\n2月28日在某某快递寄出一个包裹（内含一双运动鞋）")
     assert a.attributes["status"] == "已完成" and a.attributes["status_steps"] == 4
     assert a.attributes["updated_at"] == "2024-03-05T09:00:00+08:00"
@@ -375,5 +375,5 @@ def test_a_source_needs_keywords_or_a_company(site, tmp_path: Path) -> None:
 
 def test_documents_round_trip_with_attributes() -> None:
     records, _, _ = parse_list_page(_json("complaints_list_p1.json"), NOW)
-    doc = make_document(source="heimao", channel="ticket", **records[0])
+    doc = make_document(source="heimao", channel="social", **records[0])
     assert Document.from_dict(json.loads(json.dumps(doc.to_dict()))) == doc
