@@ -1,4 +1,5 @@
-"""Fault test: sources that answer 500s, time out or send garbage fail loudly, alone.
+"""Fault test: sources that answer 500s, time out, send garbage, want a login or changed
+their page layout fail loudly, alone.
 
 The healthy demo sources land fully in the same run; the run log, `voc stats --json` and
 the source-health alerts name each broken source.
@@ -18,10 +19,12 @@ import pytest
 
 from demo.data import build_corpus
 from tests.e2e.conftest import E2E_UNTIL
+from tests.scrapers.test_html_reviews import OPTIONS as HTML_OPTIONS
 from voc.cli import main
 
 pytestmark = pytest.mark.e2e
 DAY = E2E_UNTIL
+SAMPLES = Path(__file__).resolve().parents[1] / "scrapers" / "samples"
 
 
 class _Broken(http.server.BaseHTTPRequestHandler):
@@ -33,12 +36,17 @@ class _Broken(http.server.BaseHTTPRequestHandler):
             self._send(200, b"{}")
         elif self.path.startswith("/garbage"):
             self._send(200, b"\x89PNG\r\n\x1a\n\x00\x00 not json at all {{{")
+        elif self.path.startswith("/redesigned"):  # the review site renamed its classes
+            self._send(200, (SAMPLES / "html_layout.html").read_bytes(), "text/html; charset=utf-8")
+        elif self.path.startswith("/api/container/getIndex"):  # weibo wants a login
+            self._send(200, (SAMPLES / "weibo_login.json").read_bytes(), "application/json")
         else:
             self._send(404, b"")
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
         try:
             self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -80,7 +88,12 @@ def test_broken_sources_fail_alone_and_raise_source_health_alerts(
         f'[sources.boom]\nkind = "microblog"\nurl = "{broken_site}/boom/api"\n{fast_fail}'
         f'[sources.slow]\nkind = "microblog"\nurl = "{broken_site}/slow/api"\n{fast_fail}'
         f'[sources.garbage]\nkind = "microblog"\nurl = "{broken_site}/garbage/api"\n{fast_fail}'
-        f'[sources.gone]\nkind = "ticket_export"\nurl = "{broken_site}/boom/index.json"\n',
+        f'[sources.gone]\nkind = "ticket_export"\nurl = "{broken_site}/boom/index.json"\n'
+        f'[sources.login]\nkind = "weibo"\nurl = "{broken_site}"\nquery = "客声"\n'
+        f'[sources.redesigned]\nkind = "html_reviews"\nurl = "{broken_site}/redesigned"\n'
+        f"rating_regex = 'sml-str(\\d+)'\n"
+        f"[sources.redesigned.selectors]\n"
+        + "".join(f'{k} = "{v}"\n' for k, v in HTML_OPTIONS["selectors"].items()),
         encoding="utf-8",
     )
     db = tmp_path / "w.duckdb"
@@ -117,7 +130,12 @@ def test_broken_sources_fail_alone_and_raise_source_health_alerts(
     assert main(["stats", "--db", str(db), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     health = {(a["source"], a["check"]) for a in stats["source_health"]}
-    assert health == {(name, "failed") for name in broken}
+    assert health == {(name, "failed") for name in broken} | {
+        ("login", "failed"),
+        ("login", "blocked"),
+        ("redesigned", "failed"),
+        ("redesigned", "layout_changed"),
+    }
     by_source = {s["source"]: s for s in stats["sources"]}
     assert all(by_source[n]["status"] == "failed" for n in broken)
     assert all(by_source[n]["open_health_alerts"] == 0 for n in expected)
