@@ -1,39 +1,60 @@
-"""Helpdesk ticket exports: monthly CSV files listed in an index, over HTTP or on disk.
+"""Helpdesk ticket exports (CSV, XLSX or JSON files listed in an index, over HTTP or on disk).
 
-Plain Python (urllib, csv), no Scrapy: an export is a handful of files, not a crawl.
-Helpdesks export in whatever encoding their Windows server used, so the encoding is
-detected per file (UTF-8 with or without BOM, else GB18030 — a superset of GBK — or Big5,
-whichever reads as ordinary Chinese; see `decode_export`).
+Plain Python (urllib, csv, openpyxl), no Scrapy: an export is a handful of files, not a
+crawl. Each file is read by `scrapers.ticket_files` (format by suffix, encoding detected per
+file); the source's ``columns`` option maps its headers onto ticket fields.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from nlp.normalize import to_simplified
 from scrapers.parsers import CHINA_TZ
+from scrapers.ticket_files import FORMATS, TableError, cell_text, decode_export, read_table
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
 
+__all__ = ["TicketLoad", "decode_export", "load_ticket_export", "parse_ticket_time"]
+
 logger = logging.getLogger(__name__)
 
-COL_ID, COL_CREATED, COL_CUSTOMER, COL_TEXT = "工单号", "创建时间", "客户", "问题描述"
-REQUIRED_COLUMNS = (COL_ID, COL_CREATED, COL_TEXT)
+#: Our field → the export's header: the helpdesk's default CSV layout.
+DEFAULT_COLUMNS: dict[str, str] = {
+    "id": "工单号",
+    "created_at": "创建时间",
+    "customer": "客户",
+    "text": "问题描述",
+}
+#: Fields every ticket needs; their headers must be in every file.
+REQUIRED_FIELDS = ("id", "created_at", "text")
+#: Fields that become `Document` fields.
+DOCUMENT_FIELDS = ("id", "created_at", "text", "customer", "product", "rating", "url")
+#: Fields kept as `Document.attributes` (as text, whatever the file format).
+ATTRIBUTE_FIELDS = (
+    "subject",
+    "status",
+    "channel",
+    "priority",
+    "category",
+    "resolution",
+    "tags",
+    "order_id",
+)
 USER_AGENT = "VoCMonitor/0.1 (helpdesk export loader)"
 
 _STAMP = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,33 @@ class TicketLoad:
     cursor: str | None = None
 
 
+def column_map(options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Field → export header(s) from a source's ``columns`` option over `DEFAULT_COLUMNS`.
+
+    A field may name a list of headers (``text = ["主题", "描述"]``): their cells are
+    joined with a newline.
+
+    Raises:
+        ValueError: naming unknown fields or headers that are not strings.
+    """
+    columns = options.get("columns") or {}
+    if not isinstance(columns, Mapping):
+        raise ValueError(f"option columns must be a table of field = header, got {columns!r}")
+    known = DOCUMENT_FIELDS + ATTRIBUTE_FIELDS
+    unknown = sorted(set(columns) - set(known))
+    if unknown:
+        raise ValueError(
+            f"option columns: unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    mapping: dict[str, tuple[str, ...]] = {k: (v,) for k, v in DEFAULT_COLUMNS.items()}
+    for name, headers in columns.items():
+        headers = (headers,) if isinstance(headers, str) else tuple(headers)
+        if not headers or not all(isinstance(h, str) and h for h in headers):
+            raise ValueError(f"option columns.{name}: expected a header or a list of headers")
+        mapping[name] = headers
+    return mapping
+
+
 def load_ticket_export(
     source: SourceConfig,
     since: date,
@@ -69,17 +117,23 @@ def load_ticket_export(
     Args:
         source: A ``ticket_export`` source; ``url`` is the export index (``index.json``)
             over HTTP(S), or a local index file, directory (with an index.json, else every
-            ``*.csv`` in it) or single CSV file.
+            ``.csv``/``.xlsx``/``.json``/``.jsonl`` in it) or single export file. Options:
+            ``columns`` (field → header(s), see `column_map`), ``sheet`` (XLSX sheet
+            name), ``brand``.
         since: First day (inclusive, China time for naive timestamps).
         until: Last day (inclusive).
-        author_salt: Salt for hashing the 客户 column.
+        author_salt: Salt for hashing the customer column.
         cursor: Unused (exports are re-read whole; the window selects the rows).
         timeout: Per-request timeout for HTTP sources.
 
-    A file that cannot be fetched, decoded or parsed is reported in `problems` and the
-    other files still load; so is every skipped row.
+    A file that cannot be fetched, decoded or parsed, or lacks a mapped column, is reported
+    in `problems` and the other files still load; so is every skipped row.
     """
-    load = _Loader(source, since, until, author_salt, timeout)
+    try:
+        columns = column_map(source.options)
+    except ValueError as exc:
+        return TicketLoad(problems=[f"{source.name}: {exc}"])
+    load = _Loader(source, columns, since, until, author_salt, timeout)
     try:
         files = load.list_files()
     except (OSError, ValueError) as exc:
@@ -91,29 +145,61 @@ def load_ticket_export(
 
 class _Loader:
     def __init__(
-        self, source: SourceConfig, since: date, until: date, author_salt: str, timeout: float
+        self,
+        source: SourceConfig,
+        columns: dict[str, tuple[str, ...]],
+        since: date,
+        until: date,
+        author_salt: str,
+        timeout: float,
     ) -> None:
-        self.source, self.since, self.until = source, since, until
+        self.source, self.columns, self.since, self.until = source, columns, since, until
         self.author_salt, self.timeout = author_salt, timeout
         self.brand = source.options.get("brand") or None
+        self.sheet = source.options.get("sheet") or None
+        # Explicitly mapped columns must be there; a defaulted 客户 may be absent.
+        mapped = set(source.options.get("columns") or {}) | set(REQUIRED_FIELDS)
+        self.required = [h for f in columns if f in mapped for h in columns[f]]
         self.documents: list[Document] = []
         self.problems: list[str] = []
         self.n_rows = self.n_skipped = 0
         self.remote = urlsplit(source.url).scheme in ("http", "https")
+        self.fetched: dict[str, bytes] = {}
 
     def list_files(self) -> list[tuple[str, str]]:
         """(file name, URL or path) of the exports that may hold days in the window."""
+        url = self.source.url
         if self.remote:
-            return self._from_index(self.source.url, json.loads(self._fetch(self.source.url)))
-        path = Path(self.source.url.removeprefix("file://"))
+            name = urlsplit(url).path.rsplit("/", 1)[-1]
+            return self._single_or_index(name, url, self._fetch(url))
+        path = Path(url.removeprefix("file://"))
         if path.is_dir():
             index = path / "index.json"
             if not index.exists():
-                return [(p.name, str(p)) for p in sorted(path.glob("*.csv"))]
+                return [
+                    (p.name, str(p))
+                    for p in sorted(path.iterdir())
+                    if p.suffix.lower() in FORMATS and p.is_file()
+                ]
             path = index
-        if path.suffix.lower() == ".csv":
-            return [(path.name, str(path))]
-        return self._from_index(str(path), json.loads(path.read_text(encoding="utf-8")))
+        return self._single_or_index(path.name, str(path), path.read_bytes())
+
+    def _single_or_index(self, name: str, location: str, raw: bytes) -> list[tuple[str, str]]:
+        suffix = Path(name).suffix.lower()
+        if suffix in FORMATS and suffix != ".json":
+            self.fetched[location] = raw
+            return [(name, location)]
+        try:
+            index = json.loads(raw.decode("utf-8-sig"))
+        except ValueError:
+            index = None
+        # A .json file is an index if it lists exports, else it is itself an export.
+        if suffix == ".json" and not (isinstance(index, dict) and "exports" in index):
+            self.fetched[location] = raw
+            return [(name, location)]
+        if index is None:
+            raise ValueError("the index is not JSON")
+        return self._from_index(location, index)
 
     def _from_index(self, index_location: str, index: Any) -> list[tuple[str, str]]:
         exports = index.get("exports") if isinstance(index, dict) else None
@@ -145,64 +231,99 @@ class _Loader:
 
     def read_file(self, name: str, location: str) -> None:
         try:
-            raw = self._fetch(location) if self.remote else Path(location).read_bytes()
+            raw = self.fetched.pop(location, None)
+            if raw is None:
+                raw = self._fetch(location) if self.remote else Path(location).read_bytes()
         except (OSError, urllib.error.URLError) as exc:
             self._problem(f"{name}: cannot read {location}: {exc}")
             return
-        text, encoding, lossy = decode_export(raw)
-        if lossy:
-            self._problem(
-                f"{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes replaced with U+FFFD"
-            )
-        logger.debug("%s: %d bytes, %s", name, len(raw), encoding)
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            self._problem(
-                f"{name}: missing column(s) {', '.join(missing)}; header is {reader.fieldnames}"
-            )
-            return
-        row_no = 1
         try:
-            # Row numbers as a spreadsheet shows them: the header is row 1.
-            for row_no, row in enumerate(reader, start=2):
+            table = read_table(name, raw, self.required, self.sheet)
+            if table.lossy:
+                self._problem(
+                    f"{name}: neither UTF-8 nor GBK/GB18030/Big5; undecodable bytes "
+                    "replaced with U+FFFD"
+                )
+            missing = [h for h in self.required if h not in table.header]
+            # An empty JSON export has no keys at all; it is empty, not a changed layout.
+            if missing and (
+                table.header or FORMATS.get(Path(name).suffix.lower()) not in ("json", "jsonl")
+            ):
+                self._problem(
+                    f"{name}: missing column(s) {', '.join(missing)}; header is {table.header}"
+                )
+                return
+            logger.debug("%s: %d bytes, %s", name, len(raw), table.encoding)
+            for where, row in table.rows:
                 self.n_rows += 1
-                self._read_row(name, row_no, row)
-        except csv.Error as exc:
-            self._problem(f"{name}: unreadable CSV after row {row_no}: {exc}")
+                if isinstance(row, str):
+                    self._skip(f"{name} {where}: {row}")
+                else:
+                    self._read_row(f"{name} {where}", row)
+        except TableError as exc:
+            self._problem(f"{name}: {exc}")
 
-    def _read_row(self, name: str, row_no: int, row: dict[str, str | None]) -> None:
-        where = f"{name} row {row_no}"
-        text = (row.get(COL_TEXT) or "").strip()
+    def _cell(self, row: dict[str, Any], name: str) -> Any:
+        headers = self.columns.get(name, ())
+        if len(headers) == 1:
+            return row.get(headers[0])
+        return "\n".join(t for t in (cell_text(row.get(h)) for h in headers) if t)
+
+    def _read_row(self, where: str, row: dict[str, Any]) -> None:
+        text = cell_text(self._cell(row, "text"))
         if not text:
-            self._skip(f"{where}: {COL_TEXT} is empty")
+            self._skip(f"{where}: {'/'.join(self.columns['text'])} is empty")
             return
-        ticket_id = (row.get(COL_ID) or "").strip()
+        ticket_id = cell_text(self._cell(row, "id"))
         if not ticket_id:
-            self._skip(f"{where}: {COL_ID} is empty")
+            self._skip(f"{where}: {'/'.join(self.columns['id'])} is empty")
             return
         try:
-            created = parse_ticket_time(row.get(COL_CREATED) or "")
+            created = parse_ticket_value(self._cell(row, "created_at"))
         except ValueError as exc:
-            self._skip(f"{where}: {COL_CREATED} {exc}")
+            self._skip(f"{where}: {'/'.join(self.columns['created_at'])} {exc}")
             return
         if not self.since <= created.astimezone(CHINA_TZ).date() <= self.until:
             return
+        attributes = {
+            name: value
+            for name in ATTRIBUTE_FIELDS
+            if name in self.columns and (value := cell_text(self._cell(row, name)))
+        }
         try:
             doc = make_document(
                 source=self.source.name,
                 channel="ticket",
                 external_id=ticket_id,
-                text=row.get(COL_TEXT) or "",
+                # The export's text as it is (not stripped): raw text is never edited.
+                text=text if len(self.columns["text"]) > 1 else str(self._cell(row, "text")),
                 created_at=created,
-                author=(row.get(COL_CUSTOMER) or None),
+                author=cell_text(self._cell(row, "customer")) or None,
+                rating=self._rating(where, row),
+                url=cell_text(self._cell(row, "url")) or None,
+                product=cell_text(self._cell(row, "product")) or None,
                 brand=self.brand,
+                attributes=attributes,
                 author_salt=self.author_salt,
             )
         except RecordError as exc:
             self._skip(f"{where}: {exc}")
             return
         self.documents.append(doc)
+
+    def _rating(self, where: str, row: dict[str, Any]) -> float | None:
+        value = cell_text(self._cell(row, "rating"))
+        if not value:
+            return None
+        try:
+            rating = float(value)
+        except ValueError:
+            rating = -1.0
+        if 0 <= rating <= 5:
+            return rating
+        # A bad rating loses the rating, not the ticket.
+        self._problem(f"{where}: {'/'.join(self.columns['rating'])} is not a 0-5 rating: {value!r}")
+        return None
 
     def _skip(self, message: str) -> None:
         self.n_skipped += 1
@@ -214,63 +335,25 @@ class _Loader:
         self.problems.append(message)
 
 
-#: Very common characters (simplified). Text decoded with the right codec is mostly made of
-#: them (after Traditional → Simplified); bytes decoded with the wrong double-byte codec
-#: turn into rare characters.
-_COMMON_CHARS = frozenset(
-    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之"
-    "过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前"
-    "所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声"
-    "全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使"
-    "教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑"
-    "性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果"
-    "亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让"
-    "认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留"
-    "红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息"
-    "写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则"
-    "首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴切府货退换买卖款"
-    "客服务态度订购快递物流质量价格售后维修包装坏损慢差错误投诉退款申请处理问题谢谢您好请"
-)
+def parse_ticket_value(value: Any) -> datetime:
+    """A created-at cell: a datetime (Excel date cells; naive = China time), an Excel
+    serial day number, Unix seconds or milliseconds (JSON), or text (`parse_ticket_time`).
 
-
-def _common_share(text: str, sample: int = 20_000) -> float:
-    # A sample is enough to tell the codecs apart; whole exports can be megabytes.
-    cjk = [ch for ch in to_simplified(text[:sample]) if "\u4e00" <= ch <= "\u9fff"]
-    return sum(ch in _COMMON_CHARS for ch in cjk) / len(cjk) if cjk else 0.0
-
-
-def decode_export(raw: bytes) -> tuple[str, str, bool]:
-    """Decode an export file: UTF-8 (BOM or not) if it is valid UTF-8; otherwise GB18030
-    (GBK, GB2312) or Big5, whichever reads as ordinary Chinese.
-
-    Big5 and GBK bytes are often valid in both codecs; the wrong one turns text into rare
-    characters, so the decoding whose characters (converted to Simplified) are most often
-    among the commonest Chinese characters wins; GB18030 on a tie.
-
-    Returns:
-        (text, encoding used, whether undecodable bytes had to be replaced).
+    Raises:
+        ValueError: naming the value.
     """
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw.decode("utf-8-sig", errors="replace"), "utf-8-sig", False
-    try:
-        return raw.decode("utf-8"), "utf-8", False
-    except UnicodeDecodeError:
-        pass
-    candidates = []
-    for codec in ("gb18030", "big5"):
-        try:
-            text = raw.decode(codec)
-        except UnicodeDecodeError:
-            continue
-        candidates.append((_common_share(text), codec == "gb18030", codec, text))
-    lossy = not candidates
-    if lossy:
-        # Keep the rest of the file rather than losing every row for a few bad bytes.
-        for codec in ("gb18030", "big5"):
-            text = raw.decode(codec, errors="replace")
-            candidates.append((_common_share(text), codec == "gb18030", codec, text))
-    _, _, codec, text = max(candidates)
-    return text, codec, lossy
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=CHINA_TZ)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=CHINA_TZ)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 1 <= value < 100_000:  # Excel serial day (a date cell formatted as a number)
+            return (_EXCEL_EPOCH + timedelta(days=value)).replace(tzinfo=CHINA_TZ)
+        if 1e9 <= value < 1e14:  # Unix time, in milliseconds above 1e11
+            seconds = value / 1000 if value >= 1e11 else value
+            return datetime.fromtimestamp(seconds, tz=CHINA_TZ)
+        raise ValueError(f"is not a date: {value!r}")
+    return parse_ticket_time(cell_text(value))
 
 
 def parse_ticket_time(text: str) -> datetime:
