@@ -45,7 +45,10 @@ class SourceCheck:
 
 
 def probe(url: str, timeout: float = 10.0) -> tuple[bool, int | None, str | None]:
-    """(reachable, HTTP status, error) of a URL or local path."""
+    """(reachable, HTTP status, error) of a URL or local path; a mailbox URL is left to
+    the dry run, which connects and logs in."""
+    if url.startswith(("imap://", "imaps://")):
+        return True, None, None
     if "://" not in url:
         path = Path(url)
         return (True, None, None) if path.exists() else (False, None, f"{url}: no such path")

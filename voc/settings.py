@@ -45,12 +45,18 @@ class SourceConfig:
 
     Attributes:
         name: Unique name; becomes `Document.source`.
-        kind: ``shop_reviews`` (HTML review pages, Scrapy), ``microblog`` (JSON search API,
-            Scrapy), ``rss`` (an RSS 2.0 or Atom feed, Scrapy), ``app_store`` (iTunes RSS
-            customer reviews, JSON; options ``app_id``, ``country``) or ``ticket_export``
-            (helpdesk CSV export index).
-        url: Base URL (or, for ticket_export, the export index URL or a local directory).
-        options: Kind-specific options, e.g. ``query`` for microblog, ``brand``.
+        kind: One of `SOURCE_KINDS`. Scrapy spiders: ``app_store`` (iTunes reviews feed),
+            ``weibo`` (m.weibo.cn search, timeline or comments), ``jd_comments`` (JD-style
+            comments API), ``html_reviews`` (any review listing, by selectors),
+            ``complaints`` (黑猫投诉-style platforms), ``rss`` (RSS 2.0 / Atom), and the demo
+            ``shop_reviews`` and ``microblog``. Connectors: ``ticket_export`` (CSV, XLSX,
+            JSON exports, column mapping), ``mailbox`` (.eml/.mbox files or IMAP) and
+            ``helpdesk_api`` (Zendesk-style incremental export). The README shows each
+            kind's options.
+        url: Base URL (a ticket export's index URL or local directory; a mailbox's
+            ``imaps://host/FOLDER`` or local folder).
+        options: Kind-specific options (``query``, ``app_id``, ``selectors``...), ``brand``,
+            and the politeness and secret options every web source takes.
         enabled: Disabled sources are skipped.
     """
 

@@ -276,3 +276,12 @@ def test_unreachable_imap_server_is_a_problem_not_a_crash(monkeypatch: pytest.Mo
     [problem] = load.problems
     assert problem.startswith(f"support_imap: cannot connect to imap://127.0.0.1:{port}/INBOX: ")
     assert load.documents == [] and PASSWORD not in problem
+
+
+def test_sources_check_dry_runs_an_imap_mailbox(imap: ImapServer) -> None:
+    from scrapers.check import check_source
+
+    check = check_source(imap_source(imap, **AGENTS), *MARCH, "salt")
+    assert check.reachable and check.error is None
+    assert check.items == 4 and len(check.problems) == 1  # the broken mail, named
+    assert "UID 14" in check.problems[0]
