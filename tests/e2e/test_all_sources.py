@@ -160,6 +160,10 @@ def test_every_source_twice_adds_nothing_and_updates_only_what_changed(
     details = dict(test_complaints.DETAILS)
     exports = tmp_path / "exports"
     shutil.copytree(FIXTURES / "tickets", exports)
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    for name in ("mail_utf8_plain.eml", "mail_gbk_qp.eml", "mail_archive_2024-03.mbox"):
+        shutil.copy(SAMPLES / name, mail / name)
     sources: dict[str, dict[str, object]] = {
         "ios": {"kind": "app_store", "url": servers(_appstore), "app_id": "123456789"},
         "weibo": {"kind": "weibo", "url": servers(_weibo), "query": test_weibo.QUERY},
@@ -180,6 +184,7 @@ def test_every_source_twice_adds_nothing_and_updates_only_what_changed(
         },
         "forum": {"kind": "rss", "url": servers(_feed(feed)) + "/forum/rss"},
         "helpdesk": {"kind": "ticket_export", "url": str(exports)},
+        "mail": {"kind": "mailbox", "url": str(mail)},
     }
     config = tmp_path / "voc.toml"
     config.write_text(_config(sources), encoding="utf-8")
