@@ -1,0 +1,427 @@
+"""Helpdesk REST API tickets via the incremental export (kind helpdesk_api, Zendesk contract).
+
+The export returns tickets ordered by ``updated_at``, so an edited ticket comes again and keeps
+its id: the warehouse updates it in place. Two export styles: cursor-based (``cursor.json``,
+``after_cursor`` and ``end_of_stream``; the default) and time-based (``tickets.json``,
+``end_time``; option ``export = "time"``). A run returns ``cursor:<after_cursor>`` or
+``time:<epoch>`` (a ``start_time``, which both styles accept), always the end of the last page
+read in full: a failed run resumes there, so nothing is lost, and what is read again is
+upserted unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from scrapers.parsers import CHINA_TZ
+from scrapers.tickets import TicketLoad, parse_ticket_value
+from voc.records import Document, RecordError, make_document
+from voc.settings import SourceConfig
+
+__all__ = ["USER_AGENT", "HelpdeskError", "load_helpdesk", "parse_ticket"]
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "VoCMonitor/0.1 (customer-feedback monitor; helpdesk incremental export)"
+EXPORT_PATHS = {
+    "cursor": "/api/v2/incremental/tickets/cursor.json",
+    "time": "/api/v2/incremental/tickets.json",
+}
+
+
+class HelpdeskError(Exception):
+    """A page that could not be read; the message names its URL, never the token."""
+
+
+@dataclass(frozen=True)
+class _Config:
+    base: str
+    export: str
+    per_page: int | None
+    max_pages: int
+    max_wait: float
+    attempts: int
+    backoff: float
+    timeout: float
+    brand: str | None
+    headers: dict[str, str]
+    secrets: tuple[str, ...]
+    proxy: str | None
+
+    def page_url(self, position: str) -> str:
+        kind, _, value = position.partition(":")
+        query = {"cursor": value} if kind == "cursor" else {"start_time": value}
+        if self.per_page:
+            query["per_page"] = str(self.per_page)
+        return f"{self.base}{EXPORT_PATHS[self.export]}?{urlencode(query)}"
+
+
+def load_helpdesk(
+    source: SourceConfig,
+    since: date,
+    until: date,
+    author_salt: str,
+    cursor: str | None = None,
+) -> TicketLoad:
+    """Load the tickets updated since `since` (or since `cursor`) and created by `until`.
+
+    Args:
+        source: A ``helpdesk_api`` source; ``url`` is the helpdesk's base URL
+            (``https://acme.zendesk.com``). Options: ``export`` (``cursor`` or ``time``),
+            ``email`` + ``token_env`` (basic auth ``email/token:TOKEN``) or ``bearer_env``
+            (OAuth), ``per_page``, ``max_pages`` (default 1000), ``max_wait`` (longest
+            Retry-After wait, default 60 s), ``retry_times`` (default 2), ``retry_backoff``
+            (first retry's wait, default 1 s), ``download_timeout`` (default 30 s),
+            ``proxy_env``, ``brand``.
+        since: First day (China time) of the first run; ignored when resuming from a cursor.
+        until: Last day (inclusive): tickets created later are left for a later run.
+        author_salt: Salt for hashing the requester id.
+        cursor: ``cursor:<after_cursor>`` or ``time:<epoch>`` from the previous run.
+
+    An older ticket updated in the window is loaded too (its new state replaces the stored
+    one). Deleted and empty tickets are skipped and counted; a failing page is a problem
+    naming the source and URL, and the pages before it are kept. Nothing is raised.
+    """
+    try:
+        config = _config(source)
+    except ValueError as exc:
+        return TicketLoad(problems=[f"{source.name}: {exc}"], cursor=cursor)
+    problems: list[str] = []
+    start = _start_position(source.name, config, since, cursor, problems)
+    pages, position = _read_pages(source.name, config, start, problems)
+    end = datetime.combine(until + timedelta(days=1), datetime.min.time(), CHINA_TZ)
+    load = _documents(source.name, config, pages, end, author_salt, problems)
+    if not pages:  # no page read in full: the next run starts where this one did
+        position = cursor
+    elif load.cursor is not None:  # a ticket created after `until`: resume at it
+        position = load.cursor
+    for message in problems:
+        logger.warning(message)
+    return TicketLoad(load.documents, problems, load.n_rows, load.n_skipped, position)
+
+
+def parse_ticket(
+    ticket: Mapping[str, Any], source: str, author_salt: str, brand: str | None = None
+) -> Document:
+    """One exported ticket as a ``ticket`` document (external id = the ticket id).
+
+    Raises:
+        RecordError: naming the field that is missing or invalid.
+    """
+    if ticket.get("id") in (None, ""):
+        raise RecordError("no id")
+    try:
+        created = parse_ticket_value(ticket.get("created_at"))
+    except ValueError as exc:
+        raise RecordError(f"created_at {exc}") from None
+    # The raw text is never stripped; an empty part is only left out of the join.
+    parts = [str(ticket.get(k) or "") for k in ("subject", "description")]
+    text = "\n".join(p for p in parts if p.strip())
+    if not text:
+        raise RecordError("subject and description are empty")
+    via = ticket.get("via")
+    tags = ticket.get("tags")
+    attributes = {
+        "status": ticket.get("status"),
+        "priority": ticket.get("priority"),
+        "updated_at": ticket.get("updated_at"),
+        "via": via.get("channel") if isinstance(via, Mapping) else None,
+        "tags": ",".join(str(t) for t in tags) if isinstance(tags, list) else None,
+    }
+    requester = ticket.get("requester_id")
+    return make_document(
+        source=source,
+        channel="ticket",
+        external_id=str(ticket["id"]),
+        text=text,
+        created_at=created,
+        author=None if requester is None else str(requester),
+        url=ticket.get("html_url") or None,
+        brand=brand,
+        attributes={k: v for k, v in attributes.items() if v not in (None, "")},
+        author_salt=author_salt,
+    )
+
+
+def _config(source: SourceConfig) -> _Config:
+    options = source.options
+    export = options.get("export", "cursor")
+    if export not in EXPORT_PATHS:
+        raise ValueError(f"option export must be 'cursor' or 'time', got {export!r}")
+    base = source.url.rstrip("/").removesuffix("/api/v2")
+    if not base.startswith(("http://", "https://")):
+        raise ValueError(f"url must be the helpdesk's http(s) base URL, got {source.url!r}")
+    headers, secrets = _auth(options)
+    proxy_env = options.get("proxy_env")
+    return _Config(
+        base=base,
+        export=export,
+        per_page=_number(options, "per_page", None, int),
+        max_pages=_number(options, "max_pages", 1000, int),
+        max_wait=_number(options, "max_wait", 60.0, float, minimum=0),
+        attempts=1 + _number(options, "retry_times", 2, int, minimum=0),
+        backoff=_number(options, "retry_backoff", 1.0, float, minimum=0),
+        timeout=_number(options, "download_timeout", 30.0, float, minimum=0.001),
+        brand=options.get("brand") or None,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+        secrets=secrets,
+        proxy=os.environ.get(proxy_env) if proxy_env else None,
+    )
+
+
+def _number(
+    options: Mapping[str, Any], name: str, default: Any, kind: type, minimum: float = 1
+) -> Any:
+    value = options.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ValueError(f"option {name} must be a number >= {minimum}, got {value!r}")
+    return kind(value)
+
+
+def _auth(options: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The Authorization header, and the secrets that must never reach a message."""
+    if bearer_env := options.get("bearer_env"):
+        token = _secret(bearer_env, "bearer_env")
+        return {"Authorization": f"Bearer {token}"}, (token,)
+    if token_env := options.get("token_env"):
+        email = options.get("email")
+        if not email:
+            raise ValueError("option token_env needs the option email (the agent's login)")
+        token = _secret(token_env, "token_env")
+        basic = base64.b64encode(f"{email}/token:{token}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {basic}"}, (token, basic)
+    return {}, ()
+
+
+def _secret(env: str, option: str) -> str:
+    value = os.environ.get(env, "")
+    if not value:
+        raise ValueError(f"environment variable {env} ({option}) is not set")
+    return value
+
+
+def _start_position(
+    name: str, config: _Config, since: date, cursor: str | None, problems: list[str]
+) -> str:
+    kind, _, value = (cursor or "").partition(":")
+    if kind == "time" and value.isdigit():
+        return cursor or ""
+    if kind == "cursor" and value and config.export == "cursor":
+        return cursor or ""
+    if cursor:
+        # A cursor of the other export style (the option changed) or a damaged one: start
+        # from `since` again; what is read twice is upserted unchanged.
+        problems.append(
+            f"{name}: cursor {cursor!r} cannot resume a {config.export} export at "
+            f"{config.base}; starting from {since.isoformat()}"
+        )
+    return f"time:{int(datetime.combine(since, datetime.min.time(), CHINA_TZ).timestamp())}"
+
+
+def _read_pages(
+    name: str, config: _Config, position: str, problems: list[str]
+) -> tuple[list[tuple[str, list[Any]]], str]:
+    """(url, tickets) of each page read in full, and the position after the last one."""
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
+        if config.proxy
+        else urllib.request.ProxyHandler()
+    )
+    pages: list[tuple[str, list[Any]]] = []
+    for _ in range(config.max_pages):
+        url = config.page_url(position)
+        try:
+            payload = _get_json(opener, config, url)
+            tickets, position, done = _next_position(config, url, payload, position)
+        except HelpdeskError as exc:
+            problems.append(f"{name}: {exc}")
+            return pages, position
+        pages.append((url, tickets))
+        if done:
+            return pages, position
+    problems.append(
+        f"{name}: stopped after {config.max_pages} pages (max_pages) at {config.base}; "
+        "the next run continues from there"
+    )
+    return pages, position
+
+
+def _next_position(
+    config: _Config, url: str, payload: Any, position: str
+) -> tuple[list[Any], str, bool]:
+    """A page's tickets, the position after it and whether the stream ended.
+
+    Raises:
+        HelpdeskError: for a page that is not an export page.
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("tickets"), list):
+        keys = ", ".join(sorted(payload)[:8]) if isinstance(payload, dict) else type(payload)
+        raise HelpdeskError(f"unexpected response from {url}: no tickets list (got {keys})")
+    done = payload.get("end_of_stream")
+    if not isinstance(done, bool):
+        raise HelpdeskError(f"unexpected response from {url}: no end_of_stream")
+    if config.export == "cursor":
+        after = payload.get("after_cursor")
+        if isinstance(after, str) and after:
+            return payload["tickets"], f"cursor:{after}", done
+        if not done:
+            raise HelpdeskError(f"unexpected response from {url}: no after_cursor")
+        return payload["tickets"], position, done
+    end_time = payload.get("end_time")
+    if isinstance(end_time, int) and not isinstance(end_time, bool):
+        if not done and end_time <= int(position.partition(":")[2]):
+            # More tickets share one updated_at second than a page holds: the time export
+            # cannot get past them.
+            raise HelpdeskError(f"no progress at {url} (end_time {end_time}); use export = cursor")
+        return payload["tickets"], f"time:{end_time}", done
+    if not done:
+        raise HelpdeskError(f"unexpected response from {url}: no end_time")
+    return payload["tickets"], position, done
+
+
+def _get_json(opener: urllib.request.OpenerDirector, config: _Config, url: str) -> Any:
+    """GET a page, waiting out 429s (Retry-After, capped) and retrying 5xx and timeouts.
+
+    Raises:
+        HelpdeskError: naming the URL.
+    """
+    for attempt in range(1, config.attempts + 1):
+        wait = config.backoff * 2 ** (attempt - 1)
+        try:
+            request = urllib.request.Request(url, headers=config.headers)
+            with opener.open(request, timeout=config.timeout) as response:
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            # Some proxies echo the request's headers in their error: scrub before logging.
+            detail = _scrub(_error_detail(exc), config.secrets)
+            if exc.code in (401, 403):
+                raise HelpdeskError(
+                    f"authentication failed (HTTP {exc.code}{detail}) at {url}; "
+                    "check email and token_env/bearer_env"
+                ) from None
+            if exc.code == 429:
+                wait = min(_retry_after(exc.headers.get("Retry-After"), wait), config.max_wait)
+                reason = f"rate limited (HTTP 429{detail})"
+            elif exc.code >= 500:
+                reason = f"HTTP {exc.code}{detail}"
+            else:
+                raise HelpdeskError(f"HTTP {exc.code}{detail} at {url}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        else:
+            try:
+                return json.loads(body.decode("utf-8-sig"))
+            except ValueError:
+                snippet = body[:80].decode("utf-8", "replace")
+                raise HelpdeskError(
+                    f"unexpected response from {url}: not JSON: {snippet!r}"
+                ) from None
+        if attempt == config.attempts:
+            raise HelpdeskError(f"{reason} at {url} after {attempt} attempt(s)")
+        logger.info("%s at %s; retrying in %.1f s", reason, url, wait)
+        time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(value)) if value else default
+    except ValueError:  # an HTTP date: not worth parsing for a capped wait
+        return default
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        payload = json.loads(exc.read().decode("utf-8", "replace"))
+    except (ValueError, OSError):
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    error, description = payload.get("error"), payload.get("description")
+    if isinstance(error, dict):  # {"error": {"title": ..., "message": ...}}
+        error, description = error.get("title"), error.get("message")
+    text = ": ".join(str(p) for p in (error, description) if p)
+    return f": {text[:200]}" if text else ""
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+@dataclass
+class _Load:
+    documents: list[Document]
+    n_rows: int
+    n_skipped: int
+    cursor: str | None
+
+
+def _documents(
+    name: str,
+    config: _Config,
+    pages: list[tuple[str, list[Any]]],
+    end: datetime,
+    author_salt: str,
+    problems: list[str],
+) -> _Load:
+    """Documents of the latest version of each ticket; the cursor to hold back at, if any."""
+    latest: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    n_rows = n_skipped = 0
+    for url, tickets in pages:
+        for ticket in tickets:
+            n_rows += 1
+            if not isinstance(ticket, Mapping) or ticket.get("id") in (None, ""):
+                n_skipped += 1
+                problems.append(f"{name}: {url}: a ticket without an id: {str(ticket)[:80]}")
+                continue
+            key = str(ticket["id"])
+            if key in latest and _newer(latest[key][1], ticket):
+                continue
+            latest[key] = (url, ticket)
+    documents: list[Document] = []
+    hold: int | None = None
+    for key, (url, ticket) in latest.items():
+        if ticket.get("status") == "deleted":
+            # Counted, not a problem: deleting a ticket is normal helpdesk work.
+            n_skipped += 1
+            logger.debug("%s: ticket %s (%s) is deleted, skipped", name, key, url)
+            continue
+        try:
+            doc = parse_ticket(ticket, name, author_salt, config.brand)
+        except RecordError as exc:
+            n_skipped += 1
+            problems.append(f"{name}: ticket {key} ({url}): {exc}")
+            continue
+        if doc.created_at >= end:
+            # Left for a later run: the returned cursor must not pass it.
+            stamp = int(doc.created_at.timestamp())
+            hold = stamp if hold is None else min(hold, stamp)
+            continue
+        documents.append(doc)
+    return _Load(documents, n_rows, n_skipped, None if hold is None else f"time:{hold}")
+
+
+def _newer(kept: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether `kept` was updated after `other` (a later page wins a tie or a bad stamp)."""
+    try:
+        return parse_ticket_value(kept.get("updated_at")) > parse_ticket_value(
+            other.get("updated_at")
+        )
+    except ValueError:
+        return False
