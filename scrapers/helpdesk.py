@@ -22,8 +22,8 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
-from urllib.parse import urlencode
+from typing import IO, Any
+from urllib.parse import urlencode, urlsplit
 
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, parse_ticket_value
@@ -239,7 +239,8 @@ def _read_pages(
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
         if config.proxy
-        else urllib.request.ProxyHandler()
+        else urllib.request.ProxyHandler(),
+        _SameHostAuth(),
     )
     pages: list[tuple[str, list[Any]]] = []
     for _ in range(config.max_pages):
@@ -260,6 +261,25 @@ def _read_pages(
     return pages, position
 
 
+class _SameHostAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but the token only to the host it was meant for (urllib would
+    send the Authorization header wherever the Location points)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
+
+
 def _next_position(
     config: _Config, url: str, payload: Any, position: str
 ) -> tuple[list[Any], str, bool]:
@@ -269,7 +289,9 @@ def _next_position(
         HelpdeskError: for a page that is not an export page.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("tickets"), list):
-        keys = ", ".join(sorted(payload)[:8]) if isinstance(payload, dict) else type(payload)
+        keys = (
+            ", ".join(sorted(payload)[:8]) if isinstance(payload, dict) else type(payload).__name__
+        )
         raise HelpdeskError(f"unexpected response from {url}: no tickets list (got {keys})")
     done = payload.get("end_of_stream")
     if not isinstance(done, bool):

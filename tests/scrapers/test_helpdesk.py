@@ -384,6 +384,20 @@ def test_an_older_copy_later_in_the_stream_does_not_replace_the_newer(
     assert load.cursor == "cursor:bmV3"
 
 
+def test_token_is_not_sent_along_a_redirect_to_another_host(helpdesk: Helpdesk) -> None:
+    other = Helpdesk()
+    threading.Thread(target=other.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        helpdesk.replies = [Reply(302, headers={"Location": f"{other.url}{CURSOR_PATH}"})]
+        load = load_helpdesk(zendesk(helpdesk), *MARCH, "salt")
+    finally:
+        other.shutdown()
+        other.server_close()
+    [(_, _, headers)] = other.requests
+    assert "Authorization" not in headers
+    assert load.problems[0].startswith("kesheng_zendesk: authentication failed (HTTP 401")
+
+
 def test_bearer_token_for_oauth(helpdesk: Helpdesk, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KESHENG_OAUTH", "oauth-Qm9vbGVhbg")
     helpdesk.auth = "Bearer oauth-Qm9vbGVhbg"
