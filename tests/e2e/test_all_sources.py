@@ -21,7 +21,13 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 import pytest
 
-from tests.scrapers import test_complaints, test_html_reviews, test_jd, test_weibo
+from tests.scrapers import (
+    test_complaints,
+    test_helpdesk,
+    test_html_reviews,
+    test_jd,
+    test_weibo,
+)
 
 pytestmark = pytest.mark.e2e
 SAMPLES = Path(__file__).resolve().parents[1] / "scrapers" / "samples"
@@ -150,8 +156,18 @@ def _counts(db: Path, run_id: str) -> dict[str, tuple[int, int, int, int]]:
     return {r[0]: r[1:] for r in rows}
 
 
+@pytest.fixture
+def zendesk(monkeypatch: pytest.MonkeyPatch) -> Iterator[test_helpdesk.Helpdesk]:
+    monkeypatch.setenv("KESHENG_ZD_TOKEN", test_helpdesk.TOKEN)
+    server = test_helpdesk.Helpdesk()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 def test_every_source_twice_adds_nothing_and_updates_only_what_changed(
-    prefect_harness, servers, tmp_path: Path
+    prefect_harness, servers, zendesk, tmp_path: Path
 ) -> None:
     from flows.daily import daily_ingest
 
@@ -185,6 +201,13 @@ def test_every_source_twice_adds_nothing_and_updates_only_what_changed(
         "forum": {"kind": "rss", "url": servers(_feed(feed)) + "/forum/rss"},
         "helpdesk": {"kind": "ticket_export", "url": str(exports)},
         "mail": {"kind": "mailbox", "url": str(mail)},
+        "zendesk": {
+            "kind": "helpdesk_api",
+            "url": zendesk.url,
+            "email": test_helpdesk.EMAIL,
+            "token_env": "KESHENG_ZD_TOKEN",
+            "per_page": 2,
+        },
     }
     config = tmp_path / "voc.toml"
     config.write_text(_config(sources), encoding="utf-8")
@@ -196,10 +219,13 @@ def test_every_source_twice_adds_nothing_and_updates_only_what_changed(
     for name, (fetched, new, updated, unchanged) in runs1.items():
         assert fetched > 0 and new == fetched and (updated, unchanged) == (0, 0), name
 
-    # Between the runs: a forum post is edited, a complaint is resolved.
+    # Between the runs: a forum post is edited, a complaint is resolved, a ticket gets a
+    # follow-up.
     text = feed.read_text(encoding="utf-8")
     feed.write_text(text.replace("客服也不回复。", "客服也不回复。已经一周了！"), encoding="utf-8")
     details[test_complaints.B] = "complaints_detail_17359012346_done.html"
+    ticket = zendesk.tickets[35437]
+    zendesk.edit(35437, "2024-03-28T02:00:00Z", description=ticket["description"] + "\n还没退款")
 
     with duckdb.connect(str(db), read_only=True) as con:
         rows_before = con.execute("SELECT count(*) FROM raw_documents").fetchone()[0]
@@ -215,9 +241,11 @@ def test_every_source_twice_adds_nothing_and_updates_only_what_changed(
         edited = con.execute(
             "SELECT text FROM raw_documents WHERE source = 'forum' AND external_id = 'thread-1001'"
         ).fetchone()[0]
+        cursor = con.execute("SELECT cursor FROM source_state WHERE source = 'zendesk'").fetchone()
     assert rows_after == rows_before
     for name, (fetched, new, updated, unchanged) in runs2.items():
         assert fetched == runs1[name][0] and new == 0, name
-        assert updated == (1 if name in ("forum", "heimao") else 0), (name, runs2[name])
+        assert updated == (1 if name in ("forum", "heimao", "zendesk") else 0), (name, runs2[name])
         assert unchanged == fetched - updated, name
     assert status == "已完成" and "客服也不回复。已经一周了！" in edited
+    assert cursor[0].startswith("cursor:")  # where the next incremental run resumes
