@@ -14,6 +14,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 import pytest
 
+from tests.localserver import serve, url_of
 from tests.scrapers import (
     test_complaints,
     test_helpdesk,
@@ -114,18 +116,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def servers() -> Iterator[Callable[[Route], str]]:
-    running: list[http.server.ThreadingHTTPServer] = []
-
-    def start(route: Route) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.route = route  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        running.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in running:
-        server.shutdown()
+    with ExitStack() as stack:
+        yield lambda route: url_of(stack.enter_context(serve(_Handler, route=route)))
 
 
 def _toml_value(value: object) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from demo.data import build_corpus
 from tests.e2e.conftest import E2E_UNTIL
+from tests.localserver import serve, url_of
 from tests.scrapers.test_html_reviews import OPTIONS as HTML_OPTIONS
 from voc.cli import main
 
@@ -59,11 +59,8 @@ class _Broken(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def broken_site() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(_Broken) as server:
+        yield url_of(server)
 
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from scrapers.appstore import parse_reviews_page, parse_reviews_xml, reviews_url
 from scrapers.errors import LayoutChanged, SourceError
 from scrapers.run import run_crawl
+from tests.localserver import serve
 from voc.records import read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -114,12 +114,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def itunes() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.requested = []  # type: ignore[attr-defined]
-    server.pages = dict(PAGES)  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with serve(_Handler, requested=[], pages=dict(PAGES)) as server:
+        yield server
 
 
 def _source(server: http.server.ThreadingHTTPServer, **options: str) -> SourceConfig:

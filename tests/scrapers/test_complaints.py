@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from scrapers.complaints import (
 from scrapers.errors import LayoutChanged, SourceError
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
+from tests.localserver import serve
 from voc.records import Document, make_document, read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -253,13 +253,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.requested = []  # type: ignore[attr-defined]
-    server.lists = dict(LISTS)  # type: ignore[attr-defined]
-    server.details = dict(DETAILS)  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with serve(_Handler, requested=[], lists=dict(LISTS), details=dict(DETAILS)) as server:
+        yield server
 
 
 def _source(server: http.server.ThreadingHTTPServer, **options: object) -> SourceConfig:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from scrapers.feeds import parse_feed
 from scrapers.run import run_crawl
+from tests.localserver import serve, url_of
 from voc.records import Document
 from voc.settings import SourceConfig
 
@@ -84,11 +84,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def feed_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(_Handler) as server:
+        yield url_of(server)
 
 
 def test_feed_crawl_lands_items_in_the_window_and_names_the_broken_one(

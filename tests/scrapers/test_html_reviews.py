@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from scrapers.htmlconfig import load_config, parse_listing, parse_rating, parse_review_date
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
+from tests.localserver import serve
 from voc.records import read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -221,11 +221,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.requested = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with serve(_Handler, requested=[]) as server:
+        yield server
 
 
 def _crawl(server, tmp_path: Path, path: str, since: date, until: date, **options):

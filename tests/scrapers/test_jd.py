@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from scrapers.jd import (
 )
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
+from tests.localserver import serve
 from voc.records import read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -152,11 +152,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def club() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.requested = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with serve(_Handler, requested=[]) as server:
+        yield server
 
 
 def _crawl(server, tmp_path: Path, product: str, since: date, until: date, **options):

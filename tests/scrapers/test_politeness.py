@@ -4,7 +4,6 @@ agent, retries spaced out with backoff (and Retry-After honoured)."""
 from __future__ import annotations
 
 import http.server
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from scrapers.run import run_crawl
+from tests.localserver import serve
 from voc.settings import SourceConfig
 
 FEED = (Path(__file__).parent / "samples" / "forum_rss.xml").read_bytes()
@@ -50,12 +50,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.log, server.failures, server.robots = [], [], ""  # type: ignore[attr-defined]
-    server.cookies = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with serve(_Handler, log=[], failures=[], robots="", cookies=[]) as server:
+        yield server
 
 
 def _source(server: http.server.ThreadingHTTPServer, **options: object) -> SourceConfig:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -30,6 +29,7 @@ from scrapers.weibo import (
     search_url,
     timeline_url,
 )
+from tests.localserver import serve
 from voc.records import read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -286,19 +286,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serve() -> http.server.ThreadingHTTPServer:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.requested = []  # type: ignore[attr-defined]
-    server.headers = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture
 def weibo() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = _serve()
-    yield server
-    server.shutdown()
+    with serve(_Handler, requested=[], headers=[]) as server:
+        yield server
 
 
 def _crawl(server, tmp_path: Path, since: date, **options: str) -> tuple[CrawlResult, dict]:
@@ -438,16 +429,18 @@ def _target(path: str, query: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def quiet_crawls(tmp_path_factory) -> Iterator[dict[str, tuple[CrawlResult, dict, list]]]:
     """Every QUIET_CRAWLS crawl, run side by side (each is mostly waiting) on one server."""
-    server = _serve()
     work = tmp_path_factory.mktemp("quiet")
-    with pytest.MonkeyPatch.context() as env, ThreadPoolExecutor(4) as pool:
+    with (
+        serve(_Handler, requested=[], headers=[]) as server,
+        pytest.MonkeyPatch.context() as env,
+        ThreadPoolExecutor(4) as pool,
+    ):
         env.setenv("WEIBO_TEST_COOKIE", "SUB=expired")
         futures = {
             name: pool.submit(_crawl, server, work / name, date(2025, 8, 1), **options)
             for name, (options, *_) in QUIET_CRAWLS.items()
         }
         results = {name: future.result() for name, future in futures.items()}
-    server.shutdown()
     yield {
         name: (*results[name], [q for p, q in server.requested if _target(p, q) == target])
         for name, (_, target, *_) in QUIET_CRAWLS.items()
