@@ -111,11 +111,17 @@ def _source_run(
     )
 
 
-def run_pipeline(settings: Settings, since: date | None = None, until: date | None = None) -> dict:
+def run_pipeline(
+    settings: Settings,
+    since: date | None = None,
+    until: date | None = None,
+    today: date | None = None,
+) -> dict:
     """Run every stage under the current flow run; returns a summary.
 
     With `since`/`until` every source is fetched for those days (a backfill); without,
-    each source runs incrementally (`source_plan`).
+    each source runs incrementally up to `today` (default: today in the settings'
+    timezone; `source_plan`).
     """
     logger = get_run_logger()
     db_path = settings.db_path
@@ -123,7 +129,7 @@ def run_pipeline(settings: Settings, since: date | None = None, until: date | No
     work_dir = settings.runs_dir / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
     mode = "incremental" if since is None and until is None else "backfill"
-    plan = source_plan(settings, since, until)
+    plan = source_plan(settings, since, until, today)
     first_day = min((p[1] for p in plan), default=since)
     last_day = max((p[2] for p in plan), default=until)
     with warehouse(db_path) as con:
@@ -219,9 +225,11 @@ def daily_ingest(
     config_path: str | None = None,
     db_path: str | None = None,
     demo_port: int | None = None,
+    today: date | None = None,
 ) -> dict:
     """Ingest all configured sources: for [since, until] if given (a backfill), else
-    incrementally from each source's watermark."""
+    incrementally from each source's watermark up to `today` (default: today; set it to
+    replay a past day)."""
     settings = load_settings(config_path, db_path=db_path)
     if demo_port is not None:
         settings = settings.with_demo_port(demo_port)
@@ -231,4 +239,4 @@ def daily_ingest(
         since = until - timedelta(days=settings.lookback_days)
     if since is not None and until is not None and since > until:
         raise ValueError(f"--since {since} is after --until {until}")
-    return run_pipeline(settings, since, until)
+    return run_pipeline(settings, since, until, today)

@@ -117,6 +117,13 @@ def test_stats_json_lists_counts_themes_and_the_alert(e2e_db: Path, capsys) -> N
         a for a in stats["alerts"] if a["date"] == str(EVENT.start) and a["source"] == EVENT.source
     ]
     assert planted and planted[0]["theme_label"]
+    # Copies and reposts are grouped: fewer voices than documents, the biggest listed.
+    docs = stats["documents"]
+    assert 0 < docs["voices"] < docs["total"] - docs["exact_duplicates"] + 1
+    sizes = [v["size"] for v in docs["top_voices"]]
+    assert sizes and sizes == sorted(sizes, reverse=True) and sizes[0] >= 2
+    assert {s["source"] for s in stats["sources"]} == {"demo_shop", "demo_weibo", "demo_helpdesk"}
+    assert stats["source_health"] == []
 
 
 def test_rerunning_the_same_days_adds_nothing(e2e_db: Path, e2e_rerun: Path) -> None:
