@@ -4,11 +4,11 @@
    AutoThrottle off), against a baseline measured in the same run: a plain sequential
    urllib loop over the same pages with the same pure parsers (no Scrapy, no politeness).
 2. The daily flow (Prefect, every stage) into fresh warehouses: a full backfill of the demo
-   period, versus a backfill up to the day before followed by one incremental run (no
-   dates: each source from its watermark minus the look-back), and a second incremental
-   run that should add nothing.
+   period, versus a backfill up to the day before followed by one incremental run on the
+   last day (no dates: each source from its watermark minus the look-back), and a second
+   incremental run that should add nothing.
 
-    python -m benchmarks.sources [--days 122]
+    python -m benchmarks.sources
 """
 
 from __future__ import annotations
@@ -103,12 +103,14 @@ def crawl_throughput(work: Path, base_url: str) -> None:
             )
 
 
-def _ingest(db: Path, port: int, since=None, until=None) -> tuple[float, dict, list[tuple]]:
+def _ingest(
+    db: Path, port: int, since=None, until=None, today=None
+) -> tuple[float, dict, list[tuple]]:
     from flows.daily import daily_ingest
     from warehouse.db import read_only
 
     started = time.perf_counter()
-    result = daily_ingest(since=since, until=until, db_path=str(db), demo_port=port)
+    result = daily_ingest(since=since, until=until, db_path=str(db), demo_port=port, today=today)
     wall = time.perf_counter() - started
     with read_only(db) as con:
         rows = con.execute(
@@ -141,9 +143,9 @@ def incremental_vs_backfill(work: Path, port: int) -> None:
 
     incr = work / "incremental.duckdb"
     _ingest(incr, port, DEMO_START, DEMO_END - timedelta(days=1))
-    wall, result, row = _ingest(incr, port)
+    wall, result, row = _ingest(incr, port, today=DEMO_END)
     show("incremental (last day + look-back)", wall, result, row, base)
-    wall, result, row = _ingest(incr, port)
+    wall, result, row = _ingest(incr, port, today=DEMO_END)
     show("incremental again (nothing new)", wall, result, row, base)
 
 
