@@ -73,7 +73,8 @@ def sample_message(config: AlertConfig, now: datetime) -> AlertMessage:
             Verbatim("物流一直显示待揽收（测试）", 5, None),
         ),
         link=link,
-        category="test",
+        categories=("物流",),
+        kind="test",
     )
 
 

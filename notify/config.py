@@ -47,6 +47,7 @@ _SECRET_KEYS = {
     "access_token": "url_env",
 }
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_ROUTE_CRITERIA = ("severity", "source", "scope", "kind", "category")
 WECOM_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 
 
@@ -119,13 +120,18 @@ class ChannelConfig:
 
 @dataclass(frozen=True)
 class Route:
-    """Which channels an alert goes to. Empty criteria match everything; a criterion lists
-    values (shell-style globs for source, scope and category), any of which may match."""
+    """Which channels an alert goes to.
+
+    Every criterion given must match; an omitted one matches everything. A criterion lists
+    values, any of which may match; source, scope, kind and category are shell-style globs
+    (``demo_*``, ``主题 物流*``), and category matches if any of the alert's categories does.
+    """
 
     channels: tuple[str, ...]
     severity: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
     scope: tuple[str, ...] = ()
+    kind: tuple[str, ...] = ()
     category: tuple[str, ...] = ()
 
     def matches(self, msg: AlertMessage) -> bool:
@@ -135,11 +141,13 @@ class Route:
         for patterns, value in (
             (self.source, msg.source),
             (self.scope, msg.scope),
-            (self.category, msg.category),
+            (self.kind, msg.kind),
         ):
             if patterns and not any(fnmatch.fnmatchcase(value, p) for p in patterns):
                 return False
-        return True
+        return not self.category or any(
+            fnmatch.fnmatchcase(c, p) for c in msg.categories for p in self.category
+        )
 
 
 @dataclass(frozen=True)
@@ -367,11 +375,11 @@ def _route(index: int, spec: Any, channel_names: set[str], origin: str) -> Route
     where = f"{origin}: [[alerts.routes]] #{index}"
     if not isinstance(spec, Mapping):
         raise ValueError(f"{where} must be a table")
-    _no_unknown(spec, {"channels", "severity", "source", "scope", "category"}, where)
+    _no_unknown(spec, {"channels", *_ROUTE_CRITERIA}, where)
     if "channels" not in spec:
         raise ValueError(f"{where}: channels is required (an empty list drops the alert)")
     values: dict[str, tuple[str, ...]] = {}
-    for key in ("channels", "severity", "source", "scope", "category"):
+    for key in ("channels", *_ROUTE_CRITERIA):
         if key not in spec:
             continue
         raw = spec[key]

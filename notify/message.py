@@ -80,7 +80,8 @@ class AlertMessage:
         verbatims: Representative voices, most repeated first; (text, count, url) tuples
             are accepted too.
         link: Dashboard drill-down URL, if a dashboard is configured.
-        category: Kind of alert for routing (``spike``, ``theme``, ``source_health``...).
+        categories: Complaint-taxonomy categories the alert concerns (物流, 售后...).
+        kind: Kind of alert, for routing (``spike``, ``theme``, ``source_health``...).
     """
 
     alert_id: str
@@ -98,12 +99,13 @@ class AlertMessage:
     key_phrases: tuple[str, ...] = ()
     verbatims: tuple[Verbatim, ...] = field(default=())
     link: str | None = None
-    category: str = "spike"
+    categories: tuple[str, ...] = ()
+    kind: str = "spike"
 
     def __post_init__(self) -> None:
         severity_rank(self.severity)
         # Lists are accepted for convenience; a frozen record keeps tuples.
-        for name in ("themes", "aspects", "key_phrases"):
+        for name in ("themes", "aspects", "key_phrases", "categories"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         verbatims = tuple(v if isinstance(v, Verbatim) else Verbatim(*v) for v in self.verbatims)
         object.__setattr__(self, "verbatims", verbatims)
@@ -245,7 +247,12 @@ def _header_fields(msg: AlertMessage) -> list[tuple[str, str]]:
         ("时间", _clean(msg.window, FIELD_MAX_CHARS)),
         (_clean(metric, FIELD_MAX_CHARS), measured),
     ]
-    for label, values in (("主题", msg.themes), ("方面", msg.aspects), ("关键词", msg.key_phrases)):
+    for label, values in (
+        ("类别", msg.categories),
+        ("主题", msg.themes),
+        ("方面", msg.aspects),
+        ("关键词", msg.key_phrases),
+    ):
         if _items(values):
             fields.append((label, "、".join(_items(values))))
     return fields
@@ -403,7 +410,8 @@ def to_payload(msg: AlertMessage) -> dict[str, Any]:
     return {
         "alert_id": msg.alert_id,
         "severity": msg.severity,
-        "category": msg.category,
+        "kind": msg.kind,
+        "categories": list(msg.categories),
         "title": msg.title,
         "source": msg.source,
         "scope": msg.scope,

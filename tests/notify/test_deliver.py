@@ -152,7 +152,8 @@ def test_routes_first_match_severity_floors_and_disabled_channels(
         min_severity="info",
         routes=[
             {"severity": ["critical"], "channels": ["oncall", "group"]},
-            {"category": "source_health", "channels": []},
+            {"kind": "source_health", "channels": []},
+            {"category": "售后*", "channels": ["mail"]},
             {"source": "demo_*", "scope": "主题 *", "channels": ["group"]},
         ],
     )
@@ -160,7 +161,8 @@ def test_routes_first_match_severity_floors_and_disabled_channels(
         make_message("crit", "critical"),
         make_message("theme-info", "info"),
         make_message("theme-warn", "warning"),
-        make_message("health", "warning", category="source_health"),
+        make_message("health", "warning", kind="source_health"),
+        make_message("refund", "warning", categories=["物流", "售后退款"], scope="类别 售后退款"),
         make_message("other", "warning", source="app_store", scope="来源 app_store"),
     ]
     result = deliver(messages, config, set(), NOON, env={})
@@ -169,12 +171,13 @@ def test_routes_first_match_severity_floors_and_disabled_channels(
         ("crit", "group", "sent", 1),
         ("theme-info", "group", "skipped", 0),
         ("theme-warn", "group", "sent", 1),
+        ("refund", "mail", "skipped", 0),
         ("other", "oncall", "sent", 1),
         ("other", "group", "sent", 1),
         ("other", "mail", "skipped", 0),
     ]
     assert result[2].error == "below the channel's min_severity warning"
-    assert result[6].error == "channel disabled"
+    assert result[4].error == result[7].error == "channel disabled"
     assert mail.requests == []
     assert [r.json["alert_id"] for r in oncall.requests] == ["crit", "other"]
 

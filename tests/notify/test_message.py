@@ -142,6 +142,12 @@ def test_message_checks_severity_and_payload_carries_every_field() -> None:
         "url": "https://weibo.example/p/1",
     }
     assert payload["themes"] == ["物流慢", "客服不回复"]
+    categorised = make_message(categories=["物流", "售后"], kind="theme")
+    assert "\n类别：物流、售后\n主题：物流慢、客服不回复\n" in render_text(categorised)
+    assert (to_payload(categorised)["kind"], to_payload(categorised)["categories"]) == (
+        "theme",
+        ["物流", "售后"],
+    )
     assert payload["text"].startswith("【警告】客声预警")
     assert isinstance(make_message().verbatims, tuple)
     assert drilldown_url("http://d:8501/", alert="a 1", day=None) == "http://d:8501/?alert=a+1"
