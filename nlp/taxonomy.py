@@ -111,21 +111,24 @@ class _ExampleIndex:
         self.matrix = self.vectorizer.fit_transform(self.sentences)
 
     def best(self, texts: Sequence[str]) -> list[list[tuple[float, int]]]:
-        """Per text, per category: (best cosine, index of that example)."""
+        """Per text, per category: (best cosine, index of that example), or (0.0, -1) for a
+        category without examples."""
         import numpy as np
 
         sims = (self.vectorizer.transform(texts) @ self.matrix.T).toarray()
         owners = np.asarray(self.owners)
-        out = []
-        for row in sims:
-            per_category = [(0.0, -1)] * self.n_categories
-            for cat in range(self.n_categories):
-                cols = np.flatnonzero(owners == cat)
-                if cols.size:
-                    j = int(cols[np.argmax(row[cols])])
-                    per_category[cat] = (float(row[j]), j)
-            out.append(per_category)
-        return out
+        scores = np.zeros((len(texts), self.n_categories))
+        which = np.full((len(texts), self.n_categories), -1)
+        for cat in range(self.n_categories):
+            cols = np.flatnonzero(owners == cat)
+            if cols.size:
+                best = sims[:, cols].argmax(axis=1)
+                which[:, cat] = cols[best]
+                scores[:, cat] = sims[np.arange(len(texts)), cols[best]]
+        return [
+            [(float(score), int(j)) for score, j in zip(srow, wrow, strict=True)]
+            for srow, wrow in zip(scores, which, strict=True)
+        ]
 
 
 def _clauses(text: str) -> str:
