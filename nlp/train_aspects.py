@@ -112,6 +112,10 @@ ASPECT_PRIOR = {"功能故障": (2.0, 0.0, 0.0)}
 CAR_NAME_KEYWORDS = {"安全性": "安全", "舒适性": "舒适"}
 
 
+#: Marks an aspect a tuning document must not be judged on (``?商品质量``).
+_UNJUDGED = "?"
+
+
 class _Unit:
     """One clause of a training document: gold aspects present / not to be judged."""
 
@@ -168,9 +172,7 @@ def _corpus_labels(corpus: str, inventory: str, doc: AspectDoc) -> list[AspectLa
 
 
 def _sources(inventory: str) -> tuple[str, ...]:
-    # product_senticnet labels an aspect term in every sentence, so a taxonomy detector
-    # trained on it fires on any opinion as 商品质量; its terms become keywords instead.
-    return ("cosmetics",) if inventory == "taxonomy" else (inventory,)
+    return ("cosmetics", "product") if inventory == "taxonomy" else (inventory,)
 
 
 def _product_quality_terms(docs: Sequence[AspectDoc], taken: set[str]) -> set[str]:
@@ -247,6 +249,15 @@ def build_inventory_units(
         for doc in getattr(splits[corpus], part):
             labels = _corpus_labels(corpus, inventory, doc)
             units = doc_units(doc, labels, keywords)
+            if inventory == "taxonomy" and corpus == "product":
+                # product_senticnet names an aspect term in every sentence, so a 商品质量
+                # detector trained on it fires on any opinion; its clauses only teach the
+                # other categories what they are not ('速度很快' of a phone is not 物流),
+                # and its terms become 商品质量 keywords.
+                for u in units:
+                    u.ignore.add("商品质量")
+                labels = [lb for lb in labels if lb.aspect != "商品质量"]
+                labels.append(AspectLabel(_UNJUDGED + "商品质量", "neutral"))
             flat.extend(units)
             per_doc.append(units)
             gold.append({label.aspect for label in labels if label.aspect})
@@ -310,6 +321,8 @@ def _tune_thresholds(
         for t in grid:
             tp = fp = fn = 0
             for (lex, probs), g in zip(found, gold, strict=True):
+                if _UNJUDGED + aspect in g:
+                    continue
                 pred = aspect in lex or probs[j] >= t
                 tp += pred and aspect in g
                 fp += pred and aspect not in g
