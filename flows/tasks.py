@@ -16,10 +16,11 @@ from nlp.normalize import normalize_documents
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel, load_sentiment_model
 from nlp.spikes import DayCount, SpikeParams, ThemeDayCount, detect_spikes, find_driving_theme
-from nlp.themes import THEMES_VERSION, default_theme_stopwords, discover_themes
+from nlp.theme_tracker import track_themes
+from nlp.themes import default_theme_stopwords
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
-from warehouse import loaders, neardup
+from warehouse import loaders, neardup, themes
 from warehouse.db import warehouse
 
 
@@ -240,31 +241,39 @@ def score_sentiment(
 def find_themes(
     db_path: Path, model_version: str, max_docs: int, run_id: str, brands: frozenset[str]
 ) -> StageResult:
-    """Rediscover complaint themes over the newest negative documents."""
+    """Assign new documents to the tracked themes, let new themes be born, merge close ones,
+    and refresh every theme's label, size, negativity and lifecycle state."""
     started = time.perf_counter()
     with warehouse(db_path) as con:
-        rows = loaders.select_negative_tokens(con, model_version, max_docs)
-    result = discover_themes(
-        [r[0] for r in rows], [r[1] for r in rows], exclude=default_theme_stopwords() | brands
+        existing = themes.load_tracked_themes(con)
+        candidates = themes.select_theme_candidates(con, model_version, 180, max_docs)
+        df = themes.idf_sample(con)
+    result = track_themes(
+        existing, candidates, [], run_id, exclude=default_theme_stopwords() | brands, df=df
     )
-    themes = [
-        {
-            "theme_id": t.theme_id,
-            "label": t.label,
-            "keywords": t.keywords,
-            "size": t.size,
-            "example_ids": t.example_ids,
-        }
-        for t in result.themes
-    ]
     with warehouse(db_path) as con:
-        loaders.replace_themes(con, themes, result.assignments, THEMES_VERSION, run_id)
-    get_run_logger().info("%d themes over %d negative documents", len(themes), len(rows))
+        themes.save_tracking(con, result, run_id)
+        n_live = themes.refresh_theme_stats(con, model_version, run_id)
+    logger = get_run_logger()
+    for event in result.events:
+        logger.info(
+            "theme %s %s%s (%d documents)",
+            event.theme_id,
+            event.event,
+            f" into {event.other_theme_id}" if event.other_theme_id else "",
+            event.n_docs,
+        )
+    logger.info(
+        "%d live themes; %d of %d new documents assigned",
+        n_live,
+        len(result.assignments),
+        len(candidates),
+    )
     return StageResult(
         "themes",
-        n_in=len(rows),
+        n_in=len(candidates),
         n_out=len(result.assignments),
-        n_skipped=len(rows) - len(result.assignments),
+        n_skipped=len(candidates) - len(result.assignments),
         seconds=time.perf_counter() - started,
     )
 

@@ -366,59 +366,6 @@ def select_negative_tokens(
     ).fetchall()
 
 
-def replace_themes(
-    con: duckdb.DuckDBPyConnection,
-    themes: Sequence[dict],
-    assignments: dict[str, str],
-    model_version: str,
-    run_id: str,
-) -> None:
-    """Replace all themes and document-theme links in one transaction.
-
-    Args:
-        themes: dicts with theme_id, label, keywords, size, example_ids.
-        assignments: doc_id → theme_id.
-    """
-    theme_frame = pd.DataFrame(
-        [
-            {
-                "theme_id": t["theme_id"],
-                "label": t["label"],
-                "keywords": list(t["keywords"]),
-                "size": t["size"],
-                "example_ids": list(t["example_ids"]),
-            }
-            for t in themes
-        ],
-        columns=["theme_id", "label", "keywords", "size", "example_ids"],
-    )
-    links = pd.DataFrame(sorted(assignments.items()), columns=["doc_id", "theme_id"])
-    _register(con, "incoming_themes", theme_frame)
-    _register(con, "incoming_links", links)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute("DELETE FROM doc_themes")
-        con.execute("DELETE FROM complaint_themes")
-        if not theme_frame.empty:
-            con.execute(
-                "INSERT INTO complaint_themes SELECT theme_id, label, keywords::VARCHAR[], size, "
-                "example_ids::VARCHAR[], ?, ? FROM incoming_themes",
-                [model_version, run_id],
-            )
-        if not links.empty:
-            con.execute(
-                "INSERT INTO doc_themes SELECT doc_id, theme_id, ? FROM incoming_links",
-                [model_version],
-            )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_themes")
-        con.unregister("incoming_links")
-
-
 def refresh_daily_source_stats(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
     """Recompute the per-day, per-source sentiment counts from scratch; returns rows."""
     con.execute("BEGIN TRANSACTION")

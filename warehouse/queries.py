@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from warehouse import neardup
+from warehouse.themes import theme_overview
 
 # The customer's own words for display: markup removed (sources such as microblogs embed
 # <a> and <br> tags), script and punctuation untouched.
@@ -225,13 +226,7 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             [model],
         ).fetchall()
     )
-    themes = [
-        {"theme_id": r[0], "label": r[1], "keywords": list(r[2]), "size": r[3]}
-        for r in con.execute(
-            "SELECT theme_id, label, keywords, size FROM complaint_themes "
-            "ORDER BY size DESC, theme_id"
-        ).fetchall()
-    ]
+    themes = theme_overview(con)
     alerts = [
         {
             "date": str(r[0]),

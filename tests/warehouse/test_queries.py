@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from nlp.theme_tracker import TrackedTheme, TrackResult
 from voc.records import make_document
-from warehouse import loaders, queries
+from warehouse import loaders, queries, themes
 from warehouse.db import open_warehouse
 
 TZ = timezone(timedelta(hours=8))
@@ -44,21 +45,12 @@ def db(tmp_path: Path):
         ],
         "new",
     )
-    loaders.replace_themes(
-        c,
-        [
-            {
-                "theme_id": "t1",
-                "label": "快递/太慢",
-                "keywords": ["快递", "太慢"],
-                "size": 2,
-                "example_ids": [docs[2].id, docs[0].id],
-            }
-        ],
-        {docs[0].id: "t1", docs[2].id: "t1"},
-        "themes-v1",
-        "r1",
+    tracked = TrackResult(
+        themes=[TrackedTheme("t1", {"快递": 0.8, "太慢": 0.6}, 2, ("快递", "太慢"), "r1")],
+        assignments={docs[0].id: ("t1", 0.9), docs[2].id: ("t1", 0.4)},
     )
+    themes.save_tracking(c, tracked, "r1")
+    themes.refresh_theme_stats(c, "new", "r1")
     yield c, docs
     c.close()
 
@@ -76,7 +68,7 @@ def test_recent_negative_documents_are_newest_first_with_their_theme(db) -> None
     con, _ = db
     frame = queries.recent_negative_documents(con)
     assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
-    assert frame["theme"].tolist() == ["快递/太慢", "快递/太慢"]
+    assert frame["theme"].tolist() == ["快递、太慢", "快递、太慢"]
 
 
 def test_spike_evidence_puts_the_most_reposted_first(db) -> None:

@@ -1,0 +1,122 @@
+"""Theme tracking: ids survive runs, new documents join, births need a coherent group,
+close themes merge, and lifecycle states follow the documented rules."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from nlp.theme_tracker import (
+    TrackerParams,
+    key_phrases,
+    lifecycle_state,
+    track_themes,
+)
+
+LOGISTICS = ["快递", "太慢", "物流", "三天", "没到", "派送"]
+QUALITY = ["质量", "太差", "开胶", "做工", "粗糙", "鞋子"]
+SERVICE = ["客服", "态度", "不回复", "敷衍", "投诉", "电话"]
+PARAMS = TrackerParams(min_new_theme=5)
+
+
+def _docs(prefix: str, words: list[str], n: int, negative: bool = True):
+    # Each document drops one word, so members are alike but not identical.
+    return [
+        (f"{prefix}{i}", [w for j, w in enumerate(words) if j != i % len(words)], negative)
+        for i in range(n)
+    ]
+
+
+def test_first_run_gives_birth_to_one_theme_per_coherent_group() -> None:
+    docs = _docs("l", LOGISTICS, 12) + _docs("q", QUALITY, 12) + _docs("s", SERVICE, 12)
+    result = track_themes([], docs, [], "r1", params=PARAMS, exclude=frozenset())
+    assert [e.event for e in result.events] == ["born"] * 3
+    groups: dict[str, set[str]] = {}
+    for doc_id, (theme_id, _) in result.assignments.items():
+        groups.setdefault(theme_id, set()).add(doc_id[0])
+    assert sorted(map(sorted, groups.values())) == [["l"], ["q"], ["s"]]
+
+
+def test_ids_survive_the_next_run_and_new_documents_join_them() -> None:
+    first = track_themes(
+        [],
+        _docs("l", LOGISTICS, 12) + _docs("q", QUALITY, 12),
+        [],
+        "r1",
+        params=PARAMS,
+        exclude=frozenset(),
+    )
+    logistics_id = first.assignments["l0"][0]
+    later = [*_docs("L", LOGISTICS, 4), ("p1", ["价格", "便宜"], False)]
+    second = track_themes(first.themes, later, [], "r2", params=PARAMS, exclude=frozenset())
+    assert {second.assignments[f"L{i}"][0] for i in range(4)} == {logistics_id}
+    assert "p1" not in second.assignments  # matches nothing, and is not negative
+    assert second.events == []
+    assert {t.theme_id for t in second.themes} == {t.theme_id for t in first.themes}
+    grown = next(t for t in second.themes if t.theme_id == logistics_id)
+    assert grown.n_members == 16
+
+
+def test_a_birth_needs_enough_coherent_unassigned_negative_documents() -> None:
+    base = track_themes([], _docs("l", LOGISTICS, 12), [], "r1", params=PARAMS, exclude=frozenset())
+    few = track_themes(
+        base.themes, _docs("s", SERVICE, 3), [], "r2", params=PARAMS, exclude=frozenset()
+    )
+    assert few.events == [] and not any(d.startswith("s") for d in few.assignments)
+    enough = track_themes(
+        base.themes,
+        _docs("s", SERVICE, 12) + _docs("x", ["好评", "满意"], 12, negative=False),
+        [],
+        "r3",
+        params=PARAMS,
+        exclude=frozenset(),
+    )
+    assert [e.event for e in enough.events] == ["born"]
+    assert not any(d.startswith("x") for d in enough.assignments)
+
+
+def test_close_themes_merge_into_the_larger_and_record_it() -> None:
+    a = track_themes([], _docs("a", LOGISTICS, 20), [], "r1", params=PARAMS, exclude=frozenset())
+    # A second, smaller logistics theme (born apart by a strict match threshold).
+    strict = TrackerParams(
+        min_new_theme=5, assign_threshold=0.99, match_threshold=0.99, merge_threshold=1.1
+    )
+    b = track_themes(
+        a.themes,
+        _docs("b", [*LOGISTICS[1:], "丢件"], 10),
+        [],
+        "r2",
+        params=strict,
+        exclude=frozenset(),
+    )
+    assert len(b.themes) == 2
+    merged = track_themes(b.themes, [], [], "r3", params=PARAMS, exclude=frozenset())
+    big = a.themes[0].theme_id
+    assert [t.theme_id for t in merged.themes] == [big]
+    [event] = merged.events
+    assert (event.event, event.other_theme_id) == ("merged", big)
+    assert merged.merged == {event.theme_id: big}
+
+
+def test_lifecycle_rules() -> None:
+    today = date(2025, 9, 30)
+
+    def days(counts: dict[int, int]) -> dict[date, int]:
+        return {today - timedelta(days=ago): n for ago, n in counts.items()}
+
+    steady = {ago: 1 for ago in range(0, 60, 2)}
+    assert lifecycle_state(days(steady), today) == "recurring"
+    assert lifecycle_state(days({20: 5, 30: 3}), today) == "resolved"
+    assert lifecycle_state(days({1: 4, 3: 2}), today) == "new"
+    assert lifecycle_state(days({**steady, 0: 9, 1: 8}), today) == "growing"
+    fading = {ago: 3 for ago in range(7, 35)} | {2: 1}
+    assert lifecycle_state(days(fading), today) == "fading"
+
+
+def test_key_phrases_name_what_sets_a_theme_apart() -> None:
+    phrases = key_phrases(
+        {
+            "t1": [["物流", "太慢", "客服"], ["物流", "太慢"], ["快递", "物流", "太慢"]],
+            "t2": [["质量", "太差"], ["鞋子", "质量", "太差"], ["质量", "太差", "客服"]],
+        }
+    )
+    assert phrases["t1"][0] == "物流太慢" and phrases["t2"][0] == "质量太差"

@@ -1,0 +1,232 @@
+"""Themes v2 in the warehouse: tracked themes, incremental document assignment, events, and
+the per-theme statistics (label, negativity, first/last seen, lifecycle state) the
+dashboard, spikes and `voc stats` read.
+
+`complaint_themes` stays as the projection of the live themes that older readers use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from nlp.theme_tracker import (
+    TRACKER_VERSION,
+    TrackedTheme,
+    TrackResult,
+    document_frequencies,
+    key_phrases,
+    lifecycle_state,
+)
+
+
+def load_tracked_themes(con: duckdb.DuckDBPyConnection) -> list[TrackedTheme]:
+    """The live themes (not merged away), as `nlp.theme_tracker` needs them."""
+    rows = con.execute(
+        "SELECT theme_id, centroid, n_members, keywords, born_run_id FROM tracked_themes "
+        "WHERE merged_into IS NULL ORDER BY theme_id"
+    ).fetchall()
+    return [TrackedTheme(r[0], json.loads(r[1]), r[2], tuple(r[3]), r[4]) for r in rows]
+
+
+def select_theme_candidates(
+    con: duckdb.DuckDBPyConnection, model_version: str, window_days: int, limit: int
+) -> list[tuple[str, list[str], bool]]:
+    """(doc_id, tokens, is_negative) of distinct documents with no theme yet, from the
+    last `window_days` days of data, newest `limit` first (then oldest first within)."""
+    rows = con.execute(
+        "WITH newest AS (SELECT max(local_day) AS d FROM raw_documents) "
+        "SELECT t.doc_id, t.tokens, s.label = 'negative' FROM doc_texts t "
+        "JOIN raw_documents r ON r.id = t.doc_id "
+        "JOIN doc_sentiment s ON s.doc_id = t.doc_id AND s.model_version = ? "
+        "ANTI JOIN doc_themes d ON d.doc_id = t.doc_id "
+        "WHERE t.duplicate_of IS NULL AND t.tokens IS NOT NULL "
+        "AND r.local_day > (SELECT d FROM newest) - ?::INTEGER "
+        "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
+        [model_version, window_days, limit],
+    ).fetchall()
+    return [(r[0], list(r[1]), bool(r[2])) for r in reversed(rows)]
+
+
+def idf_sample(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> tuple[dict[str, int], int]:
+    """Document frequencies over the newest `limit` distinct documents (for IDF)."""
+    rows = con.execute(
+        "SELECT t.tokens FROM doc_texts t JOIN raw_documents r ON r.id = t.doc_id "
+        "WHERE t.duplicate_of IS NULL AND t.tokens IS NOT NULL "
+        "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
+        [limit],
+    ).fetchall()
+    df, n = document_frequencies([r[0] for r in rows])
+    return dict(df), n
+
+
+def save_tracking(con: duckdb.DuckDBPyConnection, result: TrackResult, run_id: str) -> None:
+    """Store a tracking run in one transaction: themes, merges, new links, events."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for theme in result.themes:
+            con.execute(
+                "INSERT INTO tracked_themes (theme_id, centroid, n_members, keywords, "
+                "key_phrases, label, n_docs, n_negative, negativity, state, born_run_id, "
+                "updated_run_id) VALUES (?, ?, ?, ?, [], ?, 0, 0, 0, 'new', ?, ?) "
+                "ON CONFLICT (theme_id) DO UPDATE SET centroid = excluded.centroid, "
+                "n_members = excluded.n_members, keywords = excluded.keywords, "
+                "updated_run_id = excluded.updated_run_id",
+                [
+                    theme.theme_id,
+                    json.dumps(theme.centroid, ensure_ascii=False),
+                    theme.n_members,
+                    list(theme.keywords),
+                    "/".join(theme.keywords[:3]),
+                    theme.born_run_id,
+                    run_id,
+                ],
+            )
+        for old, new in result.merged.items():
+            con.execute("UPDATE doc_themes SET theme_id = ? WHERE theme_id = ?", [new, old])
+            con.execute(
+                "UPDATE tracked_themes SET merged_into = ?, updated_run_id = ? WHERE theme_id = ?",
+                [new, run_id, old],
+            )
+        if result.assignments:
+            links = pd.DataFrame(
+                [(d, t, s) for d, (t, s) in sorted(result.assignments.items())],
+                columns=["doc_id", "theme_id", "similarity"],
+            )
+            con.execute("SELECT 1").fetchall()
+            con.register("incoming_links", links)
+            try:
+                con.execute(
+                    "INSERT OR REPLACE INTO doc_themes (doc_id, theme_id, model_version, "
+                    "similarity) SELECT doc_id, theme_id, ?, similarity FROM incoming_links",
+                    [TRACKER_VERSION],
+                )
+            finally:
+                con.unregister("incoming_links")
+        for e in result.events:
+            con.execute(
+                "INSERT INTO theme_events VALUES (?, ?, ?, ?, ?, now())",
+                [run_id, e.event, e.theme_id, e.other_theme_id, e.n_docs],
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def refresh_theme_stats(
+    con: duckdb.DuckDBPyConnection, model_version: str, run_id: str, n_examples: int = 5
+) -> int:
+    """Recompute every live theme's label, key phrases, size, negativity, first/last seen
+    and lifecycle state (as of the newest day of data), and rewrite `complaint_themes`.
+
+    Returns the number of live themes.
+    """
+    live = [
+        r[0]
+        for r in con.execute(
+            "SELECT theme_id FROM tracked_themes WHERE merged_into IS NULL"
+        ).fetchall()
+    ]
+    if not live:
+        con.execute("DELETE FROM complaint_themes")
+        return 0
+    rows = con.execute(
+        "SELECT d.theme_id, t.tokens, r.local_day, s.label = 'negative', d.doc_id, "
+        "d.similarity FROM doc_themes d JOIN doc_texts t ON t.doc_id = d.doc_id "
+        "JOIN raw_documents r ON r.id = d.doc_id "
+        "LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ?",
+        [model_version],
+    ).fetchall()
+    newest = con.execute("SELECT max(local_day) FROM raw_documents").fetchone()[0]
+    tokens: dict[str, list[list[str]]] = defaultdict(list)
+    daily: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    negatives: dict[str, int] = defaultdict(int)
+    examples: dict[str, list[tuple[float, bool, str]]] = defaultdict(list)
+    for theme_id, toks, day, negative, doc_id, similarity in rows:
+        tokens[theme_id].append(list(toks or []))
+        daily[theme_id][day] += 1
+        negatives[theme_id] += bool(negative)
+        examples[theme_id].append((-(similarity or 0.0), not negative, doc_id))
+    phrases = key_phrases(tokens)
+    keywords = dict(con.execute("SELECT theme_id, keywords FROM tracked_themes").fetchall())
+    frame = []
+    for theme_id in live:
+        days = daily.get(theme_id, {})
+        n_docs = sum(days.values())
+        shown = phrases.get(theme_id) or list(keywords[theme_id][:3])
+        frame.append(
+            {
+                "theme_id": theme_id,
+                "label": "、".join(shown[:2]) if shown else theme_id,
+                "key_phrases": shown,
+                "n_docs": n_docs,
+                "n_negative": negatives.get(theme_id, 0),
+                "negativity": negatives.get(theme_id, 0) / n_docs if n_docs else 0.0,
+                "first_seen": min(days) if days else None,
+                "last_seen": max(days) if days else None,
+                "state": lifecycle_state(days, newest) if newest else "resolved",
+                # Negative documents nearest the centre first: a complaint theme's voice.
+                "example_ids": [d for *_, d in sorted(examples.get(theme_id, []))[:n_examples]],
+            }
+        )
+    stats = pd.DataFrame(frame)
+    con.execute("SELECT 1").fetchall()
+    con.register("theme_stats", stats)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "UPDATE tracked_themes t SET label = s.label, key_phrases = s.key_phrases, "
+            "n_docs = s.n_docs, n_negative = s.n_negative, negativity = s.negativity, "
+            "first_seen = s.first_seen, last_seen = s.last_seen, state = s.state "
+            "FROM theme_stats s WHERE t.theme_id = s.theme_id"
+        )
+        con.execute("DELETE FROM complaint_themes")
+        con.execute(
+            "INSERT INTO complaint_themes SELECT t.theme_id, s.label, t.keywords, "
+            "s.n_negative, s.example_ids, ?, ? FROM tracked_themes t "
+            "JOIN theme_stats s USING (theme_id) WHERE s.n_negative > 0",
+            [TRACKER_VERSION, run_id],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("theme_stats")
+    return len(live)
+
+
+def theme_overview(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Live themes with label, key phrases, size, negativity, first/last seen and state,
+    largest first (the shape `voc stats --json` prints under ``themes``)."""
+    rows = con.execute(
+        "SELECT theme_id, label, keywords, key_phrases, n_docs, n_negative, negativity, "
+        "first_seen, last_seen, state FROM tracked_themes WHERE merged_into IS NULL "
+        "ORDER BY n_negative DESC, theme_id"
+    ).fetchall()
+    return [
+        {
+            "theme_id": r[0],
+            "label": r[1],
+            "keywords": list(r[2]),
+            "key_phrases": list(r[3]),
+            "size": r[5],
+            "n_docs": r[4],
+            "negativity": round(r[6], 4),
+            "first_seen": str(r[7]) if r[7] else None,
+            "last_seen": str(r[8]) if r[8] else None,
+            "state": r[9],
+        }
+        for r in rows
+    ]
+
+
+def unchanged_share(before: dict[str, str], after: dict[str, str]) -> float:
+    """Share of documents themed in `before` whose theme id is the same in `after`."""
+    common = [d for d in before if d in after]
+    return sum(before[d] == after[d] for d in common) / len(common) if common else 1.0
