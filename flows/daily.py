@@ -18,10 +18,13 @@ from flows.tasks import (
     group_near_duplicates,
     load_documents,
     normalise_documents,
+    score_aspects,
     score_sentiment,
     segment_documents,
+    tag_categories,
 )
 from nlp.spikes import SpikeParams
+from nlp.taxonomy import load_taxonomy
 from voc.settings import Settings, SourceConfig, load_settings
 from warehouse import loaders, sources
 from warehouse.db import warehouse
@@ -128,6 +131,8 @@ def run_pipeline(
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
     work_dir = settings.runs_dir / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
+    # A broken taxonomy file fails the run before anything is crawled.
+    load_taxonomy(settings.taxonomy_path)
     mode = "incremental" if since is None and until is None else "backfill"
     plan = source_plan(settings, since, until, today)
     first_day = min((p[1] for p in plan), default=since)
@@ -183,6 +188,8 @@ def run_pipeline(
             run_id,
             segment_documents(db_path, settings.user_dict_paths, settings.stopword_paths),
         )
+        _record(db_path, run_id, tag_categories(db_path, settings.taxonomy_path))
+        _record(db_path, run_id, score_aspects(db_path, settings.aspect_model_dir))
         scored, model_version = score_sentiment(
             db_path, settings.sentiment_model_dir, settings.sentiment_int8
         )

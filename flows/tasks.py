@@ -12,15 +12,19 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from nlp.aspects import AspectModel, load_aspect_model
 from nlp.normalize import normalize_documents
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel, load_sentiment_model
 from nlp.spikes import DayCount, SpikeParams, ThemeDayCount, detect_spikes, find_driving_theme
+from nlp.taxonomy import load_taxonomy
 from nlp.theme_tracker import track_themes
 from nlp.themes import default_theme_stopwords
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
+from warehouse import aspects as warehouse_aspects
 from warehouse import loaders, neardup, themes
+from warehouse import taxonomy as warehouse_taxonomy
 from warehouse.db import warehouse
 
 
@@ -213,6 +217,59 @@ def segment_documents(
 
 
 @task(cache_policy=NO_CACHE)
+def tag_categories(db_path: Path, taxonomy_path: Path | None) -> StageResult:
+    """Tag documents with the curated complaint categories; a changed taxonomy re-tags all
+    stored history from the normalised texts."""
+    started = time.perf_counter()
+    taxonomy = load_taxonomy(taxonomy_path)
+    with warehouse(db_path) as con:
+        counts = warehouse_taxonomy.retag(con, taxonomy)
+    get_run_logger().info(
+        "taxonomy %s: tagged %d documents (%d with a category)%s",
+        counts.taxonomy_version,
+        counts.n_docs,
+        counts.n_categorised,
+        f"; re-tagged all history (was {', '.join(counts.previous_versions)})"
+        if counts.full and counts.previous_versions
+        else "",
+    )
+    return StageResult(
+        "taxonomy",
+        n_in=counts.n_docs,
+        n_out=counts.n_categorised,
+        n_skipped=counts.n_removed,
+        seconds=time.perf_counter() - started,
+    )
+
+
+@lru_cache(maxsize=2)
+def _aspect_model(model_dir: Path | None) -> AspectModel:
+    return load_aspect_model(model_dir)
+
+
+@task(cache_policy=NO_CACHE)
+def score_aspects(db_path: Path, model_dir: Path | None, batch: int = 5000) -> StageResult:
+    """Aspect-level sentiment (物流 positive, 商品质量 negative...) of every distinct document
+    this model has not read."""
+    started = time.perf_counter()
+    model = _aspect_model(model_dir)
+    with warehouse(db_path) as con:
+        rows = warehouse_aspects.select_unscored_aspects(con, model.version)
+    written = 0
+    for i in range(0, len(rows), batch):
+        chunk = rows[i : i + batch]
+        found = model.extract_many([text for _, text in chunk])
+        with warehouse(db_path) as con:
+            written += warehouse_aspects.save_aspects(
+                con, zip([d for d, _ in chunk], found, strict=True), model.version
+            )
+    get_run_logger().info("aspects of %d documents with %s", len(rows), model.version)
+    return StageResult(
+        "aspects", n_in=len(rows), n_out=written, seconds=time.perf_counter() - started
+    )
+
+
+@task(cache_policy=NO_CACHE)
 def score_sentiment(
     db_path: Path, model_dir: Path | None, int8: bool = True
 ) -> tuple[StageResult, str]:
@@ -248,12 +305,11 @@ def find_themes(
         existing = themes.load_tracked_themes(con)
         candidates = themes.select_theme_candidates(con, model_version, 180, max_docs)
         df = themes.idf_sample(con)
-    result = track_themes(
-        existing, candidates, [], run_id, exclude=default_theme_stopwords() | brands, df=df
-    )
+    exclude = default_theme_stopwords() | brands
+    result = track_themes(existing, candidates, [], run_id, exclude=exclude, df=df)
     with warehouse(db_path) as con:
         themes.save_tracking(con, result, run_id)
-        n_live = themes.refresh_theme_stats(con, model_version, run_id)
+        n_live = themes.refresh_theme_stats(con, model_version, run_id, exclude=exclude)
     logger = get_run_logger()
     for event in result.events:
         logger.info(

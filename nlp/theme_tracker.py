@@ -373,7 +373,10 @@ def lifecycle_state(daily: Mapping[date, int], today: date) -> str:
 
 
 def key_phrases(
-    theme_tokens: Mapping[str, Sequence[Sequence[str]]], top_k: int = 5, min_count: int = 2
+    theme_tokens: Mapping[str, Sequence[Sequence[str]]],
+    top_k: int = 5,
+    min_count: int = 2,
+    exclude: Collection[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """Readable key phrases per theme: adjacent word pairs ("物流" + "太慢" → "物流太慢"),
     ranked by class-based TF-IDF across themes, so a theme is named by what sets it apart.
@@ -382,12 +385,13 @@ def key_phrases(
         theme_tokens: theme_id → token lists of its documents.
         top_k: Phrases kept per theme.
         min_count: Fewest documents a phrase must appear in.
+        exclude: Words a phrase may not contain (brand names, platform names).
     """
     counts: dict[str, Counter[str]] = {}
     for theme_id, docs in theme_tokens.items():
         c: Counter[str] = Counter()
         for tokens in docs:
-            words = [t for t in tokens if len(t) >= 2]
+            words = [t for t in tokens if len(t) >= 2 and t not in exclude]
             c.update({a + b for a, b in pairwise(words) if a != b})
         counts[theme_id] = c
     spread: Counter[str] = Counter()

@@ -496,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dashboard)
 
     _add_sentiment_parsers(sub)
+    from notify.cli import add_alerts_parser
+
+    add_alerts_parser(sub)
 
     p = sub.add_parser(
         "demo-server",

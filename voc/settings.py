@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from notify.config import AlertConfig, parse_alert_config
+
 #: Where the bundled demo sources listen unless told otherwise.
 DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 8765
@@ -108,6 +110,11 @@ class Settings:
             the separate table ``raw_texts_unmasked`` (off by default).
         mask_pii: Mask phone, ID-card, bank-card, e-mail and order numbers in texts before
             they are stored (`nlp.pii`).
+        taxonomy_path: The complaint taxonomy YAML (`nlp.taxonomy`); None = the bundled
+            one. Editing it re-tags all stored history on the next run.
+        aspect_model_dir: Aspect-sentiment model directory; None = the bundled one.
+        emotion_model_dir: Emotion model directory; None = the bundled one.
+        alerts: Alert delivery: channels, routes, quiet hours (`notify.config`).
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
         stopword_paths: Extra stopword lists (added to the bundled one).
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
@@ -132,6 +139,10 @@ class Settings:
     keep_raw_text: bool = False
     lookback_days: int = 2
     backfill_days: int = 30
+    taxonomy_path: Path | None = None
+    aspect_model_dir: Path | None = None
+    emotion_model_dir: Path | None = None
+    alerts: AlertConfig = field(default_factory=AlertConfig)
     user_dict_paths: tuple[Path, ...] = ()
     stopword_paths: tuple[Path, ...] = ()
     author_salt: str = "voc-monitor"
@@ -215,6 +226,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     values = dict(raw.get("voc", {}))
     if "sources" in raw:
         values["sources"] = raw["sources"]
+    if "alerts" in raw:
+        values["alerts"] = raw["alerts"]
     return values
 
 
@@ -227,8 +240,22 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
     for key, value in values.items():
         if key == "db_path":
             out[key] = Path(value)
-        elif key == "work_dir" or key == "sentiment_model_dir":
+        elif key in (
+            "work_dir",
+            "sentiment_model_dir",
+            "taxonomy_path",
+            "aspect_model_dir",
+            "emotion_model_dir",
+        ):
             out[key] = Path(value) if value else None
+        elif key == "alerts":
+            if isinstance(value, AlertConfig):
+                out[key] = value
+            else:
+                try:
+                    out[key] = parse_alert_config(value, origin)
+                except ValueError as exc:
+                    raise SettingsError(str(exc)) from exc
         elif key in ("user_dict_paths", "stopword_paths"):
             out[key] = tuple(Path(v) for v in value)
         elif key == "sources":

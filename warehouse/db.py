@@ -134,7 +134,21 @@ def read_only(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
         raise _open_error(path, "reading", exc) from exc
+    if _pending(con):
+        # A warehouse written by an older version: bring it up to date once, so readers
+        # find the tables they expect.
+        con.close()
+        open_warehouse(path, lock_wait=5.0).close()
+        con = duckdb.connect(str(path), read_only=True)
     try:
         yield con
     finally:
         con.close()
+
+
+def _pending(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    except duckdb.CatalogException:
+        return True
+    return any(m.version not in done for m in list_migrations())

@@ -13,6 +13,8 @@ import duckdb
 import pandas as pd
 
 from warehouse import neardup
+from warehouse.aspects import aspect_summary
+from warehouse.taxonomy import category_summary
 from warehouse.themes import theme_overview
 
 # The customer's own words for display: markup removed (sources such as microblogs embed
@@ -301,4 +303,21 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "last_run": {"run_id": last_run_id, "stages": stages, "errors": errors},
         "sources": source_status(con),
         "source_health": source_health_alerts(con),
+        "categories": category_summary(con, model).as_dict(),
+        "aspects": _aspects(con),
     }
+
+
+def _aspects(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The newest aspect model's per-aspect counts, as JSON."""
+    row = con.execute(
+        "SELECT model_version FROM doc_aspects_scored GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return {"model_version": None, "by_aspect": []}
+    frame = aspect_summary(con, row[0])
+    records = [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+        for r in frame.to_dict(orient="records")
+    ]
+    return {"model_version": row[0], "by_aspect": records}

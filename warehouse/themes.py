@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date
 
 import duckdb
@@ -119,10 +120,15 @@ def save_tracking(con: duckdb.DuckDBPyConnection, result: TrackResult, run_id: s
 
 
 def refresh_theme_stats(
-    con: duckdb.DuckDBPyConnection, model_version: str, run_id: str, n_examples: int = 5
+    con: duckdb.DuckDBPyConnection,
+    model_version: str,
+    run_id: str,
+    n_examples: int = 5,
+    exclude: Collection[str] = frozenset(),
 ) -> int:
     """Recompute every live theme's label, key phrases, size, negativity, first/last seen
     and lifecycle state (as of the newest day of data), and rewrite `complaint_themes`.
+    Words in `exclude` (brand names) never appear in key phrases.
 
     Returns the number of live themes.
     """
@@ -152,7 +158,7 @@ def refresh_theme_stats(
         daily[theme_id][day] += 1
         negatives[theme_id] += bool(negative)
         examples[theme_id].append((-(similarity or 0.0), not negative, doc_id))
-    phrases = key_phrases(tokens)
+    phrases = key_phrases(tokens, exclude=exclude)
     keywords = dict(con.execute("SELECT theme_id, keywords FROM tracked_themes").fetchall())
     frame = []
     for theme_id in live:
