@@ -96,9 +96,9 @@ def run_granularity(
                 score_trial(trial, alerted, warmup, gap, scores.setdefault(origin_key, Score()))
     clean = _clean_fa(backgrounds, warmup, gap, per_90)
     origins = sorted({bg.origin for bg in backgrounds})
-    unit = "days" if label == "day" else "hours"
+    unit, title = ("days", "daily") if label == "day" else ("hours", "hourly")
     print(
-        f"\n== {label}ly: {len(backgrounds)} series ({', '.join(origins)}), "
+        f"\n== {title}: {len(backgrounds)} series ({', '.join(origins)}), "
         f"{per_combo} spikes per series × size × duration, {len(all_trials)} runs; "
         f"delays in {unit}"
     )
