@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger
 
 from flows.tasks import (
     StageResult,
+    deliver_alerts,
     fetch_source,
     find_spikes,
     find_themes,
@@ -23,7 +24,7 @@ from flows.tasks import (
     segment_documents,
     tag_categories,
 )
-from nlp.spikes import SpikeParams
+from nlp.spikes import DetectorParams
 from nlp.taxonomy import load_taxonomy
 from voc.settings import Settings, SourceConfig, load_settings
 from warehouse import loaders, sources
@@ -202,13 +203,17 @@ def run_pipeline(
             run_id,
             find_themes(db_path, model_version, settings.theme_max_docs, run_id, brands),
         )
-        params = SpikeParams(
-            baseline_days=settings.spike_baseline_days,
+        params = DetectorParams(
+            alpha=settings.spike_alpha,
             min_count=settings.spike_min_count,
-            ratio=settings.spike_ratio,
-            z=settings.spike_z,
+            min_ratio=settings.spike_min_ratio,
         )
-        _record(db_path, run_id, find_spikes(db_path, model_version, params, run_id))
+        _record(
+            db_path,
+            run_id,
+            find_spikes(db_path, model_version, params, run_id, settings.timezone),
+        )
+        _record(db_path, run_id, deliver_alerts(db_path, settings.alerts))
         status = "partial" if source_errors else "ok"
     finally:
         with warehouse(db_path) as con:

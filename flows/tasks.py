@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,17 +13,22 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from nlp.aspects import AspectModel, load_aspect_model
+from nlp.explain import Explanation, explain_spike
 from nlp.normalize import normalize_documents
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel, load_sentiment_model
-from nlp.spikes import DayCount, SpikeParams, ThemeDayCount, detect_spikes, find_driving_theme
+from nlp.spikes import DetectorParams, Episode, detect_episodes
 from nlp.taxonomy import load_taxonomy
 from nlp.theme_tracker import track_themes
 from nlp.themes import default_theme_stopwords
+from notify.config import AlertConfig
+from notify.deliver import count_statuses, deliver
+from notify.spikes import event_message, recent_events
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
 from warehouse import aspects as warehouse_aspects
-from warehouse import loaders, neardup, themes
+from warehouse import deliveries, loaders, neardup, themes
+from warehouse import spikes as spikes_store
 from warehouse import taxonomy as warehouse_taxonomy
 from warehouse.db import warehouse
 
@@ -335,52 +340,124 @@ def find_themes(
 
 
 @task(cache_policy=NO_CACHE)
-def find_spikes(db_path: Path, model_version: str, params: SpikeParams, run_id: str) -> StageResult:
-    """Refresh daily stats, detect spikes and name each spike's driving theme."""
+def find_spikes(
+    db_path: Path, model_version: str, params: DetectorParams, run_id: str, timezone: str
+) -> StageResult:
+    """Spikes v2 over every source, category, theme and aspect (daily; social sources also
+    hourly), each episode explained by what grew against its baseline."""
     started = time.perf_counter()
     with warehouse(db_path) as con:
         loaders.refresh_daily_source_stats(con, model_version)
-        daily = loaders.select_daily_source_stats(con)
-        theme_rows = loaders.select_day_theme_counts(con, model_version)
-        themes = loaders.select_theme_labels(con)
-        counts = [DayCount(source, day, n_docs, n_neg) for day, source, n_docs, n_neg in daily]
-        theme_counts = [ThemeDayCount(*row) for row in theme_rows]
-        spikes = detect_spikes(counts, params)
-        alerts = []
-        for spike in spikes:
-            alert = {
-                "alert_id": document_id(spike.source, f"{spike.day}|{spike.metric}"),
-                "source": spike.source,
-                "local_day": spike.day,
-                "metric": spike.metric,
-                "observed": spike.observed,
-                "expected": spike.expected,
-                "ratio": spike.ratio,
-                "z_score": spike.z_score,
-                "baseline_days": spike.baseline_days,
-            }
-            driver = find_driving_theme(spike, theme_counts)
-            if driver and driver[0] in themes:
-                label, keywords = themes[driver[0]]
-                alert |= {
-                    "theme_id": driver[0],
-                    "theme_label": label,
-                    "theme_keywords": list(keywords),
-                    "theme_doc_count": driver[1],
-                }
-            alerts.append(alert)
-        loaders.replace_spike_alerts(con, alerts, run_id)
+        series = spikes_store.daily_series(con, model_version)
+        hourly = spikes_store.hourly_series(con, model_version, timezone)
+    episodes = detect_episodes(series, params) + detect_episodes(hourly)
+    explained = []
+    with warehouse(db_path) as con:
+        for ep in episodes:
+            peak = ep.peak
+            spike = spikes_store.explain_docs(
+                con, ep.key, ep.start, ep.end, model_version, timezone
+            )
+            base = spikes_store.explain_docs(
+                con, ep.key, peak.baseline_start, peak.baseline_end, model_version, timezone
+            )
+            explained.append((ep, explain_spike(spike, base)))
+        spikes_store.save_episodes(con, explained, run_id)
+        labels = {
+            label: (theme_id, list(keywords))
+            for theme_id, label, keywords in con.execute(
+                "SELECT theme_id, label, keywords FROM tracked_themes WHERE merged_into IS NULL"
+            ).fetchall()
+        }
+        loaders.replace_spike_alerts(con, _day_alerts(explained, labels, params), run_id)
     logger = get_run_logger()
-    for a in alerts:
+    for ep, explanation in explained:
         logger.info(
-            "spike: %s %s %s observed %.2f expected %.2f theme %s",
-            a["source"],
-            a["local_day"],
-            a["metric"],
-            a["observed"],
-            a["expected"],
-            a.get("theme_label"),
+            "spike %s %s=%s %s %s..%s observed %.2f expected %.2f (%s); drivers: %s",
+            ep.episode_id,
+            ep.key[0],
+            ep.key[1],
+            ep.metric,
+            ep.start,
+            ep.end,
+            ep.peak.observed,
+            ep.peak.expected,
+            ep.severity,
+            ", ".join(d.value for d in (explanation.themes + explanation.phrases)[:4]),
         )
     return StageResult(
-        "spikes", n_in=len(counts), n_out=len(alerts), seconds=time.perf_counter() - started
+        "spikes",
+        n_in=len(series) + len(hourly),
+        n_out=len(episodes),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _day_alerts(
+    explained: list[tuple[Episode, Explanation]],
+    labels: dict[str, tuple[str, list[str]]],
+    params: DetectorParams,
+) -> list[dict]:
+    """The per-day rows of `spike_alerts` (what the dashboard's trend marks): each alerted
+    day of a daily source episode, named by the theme that grew most."""
+    rows = []
+    for ep, explanation in explained:
+        if ep.key[0] != "source" or ep.granularity != "day":
+            continue
+        driver = explanation.themes[0] if explanation.themes else None
+        theme_id, keywords = labels.get(driver.value, (None, [])) if driver else (None, [])
+        for alert in ep.alerts:
+            rows.append(
+                {
+                    "alert_id": document_id(ep.key[1], f"{alert.period_start}|{ep.metric}"),
+                    "source": ep.key[1],
+                    "local_day": alert.period_start,
+                    "metric": ep.metric,
+                    "observed": alert.observed,
+                    "expected": alert.expected,
+                    "ratio": alert.ratio,
+                    "z_score": alert.statistic,
+                    "baseline_days": params.level_periods,
+                    "theme_id": theme_id,
+                    "theme_label": driver.value if driver else None,
+                    "theme_keywords": keywords or None,
+                    "theme_doc_count": driver.spike_docs if driver else None,
+                }
+            )
+    return rows
+
+
+@task(cache_policy=NO_CACHE)
+def deliver_alerts(db_path: Path, config: AlertConfig, max_age_days: int = 3) -> StageResult:
+    """Send each recent spike event once to its routed channels (WeCom, DingTalk, Feishu,
+    Slack, webhook, e-mail); failures are retried, recorded, and retried next run."""
+    started = time.perf_counter()
+    if not config.channels:
+        return StageResult("alerts", seconds=time.perf_counter() - started)
+    with warehouse(db_path) as con:
+        episodes = spikes_store.spike_episodes(con, limit=1000)
+        newest = con.execute("SELECT max(local_day) FROM raw_documents").fetchone()[0]
+        labels = dict(con.execute("SELECT theme_id, label FROM tracked_themes").fetchall())
+        sent = deliveries.delivered_pairs(con)
+    if newest is None:
+        return StageResult("alerts", seconds=time.perf_counter() - started)
+    events = recent_events(episodes, datetime.combine(newest, datetime.min.time()), max_age_days)
+    messages = [event_message(g, labels, config.dashboard_url) for g in events]
+    results = deliver(messages, config, sent, datetime.now(UTC))
+    with warehouse(db_path) as con:
+        deliveries.save_deliveries(con, results)
+    counts = count_statuses(results)
+    logger = get_run_logger()
+    logger.info("alerts: %d events, deliveries %s", len(messages), counts)
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        logger.warning("alert %s to %s failed: %s", r.alert_id, r.channel, r.error)
+    return StageResult(
+        "alerts",
+        n_in=len(messages),
+        n_out=counts.get("sent", 0),
+        n_skipped=counts.get("skipped", 0) + counts.get("held", 0),
+        n_errors=len(failed),
+        problems=[f"alerts: {r.channel}: {r.error}" for r in failed],
+        seconds=time.perf_counter() - started,
     )

@@ -16,14 +16,14 @@ def test_defaults_point_at_the_bundled_demo_sources() -> None:
 def test_toml_file_environment_and_overrides_in_that_order(tmp_path: Path) -> None:
     config = tmp_path / "voc.toml"
     config.write_text(
-        '[voc]\ndb_path = "from_file.duckdb"\nspike_ratio = 3.0\n'
+        '[voc]\ndb_path = "from_file.duckdb"\nspike_min_ratio = 3.0\n'
         '[sources.shop]\nkind = "shop_reviews"\nurl = "http://127.0.0.1:1/shop/"\n'
         'brand = "X"\n',
         encoding="utf-8",
     )
     settings = load_settings(config, env={"VOC_AUTHOR_SALT": "pepper"})
     assert settings.db_path == Path("from_file.duckdb")
-    assert settings.spike_ratio == 3.0 and settings.author_salt == "pepper"
+    assert settings.spike_min_ratio == 3.0 and settings.author_salt == "pepper"
     assert settings.source("shop").options == {"brand": "X"}
     assert load_settings(config, env={"VOC_DB": "env.duckdb"}).db_path == Path("env.duckdb")
     assert load_settings(config, env={}, db_path="cli.duckdb").db_path == Path("cli.duckdb")

@@ -120,10 +120,9 @@ class Settings:
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
         timezone: Timezone that defines a "day" for stats and schedules.
         schedule_cron: Cron for `voc schedule`.
-        spike_baseline_days: Days of history a day is compared with.
-        spike_min_count: Fewest negative documents a day needs to be alerted on.
-        spike_ratio: Observed/expected ratio that counts as a spike.
-        spike_z: Robust z-score that counts as a spike.
+        spike_alpha: Significance of a spike test, per series per day (`nlp.spikes`).
+        spike_min_count: Fewest negative documents in a spike window.
+        spike_min_ratio: Fewest times the expected negative volume for a volume spike.
         theme_max_docs: Negative documents sampled (newest first) for theme discovery.
         demo_host: Host the bundled demo sources listen on.
         demo_port: Port the bundled demo sources listen on.
@@ -148,10 +147,9 @@ class Settings:
     author_salt: str = "voc-monitor"
     timezone: str = "Asia/Shanghai"
     schedule_cron: str = "0 6 * * *"
-    spike_baseline_days: int = 28
-    spike_min_count: int = 8
-    spike_ratio: float = 2.5
-    spike_z: float = 4.0
+    spike_alpha: float = 1e-3
+    spike_min_count: int = 5
+    spike_min_ratio: float = 1.5
     theme_max_docs: int = 20000
     demo_host: str = DEMO_HOST
     demo_port: int = DEMO_PORT

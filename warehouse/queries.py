@@ -14,6 +14,7 @@ import pandas as pd
 
 from warehouse import neardup
 from warehouse.aspects import aspect_summary
+from warehouse.spikes import spike_episodes
 from warehouse.taxonomy import category_summary
 from warehouse.themes import theme_overview
 
@@ -303,6 +304,7 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "last_run": {"run_id": last_run_id, "stages": stages, "errors": errors},
         "sources": source_status(con),
         "source_health": source_health_alerts(con),
+        "spikes": spike_episodes(con),
         "categories": category_summary(con, model).as_dict(),
         "aspects": _aspects(con),
     }

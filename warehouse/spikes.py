@@ -1,0 +1,222 @@
+"""Spikes v2 in the warehouse: the series the detector judges, the documents an explanation
+reads, and the episodes it stores."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+
+from nlp.explain import ExplainDoc, Explanation
+from nlp.spikes import Episode, Series
+
+#: Key kinds with daily series; social sources also get hourly ones.
+KEY_KINDS = ("source", "category", "theme", "aspect")
+
+
+def daily_series(con: duckdb.DuckDBPyConnection, model_version: str) -> list[Series]:
+    """Daily (documents, negative documents) per source, category, theme and aspect."""
+    queries = {
+        "source": (
+            "SELECT r.source, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
+            "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+            "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+            "WHERE t.duplicate_of IS NULL GROUP BY ALL"
+        ),
+        "category": (
+            "SELECT c.category, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
+            "FROM doc_categories c JOIN raw_documents r ON r.id = c.doc_id "
+            "JOIN doc_sentiment s ON s.doc_id = c.doc_id AND s.model_version = ? GROUP BY ALL"
+        ),
+        "theme": (
+            "SELECT d.theme_id, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
+            "FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
+            "JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ? GROUP BY ALL"
+        ),
+        # An aspect's documents are those naming it; negative = judged negative on it.
+        "aspect": (
+            "SELECT a.aspect, r.local_day, count(*), count(*) FILTER (a.polarity = 'negative') "
+            "FROM doc_aspects a JOIN raw_documents r ON r.id = a.doc_id "
+            "WHERE ? IS NOT NULL GROUP BY ALL"
+        ),
+    }
+    series = []
+    for kind, sql in queries.items():
+        points: dict[str, list[tuple[date, int, int]]] = defaultdict(list)
+        for value, day, n, n_neg in con.execute(sql, [model_version]).fetchall():
+            points[str(value)].append((day, int(n), int(n_neg)))
+        series += [Series((kind, v), "day", tuple(p)) for v, p in sorted(points.items())]
+    return series
+
+
+def hourly_series(
+    con: duckdb.DuckDBPyConnection, model_version: str, timezone: str
+) -> list[Series]:
+    """Hourly (documents, negative documents) per social source, in local time."""
+    rows = con.execute(
+        "SELECT r.source, date_trunc('hour', timezone(?, r.created_at)) AS h, count(*), "
+        "count(*) FILTER (s.label = 'negative') FROM raw_documents r "
+        "JOIN doc_texts t ON t.doc_id = r.id "
+        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+        "WHERE t.duplicate_of IS NULL AND r.channel = 'social' GROUP BY ALL",
+        [timezone, model_version],
+    ).fetchall()
+    points: dict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
+    for source, hour, n, n_neg in rows:
+        points[source].append((hour, int(n), int(n_neg)))
+    return [Series(("source", s), "hour", tuple(p)) for s, p in sorted(points.items())]
+
+
+def _bounds(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
+    """[first, after-last) local timestamps of a day or hour range."""
+    if isinstance(start, datetime):
+        return start, end + timedelta(hours=1)  # type: ignore[operator]
+    return datetime.combine(start, time()), datetime.combine(end, time()) + timedelta(days=1)
+
+
+def explain_docs(
+    con: duckdb.DuckDBPyConnection,
+    key: tuple[str, str],
+    start: date | datetime,
+    end: date | datetime,
+    model_version: str,
+    timezone: str,
+    limit: int = 5000,
+) -> list[ExplainDoc]:
+    """The negative documents of a series key in a period, with what explanations read."""
+    kind, value = key
+    first, after = _bounds(start, end)
+    match = {
+        "source": "r.source = ?",
+        "category": "r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)",
+        "theme": "r.id IN (SELECT doc_id FROM doc_themes WHERE theme_id = ?)",
+        "aspect": "r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "
+        "AND polarity = 'negative')",
+    }[kind]
+    rows = con.execute(
+        "SELECT r.id, t.text_norm, th.label, "
+        " (SELECT list(category ORDER BY category) FROM doc_categories c WHERE c.doc_id = r.id),"
+        " (SELECT list([aspect, polarity] ORDER BY aspect) FROM doc_aspects a "
+        "  WHERE a.doc_id = r.id), t.tokens, g.group_id, v.size "
+        "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+        "LEFT JOIN doc_themes d ON d.doc_id = r.id "
+        "LEFT JOIN tracked_themes th ON th.theme_id = d.theme_id "
+        "LEFT JOIN doc_groups g ON g.doc_id = r.id "
+        "LEFT JOIN doc_voices v ON v.group_id = g.group_id "
+        f"WHERE s.label = 'negative' AND {match} "  # one of the fixed clauses above
+        "AND timezone(?, r.created_at) >= ? AND timezone(?, r.created_at) < ? "
+        "ORDER BY r.created_at DESC, r.id LIMIT ?",
+        [model_version, value, timezone, first, timezone, after, limit],
+    ).fetchall()
+    return [
+        ExplainDoc(
+            doc_id=r[0],
+            text=r[1],
+            theme=r[2],
+            categories=tuple(r[3] or ()),
+            aspects=tuple((a[0], a[1]) for a in (r[4] or ())),
+            tokens=tuple(r[5] or ()),
+            group_id=r[6],
+            group_size=int(r[7] or 1),
+        )
+        for r in rows
+    ]
+
+
+def _stamp(p: date | datetime) -> datetime:
+    return p if isinstance(p, datetime) else datetime.combine(p, time())
+
+
+def explanation_json(explanation: Explanation) -> dict:
+    """An explanation as JSON (drivers by kind, verbatims)."""
+    data = asdict(explanation)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def save_episodes(
+    con: duckdb.DuckDBPyConnection,
+    episodes: list[tuple[Episode, Explanation]],
+    run_id: str,
+) -> int:
+    """Replace the stored episodes with this run's (each run judges full history, and an
+    episode keeps its id when a later run extends it)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM spike_episodes")
+        for ep, explanation in episodes:
+            peak = ep.peak
+            con.execute(
+                "INSERT INTO spike_episodes VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    ep.episode_id,
+                    ep.key[0],
+                    ep.key[1],
+                    ep.granularity,
+                    ep.metric,
+                    _stamp(ep.start),
+                    _stamp(ep.end),
+                    _stamp(peak.period_start),
+                    peak.observed,
+                    peak.expected,
+                    peak.ratio,
+                    peak.statistic,
+                    peak.p_value,
+                    _stamp(peak.baseline_start),
+                    _stamp(peak.baseline_end),
+                    ep.severity,
+                    ep.is_open,
+                    len(ep.alerts),
+                    json.dumps(explanation_json(explanation), ensure_ascii=False, default=str),
+                    run_id,
+                ],
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return len(episodes)
+
+
+def spike_episodes(con: duckdb.DuckDBPyConnection, limit: int = 200) -> list[dict]:
+    """Stored episodes, newest first, with their explanation (for stats and alerts)."""
+    rows = con.execute(
+        "SELECT episode_id, key_kind, key_value, granularity, metric, start_period, "
+        "end_period, peak_period, observed, expected, ratio, statistic, p_value, "
+        "baseline_start, baseline_end, severity, is_open, n_alerts, explanation "
+        "FROM spike_episodes ORDER BY end_period DESC, episode_id LIMIT ?",
+        [limit],
+    ).fetchall()
+    keys = [
+        "episode_id",
+        "key_kind",
+        "key_value",
+        "granularity",
+        "metric",
+        "start",
+        "end",
+        "peak",
+        "observed",
+        "expected",
+        "ratio",
+        "statistic",
+        "p_value",
+        "baseline_start",
+        "baseline_end",
+        "severity",
+        "is_open",
+        "n_alerts",
+        "explanation",
+    ]
+    out = []
+    for row in rows:
+        item = dict(zip(keys, row, strict=True))
+        for k in ("start", "end", "peak", "baseline_start", "baseline_end"):
+            item[k] = item[k].isoformat()
+        item["explanation"] = json.loads(item["explanation"])
+        out.append(item)
+    return out
