@@ -20,6 +20,7 @@ from flows.tasks import (
     load_documents,
     normalise_documents,
     score_aspects,
+    score_emotions,
     score_sentiment,
     segment_documents,
     tag_categories,
@@ -195,6 +196,7 @@ def run_pipeline(
             db_path, settings.sentiment_model_dir, settings.sentiment_int8
         )
         _record(db_path, run_id, scored)
+        _record(db_path, run_id, score_emotions(db_path, settings.emotion_model_dir))
         brands = frozenset(
             str(s.options["brand"]).lower() for s in settings.sources if s.options.get("brand")
         )

@@ -13,6 +13,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from nlp.aspects import AspectModel, load_aspect_model
+from nlp.emotion import EmotionModel, load_emotion_model
 from nlp.explain import Explanation, explain_spike
 from nlp.normalize import normalize_documents
 from nlp.segment import Segmenter
@@ -28,6 +29,7 @@ from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
 from warehouse import aspects as warehouse_aspects
 from warehouse import deliveries, loaders, neardup, themes
+from warehouse import emotion as warehouse_emotion
 from warehouse import spikes as spikes_store
 from warehouse import taxonomy as warehouse_taxonomy
 from warehouse.db import warehouse
@@ -296,6 +298,32 @@ def score_sentiment(
             "sentiment", n_in=len(rows), n_out=written, seconds=time.perf_counter() - started
         ),
         model.version,
+    )
+
+
+@lru_cache(maxsize=2)
+def _emotion_model(model_dir: Path | None) -> EmotionModel:
+    return load_emotion_model(model_dir)
+
+
+@task(cache_policy=NO_CACHE)
+def score_emotions(db_path: Path, model_dir: Path | None) -> StageResult:
+    """Emotion (anger, sadness, fear, joy, surprise, neutral) of every distinct social post
+    this model has not scored."""
+    started = time.perf_counter()
+    model = _emotion_model(model_dir)
+    with warehouse(db_path) as con:
+        rows = warehouse_emotion.select_unscored_emotion(con, model.version)
+    results = model.predict([text for _, text in rows]) if rows else []
+    with warehouse(db_path) as con:
+        written = warehouse_emotion.save_emotions(
+            con,
+            [(d, r.label, r.score, r.anger) for (d, _), r in zip(rows, results, strict=True)],
+            model.version,
+        )
+    get_run_logger().info("emotion of %d social posts with %s", written, model.version)
+    return StageResult(
+        "emotion", n_in=len(rows), n_out=written, seconds=time.perf_counter() - started
     )
 
 

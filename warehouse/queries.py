@@ -14,6 +14,7 @@ import pandas as pd
 
 from warehouse import neardup
 from warehouse.aspects import aspect_summary
+from warehouse.emotion import daily_anger_share, latest_emotion_model_version
 from warehouse.spikes import spike_episodes
 from warehouse.taxonomy import category_summary
 from warehouse.themes import theme_overview
@@ -307,6 +308,35 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "spikes": spike_episodes(con),
         "categories": category_summary(con, model).as_dict(),
         "aspects": _aspects(con),
+        "emotion": _emotion(con),
+    }
+
+
+def _emotion(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Emotion counts of social posts and the anger share per source (newest model)."""
+    version = latest_emotion_model_version(con)
+    if version is None:
+        return {"model_version": None, "by_label": {}, "anger_share_by_source": {}}
+    by_label = dict(
+        con.execute(
+            "SELECT label, count(*) FROM doc_emotion WHERE model_version = ? GROUP BY 1 ORDER BY 1",
+            [version],
+        ).fetchall()
+    )
+    daily = daily_anger_share(con, version)
+    shares = (
+        daily.groupby("source")[["n", "n_anger"]].sum().assign(share=lambda f: f.n_anger / f.n)
+        if not daily.empty
+        else None
+    )
+    return {
+        "model_version": version,
+        "by_label": by_label,
+        "anger_share_by_source": (
+            {k: round(float(v), 4) for k, v in shares["share"].items()}
+            if shares is not None
+            else {}
+        ),
     }
 
 

@@ -124,6 +124,35 @@ def test_stats_json_lists_counts_themes_and_the_alert(e2e_db: Path, capsys) -> N
     assert sizes and sizes == sorted(sizes, reverse=True) and sizes[0] >= 2
     assert {s["source"] for s in stats["sources"]} == {"demo_shop", "demo_weibo", "demo_helpdesk"}
     assert stats["source_health"] == []
+    # Themes carry lifecycle states; spikes carry their explanation; social posts an emotion.
+    assert {t["state"] for t in stats["themes"]} <= {
+        "new",
+        "growing",
+        "recurring",
+        "fading",
+        "resolved",
+    }
+    planted_spikes = [
+        s
+        for s in stats["spikes"]
+        if s["key_value"] == EVENT.source
+        and s["granularity"] == "day"
+        and s["metric"] == "negative_volume"
+    ]
+    assert len(planted_spikes) == 1 and planted_spikes[0]["start"].startswith(str(EVENT.start))
+    explanation = planted_spikes[0]["explanation"]
+    assert explanation["verbatims"] and explanation["themes"]
+    assert set(stats["emotion"]["by_label"]) <= {
+        "anger",
+        "sadness",
+        "fear",
+        "joy",
+        "surprise",
+        "neutral",
+    }
+    assert stats["emotion"]["anger_share_by_source"].keys() == {"demo_weibo"}
+    categories = {c["category"]: c for c in stats["categories"]["categories"]}
+    assert categories["物流"]["n_negative"] > 0
 
 
 def test_rerunning_the_same_days_adds_nothing(e2e_db: Path, e2e_rerun: Path) -> None:
