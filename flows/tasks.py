@@ -20,7 +20,7 @@ from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel, load_sentiment_model
 from nlp.spikes import DetectorParams, Episode, detect_episodes
 from nlp.taxonomy import load_taxonomy
-from nlp.theme_tracker import track_themes
+from nlp.theme_tracker import split_themes, track_themes
 from nlp.themes import default_theme_stopwords
 from notify.config import AlertConfig
 from notify.deliver import count_statuses, deliver
@@ -334,17 +334,34 @@ def find_themes(
     """Assign new documents to the tracked themes, let new themes be born, merge close ones,
     and refresh every theme's label, size, negativity and lifecycle state."""
     started = time.perf_counter()
-    with warehouse(db_path) as con:
-        existing = themes.load_tracked_themes(con)
-        candidates = themes.select_theme_candidates(con, model_version, 180, max_docs)
-        df = themes.idf_sample(con)
     exclude = default_theme_stopwords() | brands
-    result = track_themes(existing, candidates, [], run_id, exclude=exclude, df=df)
     with warehouse(db_path) as con:
-        themes.save_tracking(con, result, run_id)
+        df = themes.idf_sample(con)
+    events: list = []
+    n_candidates = n_assigned = 0
+    # Track, then split; a split theme may take documents nothing took before, so track
+    # again until no split happens: a re-run of the same data then has nothing to do.
+    for _ in range(3):
+        with warehouse(db_path) as con:
+            existing = themes.load_tracked_themes(con)
+            candidates = themes.select_theme_candidates(con, model_version, 180, max_docs)
+        result = track_themes(existing, candidates, [], run_id, exclude=exclude, df=df)
+        n_candidates = max(n_candidates, len(candidates))
+        n_assigned += len(result.assignments)
+        with warehouse(db_path) as con:
+            themes.save_tracking(con, result, run_id)
+            members = themes.theme_members(con)
+            live = themes.load_tracked_themes(con)
+        split = split_themes(live, members, run_id, exclude=exclude, df=df)
+        events += result.events + split.events
+        if not split.events:
+            break
+        with warehouse(db_path) as con:
+            themes.save_tracking(con, split, run_id)
+    with warehouse(db_path) as con:
         n_live = themes.refresh_theme_stats(con, model_version, run_id, exclude=exclude)
     logger = get_run_logger()
-    for event in result.events:
+    for event in events:
         logger.info(
             "theme %s %s%s (%d documents)",
             event.theme_id,
@@ -352,17 +369,12 @@ def find_themes(
             f" into {event.other_theme_id}" if event.other_theme_id else "",
             event.n_docs,
         )
-    logger.info(
-        "%d live themes; %d of %d new documents assigned",
-        n_live,
-        len(result.assignments),
-        len(candidates),
-    )
+    logger.info("%d live themes; %d of %d new documents assigned", n_live, n_assigned, n_candidates)
     return StageResult(
         "themes",
-        n_in=len(candidates),
-        n_out=len(result.assignments),
-        n_skipped=len(candidates) - len(result.assignments),
+        n_in=n_candidates,
+        n_out=n_assigned,
+        n_skipped=n_candidates - n_assigned,
         seconds=time.perf_counter() - started,
     )
 

@@ -16,9 +16,14 @@ runs, unlike k-means clusters in a per-run SVD space. Each run:
 3. **Update**: each theme's centroid moves to the running mean of its members.
 4. **Merge**: two themes whose centroids come within `merge_threshold` become one; the
    larger keeps its id, the smaller is recorded as merged into it.
+5. **Split** (`split_themes`, over each theme's members): a theme of at least `min_split`
+   documents whose two k-means halves both cohere, each at least `min_new_theme` strong,
+   and whose centres are less similar than `split_threshold`, splits: the larger half
+   keeps the id, the smaller becomes a new theme, recorded as split from it.
 
-Documents are never moved between themes except by a merge, so a document's theme id only
-changes when its theme is merged (recorded as an event) or its text changes.
+Documents are never moved between themes except by a merge or a split, so a document's
+theme id only changes when its theme is merged or split (both recorded as events) or its
+text changes.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class TrackerParams:
     min_cohesion: float = 0.1
     min_lift: float = 3.0
     centroid_terms: int = 80
+    min_split: int = 60
+    split_threshold: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,8 @@ class TrackedTheme:
 
 @dataclass(frozen=True)
 class ThemeEvent:
-    """A birth or merge: ``event`` is ``born`` or ``merged`` (theme_id into other)."""
+    """``born``; ``merged`` (theme_id into other_theme_id); ``split`` (theme_id, new, from
+    other_theme_id)."""
 
     event: str
     theme_id: str
@@ -410,3 +418,76 @@ def key_phrases(
         )
         phrases[theme_id] = [p for _, p in scored[:top_k]]
     return phrases
+
+
+def split_themes(
+    themes: Sequence[TrackedTheme],
+    members: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
+    run_id: str,
+    *,
+    params: TrackerParams = TrackerParams(),
+    exclude: Collection[str] | None = None,
+    df: tuple[Mapping[str, int], int] | None = None,
+    seed: int = 0,
+) -> TrackResult:
+    """Split themes that hold two distinct topics (rule 5 of the module docstring).
+
+    Args:
+        themes: The live themes.
+        members: theme_id → (doc_id, tokens) of its documents.
+
+    Returns:
+        The themes after splitting, the moved documents (doc → (new theme, similarity))
+        and ``split`` events.
+    """
+    exclude = default_theme_stopwords() if exclude is None else exclude
+    if df is None:
+        df = document_frequencies([t for docs in members.values() for _, t in docs])
+    freq, n_total = df
+    result = TrackResult(themes=[])
+    current = {t.theme_id: t for t in themes}
+    for theme in themes:
+        docs = members.get(theme.theme_id, ())
+        if len(docs) < params.min_split:
+            continue
+        vectors = {d: doc_vector(t, freq, n_total, exclude) for d, t in docs}
+        docs = [(d, t) for d, t in docs if vectors[d]]
+        try:
+            halves = discover_themes(
+                [d for d, _ in docs], [t for _, t in docs], n_themes=2, seed=seed, exclude=exclude
+            ).assignments
+        except ValueError:
+            continue
+        parts: dict[str, list[tuple[str, Vector]]] = {}
+        for doc_id, half in halves.items():
+            parts.setdefault(half, []).append((doc_id, vectors[doc_id]))
+        if len(parts) != 2:
+            continue
+        big, small = sorted(parts.values(), key=lambda p: (-len(p), p[0][0]))
+        if len(small) < params.min_new_theme:
+            continue
+        c_big, c_small = _mean([v for _, v in big]), _mean([v for _, v in small])
+        pool = [(d, (), v) for d, v in big + small]
+        if cosine(c_big, c_small) >= params.split_threshold or not (
+            _coheres(big, pool, params) and _coheres(small, pool, params)
+        ):
+            continue
+        new_id = _new_id(c_small, current)
+        current[theme.theme_id] = replace(
+            theme,
+            centroid=_normalised(_top(c_big, params.centroid_terms)),
+            n_members=len(big),
+            keywords=tuple(_top(c_big, 10)),
+        )
+        current[new_id] = TrackedTheme(
+            new_id,
+            _normalised(_top(c_small, params.centroid_terms)),
+            len(small),
+            tuple(_top(c_small, 10)),
+            run_id,
+        )
+        for doc_id, vec in small:
+            result.assignments[doc_id] = (new_id, round(cosine(vec, c_small), 4))
+        result.events.append(ThemeEvent("split", new_id, theme.theme_id, len(small)))
+    result.themes = sorted(current.values(), key=lambda t: (-t.n_members, t.theme_id))
+    return result

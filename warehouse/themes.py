@@ -53,6 +53,20 @@ def select_theme_candidates(
     return [(r[0], list(r[1]), bool(r[2])) for r in reversed(rows)]
 
 
+def theme_members(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, list[str]]]]:
+    """theme_id → (doc_id, tokens) of every document of each live theme."""
+    rows = con.execute(
+        "SELECT d.theme_id, d.doc_id, t.tokens FROM doc_themes d "
+        "JOIN doc_texts t ON t.doc_id = d.doc_id "
+        "JOIN tracked_themes th ON th.theme_id = d.theme_id AND th.merged_into IS NULL "
+        "WHERE t.tokens IS NOT NULL ORDER BY d.theme_id, d.doc_id"
+    ).fetchall()
+    members: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for theme_id, doc_id, tokens in rows:
+        members[theme_id].append((doc_id, list(tokens)))
+    return dict(members)
+
+
 def idf_sample(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> tuple[dict[str, int], int]:
     """Document frequencies over the newest `limit` distinct documents (for IDF)."""
     rows = con.execute(

@@ -9,6 +9,7 @@ from nlp.theme_tracker import (
     TrackerParams,
     key_phrases,
     lifecycle_state,
+    split_themes,
     track_themes,
 )
 
@@ -120,3 +121,22 @@ def test_key_phrases_name_what_sets_a_theme_apart() -> None:
         }
     )
     assert phrases["t1"][0] == "物流太慢" and phrases["t2"][0] == "质量太差"
+
+
+def test_a_theme_holding_two_topics_splits_and_a_coherent_one_does_not() -> None:
+    strict = TrackerParams(min_new_theme=5, min_split=20)
+    mixed = track_themes(
+        [], _docs("l", LOGISTICS, 15), [], "r1", params=strict, exclude=frozenset()
+    ).themes[0]
+    members = {
+        mixed.theme_id: [(d, t) for d, t, _ in _docs("l", LOGISTICS, 15) + _docs("q", QUALITY, 15)]
+    }
+    result = split_themes([mixed], members, "r2", params=strict, exclude=frozenset())
+    [event] = result.events
+    assert (event.event, event.other_theme_id) == ("split", mixed.theme_id)
+    moved = {d[0] for d in result.assignments}
+    assert len(moved) == 1 and len(result.assignments) == 15  # one whole topic moved
+    assert {t.theme_id for t in result.themes} == {mixed.theme_id, event.theme_id}
+
+    coherent = {mixed.theme_id: [(d, t) for d, t, _ in _docs("l", LOGISTICS, 30)]}
+    assert split_themes([mixed], coherent, "r3", params=strict, exclude=frozenset()).events == []
