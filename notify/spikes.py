@@ -16,7 +16,13 @@ from urllib.parse import urlencode
 
 from notify.message import AlertMessage
 
-KIND_NAMES = {"source": "来源", "category": "类别", "theme": "主题", "aspect": "方面"}
+KIND_NAMES = {
+    "source": "来源",
+    "product": "商品",
+    "category": "类别",
+    "theme": "主题",
+    "aspect": "方面",
+}
 METRIC_NAMES = {"negative_volume": "负面声量", "negative_share": "负面占比"}
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 

@@ -14,17 +14,24 @@ from nlp.explain import ExplainDoc, Explanation
 from nlp.spikes import Episode, Series
 
 #: Key kinds with daily series; social sources also get hourly ones.
-KEY_KINDS = ("source", "category", "theme", "aspect")
+KEY_KINDS = ("source", "product", "category", "theme", "aspect")
 
 
 def daily_series(con: duckdb.DuckDBPyConnection, model_version: str) -> list[Series]:
-    """Daily (documents, negative documents) per source, category, theme and aspect."""
+    """Daily (documents, negative documents) per source, product, category, theme and
+    aspect."""
     queries = {
         "source": (
             "SELECT r.source, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
             "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
             "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
             "WHERE t.duplicate_of IS NULL GROUP BY ALL"
+        ),
+        "product": (
+            "SELECT r.product, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
+            "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+            "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+            "WHERE t.duplicate_of IS NULL AND r.product IS NOT NULL GROUP BY ALL"
         ),
         "category": (
             "SELECT c.category, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
@@ -91,6 +98,7 @@ def explain_docs(
     first, after = _bounds(start, end)
     match = {
         "source": "r.source = ?",
+        "product": "r.product = ?",
         "category": "r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)",
         "theme": "r.id IN (SELECT doc_id FROM doc_themes WHERE theme_id = ?)",
         "aspect": "r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "

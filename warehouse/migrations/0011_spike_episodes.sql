@@ -1,7 +1,7 @@
 -- Spikes v2 (nlp.spikes): one row per episode (one open alert per spike), any series key.
 CREATE TABLE spike_episodes (
     episode_id      VARCHAR PRIMARY KEY,      -- stable across re-runs (key, metric, start)
-    key_kind        VARCHAR NOT NULL,         -- source | category | theme | aspect
+    key_kind        VARCHAR NOT NULL,         -- source | product | category | theme | aspect
     key_value       VARCHAR NOT NULL,
     granularity     VARCHAR NOT NULL,         -- day | hour
     metric          VARCHAR NOT NULL,         -- negative_volume | negative_share
