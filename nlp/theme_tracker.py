@@ -54,8 +54,8 @@ class TrackerParams:
     min_cohesion: float = 0.1
     min_lift: float = 3.0
     centroid_terms: int = 80
-    min_split: int = 60
-    split_threshold: float = 0.3
+    min_split: int = 80
+    split_threshold: float = 0.15
 
 
 @dataclass(frozen=True)
