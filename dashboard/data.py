@@ -8,12 +8,20 @@ import pandas as pd
 import streamlit as st
 
 from warehouse import queries
-from warehouse.db import read_only
+from warehouse.db import read_only as _read_only
+from warehouse.snapshot import readable_path
+
+
+def read_only(db_path: str | Path):
+    """A short read-only connection to the newest published snapshot of the warehouse
+    (so an ingestion writing the warehouse never blocks the page, nor the page it)."""
+    return _read_only(readable_path(db_path))
 
 
 def _stamp(db_path: Path) -> float:
-    # Cache key part: a new ingestion changes the file, so cached frames are refreshed.
-    return db_path.stat().st_mtime if db_path.exists() else 0.0
+    # Cache key part: a new snapshot (a finished ingestion) refreshes the cached frames.
+    path = readable_path(db_path)
+    return path.stat().st_mtime if path.exists() else 0.0
 
 
 @st.cache_data(ttl=300, show_spinner=False)

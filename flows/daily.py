@@ -30,6 +30,7 @@ from nlp.taxonomy import load_taxonomy
 from voc.settings import Settings, SourceConfig, load_settings
 from warehouse import loaders, sources
 from warehouse.db import warehouse
+from warehouse.snapshot import publish_snapshot
 
 
 def _record(db_path: Path, run_id: str, result: StageResult) -> None:
@@ -220,7 +221,8 @@ def run_pipeline(
     finally:
         with warehouse(db_path) as con:
             loaders.finish_run(con, run_id, status)
-        logger.info("run %s finished: %s", run_id, status)
+        publish_snapshot(db_path)
+        logger.info("run %s finished: %s; snapshot published", run_id, status)
     return {
         "run_id": run_id,
         "status": status,
