@@ -33,3 +33,21 @@ def serve(
 def url_of(server: http.server.HTTPServer) -> str:
     """The server's base URL."""
     return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def reply(
+    handler: http.server.BaseHTTPRequestHandler,
+    status: int,
+    body: bytes = b"",
+    content_type: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer a request with a status, an optional content type and headers, and a body."""
+    handler.send_response(status)
+    if content_type:
+        handler.send_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

@@ -24,7 +24,7 @@ from scrapers.complaints import (
 from scrapers.errors import LayoutChanged, SourceError
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
-from tests.localserver import serve
+from tests.localserver import reply, serve
 from voc.records import Document, make_document, read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -236,16 +236,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if parts.path != "/robots.txt":
             server.requested.append(self.path)  # type: ignore[attr-defined]
         if name is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = (SAMPLES / name).read_bytes()
+            return reply(self, 404)
         kind = "application/json" if name.endswith(".json") else "text/html"
-        self.send_response(200)
-        self.send_header("Content-Type", f"{kind}; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, 200, (SAMPLES / name).read_bytes(), f"{kind}; charset=utf-8")
 
     def log_message(self, *args: object) -> None:
         pass

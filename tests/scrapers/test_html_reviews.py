@@ -13,7 +13,7 @@ import pytest
 from scrapers.htmlconfig import load_config, parse_listing, parse_rating, parse_review_date
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
-from tests.localserver import serve
+from tests.localserver import reply, serve
 from voc.records import read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -204,16 +204,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.requested.append(self.path)  # type: ignore[attr-defined]
         route = ROUTES.get(self.path)
         if route is None:
-            self.send_response(404)
-            self.end_headers()
-            return
+            return reply(self, 404)
         status, name, content_type = route
-        body = (SAMPLES / name).read_bytes()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, (SAMPLES / name).read_bytes(), content_type)
 
     def log_message(self, *args: object) -> None:
         pass

@@ -20,7 +20,7 @@ from scrapers.jd import (
 )
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
-from tests.localserver import serve
+from tests.localserver import reply, serve
 from voc.records import read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -134,17 +134,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.requested.append(query)  # type: ignore[attr-defined]
             route = ROUTES.get((query.get("productId", ""), int(query.get("page", -1))))
         if route is None:
-            self.send_response(404)
-            self.end_headers()
-            return
+            return reply(self, 404)
         name, content_type = route
-        body = (SAMPLES / name).read_bytes()
-        self.send_response(200)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, 200, (SAMPLES / name).read_bytes(), content_type)
 
     def log_message(self, *args: object) -> None:
         pass

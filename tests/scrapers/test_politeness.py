@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scrapers.run import run_crawl
-from tests.localserver import serve
+from tests.localserver import reply, serve
 from voc.settings import SourceConfig
 
 FEED = (Path(__file__).parent / "samples" / "forum_rss.xml").read_bytes()
@@ -26,23 +26,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         server.cookies.append(self.headers.get("Cookie"))  # type: ignore[attr-defined]
         if self.path == "/robots.txt":
             body = server.robots.encode()  # type: ignore[attr-defined]
-            self._send(200 if body else 404, body, "text/plain")
+            reply(self, 200 if body else 404, body, "text/plain")
         elif server.failures:  # type: ignore[attr-defined]
             status = server.failures.pop(0)  # type: ignore[attr-defined]
-            self.send_response(status)
-            if status == 429:
-                self.send_header("Retry-After", "2")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            reply(self, status, headers={"Retry-After": "2"} if status == 429 else None)
         else:
-            self._send(200, FEED, "application/rss+xml; charset=utf-8")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            reply(self, 200, FEED, "application/rss+xml; charset=utf-8")
 
     def log_message(self, *args: object) -> None:
         pass
