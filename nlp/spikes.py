@@ -56,7 +56,8 @@ detection delay against spikes v1 and S-H-ESD (Twitter's seasonal hybrid ESD) on
 built from the demo corpus and the labelled corpora, with spikes of known size injected.
 
 Spikes v1 (`detect_spikes`, `find_driving_theme` and their records) lives in
-`nlp.spikes_v1` and is re-exported here until the daily flow switches over.
+`nlp.spikes_v1`, re-exported here: the daily flow uses v2; v1 remains the benchmark's
+baseline.
 """
 
 from __future__ import annotations

@@ -352,20 +352,6 @@ def save_sentiment(
     return len(frame)
 
 
-def select_negative_tokens(
-    con: duckdb.DuckDBPyConnection, model_version: str, limit: int
-) -> list[tuple[str, list[str]]]:
-    """(doc_id, tokens) of the newest `limit` distinct negative documents."""
-    return con.execute(
-        "SELECT t.doc_id, t.tokens FROM doc_texts t "
-        "JOIN doc_sentiment s ON s.doc_id = t.doc_id AND s.model_version = ? "
-        "JOIN raw_documents r ON r.id = t.doc_id "
-        "WHERE s.label = 'negative' AND t.duplicate_of IS NULL AND t.tokens IS NOT NULL "
-        "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
-        [model_version, limit],
-    ).fetchall()
-
-
 def refresh_daily_source_stats(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
     """Recompute the per-day, per-source sentiment counts from scratch; returns rows."""
     con.execute("BEGIN TRANSACTION")
@@ -387,37 +373,6 @@ def refresh_daily_source_stats(con: duckdb.DuckDBPyConnection, model_version: st
         con.execute("ROLLBACK")
         raise
     return con.execute("SELECT count(*) FROM daily_source_stats").fetchone()[0]
-
-
-def select_daily_source_stats(
-    con: duckdb.DuckDBPyConnection,
-) -> list[tuple[date, str, int, int]]:
-    """Every (local_day, source, n_docs, n_negative) row, ordered by source and day."""
-    return con.execute(
-        "SELECT local_day, source, n_docs, n_negative FROM daily_source_stats "
-        "ORDER BY source, local_day"
-    ).fetchall()
-
-
-def select_day_theme_counts(
-    con: duckdb.DuckDBPyConnection, model_version: str
-) -> list[tuple[str, date, str, int]]:
-    """Negative documents per (source, local_day, theme_id): the basis of spike explanations."""
-    return con.execute(
-        "SELECT r.source, r.local_day, d.theme_id, count(*) AS n FROM doc_themes d "
-        "JOIN raw_documents r ON r.id = d.doc_id "
-        "JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ? "
-        "WHERE s.label = 'negative' GROUP BY ALL ORDER BY ALL",
-        [model_version],
-    ).fetchall()
-
-
-def select_theme_labels(
-    con: duckdb.DuckDBPyConnection,
-) -> dict[str, tuple[str, list[str]]]:
-    """theme_id → (label, keywords) for every current theme."""
-    rows = con.execute("SELECT theme_id, label, keywords FROM complaint_themes").fetchall()
-    return {r[0]: (r[1], list(r[2])) for r in rows}
 
 
 def replace_spike_alerts(
