@@ -14,7 +14,12 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
+
 from warehouse.db import warehouse
+
+#: Tables never published: readers (the dashboard, its SQL console) must not see them.
+PRIVATE_TABLES = ("raw_texts_unmasked",)
 
 
 def snapshot_path(db_path: str | Path) -> Path:
@@ -24,7 +29,8 @@ def snapshot_path(db_path: str | Path) -> Path:
 
 
 def publish_snapshot(db_path: str | Path) -> Path:
-    """Checkpoint the warehouse and publish a copy of it atomically; returns its path.
+    """Checkpoint the warehouse and publish a copy of it atomically, without the private
+    tables' rows (unmasked texts); returns its path.
 
     Call it when no other connection of this process has the warehouse open.
     """
@@ -35,6 +41,10 @@ def publish_snapshot(db_path: str | Path) -> Path:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(db_path, tmp)
+        with duckdb.connect(str(tmp)) as con:
+            for table in PRIVATE_TABLES:  # names from the constant above
+                con.execute(f"DELETE FROM {table}")
+            con.execute("CHECKPOINT")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
