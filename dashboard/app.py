@@ -14,6 +14,7 @@ from dashboard.data import load_alert_evidence, load_overview, stamp
 from voc.settings import Settings, load_settings
 from warehouse.db import WarehouseBusyError, WarehouseError
 from warehouse.sources import CHECK_LABELS
+from warehouse.sql_console import QueryError, run_query, schema_reference_markdown
 
 SOURCE_NAMES = {"demo_shop": "商城评价", "demo_weibo": "微博", "demo_helpdesk": "客服工单"}
 METRIC_NAMES = {"negative_volume": "负面数量", "negative_share": "负面占比"}
@@ -219,6 +220,7 @@ def render() -> None:
     )
 
     _source_table(summary["sources"], tz)
+    _query_console(db_path)
 
 
 def _source_health_banner(health: list[dict]) -> None:
@@ -265,6 +267,30 @@ def _source_table(sources: list[dict], tz: str) -> None:
         hide_index=True,
         width="stretch",
     )
+
+
+def _query_console(db_path) -> None:
+    """Read-only SQL for product teams over the documented views (`warehouse.sql_console`)."""
+    st.subheader("查询")
+    with st.expander("可查询的视图 Views"):
+        st.markdown(schema_reference_markdown())
+    sql = st.text_area(
+        "SQL（只读，最多 1000 行，10 秒）",
+        "SELECT source, count(*) AS n FROM v_documents GROUP BY source ORDER BY n DESC",
+        key="query_sql",
+    )
+    if not st.button("运行查询", key="query_run"):
+        return
+    try:
+        result = run_query(db_path, sql, row_limit=1000, timeout_s=10.0)
+    except (QueryError, WarehouseError) as exc:
+        st.error(str(exc))
+        return
+    st.dataframe(
+        pd.DataFrame(result.rows, columns=result.columns), hide_index=True, width="stretch"
+    )
+    note = f"{len(result.rows)} 行，{result.seconds:.2f} 秒"
+    st.caption(note + ("；只显示前 1000 行" if result.truncated else ""))
 
 
 render()

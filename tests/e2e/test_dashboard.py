@@ -37,8 +37,9 @@ def test_main_page_shows_counts_in_chinese(app: AppTest) -> None:
         "主要投诉主题",
         "最新负面反馈",
         "数据源状态",
+        "查询",
     ]
-    sources = app.dataframe[-1].value
+    sources = app.dataframe[-1].value  # the query result shows only after 运行查询
     assert set(sources["来源"]) == {"商城评价", "微博", "客服工单"}
     assert (sources["抓取"] > 0).all()
 
@@ -169,3 +170,20 @@ def test_warehouse_locked_by_an_ingestion_still_shows_the_last_snapshot(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_query_console_runs_a_select_and_refuses_a_write(app: AppTest) -> None:
+    app.text_area(key="query_sql").input(
+        "SELECT channel, count(*) AS n FROM v_documents GROUP BY channel ORDER BY channel"
+    )
+    app.button(key="query_run").click().run()
+    assert not app.exception
+    result = app.dataframe[-1].value
+    assert list(result["channel"]) == ["review", "social", "ticket"] and (result["n"] > 0).all()
+
+    app.text_area(key="query_sql").input("DELETE FROM raw_documents")
+    app.button(key="query_run").click().run()
+    assert not app.exception
+    assert any("只读" in e.value or "read-only" in e.value.lower() for e in app.error), [
+        e.value for e in app.error
+    ]
