@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ingest",
-        help="run the daily flow once for a date range",
+        help="run the daily flow once: incremental per source, or for --since/--until",
         description="Run the daily ingestion flow once over the configured sources. "
         "Without dates each source runs incrementally: from the newest document it has "
         "landed minus lookback_days (a new source: backfill_days back) up to today, and "
