@@ -479,8 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "stats",
         help="print warehouse counts, themes and alerts",
-        description="Summarise the warehouse: documents by channel, "
-        "sentiment, themes, alerts and the last run's stages and problems.",
+        description="Summarise the warehouse: documents by channel and voices, "
+        "sentiment, themes with lifecycle states, spike alerts and episodes with their "
+        "explanations, categories, aspects, emotion, the last run's stages and problems, "
+        "each source's state and open source-health alerts (--json for all of it).",
     )
     _add_common(p)
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
