@@ -457,7 +457,8 @@ def theme_detail(
         "SELECT aspect, sum(n_positive)::BIGINT AS n_positive, "
         "sum(n_neutral)::BIGINT AS n_neutral, sum(n_negative)::BIGINT AS n_negative "
         f"FROM {r.rel(THEME_ASPECTS)} WHERE theme_id = $theme AND {where} GROUP BY aspect "
-        "ORDER BY n_negative DESC, n_positive + n_neutral + n_negative DESC, aspect",
+        "ORDER BY sum(n_negative) DESC, sum(n_positive) + sum(n_neutral) + sum(n_negative) DESC, "
+        "aspect",
         **params,
     )
     events = con.execute(
