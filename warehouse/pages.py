@@ -479,7 +479,9 @@ def _theme_verbatims(r: _Reader, f: Filters, theme_id: str, limit: int = 20) -> 
     """The most negative documents of a theme in the range, one per voice."""
     where, params = _where(f, alias="r.")
     picked = (
-        "SELECT r.id, r.created_at, r.source, r.channel, " + _VERBATIM + ", s.label AS sentiment, "
+        "SELECT r.id, r.created_at, r.source, r.channel, "
+        + _VERBATIM
+        + " AS text, s.label AS sentiment, "
         "s.score, r.url, coalesce(g.group_id, r.id) AS voice "
         "FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
         "JOIN doc_texts t ON t.doc_id = d.doc_id "
