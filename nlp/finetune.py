@@ -9,7 +9,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,8 @@ class FinetuneReport:
     seconds: float
     before: dict[str, Any]
     after: dict[str, Any]
+    n_corrections: int = 0
+    n_corrections_skipped: int = 0
 
 
 def finetune_sentiment(
@@ -72,6 +74,8 @@ def finetune_sentiment(
     base: str | Path | None = None,
     config: FinetuneConfig = FinetuneConfig(),
     progress: bool = True,
+    corrections: Sequence[tuple[str, int]] = (),
+    corrections_info: Mapping[str, Any] | None = None,
 ) -> FinetuneReport:
     """Fine-tune `base` (default: the bundled model) on texts labelled 0/1, save to `out_dir`.
 
@@ -85,6 +89,12 @@ def finetune_sentiment(
         base: Model directory to start from; None = the bundled default.
         config: Training settings.
         progress: Show a progress bar on stderr.
+        corrections: ``(text, label)`` pairs (0 negative, 1 positive, 2 neutral), e.g. the
+            dashboard's corrections merged by `nlp.sentiment_data.merge_corrections`: added
+            to the training part only, never held out. Neutral ones train the neutral
+            class of a three-class model and are skipped (counted) for a two-class one.
+        corrections_info: Recorded under ``corrections`` in ``finetune.json``, with the
+            counts used and skipped.
 
     Raises:
         ValueError: too few rows, or only one class present.
@@ -103,6 +113,9 @@ def finetune_sentiment(
         stratify=list(labels),
     )
     model = load_sentiment_model(base)
+    usable = [(normalize_text(t), y) for t, y in corrections if y != 2 or _has_neutral(model)]
+    train_x += [t for t, _ in usable]
+    train_y += [y for _, y in usable]
     before = evaluate_model(model, hold_x, hold_y)
     started = time.perf_counter()
     _train(model, train_x, train_y, config, progress)
@@ -118,12 +131,23 @@ def finetune_sentiment(
         round(time.perf_counter() - started, 1),
         before,
         after,
+        n_corrections=len(usable),
+        n_corrections_skipped=len(corrections) - len(usable),
     )
     record = asdict(report) | {"out_dir": str(out_dir), "config": asdict(config)}
+    if corrections or corrections_info:
+        record["corrections"] = dict(corrections_info or {}) | {
+            "used": report.n_corrections,
+            "skipped_neutral": report.n_corrections_skipped,
+        }
     (out_dir / "finetune.json").write_text(
         json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     return report
+
+
+def _has_neutral(model: SentimentModel) -> bool:
+    return "neutral" in model.class_roles
 
 
 def _train(
@@ -138,6 +162,8 @@ def _train(
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     class_of = {0: model.class_roles.index("negative"), 1: model.class_roles.index("positive")}
+    if _has_neutral(model):
+        class_of[2] = model.class_roles.index("neutral")
     encoded = model.tokenizer(
         texts, truncation=True, max_length=min(config.max_tokens, model.max_tokens)
     )["input_ids"]

@@ -24,9 +24,11 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from nlp.normalize import normalize_text
 
 #: ``../shared/data`` relative to the repository root (absent on users' machines).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -94,6 +96,74 @@ class LodoSplit:
     train: list[Text]
     test: list[Text]
     unlabelled: list[Text]
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionMerge:
+    """A user's labelled rows combined with sentiment corrections for fine-tuning.
+
+    Attributes:
+        texts: The user's rows, minus every row whose text a correction covers; only these
+            may be held out for evaluation.
+        labels: Their labels (`NEGATIVE` or `POSITIVE`).
+        extra_texts: One text per distinct normalised corrected text (its latest
+            correction's text), for training only.
+        extra_labels: The corrected labels (`NEGATIVE`, `POSITIVE` or `NEUTRAL`).
+        replaced_rows: User rows dropped because a correction covers their text.
+        folded: Corrections folded into a later one of the same normalised text.
+    """
+
+    texts: list[str]
+    labels: list[int]
+    extra_texts: list[str]
+    extra_labels: list[int]
+    replaced_rows: int
+    folded: int
+
+
+#: Sentiment label names (as the warehouse stores them) → label values.
+LABEL_VALUES = {"negative": NEGATIVE, "positive": POSITIVE, "neutral": NEUTRAL}
+
+
+def merge_corrections(
+    texts: Sequence[str], labels: Sequence[int], corrections: Iterable[tuple[str, str]]
+) -> CorrectionMerge:
+    """Add corrections to a user's labelled rows, a correction overriding any row of its text.
+
+    Texts are compared after `nlp.normalize.normalize_text` (what fine-tuning trains on).
+    Every row whose text a correction covers is dropped, whatever its label, so a corrected
+    text is neither trained on with its old label nor held out for evaluation.
+
+    Args:
+        texts: The user's texts.
+        labels: Their labels (0 negative, 1 positive).
+        corrections: ``(text, label name)`` oldest first; for one normalised text the
+            latest correction wins.
+
+    Raises:
+        ValueError: a correction's label is not negative, neutral or positive.
+    """
+    latest: dict[str, tuple[str, int]] = {}
+    folded = 0
+    for text, name in corrections:
+        if name not in LABEL_VALUES:
+            raise ValueError(f"correction label {name!r} is not one of {', '.join(LABEL_VALUES)}")
+        key = normalize_text(text)
+        if not key:
+            continue
+        if key in latest:
+            folded += 1
+            del latest[key]  # re-insert: the order of the latest corrections is kept
+        latest[key] = (text, LABEL_VALUES[name])
+    kept = [(t, y) for t, y in zip(texts, labels, strict=True) if normalize_text(t) not in latest]
+    return CorrectionMerge(
+        texts=[t for t, _ in kept],
+        labels=[y for _, y in kept],
+        extra_texts=[t for t, _ in latest.values()],
+        extra_labels=[y for _, y in latest.values()],
+        replaced_rows=len(texts) - len(kept),
+        folded=folded,
+    )
 
 
 class SharedDataMissing(FileNotFoundError):

