@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from warehouse.actions import (
     sync_to_warehouse,
 )
 from warehouse.db import open_warehouse
+from warehouse.snapshot import publish_snapshot
+from warehouse.sql_console import run_query
 
 HOSTILE = [
     "<script>alert('x')</script><img src=x onerror=alert(1)>",
@@ -189,6 +192,19 @@ def test_two_processes_writing_at_once_lose_nothing(db: Path) -> None:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_threads_of_one_dashboard_process_lose_nothing(db: Path) -> None:
+    def comment(worker: int) -> None:
+        for i in range(20):
+            set_alert_status(db, "e1", "new", f"t{worker}", f"{worker}:{i}")
+
+    threads = [threading.Thread(target=comment, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(alert_history(db, "e1")) == 80
+
+
 def test_concurrent_moves_from_the_same_status_only_one_wins(db: Path) -> None:
     # Two processes keep flipping one alert without notes. The check and the append are one
     # transaction, so the log never holds a move that was not allowed when it was made: no
@@ -279,3 +295,18 @@ def test_training_reads_the_warehouse_copy_when_the_store_is_gone(db: Path) -> N
     assert [c.corrected_label for c in from_table] == ["negative", "positive"]
     with pytest.raises(FileNotFoundError, match="neither"):
         load_corrections(db.with_name("none.duckdb"))
+
+
+def test_synced_actions_reach_the_snapshot_and_the_query_console(db: Path) -> None:
+    con = open_warehouse(db)
+    _episode(con, "e1")
+    _episode(con, "e2")
+    set_alert_status(db, "e1", "resolved", "张三", HOSTILE[3])
+    sync_to_warehouse(con, db)
+    con.close()
+    publish_snapshot(db)
+    result = run_query(
+        db, "SELECT episode_id, status, status_note FROM v_alert_status ORDER BY episode_id"
+    )
+    assert result.rows == [("e1", "resolved", HOSTILE[3]), ("e2", "new", None)]
+    assert sorted(p.name for p in db.parent.glob("*.sqlite")) == ["voc.actions.sqlite"]
