@@ -12,6 +12,7 @@ sentiment, emotion or aspect model, a new timezone or low-confidence margin rebu
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -129,12 +130,30 @@ _ENRICHED_DAYS = (
     "  WHERE model_version = $aspect_model AND scored_at >= $since)"
 )
 
+#: Tables the aggregates read; their row counts are stored with the aggregates, so a
+#: reader can tell cheaply that rows came or went since (DuckDB counts from metadata).
+BASE_TABLES = (
+    "raw_documents",
+    "doc_texts",
+    "doc_sentiment",
+    "doc_emotion",
+    "doc_themes",
+    "doc_categories",
+    "doc_aspects",
+)
+
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """The named parameters `sql` uses, out of `params` (DuckDB refuses unused ones)."""
     return {name: params[name] for name in set(_PARAM.findall(sql))}
+
+
+def base_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in each of `BASE_TABLES`."""
+    sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in BASE_TABLES)
+    return dict(zip(BASE_TABLES, con.execute(sql).fetchone(), strict=True))
 
 
 def current_aspect_model(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -157,6 +176,7 @@ class AggregateState:
     low_confidence_margin: float
     refreshed_at: datetime
     watermark: datetime
+    base_rows: dict[str, int]
     n_days_refreshed: int
     full_rebuild: bool
     seconds: float
@@ -168,12 +188,14 @@ def aggregate_state(con: duckdb.DuckDBPyConnection) -> AggregateState | None:
     try:
         row = con.execute(
             "SELECT sentiment_model, emotion_model, aspect_model, timezone, "
-            "low_confidence_margin, refreshed_at, watermark, n_days_refreshed, full_rebuild, "
-            "seconds FROM agg_state WHERE id = 1"
+            "low_confidence_margin, refreshed_at, watermark, base_rows, n_days_refreshed, "
+            "full_rebuild, seconds FROM agg_state WHERE id = 1"
         ).fetchone()
     except duckdb.CatalogException:
         return None
-    return AggregateState(*row) if row else None
+    if row is None:
+        return None
+    return AggregateState(*row[:7], json.loads(row[7]), *row[8:])
 
 
 @dataclass(frozen=True)
@@ -228,7 +250,7 @@ def refresh_aggregates(
         con.execute("INSERT INTO agg_day_fingerprints SELECT * FROM agg_new_fingerprints")
         seconds = time.perf_counter() - started
         con.execute(
-            "INSERT OR REPLACE INTO agg_state VALUES (1, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO agg_state VALUES (1, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
             [
                 params["model"],
                 params["emotion_model"],
@@ -236,6 +258,7 @@ def refresh_aggregates(
                 timezone,
                 LOW_CONFIDENCE_MARGIN,
                 watermark,
+                json.dumps(base_row_counts(con)),
                 n_days,
                 full,
                 seconds,

@@ -14,6 +14,7 @@ Filters narrow by local day, source, channel, product and brand wherever the dat
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,7 @@ from warehouse.aggregates import (
     THEMES,
     Aggregate,
     aggregate_state,
+    base_row_counts,
     bind,
     current_aspect_model,
 )
@@ -104,6 +106,44 @@ class _Reader:
 
 
 def _reader(con: duckdb.DuckDBPyConnection) -> _Reader:
+    key = _snapshot_key(con)
+    found = _READERS.get(key) if key else None
+    if found is None:
+        found = _check_aggregates(con)
+        if key:
+            if len(_READERS) >= 8:
+                _READERS.clear()
+            _READERS[key] = found
+    params, fresh, timezone = found
+    return _Reader(con, dict(params), fresh and not _BASE_ONLY.get(), timezone)
+
+
+# Per read-only file (path, inode, size, mtime, and its write-ahead log's): the models and
+# whether the aggregates hold, which cost a few scans of the large tables to find out. A
+# published snapshot never changes in place (a new one replaces the file).
+_READERS: dict[tuple, tuple[dict[str, Any], bool, str | None]] = {}
+
+
+def _snapshot_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    path, readonly = con.execute(
+        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not (path and readonly):
+        return None
+    stats = []
+    for p in (path, path + ".wal"):
+        try:
+            st = os.stat(p)
+        except OSError:
+            stats.append(None)
+            continue
+        stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return (path, *stats)
+
+
+def _check_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], bool, str | None]:
+    """The current models, and whether the aggregates were computed with them from the
+    rows the base tables hold now."""
     params = {
         "model": queries.current_model_version(con),
         "emotion_model": latest_emotion_model_version(con),
@@ -111,13 +151,18 @@ def _reader(con: duckdb.DuckDBPyConnection) -> _Reader:
         "margin": LOW_CONFIDENCE_MARGIN,
     }
     state = aggregate_state(con)
-    fresh = state is not None and (
-        state.sentiment_model,
-        state.emotion_model,
-        state.aspect_model,
-        state.low_confidence_margin,
-    ) == (params["model"], params["emotion_model"], params["aspect_model"], LOW_CONFIDENCE_MARGIN)
-    return _Reader(con, params, fresh and not _BASE_ONLY.get(), state.timezone if state else None)
+    fresh = (
+        state is not None
+        and (
+            state.sentiment_model,
+            state.emotion_model,
+            state.aspect_model,
+            state.low_confidence_margin,
+        )
+        == (params["model"], params["emotion_model"], params["aspect_model"], LOW_CONFIDENCE_MARGIN)
+        and state.base_rows == base_row_counts(con)
+    )
+    return params, fresh, state.timezone if state else None
 
 
 def _where(f: Filters, dates: bool = True, alias: str = "") -> tuple[str, dict[str, Any]]:

@@ -90,6 +90,7 @@ CREATE TABLE agg_state (
     low_confidence_margin  DOUBLE NOT NULL,
     refreshed_at           TIMESTAMPTZ NOT NULL,
     watermark              TIMESTAMPTZ NOT NULL,  -- enrichments scored after it are new
+    base_rows              JSON NOT NULL,         -- row counts of the base tables then
     n_days_refreshed       INTEGER NOT NULL,
     full_rebuild           BOOLEAN NOT NULL,
     seconds                DOUBLE NOT NULL
