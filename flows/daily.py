@@ -19,6 +19,7 @@ from flows.tasks import (
     group_near_duplicates,
     load_documents,
     normalise_documents,
+    refresh_page_aggregates,
     score_aspects,
     score_emotions,
     score_sentiment,
@@ -206,6 +207,7 @@ def run_pipeline(
             run_id,
             find_themes(db_path, model_version, settings.theme_max_docs, run_id, brands),
         )
+        _record(db_path, run_id, refresh_page_aggregates(db_path, model_version, settings.timezone))
         params = DetectorParams(
             alpha=settings.spike_alpha,
             min_count=settings.spike_min_count,

@@ -27,8 +27,8 @@ from notify.deliver import count_statuses, deliver
 from notify.spikes import event_message, recent_events
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
+from warehouse import aggregates, deliveries, loaders, neardup, themes
 from warehouse import aspects as warehouse_aspects
-from warehouse import deliveries, loaders, neardup, themes
 from warehouse import emotion as warehouse_emotion
 from warehouse import spikes as spikes_store
 from warehouse import taxonomy as warehouse_taxonomy
@@ -376,6 +376,22 @@ def find_themes(
         n_out=n_assigned,
         n_skipped=n_candidates - n_assigned,
         seconds=time.perf_counter() - started,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def refresh_page_aggregates(db_path: Path, model_version: str, timezone: str) -> StageResult:
+    """Bring the dashboard's daily aggregates up to date (only the days that changed)."""
+    with warehouse(db_path) as con:
+        result = aggregates.refresh_aggregates(con, model_version, timezone)
+    get_run_logger().info(
+        "page aggregates: %s, %d days recomputed in %.1fs",
+        "full rebuild" if result.full else "incremental",
+        result.n_days,
+        result.seconds,
+    )
+    return StageResult(
+        "aggregates", n_in=result.n_days, n_out=sum(result.rows.values()), seconds=result.seconds
     )
 
 
