@@ -19,6 +19,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	bash scripts/browser-deps.sh
 	$(PY) -m pytest
 
 lint: install

@@ -29,7 +29,7 @@ from flows.tasks import (
 from nlp.spikes import DetectorParams
 from nlp.taxonomy import load_taxonomy
 from voc.settings import Settings, SourceConfig, load_settings
-from warehouse import loaders, sources
+from warehouse import actions, loaders, sources
 from warehouse.db import warehouse
 from warehouse.snapshot import publish_snapshot
 
@@ -116,6 +116,18 @@ def _source_run(
         watermark=newest,
         cursor=fetched.cursor,
     )
+
+
+def _sync_user_actions(con, db_path: Path, logger) -> None:
+    """Copy the dashboard's alert statuses and sentiment corrections (its SQLite side store)
+    into the warehouse, so the snapshot and the query page have them. A failure here is
+    logged and retried by the next run; it never fails the ingestion."""
+    try:
+        counts = actions.sync_to_warehouse(con, db_path)
+    except Exception as exc:  # the side store is the source of truth; nothing is lost
+        logger.warning("could not copy dashboard actions into the warehouse: %s", exc)
+    else:
+        logger.info("dashboard actions copied into the warehouse: %s", counts)
 
 
 def run_pipeline(
@@ -223,6 +235,7 @@ def run_pipeline(
     finally:
         with warehouse(db_path) as con:
             loaders.finish_run(con, run_id, status)
+            _sync_user_actions(con, db_path, logger)
         publish_snapshot(db_path)
         logger.info("run %s finished: %s; snapshot published", run_id, status)
     return {

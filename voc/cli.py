@@ -369,6 +369,8 @@ def _run_dashboard(db_path: Path, port: int) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--",
         "--db",
         str(Path(db_path).resolve()),

@@ -26,22 +26,22 @@ def app(e2e_db: Path, monkeypatch) -> AppTest:
     return at
 
 
-def test_main_page_shows_counts_in_chinese(app: AppTest) -> None:
+def test_overview_shows_counts_in_chinese(app: AppTest) -> None:
     assert "客声" in app.title[0].value
+    assert [h.value for h in app.header] == ["总览"]
     labels = {m.label: m.value for m in app.metric}
-    assert int(labels["文档数（去重后）"].replace(",", "")) > 3000
-    assert labels["负面预警"] != "0"
-    assert [s.value for s in app.subheader] == [
-        "每日情感趋势（按来源）",
-        "负面预警",
-        "主要投诉主题",
-        "最新负面反馈",
-        "数据源状态",
+    # The default view is the last 30 days of the demo window.
+    assert int(labels["文档数"].replace(",", "")) > 1000
+    assert labels["负面占比"].endswith("%")
+    assert app.radio(key="nav_page").options == [
+        "总览",
+        "预警",
+        "主题",
+        "检索",
         "查询",
+        "数据源",
+        "质量",
     ]
-    sources = app.dataframe[-1].value  # the query result shows only after 运行查询
-    assert set(sources["来源"]) == {"商城评价", "微博", "客服工单"}
-    assert (sources["抓取"] > 0).all()
 
 
 def test_a_broken_source_is_flagged_above_the_numbers(
@@ -79,28 +79,26 @@ def test_a_broken_source_is_flagged_above_the_numbers(
     assert health["详情"][0].endswith("HTTP 500 <b>bold</b>")  # shown as text, not HTML
 
 
-def test_planted_spike_is_listed_with_its_theme_and_verbatims(app: AppTest) -> None:
-    alerts = app.dataframe[0].value
-    row = alerts[
-        (alerts["日期"] == str(EVENT.start))
-        & (alerts["来源"] == "微博")
-        & (alerts["指标"] == "负面数量")
-    ]
-    assert len(row) == 1
-    index = int(row.index[0])
-    app.selectbox(key="alert_choice").select(index).run()
+def test_planted_spike_is_listed_with_its_drivers_and_verbatims(app: AppTest) -> None:
+    app.radio(key="nav_page").set_value("alerts").run()
     assert not app.exception
-    keywords = app.text[0].value
-    assert any(k in keywords for k in EVENT.keywords), keywords
-    evidence = app.dataframe[1].value
-    assert 1 <= len(evidence) <= 5
-    assert any(any(k in t for k in EVENT.keywords) for t in evidence["原文"])
+    listing = next(d.value for d in app.dataframe if "驱动因素" in d.value.columns)
+    weibo = listing[(listing["对象"] == "微博") & (listing["开始"] == str(EVENT.start))]
+    assert len(weibo) >= 1
+    index = int(weibo.index[0])
+    app.selectbox(key="alert").select_index(index).run()
+    assert not app.exception
+    drivers = next(d.value for d in app.dataframe if "显著性 z" in d.value.columns)
+    assert any(any(k in name for k in EVENT.keywords) for name in drivers["名称"]), drivers
+    verbatims = next(d.value for d in app.dataframe if "同声数" in d.value.columns)
+    assert 3 <= len(verbatims) <= 5
+    assert any(any(k in text for k in EVENT.keywords) for text in verbatims["原文"])
 
 
 def test_switching_the_trend_metric_keeps_the_page_working(app: AppTest) -> None:
-    app.radio(key="trend_metric").set_value("negative_share").run()
+    app.radio(key="ov_metric").set_value("negative_share").run()
     assert not app.exception
-    assert app.radio(key="trend_metric").value == "negative_share"
+    assert app.radio(key="ov_metric").value == "negative_share"
 
 
 def test_missing_warehouse_shows_a_hint_not_a_crash(tmp_path: Path, monkeypatch) -> None:
@@ -165,7 +163,7 @@ def test_warehouse_locked_by_an_ingestion_still_shows_the_last_snapshot(
         assert not at.exception
         # The page reads the published snapshot, not the locked warehouse.
         labels = {m.label: m.value for m in at.metric}
-        assert int(labels["文档数（去重后）"].replace(",", "")) > 3000
+        assert int(labels["文档数"].replace(",", "")) > 1000
         assert not any("稍后刷新" in i.value for i in at.info)
     finally:
         holder.kill()
@@ -173,6 +171,7 @@ def test_warehouse_locked_by_an_ingestion_still_shows_the_last_snapshot(
 
 
 def test_query_console_runs_a_select_and_refuses_a_write(app: AppTest) -> None:
+    app.radio(key="nav_page").set_value("query").run()
     app.text_area(key="query_sql").input(
         "SELECT channel, count(*) AS n FROM v_documents GROUP BY channel ORDER BY channel"
     )

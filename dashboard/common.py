@@ -1,0 +1,146 @@
+"""What every page shares: the page context, display names, and safe rendering of user text.
+
+Safety rule: text that customers wrote (and anything derived from it, such as theme labels
+and key phrases) is shown only through `st.dataframe`, `st.text` or `plain()`; never as
+Markdown or HTML. Streamlit renders Markdown in labels (expander titles, metric labels,
+radio options), so a label that carries user text goes through `plain()` first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.i18n import lang, t
+from voc.settings import Settings
+from warehouse.pages import Filters
+
+#: Friendly names of the demo sources; other sources show their configured name.
+SOURCE_NAMES = {
+    "demo_shop": ("商城评价", "Shop reviews"),
+    "demo_weibo": ("微博", "Weibo"),
+    "demo_helpdesk": ("客服工单", "Helpdesk tickets"),
+}
+CHANNEL_NAMES = {
+    "review": ("评价", "Reviews"),
+    "social": ("社交", "Social"),
+    "ticket": ("工单", "Tickets"),
+}
+SENTIMENT_NAMES = {
+    "negative": ("负面", "Negative"),
+    "neutral": ("中性", "Neutral"),
+    "positive": ("正面", "Positive"),
+}
+KIND_NAMES = {
+    "source": ("来源", "Source"),
+    "product": ("商品", "Product"),
+    "category": ("类别", "Category"),
+    "theme": ("主题", "Theme"),
+    "aspect": ("方面", "Aspect"),
+}
+METRIC_NAMES = {
+    "negative_volume": ("负面数量", "Negative volume"),
+    "negative_share": ("负面占比", "Negative share"),
+    "n_docs": ("文档数", "Documents"),
+    "n_negative": ("负面数量", "Negative volume"),
+}
+SEVERITY_NAMES = {
+    "critical": ("严重", "Critical"),
+    "warning": ("警告", "Warning"),
+    "info": ("提示", "Info"),
+}
+STATUS_NAMES = {
+    "new": ("新", "New"),
+    "acknowledged": ("已确认", "Acknowledged"),
+    "resolved": ("已解决", "Resolved"),
+}
+RUN_STATUS_NAMES = {
+    "ok": ("正常", "OK"),
+    "partial": ("部分失败", "Partly failed"),
+    "failed": ("失败", "Failed"),
+}
+LIFECYCLE_NAMES = {
+    "new": ("新出现", "New"),
+    "growing": ("增长中", "Growing"),
+    "recurring": ("反复出现", "Recurring"),
+    "fading": ("减弱", "Fading"),
+    "resolved": ("已平息", "Resolved"),
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a page needs: where the warehouse is, the settings, the reader's filters, the
+    snapshot stamp (cache key) and who is signed in (None without login)."""
+
+    db_path: Path
+    settings: Settings
+    filters: Filters
+    stamp: float
+    user: str | None
+
+    @property
+    def db(self) -> str:
+        return str(self.db_path)
+
+
+def name(table: dict[str, tuple[str, str]], key: object) -> str:
+    """Display name of a code in the reader's language (the code itself if unknown)."""
+    if not isinstance(key, str):
+        return "—"
+    pair = table.get(key)
+    if pair is None:
+        return key
+    return pair[1] if lang() == "en" else pair[0]
+
+
+def source_label(source: str) -> str:
+    return name(SOURCE_NAMES, source)
+
+
+def local_time(column: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> pd.Series:
+    """Instants as local wall-clock text."""
+    stamps = pd.to_datetime(column, utc=True)
+    return stamps.dt.tz_convert(tz).dt.strftime(fmt).fillna("—")
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$])")
+
+
+def plain(text: object) -> str:
+    """User text made safe for a Markdown-rendering label: every Markdown and HTML
+    character escaped, newlines flattened, and cut to 80 characters."""
+    flat = " ".join(str(text).split())
+    if len(flat) > 80:
+        flat = flat[:79] + "…"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def safe_url(url: object) -> str | None:
+    """A link only when it is plain http(s): a ``javascript:`` or ``data:`` URL from a
+    scraped page is never made clickable."""
+    if isinstance(url, str) and url.lower().startswith(("http://", "https://")):
+        return url
+    return None
+
+
+def table(frame: pd.DataFrame, **kwargs) -> None:
+    """A data frame shown as a table (cells are always plain text)."""
+    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.1%}"
+
+
+def days_text(start: date, end: date) -> str:
+    return f"{start:%Y-%m-%d} – {end:%Y-%m-%d}"
+
+
+def header(title: str) -> None:
+    st.header(t(title))

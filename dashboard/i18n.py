@@ -1,0 +1,207 @@
+"""Interface text: Chinese first, with an English switch.
+
+Every interface string is written in Chinese in the code and passed through `t`; `EN` holds
+its English. A test checks that every `t("…")` literal in the dashboard has an entry here.
+User text (posts, reviews, tickets, theme labels) is never translated.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+LANGS = {"zh": "中文", "en": "English"}
+
+EN: dict[str, str] = {
+    # Frame and navigation
+    "客声 · 客户之声舆情监测": "VoC Monitor · Voice of the Customer",
+    "页面": "Page",
+    "语言": "Language",
+    "筛选": "Filters",
+    "日期范围": "Date range",
+    "来源": "Source",
+    "渠道": "Channel",
+    "商品": "Product",
+    "品牌": "Brand",
+    "全部": "All",
+    "复制浏览器地址即可分享当前视图（页面和筛选都在链接里）。": (
+        "Copy the browser address to share this view (page and filters are in the link)."
+    ),
+    "数据更新于 {stamp} · 情感模型 {model}": "Data updated {stamp} · sentiment model {model}",
+    "总览": "Overview",
+    "预警": "Alerts",
+    "主题": "Themes",
+    "检索": "Explore",
+    "查询": "Query",
+    "数据源": "Sources",
+    "质量": "Quality",
+    # Empty / error states
+    "暂无数据：{error}": "No data yet: {error}",
+    "先运行 `voc demo --no-dashboard` 或 `voc ingest`。": (
+        "Run `voc demo --no-dashboard` or `voc ingest` first."
+    ),
+    "采集任务正在写入数据仓库，请稍后刷新页面。": (
+        "An ingestion is writing the warehouse; refresh in a moment."
+    ),
+    "仓库里还没有已打分的文档。请先运行一次采集。": (
+        "The warehouse has no scored documents yet. Run an ingestion first."
+    ),
+    "所选条件下没有数据。": "No data for these filters.",
+    # Login
+    "登录": "Log in",
+    "密码": "Password",
+    "密码不正确。": "Wrong password.",
+    "退出登录": "Log out",
+    "请先登录。": "Please log in.",
+    "用单点登录账号登录": "Log in with single sign-on",
+    # Overview
+    "文档数": "Documents",
+    "负面占比": "Negative share",
+    "净情感值": "Net sentiment",
+    "愤怒占比（社交）": "Anger share (social)",
+    "对比上一周期 {start} 至 {end}": "Compared with the previous period {start} to {end}",
+    "每日趋势": "Daily trend",
+    "分组": "Group by",
+    "指标": "Metric",
+    "负面数量": "Negative volume",
+    "日期": "Date",
+    "数量": "Count",
+    "红色三角为负面预警（峰值日）。": "Red triangles are negative-spike alerts (peak day).",
+    "社交媒体逐小时趋势（最近 7 天）": "Social media by hour (last 7 days)",
+    "小时": "Hour",
+    "区间内预警": "Alerts in this period",
+    "没有社交媒体数据。": "No social media data.",
+    "类型": "Kind",
+    "对象": "Subject",
+    "严重度": "Severity",
+    "状态": "Status",
+    "峰值": "Peak",
+    "倍数": "Ratio",
+    "驱动因素": "Drivers",
+    # Alerts
+    "负面预警": "Negative-spike alerts",
+    "按状态": "By status",
+    "所选区间内没有负面预警。": "No negative-spike alerts in this period.",
+    "查看预警": "Open an alert",
+    "预警详情": "Alert details",
+    "观测值": "Observed",
+    "基线期望": "Expected",
+    "开始": "Start",
+    "结束": "End",
+    "基线区间 {start} 至 {end} · p 值 {p}": "Baseline {start} to {end} · p-value {p}",
+    "驱动主题、类别、方面和短语": "Driving themes, categories, aspects and phrases",
+    "名称": "Name",
+    "预警期文档": "Spike documents",
+    "基线文档": "Baseline documents",
+    "显著性 z": "Significance z",
+    "代表性原文": "Representative verbatims",
+    "原文": "Text",
+    "同声数": "Same-voice count",
+    "处理状态": "Handling status",
+    "处理人": "Handled by",
+    "备注": "Note",
+    "保存状态": "Save status",
+    "状态已保存。": "Status saved.",
+    "处理记录": "History",
+    "时间": "Time",
+    "还没有处理记录。": "No history yet.",
+    # Themes
+    "投诉主题": "Complaint themes",
+    "排序": "Sort by",
+    "声量": "Volume",
+    "增长": "Growth",
+    "负面度": "Negativity",
+    "生命周期": "Lifecycle",
+    "关键短语": "Key phrases",
+    "上一周期": "Previous period",
+    "首次出现": "First seen",
+    "最近出现": "Last seen",
+    "查看主题": "Open a theme",
+    "主题趋势": "Theme trend",
+    "方面情感": "Aspect sentiment",
+    "方面": "Aspect",
+    "正面": "Positive",
+    "中性": "Neutral",
+    "负面": "Negative",
+    "情感": "Sentiment",
+    "主题变化记录": "Theme events",
+    "分类体系（预设）": "Taxonomy (configured)",
+    "发现的主题": "Discovered themes",
+    "类别": "Category",
+    "还没有主题。": "No themes yet.",
+    # Explore
+    "搜索原文": "Search the texts",
+    "关键词（中文分词匹配，任意顺序）": "Keywords (matched by Chinese segmentation, any order)",
+    "每页": "Per page",
+    "页码": "Page",
+    "共 {total} 条匹配，第 {page}/{pages} 页": "{total} matches, page {page} of {pages}",
+    "导出全部匹配": "Export all matches",
+    "最新": "Newest",
+    "最早": "Oldest",
+    "最负面": "Most negative",
+    "重复最多": "Most repeated",
+    "正面概率": "P(positive)",
+    "链接": "Link",
+    "搜索词": "Search terms",
+    # Query
+    "只读 SQL 查询": "Read-only SQL",
+    "可查询的视图": "Views you can query",
+    "SQL（只读，最多 {rows} 行，{seconds} 秒）": "SQL (read-only, up to {rows} rows, {seconds} s)",
+    "运行查询": "Run query",
+    "{n} 行，{seconds:.2f} 秒": "{n} rows, {seconds:.2f} s",
+    "；只显示前 {rows} 行": "; only the first {rows} rows are shown",
+    # Sources
+    "数据源状态": "Source status",
+    "数据源异常 {n} 项：以下来源的数据可能不完整": (
+        "{n} source problems: data from these sources may be incomplete"
+    ),
+    "检查项": "Check",
+    "详情": "Details",
+    "发现时间": "Raised at",
+    "抓取": "Fetched",
+    "新增": "New",
+    "更新": "Updated",
+    "跳过": "Skipped",
+    "错误": "Errors",
+    "最近运行": "Last run",
+    "最近成功": "Last success",
+    "距今（小时）": "Hours since",
+    "最近错误": "Last error",
+    "还没有按来源记录的运行。": "No per-source runs recorded yet.",
+    "所有数据源运行正常。": "All sources are healthy.",
+    # Quality
+    "情感模型": "Sentiment model",
+    "模型版本": "Model version",
+    "金标准评测": "Gold-set evaluation",
+    "准确率": "Accuracy",
+    "宏平均 F1": "Macro-F1",
+    "样本数": "Samples",
+    "混淆矩阵（行：真实，列：预测）": "Confusion matrix (rows: gold, columns: predicted)",
+    "低置信度预测占比（漂移）": "Share of low-confidence predictions (drift)",
+    "低置信度占比": "Low-confidence share",
+    "标记情感错误": "Mark a sentiment as wrong",
+    "选择原文": "Choose a text",
+    "正确的情感": "Correct sentiment",
+    "保存更正": "Save correction",
+    "更正已保存，下次 `voc sentiment train --corrections` 会用到。": (
+        "Correction saved; the next `voc sentiment train --corrections` will use it."
+    ),
+    "已有更正": "Corrections so far",
+    "还没有更正。": "No corrections yet.",
+    "真实 / 预测": "gold / predicted",
+    "模型判断": "Model said",
+    "更正为": "Corrected to",
+    "最近低置信度原文": "Recent low-confidence texts",
+    "金标准评测不可用：{error}": "Gold-set evaluation unavailable: {error}",
+    "保存失败：{error}": "Could not save: {error}",
+}
+
+
+def lang() -> str:
+    """The reader's language for this session ("zh" unless switched)."""
+    return st.session_state.get("lang", "zh")
+
+
+def t(text: str, **values: object) -> str:
+    """`text` in the reader's language, with `values` filled in."""
+    out = EN.get(text, text) if lang() == "en" else text
+    return out.format(**values) if values else out

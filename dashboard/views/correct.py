@@ -1,0 +1,60 @@
+"""Marking a verbatim's sentiment as wrong: one form shared by the Explore and Quality
+pages. Corrections go to the actions store beside the warehouse (never into the snapshot
+the page reads) and `voc sentiment train --corrections` learns from them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.common import SENTIMENT_NAMES, Page, name
+from dashboard.i18n import t
+from warehouse import actions
+
+
+def correction_form(page: Page, docs: pd.DataFrame, key: str, model_version: str | None) -> None:
+    """A form to correct the sentiment of one of `docs` (columns id, text, sentiment)."""
+    docs = docs.dropna(subset=["sentiment"]).drop_duplicates("id").reset_index(drop=True)
+    if docs.empty:
+        return
+    texts = dict(zip(docs["id"], docs["text"], strict=True))
+    said = dict(zip(docs["id"], docs["sentiment"], strict=True))
+    with st.expander(t("标记情感错误")), st.form(f"correct_{key}"):
+        doc_id = st.selectbox(
+            t("选择原文"),
+            list(docs["id"]),
+            key=f"{key}_doc",
+            format_func=lambda i: f"[{name(SENTIMENT_NAMES, said[i])}] {_short(texts[i])}",
+        )
+        label = st.radio(
+            t("正确的情感"),
+            list(actions.SENTIMENT_LABELS),
+            format_func=lambda s: name(SENTIMENT_NAMES, s),
+            horizontal=True,
+            key=f"{key}_label",
+        )
+        who = page.user or st.text_input(t("处理人"), key=f"{key}_who", max_chars=64)
+        note = st.text_input(t("备注"), key=f"{key}_note", max_chars=1000)
+        submitted = st.form_submit_button(t("保存更正"))
+    if not submitted:
+        return
+    try:
+        actions.add_correction(
+            page.db_path,
+            doc_id,
+            texts[doc_id],
+            model_version or "",
+            said[doc_id],
+            label,
+            who or "",
+            note,
+        )
+    except actions.ActionError as exc:
+        st.error(t("保存失败：{error}", error=exc))
+    else:
+        st.success(t("更正已保存，下次 `voc sentiment train --corrections` 会用到。"))
+
+
+def _short(text: str, width: int = 60) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
