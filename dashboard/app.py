@@ -117,6 +117,11 @@ def render() -> None:
     if options["first_day"] is None:
         st.info(t("仓库里还没有已打分的文档。请先运行一次采集。"))
         return
+    linked = st.session_state.pop("url_alert_range", None)
+    if linked:
+        detail = data.frame(str(db_path), stamp, "alert_detail", linked)
+        if detail is not None:
+            state.range_for_alert(detail["start_period"].date(), detail["end_period"].date())
     filters = _filters(options)
     page = Page(db_path, settings, filters, stamp, user)
     st.caption(

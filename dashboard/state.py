@@ -39,6 +39,14 @@ def restore_from_url() -> None:
     for param, key in SCALAR_PARAMS.items():
         if params.get(param):
             st.session_state[key] = params[param]
+    if not params.get("page"):
+        # An alert link from a notification is just ?alert=<id>: open that alert.
+        if params.get("alert"):
+            st.session_state["nav_page"] = "alerts"
+        elif params.get("theme"):
+            st.session_state["nav_page"] = "themes"
+    if params.get("alert") and not (params.get("start") and params.get("end")):
+        st.session_state["url_alert_range"] = params["alert"]
     if st.session_state.get("nav_page") not in PAGES:
         st.session_state["nav_page"] = "overview"
     if st.session_state.get("lang") not in ("zh", "en"):
@@ -46,6 +54,14 @@ def restore_from_url() -> None:
     start, end = _parse_day(params.get("start")), _parse_day(params.get("end"))
     if start and end and start <= end:
         st.session_state["url_range"] = (start, end)
+
+
+def range_for_alert(start: date, end: date) -> None:
+    """Show a linked alert in context: its period with two weeks before and one after."""
+    st.session_state["url_range"] = (
+        date.fromordinal(start.toordinal() - 14),
+        date.fromordinal(end.toordinal() + 7),
+    )
 
 
 def prepare_range(first: date, last: date) -> tuple[date, date]:

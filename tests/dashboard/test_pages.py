@@ -266,3 +266,18 @@ def test_every_interface_string_has_an_english_text() -> None:
     }
     assert literals, "no t() calls found"
     assert sorted(literals - set(EN)) == []
+
+
+def test_a_notification_link_opens_its_alert_in_context(db: Path, monkeypatch) -> None:
+    from datetime import date
+
+    monkeypatch.setenv("VOC_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["alert"] = "ep-weibo-0327"  # what notify.drilldown_url links to
+    at.run()
+    assert not at.exception
+    assert at.radio(key="nav_page").value == "alerts"
+    assert at.selectbox(key="alert").value == "ep-weibo-0327"
+    # Two weeks before the alert, one after (clamped to the data).
+    assert at.date_input(key="f_range").value == (date(2025, 3, 13), date(2025, 3, 28))
+    assert "预警详情" in [s.value for s in at.subheader]
