@@ -196,7 +196,29 @@ def _hourly(page: Page) -> None:
             ],
         )
     )
-    st.altair_chart(chart, width="stretch")
+    markers = data.frame(page.db, page.stamp, "spike_markers", page.filters)
+    hourly_marks = markers[(markers["granularity"] == "hour") & (markers["key_kind"] == "source")]
+    layers = [chart]
+    if not hourly_marks.empty:
+        peaks = hourly_marks.assign(
+            hour=pd.to_datetime(hourly_marks["peak_period"]),
+            series=hourly_marks["key_value"].map(source_label),
+        ).merge(frame[["hour", "series", "n_negative"]], on=["hour", "series"])
+        if not peaks.empty:
+            layers.append(
+                alt.Chart(peaks)
+                .mark_point(shape="triangle-up", size=140, filled=True, color="#d62728")
+                .encode(
+                    x="hour:T",
+                    y="n_negative:Q",
+                    tooltip=[
+                        alt.Tooltip("hour:T", title=t("峰值"), format="%m-%d %H:00"),
+                        alt.Tooltip("series:N", title=t("来源")),
+                        alt.Tooltip("ratio:Q", title=t("倍数"), format=".1f"),
+                    ],
+                )
+            )
+    st.altair_chart(alt.layer(*layers), width="stretch")
 
 
 def render(page: Page) -> None:

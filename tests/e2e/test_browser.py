@@ -111,7 +111,16 @@ def _sidebar_choice(page, label: str) -> None:
 
 
 def test_overview_filter_alert_and_theme_in_a_real_browser(browser_page, dashboard_url) -> None:
-    page = browser_page
+    try:
+        _walk(browser_page, dashboard_url)
+    except Exception:
+        # Keep what the browser showed when it went wrong (CI artefact).
+        browser_page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+        print("browser test failed at", browser_page.url)
+        raise
+
+
+def _walk(page, dashboard_url: str) -> None:
     page.goto(f"{dashboard_url}/?page=overview")
     page.get_by_role("heading", name="总览").wait_for()
     _settle(page)
