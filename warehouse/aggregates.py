@@ -191,7 +191,7 @@ def aggregate_state(con: duckdb.DuckDBPyConnection) -> AggregateState | None:
             "low_confidence_margin, refreshed_at, watermark, base_rows, n_days_refreshed, "
             "full_rebuild, seconds FROM agg_state WHERE id = 1"
         ).fetchone()
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, duckdb.BinderException):  # not migrated to 0013 yet
         return None
     if row is None:
         return None

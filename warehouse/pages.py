@@ -52,6 +52,7 @@ THEME_SORTS = {
 # The customer's own words for display: markup removed (microblogs embed <a> and <br>).
 _VERBATIM = (
     "trim(regexp_replace(regexp_replace(r.text, '<br\\s*/?>', ' ', 'gi'), '<[^<>]*>', '', 'g'))"
+    " AS text"
 )
 
 _BASE_ONLY: ContextVar[bool] = ContextVar("pages_base_only", default=False)
@@ -523,11 +524,10 @@ def theme_detail(
 def _theme_verbatims(r: _Reader, f: Filters, theme_id: str, limit: int = 20) -> pd.DataFrame:
     """The most negative documents of a theme in the range, one per voice."""
     where, params = _where(f, alias="r.")
+    # Texts are read for the chosen rows only: the ranking reads ids, scores and voices.
     picked = (
-        "SELECT r.id, r.created_at, r.source, r.channel, "
-        + _VERBATIM
-        + " AS text, s.label AS sentiment, "
-        "s.score, r.url, coalesce(g.group_id, r.id) AS voice "
+        "SELECT r.id, r.created_at, s.label AS sentiment, s.score, "
+        "coalesce(g.group_id, r.id) AS voice "
         "FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
         "JOIN doc_texts t ON t.doc_id = d.doc_id "
         "JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = $model "
@@ -541,8 +541,9 @@ def _theme_verbatims(r: _Reader, f: Filters, theme_id: str, limit: int = 20) -> 
         "WITH p AS (" + picked + "), "
         "sizes AS (SELECT group_id, count(*) AS size FROM doc_groups "
         " WHERE group_id IN (SELECT voice FROM p) GROUP BY group_id) "
-        "SELECT p.id, p.created_at, p.source, p.channel, p.text, p.sentiment, p.score, p.url, "
-        "coalesce(sizes.size, 1)::BIGINT AS voice_size FROM p "
+        "SELECT p.id, p.created_at, r.source, r.channel, " + _VERBATIM + ", p.sentiment, "
+        "p.score, r.url, coalesce(sizes.size, 1)::BIGINT AS voice_size FROM p "
+        "JOIN raw_documents r ON r.id = p.id "
         "LEFT JOIN sizes ON sizes.group_id = p.voice ORDER BY p.score, p.created_at DESC, p.id",
         theme=theme_id,
         limit=limit,
