@@ -109,12 +109,35 @@ HOURLY_SOCIAL = Aggregate(
     + _DISTINCT_SCORED
     + "WHERE t.duplicate_of IS NULL AND r.channel = 'social'",
 )
-AGGREGATES = (DOCS, THEMES, CATEGORIES, THEME_ASPECTS, HOURLY_SOCIAL)
+# Not a count: one row per distinct document, for Explore's search (warehouse.search).
+SEARCH = Aggregate(
+    "agg_search_docs",
+    (
+        "local_day",
+        "doc_id",
+        "created_at",
+        "source",
+        "channel",
+        "product",
+        "brand",
+        "text",
+        "sentiment",
+        "score",
+        "url",
+    ),
+    ("n_docs",),
+    "SELECT r.local_day, r.id AS doc_id, r.created_at, r.source, r.channel, r.product, "
+    "r.brand, t.text_norm AS text, s.label AS sentiment, s.score, r.url, 1 AS n_docs "
+    "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+    "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+    "WHERE t.duplicate_of IS NULL",
+)
+AGGREGATES = (DOCS, THEMES, CATEGORIES, THEME_ASPECTS, HOURLY_SOCIAL, SEARCH)
 
 # Per day: what the aggregates depend on apart from enrichments with a timestamp.
 _FINGERPRINTS = (
     "SELECT r.local_day, count(*) AS n_rows, "
-    " sum(hash(r.id, r.content_hash, r.source, r.channel, r.product, r.brand, r.created_at, "
+    " sum(hash(r.id, r.content_hash, r.source, r.channel, r.product, r.brand, r.created_at, r.url, "
     "  t.duplicate_of IS NULL, d.theme_id)::HUGEINT) AS fingerprint "
     "FROM raw_documents r LEFT JOIN doc_texts t ON t.doc_id = r.id "
     "LEFT JOIN doc_themes d ON d.doc_id = r.id GROUP BY r.local_day"

@@ -1,9 +1,15 @@
 """检索 Explore: full-text search over documents in Chinese, with filters, paging, sorting,
 and export of the matches to CSV, Excel or Parquet.
 
-The query is segmented with the same jieba segmenter as the documents, so "物流太慢" finds
-documents whose tokens contain 物流 and 太慢 (in any order), and a word the segmenter does
-not split the same way still matches as a substring of the normalised text.
+The query is segmented with the same jieba segmenter as the documents, and a document
+matches when its normalised text contains every word of the query, in any order: "物流太慢"
+finds "物流……太慢" and "太慢了，物流……" alike. Matching the words as substrings, not only as
+whole tokens, also finds a word the segmenter split differently inside a longer phrase.
+
+A search reads one table: `agg_search_docs` (every distinct document with what a search
+filters, sorts and shows, refreshed by the flow with the page aggregates) while it holds the
+asked model's labels, else the same rows joined from the base tables. Matches are gathered
+once; the count and the page come from them.
 """
 
 from __future__ import annotations
@@ -18,26 +24,30 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-#: Sort orders offered to the reader (name → ORDER BY clause, fixed strings only).
+#: Sort orders offered to the reader (name → ORDER BY clause over the matches `m`).
 SORTS = {
-    "newest": "r.created_at DESC, r.id",
-    "oldest": "r.created_at, r.id",
-    "most_negative": "s.score ASC NULLS LAST, r.created_at DESC, r.id",
-    "most_repeated": "coalesce(v.size, 1) DESC, r.created_at DESC, r.id",
+    "newest": "m.created_at DESC, m.id",
+    "oldest": "m.created_at, m.id",
+    "most_negative": "m.score ASC NULLS LAST, m.created_at DESC, m.id",
+    "most_repeated": "m.repeated DESC, m.created_at DESC, m.id",
 }
 EXPORT_FORMATS = ("csv", "xlsx", "parquet")
 
-_PREFILTER: ContextVar[bool] = ContextVar("search_prefilter", default=True)
+_SEARCH_TABLE: ContextVar[bool] = ContextVar("search_table", default=True)
 
 
 @contextmanager
-def without_prefilter() -> Iterator[None]:
-    """Within the block, searches read every token list (the benchmark's baseline)."""
-    token = _PREFILTER.set(False)
+def without_search_table() -> Iterator[None]:
+    """Within the block, searches join the base tables (the benchmark's baseline)."""
+    token = _SEARCH_TABLE.set(False)
     try:
         yield
     finally:
-        _PREFILTER.reset(token)
+        _SEARCH_TABLE.reset(token)
+
+
+#: The benchmark's older name for the same switch.
+without_prefilter = without_search_table
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class SearchFilters:
     channels: Sequence[str] = ()
     sentiment: str | None = None  # negative | neutral | positive
     category: str | None = None
+    products: Sequence[str] = ()
+    brands: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -62,91 +74,117 @@ class SearchPage:
     page_size: int
 
 
+_COLUMNS = "id, created_at, local_day, source, channel, product, brand, text, sentiment, score, url"
+_FROM_TABLE = (
+    "(SELECT doc_id AS id, created_at, local_day, source, channel, product, brand, text, "
+    "sentiment, score, url FROM agg_search_docs)"
+)
+_FROM_BASE = (
+    "(SELECT r.id, r.created_at, r.local_day, r.source, r.channel, r.product, r.brand, "
+    "t.text_norm AS text, s.label AS sentiment, s.score, r.url "
+    "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+    "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+    "WHERE t.duplicate_of IS NULL)"
+)
+
+
+def _documents(con: duckdb.DuckDBPyConnection, model_version: str | None) -> tuple[str, list]:
+    """The relation searched, and its parameters."""
+    from warehouse.pages import _reader  # pages imports the aggregates this module reads
+
+    if _SEARCH_TABLE.get():
+        reader = _reader(con)
+        if reader.aggregated and reader.params.get("model") == model_version:
+            return _FROM_TABLE, []
+    return _FROM_BASE, [model_version]
+
+
 def _match(terms: Sequence[str], phrase: str) -> tuple[str, list[object]]:
-    """The text condition on `doc_texts t`: every segmented term among the tokens, or the
-    whole phrase in the text."""
-    if not phrase:
-        return "true", []
-    exact = "(list_has_all(t.tokens, ?::VARCHAR[]) OR contains(t.text_norm, ?))"
-    params: list[object] = [list(terms), phrase]
-    # Tokens are pieces of the normalised text (Latin lower-cased), so a document whose
-    # tokens hold every term also holds each caseless term as a substring: a cheap scan of
-    # the text rules most documents out before their token lists are read.
-    caseless = [t for t in dict.fromkeys(terms) if t and t == t.lower() == t.upper()]
-    if not _PREFILTER.get() or not caseless:
-        return exact, params
-    needed = " AND ".join("contains(t.text_norm, ?)" for _ in caseless)
-    return f"(contains(t.text_norm, ?) OR ({needed})) AND {exact}", [phrase, *caseless, *params]
+    """Every segmented word in the text (Latin words caseless); the whole phrase when the
+    segmenter kept no word (only stopwords or symbols)."""
+    words = [w for w in dict.fromkeys(terms) if w]
+    if not words:
+        return ("contains(lower(d.text), ?)", [phrase.lower()]) if phrase else ("true", [])
+    clauses, params = [], []
+    for word in words:
+        cased = word != word.upper() or word != word.lower()
+        clauses.append("contains(lower(d.text), ?)" if cased else "contains(d.text, ?)")
+        params.append(word.lower())
+    return " AND ".join(clauses), params
 
 
 def _where(terms: Sequence[str], phrase: str, filters: SearchFilters) -> tuple[str, list[object]]:
     match, params = _match(terms, phrase)
-    clauses = ["t.duplicate_of IS NULL", match]
+    clauses = [match]
     if filters.since:
-        clauses.append("r.local_day >= ?")
+        clauses.append("d.local_day >= ?")
         params.append(filters.since)
     if filters.until:
-        clauses.append("r.local_day <= ?")
+        clauses.append("d.local_day <= ?")
         params.append(filters.until)
-    if filters.sources:
-        clauses.append("r.source IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(filters.sources))
-    if filters.channels:
-        clauses.append("r.channel IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(filters.channels))
+    for column, values in (
+        ("d.source", filters.sources),
+        ("d.channel", filters.channels),
+        ("d.product", filters.products),
+        ("d.brand", filters.brands),
+    ):
+        if values:
+            clauses.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(values))
     if filters.sentiment:
-        clauses.append("s.label = ?")
+        clauses.append("d.sentiment = ?")
         params.append(filters.sentiment)
     if filters.category:
-        clauses.append("r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)")
+        clauses.append("d.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)")
         params.append(filters.category)
     return " AND ".join(clauses), params
 
 
-# Matching documents with what every sort needs; voice sizes are joined to one page only
-# (sizing every voice of a large warehouse costs more than the search).
-_MATCHES = (
-    "SELECT r.id, r.created_at, r.source, r.channel, t.text_norm AS text, s.label AS sentiment, "
-    "s.score, r.product, r.url{size} FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
-    "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? {voices}"
-)
-_ALL_VOICES = (
-    "LEFT JOIN doc_groups g ON g.doc_id = r.id LEFT JOIN (SELECT group_id, count(*) AS size "
-    "FROM doc_groups GROUP BY group_id) v ON v.group_id = g.group_id"
-)
-_PAGE = (
-    "WITH m AS ({matches} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?), "
-    "groups AS (SELECT doc_id, group_id FROM doc_groups WHERE doc_id IN (SELECT id FROM m)), "
-    "sizes AS (SELECT group_id, count(*) AS size FROM doc_groups "
-    " WHERE group_id IN (SELECT group_id FROM groups) GROUP BY group_id) "
-    "SELECT r.id, r.created_at, r.source, r.channel, r.text, r.sentiment, r.score, "
-    "coalesce(sizes.size, 1) AS voice_size, r.product, r.url FROM m r "
-    "LEFT JOIN groups g ON g.doc_id = r.id LEFT JOIN sizes ON sizes.group_id = g.group_id "
-    "ORDER BY {outer}"
-)
-
-
-def _page_sql(where: str, sort: str) -> str:
-    voices = sort == "most_repeated"
-    matches = _MATCHES.format(
-        size=", coalesce(v.size, 1) AS repeated" if voices else "",
-        voices=_ALL_VOICES if voices else "",
-    )
-    order = SORTS[sort]  # names r, s and v; outside the page they are columns of m
-    outer = order.replace("s.score", "r.score").replace("coalesce(v.size, 1)", "r.repeated")
-    return _PAGE.format(matches=matches, where=where, order=order, outer=outer)
-
-
-def _count_sql(where: str, filters: SearchFilters) -> str:
-    sentiment = (
-        "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
-        if filters.sentiment
-        else ""
-    )
+def _sql(relation: str, where: str, sort: str) -> str:
+    """Matches gathered once (`m`); the count, and one page with its voice sizes."""
+    repeated = ""
+    if sort == "most_repeated":  # sizes of every matching voice: only this sort needs them
+        repeated = (
+            ", (SELECT count(*) FROM doc_groups g2 WHERE g2.group_id = "
+            "coalesce((SELECT g.group_id FROM doc_groups g WHERE g.doc_id = d.id), d.id)) "
+            "AS repeated"
+        )
+    # `relation`, `where` and the ORDER BY are fixed strings of this module; values are bound.
     return (
-        "SELECT count(*) FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
-        f"{sentiment}WHERE {where}"
+        f"WITH m AS MATERIALIZED (SELECT d.*{repeated} FROM {relation} d WHERE {where}), "
+        f"p AS (SELECT * FROM m ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?), "
+        "groups AS (SELECT doc_id, group_id FROM doc_groups WHERE doc_id IN (SELECT id FROM p)), "
+        "sizes AS (SELECT group_id, count(*) AS size FROM doc_groups "
+        " WHERE group_id IN (SELECT group_id FROM groups) GROUP BY group_id) "
+        "SELECT c.total, p.id, p.created_at, p.source, p.channel, p.text, p.sentiment, p.score, "
+        "coalesce(sizes.size, 1) AS voice_size, p.product, p.url "
+        "FROM (SELECT count(*) AS total FROM m) c LEFT JOIN p ON true "
+        "LEFT JOIN groups g ON g.doc_id = p.id LEFT JOIN sizes ON sizes.group_id = g.group_id "
+        f"ORDER BY {SORTS[sort].replace('m.', 'p.')}"
     )
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    query_terms: Sequence[str],
+    model_version: str | None,
+    filters: SearchFilters,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[pd.DataFrame, int]:
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    relation, relation_params = _documents(con, model_version)
+    where, params = _where(query_terms, query.strip(), filters)
+    frame = con.execute(
+        _sql(relation, where, sort), [*relation_params, *params, limit, offset]
+    ).df()
+    total = int(frame["total"].iloc[0]) if len(frame) else 0
+    rows = frame[frame["id"].notna()].drop(columns="total").reset_index(drop=True)
+    rows["voice_size"] = rows["voice_size"].astype("int64")
+    return rows, total
 
 
 def search_documents(
@@ -172,17 +210,11 @@ def search_documents(
     Raises:
         ValueError: an unknown sort order.
     """
-    if sort not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
     page, page_size = max(1, page), max(1, min(page_size, 500))
-    where, params = _where(query_terms, query.strip(), filters)
-    # Clauses are fixed strings; values are bound.
-    count_params = [model_version, *params] if filters.sentiment else params
-    total = con.execute(_count_sql(where, filters), count_params).fetchone()[0]
-    rows = con.execute(
-        _page_sql(where, sort), [model_version, *params, page_size, (page - 1) * page_size]
-    ).df()
-    return SearchPage(rows, int(total), page, page_size)
+    rows, total = _run(
+        con, query, query_terms, model_version, filters, sort, page_size, (page - 1) * page_size
+    )
+    return SearchPage(rows, total, page, page_size)
 
 
 def export_matches(
@@ -203,8 +235,7 @@ def export_matches(
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}")
-    where, params = _where(query_terms, query.strip(), filters)
-    frame = con.execute(_page_sql(where, "newest"), [model_version, *params, limit, 0]).df()
+    frame, _ = _run(con, query, query_terms, model_version, filters, "newest", limit, 0)
     frame["created_at"] = frame["created_at"].dt.tz_localize(None)  # Excel has no zones
     if fmt == "csv":
         frame.to_csv(out, index=False, encoding="utf-8-sig")

@@ -55,6 +55,8 @@ def _filters(page: Page, sentiment: str | None, category: str | None) -> SearchF
         channels=f.channels,
         sentiment=sentiment,
         category=category,
+        products=f.products,
+        brands=f.brands,
     )
 
 

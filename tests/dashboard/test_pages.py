@@ -281,3 +281,8 @@ def test_a_notification_link_opens_its_alert_in_context(db: Path, monkeypatch) -
     # Two weeks before the alert, one after (clamped to the data).
     assert at.date_input(key="f_range").value == (date(2025, 3, 13), date(2025, 3, 28))
     assert "预警详情" in [s.value for s in at.subheader]
+
+
+def test_product_filter_narrows_explore_too(db: Path, monkeypatch) -> None:
+    at = open_page(db, monkeypatch, "explore", f_products=["P1"])
+    assert "共 112 条匹配" in " ".join(c.value for c in at.caption)  # the shop's documents

@@ -67,6 +67,13 @@ EXPECTED = {
         "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
         "WHERE r.channel = 'social' GROUP BY ALL"
     ),
+    # One row per distinct document, scored or not, with what Explore shows.
+    "agg_search_docs": (
+        "SELECT r.local_day, r.id AS doc_id, r.created_at, r.source, r.channel, r.product, "
+        " r.brand, t.text_norm AS text, s.label AS sentiment, s.score, r.url, 1 AS n_docs "
+        "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
+        "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model"
+    ),
 }
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from nlp.segment import Segmenter
 from voc.records import make_document
-from warehouse import loaders
+from warehouse import loaders, search
+from warehouse.aggregates import refresh_aggregates
 from warehouse.db import open_warehouse
 from warehouse.search import SearchFilters, export_matches, search_documents
 
@@ -24,8 +25,9 @@ TEXTS = [
 ]
 
 
-@pytest.fixture()
-def con(tmp_path: Path):
+@pytest.fixture(params=["base_tables", "search_table"])
+def con(tmp_path: Path, request):
+    """The same documents searched through the base tables and through agg_search_docs."""
     c = open_warehouse(tmp_path / "w.duckdb")
     docs = [
         make_document(
@@ -34,6 +36,7 @@ def con(tmp_path: Path):
             external_id=ext,
             text=text,
             created_at=datetime(2025, 6, day, 10, tzinfo=TZ),
+            product="P-Phone" if ch == "review" else None,
         )
         for ext, ch, day, text, _, _ in TEXTS
     ]
@@ -41,6 +44,10 @@ def con(tmp_path: Path):
     loaders.save_doc_texts(c, [(d.id, d.text, d.content_hash) for d in docs])
     loaders.save_tokens(c, [(d.id, SEG.tokens(d.text)) for d in docs])
     loaders.save_sentiment(c, [(d.id, t[4], t[5]) for d, t in zip(docs, TEXTS, strict=True)], "m1")
+    if request.param == "search_table":
+        refresh_aggregates(c, "m1", "Asia/Shanghai")
+        assert search._documents(c, "m1")[0] == search._FROM_TABLE
+        assert search._documents(c, "other-model")[0] == search._FROM_BASE  # its labels only
     yield c
     c.close()
 
@@ -69,6 +76,14 @@ def test_filters_sorting_and_paging(con) -> None:
     assert (page2.total, len(page2.rows)) == (4, 1)
     with pytest.raises(ValueError, match="unknown sort"):
         _search(con, "", sort="random")
+
+
+def test_product_filter_caseless_latin_and_a_stopword_query(con) -> None:
+    phones = _search(con, "物流", filters=SearchFilters(products=["P-Phone"]))
+    assert list(phones.rows["text"]) == [TEXTS[2][3]]
+    assert _search(con, "", filters=SearchFilters(brands=["nobody"])).total == 0
+    assert _search(con, "太慢 物流").total == 2  # any order
+    assert _search(con, "了").total == 1  # only a stopword: the phrase itself is matched
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
