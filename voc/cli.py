@@ -527,7 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "dashboard",
         help="open the Streamlit dashboard",
-        description="Start the Streamlit dashboard on the warehouse.",
+        description=(
+            "Start the Streamlit dashboard on the warehouse's published snapshot: 总览 "
+            "Overview, 预警 Alerts, 主题 Themes, 检索 Explore, 查询 Query, 数据源 Sources, "
+            "质量 Quality (Chinese, with an English switch). Set VOC_DASHBOARD_PASSWORD to "
+            "require a password; see the README for single sign-on (OIDC)."
+        ),
     )
     _add_common(p)
     p.add_argument("--port", type=int, help="port (default 8501)")

@@ -17,7 +17,7 @@ from dashboard.views.correct import correction_form
 from warehouse import actions, pages, quality
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
+@st.cache_data(ttl=3600, show_spinner="正在计算金标准评测 / computing gold-set metrics…")
 def _report(model_dir: str | None, int8: bool) -> dict:
     # Recomputes the confusion matrix training did not store (a few seconds, then cached).
     return quality.model_report(None if model_dir is None else Path(model_dir), int8=int8)
