@@ -680,15 +680,18 @@ def print_table(results: list[dict], meta: dict) -> None:
 def _bring_up_to_date(db: Path) -> None:
     """A cached warehouse from an older checkout: newer migrations, aggregates refreshed by
     the flow's code (a rebuild when a migration asks for one), a new snapshot."""
-    con = open_warehouse(db)
+    with read_only(snapshot_path(db)) as snap:
+        published = snap.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    con = open_warehouse(db)  # applies pending migrations
     try:
         result = aggregates.refresh_aggregates(con, SENTIMENT_MODEL, TIMEZONE)
+        current = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
     finally:
         con.close()
-    if result.n_days:
+    if result.n_days or current != published:
         _log(
-            f"aggregates refreshed ({result.n_days} days, full={result.full}, "
-            f"{result.seconds:.1f}s); publishing a new snapshot"
+            f"migrations {published} → {current}; aggregates refreshed ({result.n_days} days, "
+            f"full={result.full}, {result.seconds:.1f}s); publishing a new snapshot"
         )
         publish_snapshot(db)
 
