@@ -604,6 +604,7 @@ def _sources(snap: Path, f: pages.Filters, k: int) -> None:
 
 def _quality(snap: Path, f: pages.Filters, k: int) -> None:
     _call(snap, pages.low_confidence_by_day, f)
+    _call(snap, pages.low_confidence_texts, f)
 
 
 PAGES = (

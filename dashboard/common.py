@@ -1,22 +1,20 @@
 """What every page shares: the page context, display names, and safe rendering of user text.
 
 Safety rule: text that customers wrote (and anything derived from it, such as theme labels
-and key phrases) is shown only through `st.dataframe`, `st.text` or `plain()`; never as
-Markdown or HTML. Streamlit renders Markdown in labels (expander titles, metric labels,
-radio options), so a label that carries user text goes through `plain()` first.
+and key phrases) is shown only through `st.dataframe`, `st.text` and select-box options,
+which Streamlit renders as plain text; never as Markdown or HTML, and never in a label
+(Streamlit renders Markdown in widget, expander and metric labels and in radio options).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.i18n import lang, t
+from dashboard.i18n import lang
 from voc.settings import Settings
 from warehouse.pages import Filters
 
@@ -109,18 +107,6 @@ def local_time(column: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> pd.Se
     return stamps.dt.tz_convert(tz).dt.strftime(fmt).fillna("—")
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$])")
-
-
-def plain(text: object) -> str:
-    """User text made safe for a Markdown-rendering label: every Markdown and HTML
-    character escaped, newlines flattened, and cut to 80 characters."""
-    flat = " ".join(str(text).split())
-    if len(flat) > 80:
-        flat = flat[:79] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
-
-
 def safe_url(url: object) -> str | None:
     """A link only when it is plain http(s): a ``javascript:`` or ``data:`` URL from a
     scraped page is never made clickable."""
@@ -136,11 +122,3 @@ def table(frame: pd.DataFrame, **kwargs) -> None:
 
 def pct(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.1%}"
-
-
-def days_text(start: date, end: date) -> str:
-    return f"{start:%Y-%m-%d} – {end:%Y-%m-%d}"
-
-
-def header(title: str) -> None:
-    st.header(t(title))

@@ -8,11 +8,9 @@ the cached frames.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from warehouse import pages, queries
@@ -51,36 +49,6 @@ def model_version(db_path: str, stamp: float) -> str | None:
     return _run(db_path, queries.current_model_version)
 
 
-@st.cache_data(ttl=600, show_spinner=False)
-def low_confidence_texts(db_path: str, stamp: float, filters: pages.Filters, limit: int = 50):
-    """The newest low-confidence predictions in the filters' last 7 days: the texts most
-    worth a human look on the Quality page."""
-    with read_only(db_path) as con:
-        version = queries.current_model_version(con)
-        end = filters.end or con.execute("SELECT max(local_day) FROM raw_documents").fetchone()[0]
-        if end is None:
-            return pd.DataFrame(columns=["id", "created_at", "source", "text", "sentiment"])
-        clauses, params = ["r.local_day BETWEEN ? AND ?"], [end - timedelta(days=6), end]
-        for column, values in (
-            ("r.source", filters.sources),
-            ("r.channel", filters.channels),
-            ("r.product", filters.products),
-            ("r.brand", filters.brands),
-        ):
-            if values:
-                clauses.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
-                params.append(list(values))
-        where = " AND ".join(clauses)  # fixed strings; values are bound
-        return con.execute(
-            "SELECT r.id, r.created_at, r.source, t.text_norm AS text, s.label AS sentiment,"
-            " s.score FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id"
-            " JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ?"
-            f" WHERE {where} AND t.duplicate_of IS NULL AND abs(s.score - 0.5) < ?"
-            " ORDER BY r.created_at DESC, r.id LIMIT ?",
-            [version, *params, pages.LOW_CONFIDENCE_MARGIN, limit],
-        ).df()
-
-
 _ALLOWED = frozenset(
     {
         "filter_options",
@@ -96,5 +64,6 @@ _ALLOWED = frozenset(
         "category_overview",
         "source_overview",
         "low_confidence_by_day",
+        "low_confidence_texts",
     }
 )

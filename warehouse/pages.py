@@ -30,6 +30,7 @@ from warehouse.aggregates import (
     CATEGORIES,
     DOCS,
     HOURLY_SOCIAL,
+    SEARCH,
     THEME_ASPECTS,
     THEMES,
     Aggregate,
@@ -600,5 +601,25 @@ def low_confidence_by_day(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.Data
         "sum(n_low_confidence) / sum(n_docs) AS share "
         f"FROM {r.rel(DOCS)} WHERE {where} GROUP BY local_day HAVING sum(n_docs) > 0 "
         "ORDER BY local_day",
+        **params,
+    )
+
+
+def low_confidence_texts(
+    con: duckdb.DuckDBPyConnection, f: Filters, days: int = 7, limit: int = 50
+) -> pd.DataFrame:
+    """The newest low-confidence predictions of the last `days` days of the range: the
+    texts most worth a human look (id, created_at, source, text, sentiment, score)."""
+    r = _reader(con)
+    f = _resolve(r, f)
+    if f.start is None:
+        return pd.DataFrame(columns=["id", "created_at", "source", "text", "sentiment", "score"])
+    first = max(f.start, f.end - timedelta(days=max(days, 1) - 1))
+    where, params = _where(replace(f, start=first))
+    return r.df(
+        "SELECT doc_id AS id, created_at, source, text, sentiment, score "
+        f"FROM {r.rel(SEARCH)} WHERE {where} AND abs(score - 0.5) < $margin "
+        "ORDER BY created_at DESC, doc_id LIMIT $limit",
+        limit=limit,
         **params,
     )

@@ -15,6 +15,7 @@ from dashboard.common import (
     SEVERITY_NAMES,
     STATUS_NAMES,
     Page,
+    local_time,
     name,
     source_label,
     table,
@@ -207,10 +208,7 @@ def _workflow(page: Page, episode_id: str) -> None:
     table(
         pd.DataFrame(
             {
-                t("时间"): [
-                    pd.Timestamp(a.at).tz_convert(page.settings.timezone).strftime("%Y-%m-%d %H:%M")
-                    for a in history
-                ],
+                t("时间"): local_time(pd.Series([a.at for a in history]), page.settings.timezone),
                 t("处理状态"): [name(STATUS_NAMES, a.status) for a in history],
                 t("处理人"): [a.who for a in history],
                 t("备注"): [a.note for a in history],

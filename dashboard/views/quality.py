@@ -89,7 +89,7 @@ def _drift(page: Page) -> None:
 def _corrections(page: Page) -> None:
     st.subheader(t("标记情感错误"))
     version = data.model_version(page.db, page.stamp)
-    recent = data.low_confidence_texts(page.db, page.stamp, page.filters)
+    recent = data.frame(page.db, page.stamp, "low_confidence_texts", page.filters)
     if not recent.empty:
         st.markdown(f"**{t('最近低置信度原文')}**")
         table(
@@ -112,10 +112,7 @@ def _corrections(page: Page) -> None:
     table(
         pd.DataFrame(
             {
-                t("时间"): [
-                    pd.Timestamp(c.at).tz_convert(page.settings.timezone).strftime("%Y-%m-%d %H:%M")
-                    for c in items
-                ],
+                t("时间"): local_time(pd.Series([c.at for c in items]), page.settings.timezone),
                 t("原文"): [c.text for c in items],
                 t("模型判断"): [name(SENTIMENT_NAMES, c.predicted_label) for c in items],
                 t("更正为"): [name(SENTIMENT_NAMES, c.corrected_label) for c in items],

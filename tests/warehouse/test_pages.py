@@ -367,6 +367,14 @@ def test_low_confidence_by_day(con) -> None:
     assert list(low["share"]) == [0.0, 0.5, 1 / 3]
 
 
+def test_low_confidence_texts_newest_first_in_the_last_days(con) -> None:
+    assert list(pages.low_confidence_texts(con, F)["id"]) == ["d07", "d06", "d02"]
+    assert list(pages.low_confidence_texts(con, F, days=1)["id"]) == ["d07"]
+    weibo = pages.low_confidence_texts(con, pages.Filters(F.start, F.end, sources=("weibo",)))
+    assert list(weibo["id"]) == ["d02"] and list(weibo["sentiment"]) == ["negative"]
+    assert list(pages.low_confidence_texts(con, F, limit=2)["id"]) == ["d07", "d06"]
+
+
 def test_stale_aggregates_are_not_read(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     con = open_warehouse(path)
