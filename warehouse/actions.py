@@ -17,6 +17,7 @@ same status again is a comment and needs a note.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -464,6 +465,22 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
     return con
 
 
+def _ensure_wal(con: sqlite3.Connection) -> None:
+    """Switch a new store to WAL once (the mode is kept in the file). Two processes creating
+    the store at once can get "database is locked" from the switch itself, which SQLite
+    does not wait on like other locks: retry it within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                con.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 @contextmanager
 def _writer(db_path: str | Path) -> Iterator[sqlite3.Connection]:
     path = actions_path(db_path)
@@ -472,7 +489,7 @@ def _writer(db_path: str | Path) -> Iterator[sqlite3.Connection]:
             f"warehouse folder {path.parent} does not exist: run `voc demo` or `voc ingest` first"
         )
     with closing(_connect(path, create=True)) as con:
-        con.execute("PRAGMA journal_mode = WAL")
+        _ensure_wal(con)
         con.executescript(_SCHEMA)  # IF NOT EXISTS: cheap after the first call
         con.execute("BEGIN IMMEDIATE")  # take the write lock before reading the state
         try:
