@@ -64,7 +64,7 @@ class Helpdesk(http.server.ThreadingHTTPServer):
         self.auth = GOOD_AUTH
         self.replies: list[Reply | None] = []  # next requests' answers; None = the page
         self.fail_after_pages: int | None = None  # then HTTP 500 for good
-        self.on_page: Callable[[int], None] | None = None  # called after each page served
+        self.on_page: Callable[[int], None] | None = None  # called once each page is built
         self.pages_served = 0
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
 
@@ -106,9 +106,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if page is None:
             return self._send(Reply(400, sample("helpdesk_error_pagination.json")))
         server.pages_served += 1
-        self._send(Reply(200, json.dumps(page, ensure_ascii=False).encode()))
+        body = json.dumps(page, ensure_ascii=False).encode()
+        # The hook runs before the page goes out: run after the send, it raced the
+        # client's next request, which a threaded server can answer first.
         if server.on_page:
             server.on_page(server.pages_served)
+        self._send(Reply(200, body))
 
     def _cursor_page(self, query: dict[str, str]) -> dict[str, Any] | None:
         size = int(query.get("per_page", 1000))
