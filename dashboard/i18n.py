@@ -191,6 +191,12 @@ EN: dict[str, str] = {
     "模型判断": "Model said",
     "更正为": "Corrected to",
     "最近低置信度原文": "Recent low-confidence texts",
+    "撤回更正": "Withdraw a correction",
+    "选择更正": "Choose a correction",
+    "撤回": "Withdraw",
+    "更正已撤回，训练不再使用它；模型的判断恢复有效。": (
+        "Correction withdrawn; training no longer uses it and the model's label stands again."
+    ),
     "金标准评测不可用：{error}": "Gold-set evaluation unavailable: {error}",
     "保存失败：{error}": "Could not save: {error}",
 }

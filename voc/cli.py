@@ -627,13 +627,13 @@ def _add_sentiment_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--corrections",
         metavar="WAREHOUSE",
-        help="also train on the dashboard's sentiment corrections of this warehouse file "
-        "(the latest per document; read from <name>.actions.sqlite beside it, else from "
-        "its sentiment_corrections table). They go to the training part only, never to "
-        "the held-out rows; a CSV row with the same normalised text is dropped (the "
-        "correction wins). Neutral corrections train the neutral class of a three-class "
-        "model (the bundled default is one); a two-class model has no neutral class, so "
-        "they are left out and counted",
+        help="also train on the dashboard's sentiment corrections of this warehouse file (the "
+        "latest per document unless withdrawn; read from <name>.actions.sqlite beside it,"
+        " else from its sentiment_corrections table). They go to the training part only, "
+        "never to the held-out rows; a CSV row with the same normalised text is dropped "
+        "(the correction wins). Neutral corrections train the neutral class of a three-"
+        "class model (the bundled default is one); a two-class model has no neutral "
+        "class, so they are left out and counted",
     )
     p.set_defaults(func=cmd_sentiment_train)
 

@@ -9,6 +9,10 @@ one ``BEGIN IMMEDIATE`` transaction). Each flow run copies the whole log into th
 tables ``alert_actions`` and ``sentiment_corrections`` (`sync_to_warehouse`), so the
 snapshot and the SQL console hold them too.
 
+Corrections: the latest row per document stands. Withdrawing one appends a row whose
+corrected label equals the model's label (the model was right after all), so the log keeps
+every step and readers leave such a document out.
+
 Alert statuses: an episode with no action is ``new``. Allowed moves are new → acknowledged,
 new → resolved, acknowledged → resolved and the reopening resolved → acknowledged; the
 same status again is a comment and needs a note.
@@ -287,15 +291,74 @@ def add_correction(
     return correction
 
 
+def withdraw_correction(db_path: str | Path, doc_id: str, who: str, note: str = "") -> Correction:
+    """Take back a document's standing correction, e.g. one saved by mistake.
+
+    Appends a row whose corrected label is the model's label, so the model's judgement
+    stands again: `corrections`, training and ``v_sentiment_corrections`` leave the
+    document out until someone corrects it anew. The log keeps both rows.
+
+    Args:
+        db_path: The warehouse file.
+        doc_id: The corrected document.
+        who: Who withdraws; stripped, 1 to `MAX_WHO` characters.
+        note: Why, at most `MAX_NOTE` characters.
+
+    Returns:
+        The withdrawal as stored (``corrected_label == predicted_label``).
+
+    Raises:
+        ActionError: a bad field, or the document has no standing correction.
+    """
+    doc_id = _required_id(doc_id, "doc_id", "文档 ID")
+    who = _who(who)
+    note = _note(note)
+    missing = ActionError(
+        f"文档 {doc_id} 没有可撤回的更正 / document {doc_id} has no correction to withdraw"
+    )
+    if not actions_path(db_path).is_file():
+        raise missing
+    with _writer(db_path) as con:
+        latest = con.execute(
+            "SELECT text, model_version, predicted_label, corrected_label "
+            "FROM sentiment_corrections WHERE doc_id = ? ORDER BY correction_id DESC LIMIT 1",
+            [doc_id],
+        ).fetchone()
+        if latest is None or latest[2] == latest[3]:
+            raise missing
+        text, model_version, predicted, _ = latest
+        withdrawal = Correction(
+            doc_id, text, model_version, predicted, predicted, who, note, _now()
+        )
+        con.execute(
+            "INSERT INTO sentiment_corrections (doc_id, text, model_version, predicted_label,"
+            " corrected_label, who, note, corrected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                doc_id,
+                text,
+                model_version,
+                predicted,
+                predicted,
+                who,
+                note,
+                withdrawal.at.isoformat(),
+            ],
+        )
+    return withdrawal
+
+
 def corrections(db_path: str | Path) -> list[Correction]:
-    """The latest correction per document, oldest first (empty when there are none)."""
+    """The standing correction per document (its latest, unless withdrawn), oldest first.
+
+    Empty when there are none.
+    """
     with _reader(db_path) as con:
         if con is None:
             return []
         rows = con.execute(
             f"SELECT {_CORRECTION_COLUMNS} FROM sentiment_corrections WHERE correction_id IN "
             "(SELECT max(correction_id) FROM sentiment_corrections GROUP BY doc_id) "
-            "ORDER BY correction_id"
+            "AND corrected_label <> predicted_label ORDER BY correction_id"
         ).fetchall()
     return [_correction(r) for r in rows]
 
@@ -307,7 +370,8 @@ def load_corrections(db_path: str | Path) -> tuple[list[Correction], Path]:
     last synced ``sentiment_corrections`` table.
 
     Returns:
-        The latest correction per document (oldest first) and the file they came from.
+        The standing correction per document (oldest first; withdrawn ones left out) and
+        the file they came from.
 
     Raises:
         FileNotFoundError: neither the side store nor the warehouse file exists.
@@ -329,7 +393,7 @@ def load_corrections(db_path: str | Path) -> tuple[list[Correction], Path]:
         rows = con.execute(
             f"SELECT {_CORRECTION_COLUMNS} FROM sentiment_corrections "
             "QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY correction_id DESC) = 1 "
-            "ORDER BY correction_id"
+            "AND corrected_label <> predicted_label ORDER BY correction_id"
         ).fetchall()
     return [_correction(r) for r in rows], db_path
 

@@ -181,8 +181,9 @@ SCHEMA_REFERENCE: tuple[ViewReference, ...] = (
     ),
     ViewReference(
         "v_sentiment_corrections",
-        "用户对情感判断的更正（每条文档取最新一次）",
-        "Users' corrections of the model's sentiment, the latest per document",
+        "用户对情感判断的更正（每条文档取最新一次；已撤回的不列出）",
+        "Users' corrections of the model's sentiment, the latest per document "
+        "(withdrawn ones left out)",
         _cols(
             ("doc_id", "文档 ID", "document id"),
             ("local_day", "本地日期", "the document's local day"),

@@ -1,6 +1,7 @@
 """Marking a verbatim's sentiment as wrong: one form shared by the Explore and Quality
-pages. Corrections go to the actions store beside the warehouse (never into the snapshot
-the page reads) and `voc sentiment train --corrections` learns from them."""
+pages, and a form to withdraw a correction made by mistake. Corrections go to the actions
+store beside the warehouse (never into the snapshot the page reads) and
+`voc sentiment train --corrections` learns from the standing ones."""
 
 from __future__ import annotations
 
@@ -53,6 +54,42 @@ def correction_form(page: Page, docs: pd.DataFrame, key: str, model_version: str
         st.error(t("保存失败：{error}", error=exc))
     else:
         st.success(t("更正已保存，下次 `voc sentiment train --corrections` 会用到。"))
+
+
+def withdraw_form(page: Page, items: list[actions.Correction], key: str) -> None:
+    """A form to withdraw one of the standing corrections `items`.
+
+    A withdrawal reruns the page, so the list above shows it gone; the confirmation is
+    carried over the rerun.
+    """
+    done = st.session_state.pop(f"{key}_done", None)
+    if done:
+        st.success(done)
+    if not items:
+        return
+    by_doc = {c.doc_id: c for c in items}
+    with st.expander(t("撤回更正")), st.form(f"withdraw_{key}"):
+        doc_id = st.selectbox(
+            t("选择更正"),
+            list(reversed(by_doc)),  # newest first
+            key=f"{key}_wdoc",
+            format_func=lambda i: (
+                f"[{name(SENTIMENT_NAMES, by_doc[i].predicted_label)} → "
+                f"{name(SENTIMENT_NAMES, by_doc[i].corrected_label)}] {_short(by_doc[i].text)}"
+            ),
+        )
+        who = page.user or st.text_input(t("处理人"), key=f"{key}_wwho", max_chars=64)
+        note = st.text_input(t("备注"), key=f"{key}_wnote", max_chars=1000)
+        submitted = st.form_submit_button(t("撤回"))
+    if not submitted:
+        return
+    try:
+        actions.withdraw_correction(page.db_path, doc_id, who or "", note)
+    except actions.ActionError as exc:
+        st.error(t("保存失败：{error}", error=exc))
+    else:
+        st.session_state[f"{key}_done"] = t("更正已撤回，训练不再使用它；模型的判断恢复有效。")
+        st.rerun()
 
 
 def _short(text: str, width: int = 60) -> str:

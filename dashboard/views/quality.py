@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.common import SENTIMENT_NAMES, Page, local_time, name, source_label, table
 from dashboard.i18n import t
-from dashboard.views.correct import correction_form
+from dashboard.views.correct import correction_form, withdraw_form
 from warehouse import actions, pages, quality
 
 
@@ -108,19 +108,20 @@ def _corrections(page: Page) -> None:
     st.markdown(f"**{t('已有更正')}**")
     if not items:
         st.caption(t("还没有更正。"))
-        return
-    table(
-        pd.DataFrame(
-            {
-                t("时间"): local_time(pd.Series([c.at for c in items]), page.settings.timezone),
-                t("原文"): [c.text for c in items],
-                t("模型判断"): [name(SENTIMENT_NAMES, c.predicted_label) for c in items],
-                t("更正为"): [name(SENTIMENT_NAMES, c.corrected_label) for c in items],
-                t("处理人"): [c.who for c in items],
-                t("备注"): [c.note for c in items],
-            }
+    else:
+        table(
+            pd.DataFrame(
+                {
+                    t("时间"): local_time(pd.Series([c.at for c in items]), page.settings.timezone),
+                    t("原文"): [c.text for c in items],
+                    t("模型判断"): [name(SENTIMENT_NAMES, c.predicted_label) for c in items],
+                    t("更正为"): [name(SENTIMENT_NAMES, c.corrected_label) for c in items],
+                    t("处理人"): [c.who for c in items],
+                    t("备注"): [c.note for c in items],
+                }
+            )
         )
-    )
+    withdraw_form(page, items, "qw")
 
 
 def render(page: Page) -> None:

@@ -212,6 +212,23 @@ def test_quality_page_shows_the_model_and_stores_a_correction(db: Path, monkeypa
     assert (correction.predicted_label, correction.corrected_label) == ("neutral", "negative")
 
 
+def test_quality_page_withdraws_a_correction(db: Path, monkeypatch) -> None:
+    actions.add_correction(db, "doc-a", "点错了的更正", "m+1", "positive", "negative", "质检员")
+    actions.add_correction(db, "doc-b", "留下的更正", "m+1", "negative", "neutral", "质检员")
+    at = open_page(db, monkeypatch, "quality")
+    standing = next(f for f in frames(at) if "更正为" in f.columns)
+    assert list(standing["原文"]) == ["点错了的更正", "留下的更正"]
+    assert at.selectbox(key="qw_wdoc").value == "doc-b"  # newest first
+    at.selectbox(key="qw_wdoc").set_value("doc-a")
+    at.text_input(key="qw_wwho").input("组长")
+    at.text_input(key="qw_wnote").input("误操作")
+    next(b for b in at.button if b.label == "撤回").click().run()
+    assert not at.exception and "更正已撤回" in at.success[0].value
+    standing = next(f for f in frames(at) if "更正为" in f.columns)
+    assert list(standing["原文"]) == ["留下的更正"]  # the page shows it gone at once
+    assert [c.doc_id for c in actions.corrections(db)] == ["doc-b"]
+
+
 def test_english_switch(db: Path, monkeypatch) -> None:
     at = open_page(db, monkeypatch, "sources", lang="en")
     assert at.title[0].value == "VoC Monitor · Voice of the Customer"

@@ -25,6 +25,7 @@ from warehouse.actions import (
     load_corrections,
     set_alert_status,
     sync_to_warehouse,
+    withdraw_correction,
 )
 from warehouse.db import open_warehouse
 from warehouse.snapshot import publish_snapshot
@@ -165,6 +166,54 @@ def test_corrections_validate_labels_and_the_latest_per_document_wins(db: Path) 
         ("d1", "negative", "李四"),
     ]
     assert found[1].note == "明显是负面" and found[1].at.tzinfo is not None
+
+
+def test_a_withdrawn_correction_no_longer_stands_and_can_be_made_again(db: Path) -> None:
+    with pytest.raises(ActionError, match="d1 has no correction to withdraw"):
+        withdraw_correction(db, "d1", "张三")
+    assert not actions_path(db).exists()  # refused before the store was created
+
+    add_correction(db, "d1", "快递太慢", "m+1", "positive", "negative", "张三")
+    add_correction(db, "d2", "还行吧", "m+1", "negative", "neutral", "张三")
+    with pytest.raises(ActionError, match="who must not be empty"):
+        withdraw_correction(db, "d1", "  ")
+    withdrawal = withdraw_correction(db, "d1", "李四", "点错了")
+    assert (withdrawal.predicted_label, withdrawal.corrected_label) == ("positive", "positive")
+    assert (withdrawal.text, withdrawal.who, withdrawal.note) == ("快递太慢", "李四", "点错了")
+    assert [c.doc_id for c in corrections(db)] == ["d2"]
+    with pytest.raises(ActionError, match="d1 has no correction to withdraw"):
+        withdraw_correction(db, "d1", "李四")  # already withdrawn
+    with pytest.raises(ActionError, match="d9 has no correction to withdraw"):
+        withdraw_correction(db, "d9", "李四")
+
+    add_correction(db, "d1", "快递太慢", "m+1", "positive", "neutral", "王五")
+    assert [(c.doc_id, c.corrected_label, c.who) for c in corrections(db)] == [
+        ("d2", "neutral", "张三"),
+        ("d1", "neutral", "王五"),
+    ]
+    with sqlite3.connect(actions_path(db)) as lite:  # the log keeps every step
+        steps = lite.execute(
+            "SELECT corrected_label FROM sentiment_corrections WHERE doc_id = 'd1' "
+            "ORDER BY correction_id"
+        ).fetchall()
+    assert [label for (label,) in steps] == ["negative", "positive", "neutral"]
+
+
+def test_withdrawn_corrections_leave_the_warehouse_view_and_training(db: Path) -> None:
+    add_correction(db, "d1", "快递太慢", "m+1", "positive", "negative", "张三")
+    add_correction(db, "d2", "还行吧", "m+1", "negative", "neutral", "张三")
+    withdraw_correction(db, "d1", "李四")
+    con = open_warehouse(db)
+    try:
+        assert sync_to_warehouse(con, db)["sentiment_corrections"] == 3  # the whole log
+        view = con.execute("SELECT doc_id FROM v_sentiment_corrections").fetchall()
+        assert view == [("d2",)]
+    finally:
+        con.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{actions_path(db)}{suffix}").unlink(missing_ok=True)
+    from_table, origin = load_corrections(db)
+    assert origin == db and [c.doc_id for c in from_table] == ["d2"]
 
 
 def _hammer(db: str, worker: int, n: int) -> None:
