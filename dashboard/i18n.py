@@ -128,6 +128,17 @@ EN: dict[str, str] = {
     "发现的主题": "Discovered themes",
     "类别": "Category",
     "还没有主题。": "No themes yet.",
+    "所选主题不存在，下面显示排名第一的主题。": (
+        "The chosen theme does not exist; the top theme is shown below."
+    ),
+    "所选主题已并入另一个主题，下面显示合并后的主题。": (
+        "The chosen theme was merged into another; the merged theme is shown below."
+    ),
+    "所选主题在当前范围内没有文档（最近出现于 {last_seen}），请放宽日期或筛选。": (
+        "The chosen theme has no documents in this period and these filters (last seen "
+        "{last_seen}); widen the dates or the filters."
+    ),
+    "所选主题：{label}": "Chosen theme: {label}",
     # Explore
     "搜索原文": "Search the texts",
     "关键词（中文分词匹配，任意顺序）": "Keywords (matched by Chinese segmentation, any order)",

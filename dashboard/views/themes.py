@@ -59,12 +59,36 @@ def render(page: Page) -> None:
             )
         )
         ids = list(ranking["theme_id"])
-        if st.session_state.get("theme") not in ids:
-            st.session_state["theme"] = ids[0]
+        wanted = st.session_state.get("theme")
+        if wanted not in ids:
+            st.session_state["theme"] = _fallback(page, str(wanted), ids) if wanted else ids[0]
         labels = dict(zip(ranking["theme_id"], ranking["label"], strict=True))
         chosen = st.selectbox(t("查看主题"), ids, key="theme", format_func=labels.get)
         _detail(page, chosen)
     _taxonomy(page, ranking)
+
+
+def _fallback(page: Page, theme_id: str, ids: list[str]) -> str:
+    """The theme to show instead of a linked (or previously chosen) one that is not in the
+    ranking, saying why: merged into a ranked theme (shown instead), unknown, or without
+    documents in the range (the top theme is shown)."""
+    detail = data.frame(page.db, page.stamp, "theme_detail", theme_id, page.filters)
+    if detail is None:
+        st.warning(t("所选主题不存在，下面显示排名第一的主题。"))
+        return ids[0]
+    theme = detail["theme"]
+    if theme.get("merged_into") in ids:
+        st.info(t("所选主题已并入另一个主题，下面显示合并后的主题。"))
+        return str(theme["merged_into"])
+    # The label is derived from customers' words: plain text only, never in the message.
+    st.warning(
+        t(
+            "所选主题在当前范围内没有文档（最近出现于 {last_seen}），请放宽日期或筛选。",
+            last_seen=str(theme.get("last_seen") or "—"),
+        )
+    )
+    st.text(t("所选主题：{label}", label=theme["label"]))
+    return ids[0]
 
 
 def _detail(page: Page, theme_id: str) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.seed import HOSTILE, HOSTILE_HEALTH, HOSTILE_THEME_LABEL, build_seed_warehouse
 from warehouse import actions
+from warehouse.snapshot import publish_snapshot
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 N_DOCS = 28 * 12 + 20  # 28 days × 3 sources × 4 documents, plus the 20-post spike
@@ -163,6 +165,32 @@ def test_themes_page_ranks_and_opens_a_theme(db: Path, monkeypatch) -> None:
     assert set(taxonomy["类别"]) == {"物流", "商品质量"}
     at.radio(key="th_sort").set_value("negativity").run()
     assert not at.exception
+
+
+def test_a_linked_theme_outside_the_view_says_why_and_a_merged_one_opens_its_successor(
+    db: Path, monkeypatch
+) -> None:
+    # The hostile-labelled theme's documents are all helpdesk tickets: none on weibo.
+    at = open_page(db, monkeypatch, "themes", theme="theme-service", f_sources=["weibo"])
+    (warning,) = at.warning
+    assert "没有文档" in warning.value and "最近出现于 2025-" in warning.value
+    assert HOSTILE_THEME_LABEL not in warning.value  # customers' words stay out of Markdown
+    assert f"所选主题：{HOSTILE_THEME_LABEL}" in [x.value for x in at.text]
+    assert at.selectbox(key="theme").value == "theme-delivery"
+
+    at = open_page(db, monkeypatch, "themes", theme="theme-gone")
+    assert "不存在" in at.warning[0].value and at.selectbox(key="theme").value
+
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "INSERT INTO tracked_themes SELECT * REPLACE ('theme-old' AS theme_id, "
+            "'theme-service' AS merged_into, 'resolved' AS state) FROM tracked_themes "
+            "WHERE theme_id = 'theme-delivery'"
+        )
+    publish_snapshot(db)
+    at = open_page(db, monkeypatch, "themes", theme="theme-old")
+    assert "已并入" in at.info[0].value and not at.warning
+    assert at.selectbox(key="theme").value == "theme-service"
 
 
 def test_explore_searches_pages_and_offers_exports(db: Path, monkeypatch) -> None:
