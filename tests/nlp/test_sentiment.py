@@ -214,6 +214,9 @@ def test_training_script_produces_a_loadable_model(tmp_path: Path) -> None:
     assert saved["test_accuracy"] == metrics["test_accuracy"]
     assert 0.0 <= saved["test_accuracy"] <= 1.0
     assert saved["n_train"] == 300 and saved["epochs"] == 1
+    matrix = saved["test_confusion_matrix"]["matrix"]  # the Quality page reads it from here
+    assert sum(map(sum, matrix)) == saved["n_test"]
+    assert round((matrix[0][0] + matrix[1][1]) / saved["n_test"], 4) == saved["test_accuracy"]
     assert "--max-train 300" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     vocab = (out / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert vocab[: len(SPECIAL_TOKENS)] == list(SPECIAL_TOKENS)

