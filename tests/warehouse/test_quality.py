@@ -87,7 +87,7 @@ def test_three_way_gold_is_reported_in_label_order(report: dict) -> None:
 def test_without_recomputing_it_says_the_matrix_is_not_stored(older_model: Path) -> None:
     gold = model_report(older_model, compute_missing=False)["gold_sets"][0]
     assert gold["confusion_matrix"] is None and gold["f1"] is None
-    assert "stores no confusion matrix" in gold["source"]
+    assert "stored no confusion matrix" in gold["source"]
     assert gold["accuracy"] == METRICS["test_accuracy"]
 
 
