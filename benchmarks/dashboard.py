@@ -534,17 +534,6 @@ def _call(snapshot: Path, fn: Callable, *args, **kwargs):
         return fn(con, *args, **kwargs)
 
 
-def _search_filters(f: pages.Filters) -> search.SearchFilters:
-    return search.SearchFilters(
-        since=f.start,
-        until=f.end,
-        sources=f.sources,
-        channels=f.channels,
-        products=f.products,
-        brands=f.brands,
-    )
-
-
 @dataclass
 class Page:
     name: str
@@ -581,7 +570,7 @@ def _explore(snap: Path, f: pages.Filters, k: int) -> None:
 
     seg = _segmenter.get("s") or _segmenter.setdefault("s", Segmenter())
     query = QUERIES[k % len(QUERIES)]
-    filters = _search_filters(f) if k % 2 else search.SearchFilters()
+    filters = f.search() if k % 2 else search.SearchFilters()
     with read_only(snap) as con:
         model = queries.current_model_version(con)
         search.search_documents(

@@ -40,6 +40,7 @@ from warehouse.aggregates import (
     current_aspect_model,
 )
 from warehouse.emotion import latest_emotion_model_version
+from warehouse.search import SearchFilters
 
 #: A prediction is low-confidence when abs(score - 0.5) is below this.
 LOW_CONFIDENCE_MARGIN = aggregates.LOW_CONFIDENCE_MARGIN
@@ -78,6 +79,19 @@ class Filters:
     channels: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
+
+    def search(self, sentiment: str | None = None, category: str | None = None) -> SearchFilters:
+        """The same view as Explore's search filters, narrowed by `sentiment`/`category`."""
+        return SearchFilters(
+            since=self.start,
+            until=self.end,
+            sources=self.sources,
+            channels=self.channels,
+            sentiment=sentiment,
+            category=category,
+            products=self.products,
+            brands=self.brands,
+        )
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from dashboard.i18n import t
 from dashboard.views.correct import correction_form
 from nlp.normalize import normalize_text
 from nlp.segment import Segmenter
-from warehouse.search import EXPORT_FORMATS, SORTS, SearchFilters, export_matches, search_documents
+from warehouse.search import EXPORT_FORMATS, SORTS, export_matches, search_documents
 
 SORT_NAMES = {
     "newest": "最新",
@@ -44,20 +44,6 @@ MIME = {
 @st.cache_resource(show_spinner=False)
 def _segmenter(user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...]) -> Segmenter:
     return Segmenter(user_dicts, stopwords)
-
-
-def _filters(page: Page, sentiment: str | None, category: str | None) -> SearchFilters:
-    f = page.filters
-    return SearchFilters(
-        since=f.start,
-        until=f.end,
-        sources=f.sources,
-        channels=f.channels,
-        sentiment=sentiment,
-        category=category,
-        products=f.products,
-        brands=f.brands,
-    )
 
 
 def render(page: Page) -> None:
@@ -85,7 +71,7 @@ def render(page: Page) -> None:
     segmenter = _segmenter(tuple(settings.user_dict_paths), tuple(settings.stopword_paths))
     text = normalize_text(query or "")
     terms = segmenter.tokens(text) if text else []
-    filters = _filters(page, sentiment, category)
+    filters = page.filters.search(sentiment, category)
     version = data.model_version(page.db, page.stamp)
     number = int(st.session_state.get("ex_page", 1))
     with data.read_only(page.db) as con:
