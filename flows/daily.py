@@ -16,19 +16,15 @@ from flows.tasks import (
     fetch_source,
     find_spikes,
     find_themes,
-    group_near_duplicates,
     load_documents,
-    normalise_documents,
     refresh_page_aggregates,
-    score_aspects,
-    score_emotions,
-    score_sentiment,
-    segment_documents,
-    tag_categories,
+    run_stage,
 )
+from nlp.pipeline import build_pipeline
 from nlp.spikes import DetectorParams
-from nlp.taxonomy import load_taxonomy
+from signals.themes import THEME_SPEC
 from voc.settings import Settings, SourceConfig, load_settings
+from voc.stages import fingerprints
 from warehouse import actions, loaders, sources
 from warehouse.db import warehouse
 from warehouse.snapshot import publish_snapshot
@@ -147,8 +143,10 @@ def run_pipeline(
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
     work_dir = settings.runs_dir / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
-    # A broken taxonomy file fails the run before anything is crawled.
-    load_taxonomy(settings.taxonomy_path)
+    # A broken taxonomy file or a missing model fails the run before anything is crawled.
+    stages = build_pipeline(settings)
+    prints = fingerprints([*stages, THEME_SPEC])
+    model_version = next(s.version for s in stages if s.name == "sentiment")
     mode = "incremental" if since is None and until is None else "backfill"
     plan = source_plan(settings, since, until, today)
     first_day = min((p[1] for p in plan), default=since)
@@ -197,27 +195,15 @@ def run_pipeline(
             for issue in issues:
                 logger.warning("source health: %s (%s)", issue.message, issue.check)
             health_issues += len(issues)
-        _record(db_path, run_id, normalise_documents(db_path))
-        _record(db_path, run_id, group_near_duplicates(db_path))
-        _record(
-            db_path,
-            run_id,
-            segment_documents(db_path, settings.user_dict_paths, settings.stopword_paths),
-        )
-        _record(db_path, run_id, tag_categories(db_path, settings.taxonomy_path))
-        _record(db_path, run_id, score_aspects(db_path, settings.aspect_model_dir))
-        scored, model_version = score_sentiment(
-            db_path, settings.sentiment_model_dir, settings.sentiment_int8
-        )
-        _record(db_path, run_id, scored)
-        _record(db_path, run_id, score_emotions(db_path, settings.emotion_model_dir))
+        for stage in stages:
+            _record(db_path, run_id, run_stage(settings, stage.name, prints))
         brands = frozenset(
             str(s.options["brand"]).lower() for s in settings.sources if s.options.get("brand")
         )
         _record(
             db_path,
             run_id,
-            find_themes(db_path, model_version, settings.theme_max_docs, run_id, brands),
+            find_themes(db_path, prints, model_version, settings.theme_max_docs, run_id, brands),
         )
         _record(db_path, run_id, refresh_page_aggregates(db_path, model_version, settings.timezone))
         params = DetectorParams(

@@ -21,6 +21,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\
 _SPACES = re.compile(r"\s+")
 
 
+#: Changes whenever `normalize_text` may give another text for the same input; every stage
+#: that reads normalised text is then recomputed (`voc.stages.fingerprints`).
+NORMALIZE_VERSION = "normalise-v1"
+
+
 @dataclass(frozen=True, slots=True)
 class NormalizedText:
     """A document's normalised text and the hash used for exact-duplicate removal."""

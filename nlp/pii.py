@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+from voc.records import Document, content_hash
 
 #: Placeholder per kind of personal data.
 TAGS = {
@@ -102,3 +106,30 @@ def mask_pii(text: str) -> tuple[str, Counter[str]]:
 
     text = _ORDER.sub(order, text)
     return text, found
+
+
+def mask_documents(docs: Sequence[Document]) -> tuple[list[Document], Counter[str]]:
+    """Documents with personal data in their text masked (`mask_pii`), and what was found.
+
+    Text-valued attributes (a complaint's title, a mail's subject) are masked too. The
+    content hash is taken over the masked text, so the stored hash matches the stored text
+    and a re-load of the same document is still unchanged. The originals are not changed.
+    """
+    total: Counter[str] = Counter()
+    out = []
+    for doc in docs:
+        masked, found = mask_pii(doc.text)
+        attributes = doc.attributes
+        if attributes:
+            attributes = dict(attributes)
+            for key, value in attributes.items():
+                if isinstance(value, str):
+                    attributes[key], more = mask_pii(value)
+                    found += more
+        if found:
+            total += found
+            doc = replace(
+                doc, text=masked, content_hash=content_hash(masked), attributes=attributes
+            )
+        out.append(doc)
+    return out, total

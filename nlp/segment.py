@@ -3,6 +3,7 @@ extendable through settings (``user_dict_paths``, ``stopword_paths``)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -53,19 +54,31 @@ class Segmenter:
     ) -> None:
         jieba.setLogLevel(logging.WARNING)
         self._tokenizer = jieba.Tokenizer()
+        digest = hashlib.sha256(jieba.__version__.encode())
         bundled = _RESOURCES.joinpath("user_dict.txt")
         with resources.as_file(bundled) as path:
             self._tokenizer.load_userdict(str(path))
+            digest.update(Path(path).read_bytes())
         for extra in user_dict_paths:
             extra = Path(extra)
             if not extra.is_file():
                 raise FileNotFoundError(f"jieba user dictionary not found: {extra}")
             self._tokenizer.load_userdict(str(extra))
+            digest.update(extra.read_bytes())
         self.stopwords = load_stopwords(stopword_paths)
+        digest.update("\n".join(sorted(self.stopwords)).encode())
+        self._digest = digest
+
+    @property
+    def version(self) -> str:
+        """``jieba-<version>+<hash>`` of the dictionaries, words added and stopwords: other
+        tokens for the same text mean another version."""
+        return f"jieba-{jieba.__version__}+{self._digest.hexdigest()[:8]}"
 
     def add_word(self, word: str, freq: int | None = None) -> None:
         """Teach the segmenter one more word at run time."""
         self._tokenizer.add_word(word, freq)
+        self._digest.update(f"\n+{word} {freq}".encode())
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of one text, in order (lower-cased Latin)."""

@@ -69,17 +69,12 @@ def migrate(
     for migration in sorted(migrations or list_migrations(), key=lambda m: m.version):
         if migration.version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(migration.sql)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, now())",
                 [migration.version, migration.name],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(migration.version)
     return applied
 
@@ -110,6 +105,31 @@ def open_warehouse(path: str | Path, lock_wait: float = 30.0) -> duckdb.DuckDBPy
             time.sleep(0.2)
     migrate(con)
     return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back whole if it raises.
+
+    Every multi-statement write goes through here, so a failure never leaves half a load.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: object) -> None:
+    """Register a DataFrame as a view for one statement batch (unregister it after).
+
+    DuckDB 2.0 refuses register() while a caller's earlier result is only partly fetched; a
+    fully fetched statement clears it.
+    """
+    con.execute("SELECT 1").fetchall()
+    con.register(name, frame)
 
 
 @contextmanager

@@ -1,50 +1,19 @@
-"""Curated categories in the warehouse (`doc_categories`, `doc_categorisations`).
+"""Reading the curated categories (`doc_categories`; which documents were tagged by which
+taxonomy version is the ``taxonomy`` stage's state, `warehouse.enrichment`).
 
-A run tags what is new; a changed taxonomy re-tags all history from the stored normalised
-texts (no re-crawl, raw documents untouched):
-
-    counts = retag(con, load_taxonomy(settings.taxonomy_path))
-
-Like sentiment, only distinct documents are tagged (exact duplicates have
-``doc_texts.duplicate_of`` set and stay out of every count).
+Only distinct documents are tagged (exact duplicates have ``doc_texts.duplicate_of`` set
+and stay out of every count).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import duckdb
-import pandas as pd
-
-from nlp.taxonomy import CategoryMatch, Taxonomy
 
 _MATCH_COLUMNS = ["doc_id", "category", "matched_by", "evidence", "score"]
-
-
-@dataclass(frozen=True, slots=True)
-class RetagCounts:
-    """What `retag` did.
-
-    Attributes:
-        taxonomy_version: The version now stored.
-        full: True when a different stored version made it re-tag all history.
-        previous_versions: The versions found before (empty on a first run).
-        n_docs: Documents tagged by this call.
-        n_categorised: Of those, documents that got at least one category.
-        n_matches: doc_categories rows written.
-        n_removed: Tags dropped because their document is gone or is now a duplicate.
-    """
-
-    taxonomy_version: str
-    full: bool
-    previous_versions: tuple[str, ...]
-    n_docs: int
-    n_categorised: int
-    n_matches: int
-    n_removed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,128 +72,12 @@ class TaxonomySummary:
         }
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
-    # DuckDB refuses register() while an earlier result is only partly fetched (see loaders).
-    con.execute("SELECT 1").fetchall()
-    con.register(name, frame)
-
-
 def stored_versions(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Taxonomy versions of the stored tags, sorted."""
     rows = con.execute(
         "SELECT DISTINCT taxonomy_version FROM doc_categorisations ORDER BY 1"
     ).fetchall()
     return tuple(r[0] for r in rows)
-
-
-def select_untagged(
-    con: duckdb.DuckDBPyConnection, version: str
-) -> list[tuple[str, str, list[str] | None]]:
-    """(doc_id, normalised text, tokens or None) of distinct documents not tagged by
-    `version` from their current normalised text, by doc_id."""
-    return con.execute(
-        "SELECT t.doc_id, t.text_norm, t.tokens FROM doc_texts t "
-        "WHERE t.duplicate_of IS NULL AND NOT EXISTS (SELECT 1 FROM doc_categorisations g "
-        "  WHERE g.doc_id = t.doc_id AND g.taxonomy_version = ? AND g.norm_hash = t.norm_hash) "
-        "ORDER BY t.doc_id",
-        [version],
-    ).fetchall()
-
-
-def _select_all(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str] | None]]:
-    return con.execute(
-        "SELECT doc_id, text_norm, tokens FROM doc_texts WHERE duplicate_of IS NULL ORDER BY doc_id"
-    ).fetchall()
-
-
-def retag(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> RetagCounts:
-    """Tag documents with the curated categories, re-tagging all history on a new version.
-
-    When any stored tag comes from another taxonomy version, every distinct document is
-    tagged again from ``doc_texts`` and all earlier tags are replaced; otherwise only
-    untagged documents (new, or with a rewritten text) are tagged. Tags of documents that
-    are gone or became duplicates are dropped. Everything happens in one transaction, so a
-    failure leaves the previous tags whole; a second call with the same taxonomy changes
-    nothing.
-    """
-    previous = stored_versions(con)
-    full = any(v != taxonomy.version for v in previous)
-    docs = _select_all(con) if full else select_untagged(con, taxonomy.version)
-    results = taxonomy.tag_many([d[1] for d in docs], [d[2] for d in docs])
-    n_matches, n_removed = _write_tags(
-        con,
-        [(doc[0], found) for doc, found in zip(docs, results, strict=True)],
-        taxonomy.version,
-        replace_all=full,
-    )
-    return RetagCounts(
-        taxonomy_version=taxonomy.version,
-        full=full,
-        previous_versions=previous,
-        n_docs=len(docs),
-        n_categorised=sum(1 for found in results if found),
-        n_matches=n_matches,
-        n_removed=n_removed,
-    )
-
-
-def _write_tags(
-    con: duckdb.DuckDBPyConnection,
-    rows: Sequence[tuple[str, Sequence[CategoryMatch]]],
-    version: str,
-    *,
-    replace_all: bool,
-) -> tuple[int, int]:
-    """Replace the tags of `rows`' documents (or all tags) in one transaction; returns
-    (doc_categories rows written, orphaned documents dropped)."""
-    matches = pd.DataFrame(
-        [(d, m.category, m.matched_by, m.evidence, m.score) for d, ms in rows for m in ms],
-        columns=_MATCH_COLUMNS,
-    )
-    tagged = pd.DataFrame([(d, len(ms)) for d, ms in rows], columns=["doc_id", "n_categories"])
-    _register(con, "incoming_categories", matches)
-    _register(con, "incoming_tagged", tagged)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        for table in ("doc_categories", "doc_categorisations"):
-            if replace_all:
-                con.execute(f"DELETE FROM {table}")  # table names from this constant tuple
-            else:
-                con.execute(
-                    f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM incoming_tagged)"
-                )
-        n_removed = _drop_orphans(con)
-        con.execute(
-            "INSERT INTO doc_categories SELECT doc_id, category, matched_by, evidence, score, ? "
-            "FROM incoming_categories",
-            [version],
-        )
-        con.execute(
-            "INSERT INTO doc_categorisations SELECT i.doc_id, ?, t.norm_hash, i.n_categories, "
-            "now() FROM incoming_tagged i JOIN doc_texts t ON t.doc_id = i.doc_id",
-            [version],
-        )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_categories")
-        con.unregister("incoming_tagged")
-    return len(matches), n_removed
-
-
-def _drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
-    """Drop tags whose document is no longer a distinct normalised text; returns documents."""
-    orphans = (
-        "SELECT g.doc_id FROM doc_categorisations g LEFT JOIN doc_texts t ON t.doc_id = g.doc_id "
-        "WHERE t.doc_id IS NULL OR t.duplicate_of IS NOT NULL"
-    )
-    n = con.execute(f"SELECT count(*) FROM ({orphans})").fetchone()[0]
-    if n:
-        con.execute(f"DELETE FROM doc_categories WHERE doc_id IN ({orphans})")
-        con.execute(f"DELETE FROM doc_categorisations WHERE doc_id IN ({orphans})")
-    return n
 
 
 def category_day_counts(

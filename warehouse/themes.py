@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date
 
 import duckdb
@@ -23,6 +23,9 @@ from nlp.theme_tracker import (
     key_phrases,
     lifecycle_state,
 )
+from voc.stages import StageSpec
+from warehouse.db import register_frame, transaction
+from warehouse.enrichment import mark_current, select_pending
 
 
 def load_tracked_themes(con: duckdb.DuckDBPyConnection) -> list[TrackedTheme]:
@@ -35,29 +38,34 @@ def load_tracked_themes(con: duckdb.DuckDBPyConnection) -> list[TrackedTheme]:
 
 
 def select_theme_candidates(
-    con: duckdb.DuckDBPyConnection, model_version: str, window_days: int, limit: int
+    con: duckdb.DuckDBPyConnection,
+    spec: StageSpec,
+    prints: Mapping[str, str],
+    model_version: str,
+    window_days: int,
+    limit: int,
 ) -> list[tuple[str, list[str], bool]]:
-    """(doc_id, tokens, is_negative) of distinct documents with no theme yet, from the
-    last `window_days` days of data, newest `limit` first (then oldest first within)."""
-    rows = con.execute(
-        "WITH newest AS (SELECT max(local_day) AS d FROM raw_documents) "
-        "SELECT t.doc_id, t.tokens, s.label = 'negative' FROM doc_texts t "
-        "JOIN raw_documents r ON r.id = t.doc_id "
-        "JOIN doc_sentiment s ON s.doc_id = t.doc_id AND s.model_version = ? "
-        "ANTI JOIN doc_themes d ON d.doc_id = t.doc_id "
-        "WHERE t.duplicate_of IS NULL AND t.tokens IS NOT NULL "
-        "AND r.local_day > (SELECT d FROM newest) - ?::INTEGER "
-        "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
-        [model_version, window_days, limit],
-    ).fetchall()
-    return [(r[0], list(r[1]), bool(r[2])) for r in reversed(rows)]
+    """(doc_id, tokens, is_negative) of distinct documents with no current theme
+    assignment (new, or rewritten since: `warehouse.enrichment`'s rule), from the last
+    `window_days` days of data, newest `limit` first (then oldest first within)."""
+    docs = select_pending(con, spec, prints, limit, window_days=window_days, newest_first=True)
+    if not docs:
+        return []
+    labels = dict(
+        con.execute(
+            "SELECT doc_id, label = 'negative' FROM doc_sentiment "
+            "WHERE model_version = ? AND list_contains(?, doc_id)",
+            [model_version, [d.doc_id for d in docs]],
+        ).fetchall()
+    )
+    return [(d.doc_id, list(d.tokens or ()), bool(labels.get(d.doc_id))) for d in docs]
 
 
 def theme_members(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, list[str]]]]:
     """theme_id → (doc_id, tokens) of every document of each live theme."""
     rows = con.execute(
         "SELECT d.theme_id, d.doc_id, t.tokens FROM doc_themes d "
-        "JOIN doc_texts t ON t.doc_id = d.doc_id "
+        "JOIN doc_tokens t ON t.doc_id = d.doc_id "
         "JOIN tracked_themes th ON th.theme_id = d.theme_id AND th.merged_into IS NULL "
         "WHERE t.tokens IS NOT NULL ORDER BY d.theme_id, d.doc_id"
     ).fetchall()
@@ -70,8 +78,8 @@ def theme_members(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, l
 def idf_sample(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> tuple[dict[str, int], int]:
     """Document frequencies over the newest `limit` distinct documents (for IDF)."""
     rows = con.execute(
-        "SELECT t.tokens FROM doc_texts t JOIN raw_documents r ON r.id = t.doc_id "
-        "WHERE t.duplicate_of IS NULL AND t.tokens IS NOT NULL "
+        "SELECT k.tokens FROM doc_texts t JOIN doc_tokens k ON k.doc_id = t.doc_id "
+        "JOIN raw_documents r ON r.id = t.doc_id WHERE t.duplicate_of IS NULL "
         "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
         [limit],
     ).fetchall()
@@ -79,10 +87,16 @@ def idf_sample(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> tuple[dict
     return dict(df), n
 
 
-def save_tracking(con: duckdb.DuckDBPyConnection, result: TrackResult, run_id: str) -> None:
-    """Store a tracking run in one transaction: themes, merges, new links, events."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+def save_tracking(
+    con: duckdb.DuckDBPyConnection,
+    result: TrackResult,
+    run_id: str,
+    spec: StageSpec | None = None,
+    prints: Mapping[str, str] | None = None,
+) -> None:
+    """Store a tracking run in one transaction: themes, merges, new links, events; with
+    `spec`, newly linked documents are recorded as current for it."""
+    with transaction(con):
         for theme in result.themes:
             con.execute(
                 "INSERT INTO tracked_themes (theme_id, centroid, n_members, keywords, "
@@ -122,15 +136,13 @@ def save_tracking(con: duckdb.DuckDBPyConnection, result: TrackResult, run_id: s
                 )
             finally:
                 con.unregister("incoming_links")
+            if spec is not None and prints is not None:
+                mark_current(con, spec, prints, dict.fromkeys(result.assignments, 1))
         for e in result.events:
             con.execute(
                 "INSERT INTO theme_events VALUES (?, ?, ?, ?, ?, now())",
                 [run_id, e.event, e.theme_id, e.other_theme_id, e.n_docs],
             )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def refresh_theme_stats(
@@ -157,7 +169,7 @@ def refresh_theme_stats(
         return 0
     rows = con.execute(
         "SELECT d.theme_id, t.tokens, r.local_day, s.label = 'negative', d.doc_id, "
-        "d.similarity FROM doc_themes d JOIN doc_texts t ON t.doc_id = d.doc_id "
+        "d.similarity FROM doc_themes d JOIN doc_tokens t ON t.doc_id = d.doc_id "
         "JOIN raw_documents r ON r.id = d.doc_id "
         "LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ?",
         [model_version],
@@ -195,27 +207,22 @@ def refresh_theme_stats(
             }
         )
     stats = pd.DataFrame(frame)
-    con.execute("SELECT 1").fetchall()
-    con.register("theme_stats", stats)
+    register_frame(con, "theme_stats", stats)
     try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(
-            "UPDATE tracked_themes t SET label = s.label, key_phrases = s.key_phrases, "
-            "n_docs = s.n_docs, n_negative = s.n_negative, negativity = s.negativity, "
-            "first_seen = s.first_seen, last_seen = s.last_seen, state = s.state "
-            "FROM theme_stats s WHERE t.theme_id = s.theme_id"
-        )
-        con.execute("DELETE FROM complaint_themes")
-        con.execute(
-            "INSERT INTO complaint_themes SELECT t.theme_id, s.label, t.keywords, "
-            "s.n_negative, s.example_ids, ?, ? FROM tracked_themes t "
-            "JOIN theme_stats s USING (theme_id) WHERE s.n_negative > 0",
-            [TRACKER_VERSION, run_id],
-        )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(
+                "UPDATE tracked_themes t SET label = s.label, key_phrases = s.key_phrases, "
+                "n_docs = s.n_docs, n_negative = s.n_negative, negativity = s.negativity, "
+                "first_seen = s.first_seen, last_seen = s.last_seen, state = s.state "
+                "FROM theme_stats s WHERE t.theme_id = s.theme_id"
+            )
+            con.execute("DELETE FROM complaint_themes")
+            con.execute(
+                "INSERT INTO complaint_themes SELECT t.theme_id, s.label, t.keywords, "
+                "s.n_negative, s.example_ids, ?, ? FROM tracked_themes t "
+                "JOIN theme_stats s USING (theme_id) WHERE s.n_negative > 0",
+                [TRACKER_VERSION, run_id],
+            )
     finally:
         con.unregister("theme_stats")
     return len(live)
@@ -250,3 +257,16 @@ def unchanged_share(before: dict[str, str], after: dict[str, str]) -> float:
     """Share of documents themed in `before` whose theme id is the same in `after`."""
     common = [d for d in before if d in after]
     return sum(before[d] == after[d] for d in common) / len(common) if common else 1.0
+
+
+def live_theme_keywords(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list[str]]]:
+    """Live theme label → (theme id, keywords)."""
+    rows = con.execute(
+        "SELECT theme_id, label, keywords FROM tracked_themes WHERE merged_into IS NULL"
+    ).fetchall()
+    return {label: (theme_id, list(keywords)) for theme_id, label, keywords in rows}
+
+
+def theme_labels(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Theme id → label, merged themes included (old alerts name them)."""
+    return dict(con.execute("SELECT theme_id, label FROM tracked_themes").fetchall())

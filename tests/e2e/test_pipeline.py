@@ -49,9 +49,9 @@ def test_every_demo_document_in_the_window_lands_once(e2e_db: Path) -> None:
 def test_every_distinct_document_has_tokens_and_sentiment(e2e_db: Path) -> None:
     (distinct, tokenised, scored, versions) = _query(
         e2e_db,
-        "SELECT count(*), count(tokens), (SELECT count(*) FROM doc_sentiment), "
-        "(SELECT count(DISTINCT model_version) FROM doc_sentiment) FROM doc_texts "
-        "WHERE duplicate_of IS NULL",
+        "SELECT count(*), count(k.tokens), (SELECT count(*) FROM doc_sentiment), "
+        "(SELECT count(DISTINCT model_version) FROM doc_sentiment) FROM doc_texts t "
+        "LEFT JOIN doc_tokens k ON k.doc_id = t.doc_id WHERE t.duplicate_of IS NULL",
     )[0]
     assert distinct > 3000
     assert tokenised == distinct == scored

@@ -1,0 +1,336 @@
+"""What is pending for an enrichment stage, and saving its results: the one place that knows.
+
+Every stage (`voc.stages.Stage`) keeps its per-document results under one rule: a result is
+current while the document's content hash and the stage's fingerprint are the ones in
+``doc_stage_state``; otherwise the document is pending. A run does, per stage::
+
+    while batch := select_pending(con, stage, prints, limit=stage.batch_size):
+        save_results(con, stage, prints, batch, stage.enrich(batch, history))
+
+Saving replaces the batch's rows in each of the stage's tables and its state rows in one
+transaction, so a failure leaves the previous results whole, and a second run with the same
+documents and versions finds nothing pending.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from voc.stages import Output, Stage, StageDoc, StageSpec, check_records
+from warehouse.db import register_frame, transaction
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+# A document's result for stage $stage is current: same content hash, same fingerprint.
+_CURRENT = (
+    "EXISTS (SELECT 1 FROM doc_stage_state s WHERE s.stage = $stage AND s.doc_id = r.id "
+    "AND s.content_hash = r.content_hash AND s.fingerprint = $fingerprint)"
+)
+# Every stage it reads from is current for the document ($after: 'stage:fingerprint' keys).
+_UPSTREAM_CURRENT = (
+    "(SELECT count(*) FROM doc_stage_state u WHERE u.doc_id = r.id "
+    "AND u.content_hash = r.content_hash "
+    "AND list_contains($after, u.stage || ':' || u.fingerprint)) = len($after)"
+)
+_PENDING = (
+    "SELECT r.id, r.channel, r.content_hash, r.created_at, r.local_day, r.text, t.text_norm, "
+    " k.tokens "
+    "FROM raw_documents r LEFT JOIN doc_texts t ON t.doc_id = r.id "
+    "LEFT JOIN doc_tokens k ON k.doc_id = r.id "
+    f"WHERE NOT {_CURRENT} AND {_UPSTREAM_CURRENT} "
+    "AND ($channels::VARCHAR[] IS NULL OR list_contains($channels, r.channel)) "
+    "AND (NOT $distinct OR (t.doc_id IS NOT NULL AND t.duplicate_of IS NULL)) "
+    "AND ($reads <> 'text_norm' OR t.doc_id IS NOT NULL) "
+    "AND ($reads <> 'tokens' OR k.doc_id IS NOT NULL) "
+    "AND ($window::INTEGER IS NULL "
+    "  OR r.local_day > (SELECT max(local_day) FROM raw_documents) - $window::INTEGER) "
+)
+_ORDER_OLDEST = "ORDER BY r.created_at, r.id LIMIT $limit"
+_ORDER_NEWEST = "ORDER BY r.created_at DESC, r.id LIMIT $limit"
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCounts:
+    """What `save_results` wrote: documents, and rows per table."""
+
+    n_docs: int
+    rows: Mapping[str, int]
+
+    @property
+    def n_records(self) -> int:
+        """Rows written over all tables."""
+        return sum(self.rows.values())
+
+
+def _name(identifier: str) -> str:
+    # Table and column names come from stage declarations in code, never from input; this
+    # keeps a typo from becoming SQL.
+    if not _IDENTIFIER.match(identifier):
+        raise ValueError(f"not a table or column name: {identifier!r}")
+    return identifier
+
+
+def _params(stage: Stage | StageSpec, prints: Mapping[str, str], **extra: Any) -> dict:
+    return {
+        "stage": stage.name,
+        "fingerprint": prints[stage.name],
+        "after": [f"{name}:{prints[name]}" for name in stage.after],
+        "channels": sorted(stage.channels) if stage.channels is not None else None,
+        "distinct": stage.distinct_only,
+        "reads": stage.reads,
+        **extra,
+    }
+
+
+def _doc(row: tuple) -> StageDoc:
+    tokens = row[7]
+    return StageDoc(*row[:7], tuple(tokens) if tokens is not None else None)
+
+
+def select_pending(
+    con: duckdb.DuckDBPyConnection,
+    stage: Stage | StageSpec,
+    prints: Mapping[str, str],
+    limit: int | None = None,
+    *,
+    window_days: int | None = None,
+    newest_first: bool = False,
+) -> list[StageDoc]:
+    """Documents whose result for `stage` is missing or stale, oldest first.
+
+    A document qualifies when it is of one of the stage's channels, has what the stage
+    reads (normalised text, tokens), is not an exact duplicate (for `distinct_only`
+    stages), and every stage it reads from is current for it.
+
+    Args:
+        con: Warehouse connection.
+        stage: The stage (or spec).
+        prints: Fingerprints of the pipeline's stages (`voc.stages.fingerprints`).
+        limit: At most this many (None: all).
+        window_days: Only documents of the last that many days of data.
+        newest_first: Take the newest `limit` (returned oldest first all the same).
+    """
+    sql = _PENDING + (_ORDER_NEWEST if newest_first else _ORDER_OLDEST)
+    rows = con.execute(sql, _params(stage, prints, limit=limit, window=window_days)).fetchall()
+    if newest_first:
+        rows.reverse()
+    return [_doc(r) for r in rows]
+
+
+def count_pending(
+    con: duckdb.DuckDBPyConnection, stage: Stage | StageSpec, prints: Mapping[str, str]
+) -> int:
+    """How many documents `select_pending` would return without a limit."""
+    return con.execute(
+        f"SELECT count(*) FROM ({_PENDING})", _params(stage, prints, window=None)
+    ).fetchone()[0]
+
+
+def select_history(
+    con: duckdb.DuckDBPyConnection, stage: Stage, prints: Mapping[str, str]
+) -> list[Any]:
+    """The stage's current records (of its first output) of the last `history_days` days
+    of data, oldest written first: what an order-dependent stage (near-duplicates) builds
+    on. Stale results are not history."""
+    if not stage.history_days:
+        return []
+    output = stage.outputs[0]
+    columns = ", ".join(f"o.{_name(c)}" for c in output.columns)
+    order = f"o.{_name(output.time_column)}, " if output.time_column else ""
+    rows = con.execute(
+        f"SELECT {columns} FROM {_name(output.table)} o JOIN raw_documents r ON r.id = o.doc_id "
+        f"WHERE {_CURRENT.replace('r.id', 'o.doc_id')} "
+        "AND r.local_day >= (SELECT max(local_day) FROM raw_documents) - $days::INTEGER "
+        f"ORDER BY {order}r.created_at, r.id",
+        {"stage": stage.name, "fingerprint": prints[stage.name], "days": stage.history_days},
+    ).fetchall()
+    return [output.record(*row) for row in rows]
+
+
+def _frame(output: Output, records: Sequence[Any]) -> pd.DataFrame:
+    columns = output.columns
+    rows = []
+    for record in records:
+        values = [getattr(record, c) for c in columns]
+        rows.append([list(v) if isinstance(v, tuple) else v for v in values])
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, incoming: str) -> None:
+    """A document is an exact duplicate when an earlier one (by created_at, then id) has the
+    same normalised text; only hashes touched by this batch can change which came first."""
+    con.execute(
+        "UPDATE doc_texts t SET duplicate_of = "
+        " CASE WHEN f.first_id = t.doc_id THEN NULL ELSE f.first_id END FROM ("
+        " SELECT t2.doc_id, first_value(t2.doc_id) OVER ("
+        "   PARTITION BY t2.norm_hash ORDER BY r.created_at, r.id) AS first_id"
+        " FROM doc_texts t2 JOIN raw_documents r ON r.id = t2.doc_id"
+        f" WHERE t2.norm_hash IN (SELECT norm_hash FROM {_name(incoming)})) f "
+        "WHERE t.doc_id = f.doc_id"
+    )
+
+
+# Invariants of a table that hold across documents, restored after its rows change.
+_AFTER_SAVE: dict[str, Callable[[duckdb.DuckDBPyConnection, str], None]] = {
+    "doc_texts": _mark_duplicates,
+}
+
+
+def save_results(
+    con: duckdb.DuckDBPyConnection,
+    stage: Stage,
+    prints: Mapping[str, str],
+    batch: Sequence[StageDoc],
+    records: Sequence[Any],
+) -> SaveCounts:
+    """Replace the results of `batch`'s documents for `stage`, in one transaction.
+
+    Each output table loses the batch's rows (of this version only, for tables that keep
+    versions) and gets `records`; every document of the batch is recorded as current with
+    its content hash and the stage's fingerprint, records or not (a text with no aspect
+    has been read). Saving the same results twice changes nothing.
+
+    Raises:
+        TypeError: a record is of none of the stage's output types.
+    """
+    by_type = check_records(stage, records)
+    docs = {d.doc_id: d for d in batch}
+    per_doc = Counter(r.doc_id for r in records)
+    state = pd.DataFrame(
+        [(d.doc_id, d.content_hash, per_doc.get(d.doc_id, 0)) for d in docs.values()],
+        columns=["doc_id", "content_hash", "n_records"],
+    )
+    written: dict[str, int] = {}
+    if state.empty:
+        return SaveCounts(0, written)
+    register_frame(con, "batch_docs", state)
+    names: list[str] = ["batch_docs"]
+    try:
+        with transaction(con):
+            for output in stage.outputs:
+                table = _name(output.table)
+                version_filter = (
+                    f" AND {_name(output.version_column)} = $version"
+                    if output.keep_versions and output.version_column
+                    else ""
+                )
+                con.execute(
+                    f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM batch_docs)"
+                    + version_filter,
+                    {"version": stage.version} if version_filter else {},
+                )
+                frame = _frame(output, by_type[output.record])
+                written[table] = len(frame)
+                if frame.empty:
+                    continue
+                incoming = f"incoming_{table}"
+                register_frame(con, incoming, frame)
+                names.append(incoming)
+                columns = [_name(c) for c in output.columns]
+                values = list(columns)
+                params: dict[str, Any] = {}
+                if output.version_column:
+                    columns.append(_name(output.version_column))
+                    values.append("$version")
+                    params["version"] = stage.version
+                if output.time_column:
+                    columns.append(_name(output.time_column))
+                    values.append("now()")
+                con.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"SELECT {', '.join(values)} FROM {incoming}",
+                    params,
+                )
+                hook = _AFTER_SAVE.get(table)
+                if hook:
+                    hook(con, incoming)
+            con.execute(
+                "INSERT OR REPLACE INTO doc_stage_state SELECT $stage, doc_id, content_hash, "
+                "$version, $fingerprint, n_records, now() FROM batch_docs",
+                {
+                    "stage": stage.name,
+                    "version": stage.version,
+                    "fingerprint": prints[stage.name],
+                },
+            )
+    finally:
+        for name in names:
+            con.unregister(name)
+    return SaveCounts(len(docs), written)
+
+
+def mark_current(
+    con: duckdb.DuckDBPyConnection,
+    spec: Stage | StageSpec,
+    prints: Mapping[str, str],
+    done: Mapping[str, int],
+) -> int:
+    """Record documents as current for a stage whose results another module writes (theme
+    assignment): doc_id → rows written. Call inside that module's transaction.
+
+    Returns:
+        Documents recorded.
+    """
+    if not done:
+        return 0
+    frame = pd.DataFrame(list(done.items()), columns=["doc_id", "n_records"])
+    register_frame(con, "current_docs", frame)
+    try:
+        con.execute(
+            "INSERT OR REPLACE INTO doc_stage_state SELECT $stage, c.doc_id, r.content_hash, "
+            "$version, $fingerprint, c.n_records, now() FROM current_docs c "
+            "JOIN raw_documents r ON r.id = c.doc_id",
+            {"stage": spec.name, "version": spec.version, "fingerprint": prints[spec.name]},
+        )
+    finally:
+        con.unregister("current_docs")
+    return len(frame)
+
+
+def stage_versions(con: duckdb.DuckDBPyConnection, stage: str) -> dict[str, int]:
+    """Versions of a stage's stored results → documents, most documents first."""
+    rows = con.execute(
+        "SELECT version, count(*) FROM doc_stage_state WHERE stage = ? "
+        "GROUP BY version ORDER BY count(*) DESC, version",
+        [stage],
+    ).fetchall()
+    return dict(rows)
+
+
+def run_stage(
+    con: duckdb.DuckDBPyConnection,
+    stage: Stage,
+    prints: Mapping[str, str],
+    progress: Callable[[int, int], None] | None = None,
+) -> SaveCounts:
+    """Bring one stage up to date: every pending document, batch by batch, each batch
+    saved in its own transaction (an interrupted run keeps the batches it finished).
+
+    The stage computes (`Stage.enrich` is pure); this module only reads and writes.
+
+    Args:
+        con: Writable warehouse connection.
+        stage: The stage.
+        prints: The pipeline's fingerprints.
+        progress: Called after each batch with (documents done, documents pending).
+    """
+    total = count_pending(con, stage, prints)
+    history = select_history(con, stage, prints) if total else []
+    n_docs = 0
+    rows: Counter[str] = Counter()
+    while n_docs < total and (batch := select_pending(con, stage, prints, stage.batch_size)):
+        saved = save_results(con, stage, prints, batch, stage.enrich(batch, history))
+        n_docs += saved.n_docs
+        rows.update(saved.rows)
+        if progress:
+            progress(n_docs, total)
+        if stage.batch_size is None:
+            break
+    return SaveCounts(n_docs, dict(rows))
