@@ -17,6 +17,7 @@ from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel, load_sentiment_model
 from nlp.stages.aspects import AspectStage
 from nlp.stages.emotion import EmotionStage
+from nlp.stages.escalation import EscalationStage
 from nlp.stages.neardup import NearDupStage
 from nlp.stages.normalise import NormaliseStage
 from nlp.stages.segment import SegmentStage
@@ -63,4 +64,5 @@ def build_pipeline(settings: Settings) -> tuple[Stage, ...]:
         AspectStage(_aspect_model(settings.aspect_model_dir)),
         SentimentStage(_sentiment_model(settings.sentiment_model_dir, settings.sentiment_int8)),
         EmotionStage(_emotion_model(settings.emotion_model_dir)),
+        EscalationStage(),
     )
