@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.db import transaction
 from warehouse.emotion import latest_emotion_model_version
 
 #: A prediction is low-confidence when abs(P(positive) - 0.5) is below this.
@@ -265,32 +266,30 @@ def refresh_aggregates(
         != (params["model"], params["emotion_model"], params["aspect_model"], timezone)
         or state.low_confidence_margin != LOW_CONFIDENCE_MARGIN
     )
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE agg_new_fingerprints AS {_FINGERPRINTS}")
-        n_days = _rebuild_all(con, params) if full else _refresh_days(con, params, state.watermark)
-        con.execute("DELETE FROM agg_day_fingerprints")
-        con.execute("INSERT INTO agg_day_fingerprints SELECT * FROM agg_new_fingerprints")
-        seconds = time.perf_counter() - started
-        con.execute(
-            "INSERT OR REPLACE INTO agg_state VALUES (1, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
-            [
-                params["model"],
-                params["emotion_model"],
-                params["aspect_model"],
-                timezone,
-                LOW_CONFIDENCE_MARGIN,
-                watermark,
-                json.dumps(base_row_counts(con)),
-                n_days,
-                full,
-                seconds,
-            ],
-        )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE agg_new_fingerprints AS {_FINGERPRINTS}")
+            n_days = (
+                _rebuild_all(con, params) if full else _refresh_days(con, params, state.watermark)
+            )
+            con.execute("DELETE FROM agg_day_fingerprints")
+            con.execute("INSERT INTO agg_day_fingerprints SELECT * FROM agg_new_fingerprints")
+            seconds = time.perf_counter() - started
+            con.execute(
+                "INSERT OR REPLACE INTO agg_state VALUES (1, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
+                [
+                    params["model"],
+                    params["emotion_model"],
+                    params["aspect_model"],
+                    timezone,
+                    LOW_CONFIDENCE_MARGIN,
+                    watermark,
+                    json.dumps(base_row_counts(con)),
+                    n_days,
+                    full,
+                    seconds,
+                ],
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS agg_new_fingerprints")
     rows = {

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import duckdb
 
+from warehouse.db import transaction
+
 
 class DeliveryRecord(Protocol):
     """What `save_deliveries` needs of a delivery (``notify.deliver.Delivery`` fits)."""
@@ -85,8 +87,7 @@ def save_deliveries(con: duckdb.DuckDBPyConnection, deliveries: Iterable[Deliver
             best[key] = d
     if not best:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.executemany(
             'INSERT INTO alert_deliveries (alert_id, channel, status, attempts, error, "at")'
             " VALUES (?, ?, ?, ?, ?, ?)"
@@ -95,7 +96,3 @@ def save_deliveries(con: duckdb.DuckDBPyConnection, deliveries: Iterable[Deliver
             " WHERE alert_deliveries.status <> 'sent'",
             [[d.alert_id, d.channel, d.status, d.attempts, d.error, d.at] for d in best.values()],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from warehouse.db import transaction
+
 #: Runs of history a source's item count is compared with.
 HEALTH_HISTORY_RUNS = 7
 #: A source whose recent runs had at least this median count is expected to yield items.
@@ -203,8 +205,7 @@ def record_source_run(
     Returns the health checks the run failed.
     """
     issues = check_health(run, recent_fetched(con, run.source, run_id))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT OR REPLACE INTO source_runs (run_id, source, kind, since, until, mode,"
             " fetched, new, updated, unchanged, skipped, errors, empty_text, layout_changed,"
@@ -259,10 +260,6 @@ def record_source_run(
             ],
         )
         _update_alerts(con, run_id, run.source, issues)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return issues
 
 

@@ -12,6 +12,7 @@ import duckdb
 
 from nlp.explain import ExplainDoc, Explanation
 from nlp.spikes import Episode, Series
+from warehouse.db import transaction
 
 #: Key kinds with daily series; social sources also get hourly ones.
 KEY_KINDS = ("source", "product", "category", "theme", "aspect")
@@ -153,8 +154,7 @@ def save_episodes(
 ) -> int:
     """Replace the stored episodes with this run's (each run judges full history, and an
     episode keeps its id when a later run extends it)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM spike_episodes")
         for ep, explanation in episodes:
             peak = ep.peak
@@ -184,10 +184,6 @@ def save_episodes(
                     run_id,
                 ],
             )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return len(episodes)
 
 
