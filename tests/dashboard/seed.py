@@ -121,9 +121,9 @@ def build_seed_warehouse(path: Path) -> Path:
                 ],
             )
             con.execute(
-                "INSERT INTO doc_texts VALUES (?, ?, ?, NULL, ?)",
-                [d["id"], d["text"], d["id"], list(_tokens(d["text"]))],
+                "INSERT INTO doc_texts VALUES (?, ?, ?, NULL)", [d["id"], d["text"], d["id"]]
             )
+            con.execute("INSERT INTO doc_tokens VALUES (?, ?)", [d["id"], list(_tokens(d["text"]))])
             con.execute(
                 "INSERT INTO doc_sentiment VALUES (?, ?, ?, ?, ?)",
                 [d["id"], MODEL, d["label"], d["score"], scored_at],

@@ -10,11 +10,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nlp.aspects import AspectSentiment
+from nlp.taxonomy import CategoryMatch
+from tests.seeding import (
+    save_aspects,
+    save_categories,
+    save_doc_texts,
+    save_emotions,
+    save_sentiment,
+    save_tokens,
+)
 from voc.records import make_document
 from warehouse import loaders
 from warehouse.aggregates import AGGREGATES, refresh_aggregates
 from warehouse.db import open_warehouse
-from warehouse.emotion import save_emotions
 
 TZ = timezone(timedelta(hours=8))
 NEG_WORDS = ("太慢", "破损", "退款")
@@ -107,14 +116,14 @@ def _doc(k: int, day: int, text: str | None = None, channel: str = "social"):
 def _enrich(con, docs, model: str = "m1") -> None:
     """What the flow's stages write for `docs`: texts, tokens, sentiment, emotion, themes,
     categories, aspects."""
-    loaders.save_doc_texts(con, [(d.id, d.text, d.content_hash) for d in docs])
-    loaders.save_tokens(con, [(d.id, ["物流"]) for d in docs])
+    save_doc_texts(con, [(d.id, d.text, d.content_hash) for d in docs])
+    save_tokens(con, [(d.id, ["物流"]) for d in docs])
     distinct = {
         r[0]
         for r in con.execute("SELECT doc_id FROM doc_texts WHERE duplicate_of IS NULL").fetchall()
     }
     scored = [d for d in docs if d.id in distinct]
-    loaders.save_sentiment(
+    save_sentiment(
         con,
         [
             (d.id, *(("negative", 0.1) if "物流很快" not in d.text else ("positive", 0.6)))
@@ -134,23 +143,18 @@ def _enrich(con, docs, model: str = "m1") -> None:
     for d in scored:
         theme = "t1" if "太慢" in d.text else "t2"
         con.execute("INSERT OR REPLACE INTO doc_themes VALUES (?, ?, 'tr', 0.5)", [d.id, theme])
-        con.execute("DELETE FROM doc_categories WHERE doc_id = ?", [d.id])
-        if "太慢" in d.text or "破损" in d.text:
-            con.execute(
-                "INSERT INTO doc_categories VALUES (?, '物流', 'keyword', 'k', 1, 'x1')", [d.id]
-            )
-        con.execute(
-            "INSERT OR REPLACE INTO doc_categorisations VALUES (?, 'x1', ?, 1, now())",
-            [d.id, d.content_hash],
-        )
-        con.execute(
-            "INSERT OR REPLACE INTO doc_aspects "
-            "VALUES (?, '物流', ?, 0.5, 0.9, 'c', 'asp1', now())",
-            [d.id, "negative" if "物流很快" not in d.text else "positive"],
-        )
-        con.execute(
-            "INSERT OR REPLACE INTO doc_aspects_scored VALUES (?, 'asp1', 'h', 1, now())", [d.id]
-        )
+    logistics = CategoryMatch("物流", "keyword", "k", 1.0)
+    save_categories(
+        con,
+        [(d.id, [logistics] if "太慢" in d.text or "破损" in d.text else []) for d in scored],
+        "x1",
+    )
+    opinions = {d.id: "positive" if "物流很快" in d.text else "negative" for d in scored}
+    save_aspects(
+        con,
+        [(i, [AspectSentiment("物流", p, "c", 0.5, 0.9)]) for i, p in opinions.items()],
+        "asp1",
+    )
 
 
 @pytest.fixture()
@@ -197,16 +201,12 @@ def test_incremental_runs_touch_only_changed_days_and_stay_exact(con) -> None:
     _enrich(con, [edited])
     day3 = [r[0] for r in con.execute(
         "SELECT id FROM raw_documents WHERE local_day = DATE '2025-06-03'").fetchall()]  # fmt: skip
-    loaders.save_sentiment(con, [(d, "neutral", 0.5) for d in day3], "m1")
+    save_sentiment(con, [(d, "neutral", 0.5) for d in day3], "m1")
     con.execute("UPDATE doc_themes SET theme_id = 't2' WHERE theme_id = 't1'")
     day5 = con.execute(
         "SELECT id FROM raw_documents WHERE local_day = DATE '2025-06-05' LIMIT 1"
     ).fetchone()[0]
-    con.execute(
-        "INSERT OR REPLACE INTO doc_categories VALUES (?, '价格', 'keyword', 'k', 1, 'x2')",
-        [day5],
-    )
-    con.execute("UPDATE doc_categorisations SET tagged_at = now() WHERE doc_id = ?", [day5])
+    save_categories(con, [(day5, [CategoryMatch("价格", "keyword", "k", 1.0)])], "x2")
     day6 = con.execute(
         "SELECT id FROM raw_documents WHERE local_day = DATE '2025-06-06' "
         "AND channel = 'social' LIMIT 1"
@@ -226,8 +226,8 @@ def test_incremental_runs_touch_only_changed_days_and_stay_exact(con) -> None:
 def test_a_new_sentiment_model_rebuilds_everything(con) -> None:
     refresh_aggregates(con, "m1", "Asia/Shanghai")
     ids = [r[0] for r in con.execute("SELECT doc_id FROM doc_sentiment").fetchall()]
-    loaders.save_sentiment(con, [(d, "positive", 0.9) for d in ids[::2]], "m2")
-    loaders.save_sentiment(con, [(d, "negative", 0.4) for d in ids[1::2]], "m2")
+    save_sentiment(con, [(d, "positive", 0.9) for d in ids[::2]], "m2")
+    save_sentiment(con, [(d, "negative", 0.4) for d in ids[1::2]], "m2")
     result = refresh_aggregates(con, "m2", "Asia/Shanghai")
     assert result.full
     _assert_exact(con, "m2")

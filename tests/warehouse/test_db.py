@@ -89,3 +89,46 @@ def test_writer_gives_up_on_a_long_lock_naming_the_file(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_stage_state_migration_carries_tokens_and_earlier_results_over(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    before = [m for m in list_migrations() if m.version < 18]
+    migrate(con, before)
+    con.execute(
+        "INSERT INTO raw_documents (id, source, channel, external_id, text, created_at, "
+        "local_day, content_hash, first_run_id, last_run_id) VALUES "
+        "('d1', 's', 'review', '1', '物流太慢', TIMESTAMPTZ '2025-06-01 10:00+08', "
+        "DATE '2025-06-01', 'h1', 'r1', 'r1'), "
+        "('d2', 's', 'review', '2', '物流太慢', TIMESTAMPTZ '2025-06-01 11:00+08', "
+        "DATE '2025-06-01', 'h1', 'r1', 'r1')"
+    )
+    con.execute(
+        "INSERT INTO doc_texts VALUES ('d1', '物流太慢', 'n1', NULL, ['物流', '太慢']), "
+        "('d2', '物流太慢', 'n1', 'd1', NULL)"
+    )
+    con.execute("INSERT INTO doc_categorisations VALUES ('d1', 'tax1', 'n1', 1, now())")
+    con.execute(
+        "INSERT INTO doc_aspects_scored VALUES ('d1', 'a1', 'n1', 1, TIMESTAMPTZ '2025-06-02'), "
+        "('d1', 'a2', 'n1', 2, TIMESTAMPTZ '2025-06-03')"
+    )
+    con.execute(
+        "INSERT INTO doc_aspects VALUES "
+        "('d1', '物流', 'negative', 0.1, 0.9, '物流太慢', 'a2', now())"
+    )
+
+    assert 18 in migrate(con)
+    assert con.execute("SELECT * FROM doc_tokens").fetchall() == [("d1", ["物流", "太慢"])]
+    columns = [r[0] for r in con.execute("DESCRIBE doc_texts").fetchall()]
+    assert columns == ["doc_id", "text_norm", "norm_hash", "duplicate_of"]
+    # Earlier results stay readable with an empty fingerprint (recomputed by the next run).
+    state = con.execute(
+        "SELECT stage, doc_id, content_hash, version, fingerprint, n_records "
+        "FROM doc_stage_state ORDER BY ALL"
+    ).fetchall()
+    assert state == [("aspects", "d1", "h1", "a2", "", 2), ("taxonomy", "d1", "h1", "tax1", "", 1)]
+    assert con.execute(
+        "SELECT doc_id, taxonomy_version, n_categories FROM doc_categorisations"
+    ).fetchall() == [("d1", "tax1", 1)]
+    assert con.execute("SELECT doc_id, aspect FROM v_aspects").fetchall() == [("d1", "物流")]
+    con.close()

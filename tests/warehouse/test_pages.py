@@ -81,9 +81,8 @@ def _seed(con) -> None:
             [i, s, ch, i, text, f"2025-06-{day:02d} {hour:02d}:00:00+08", date(2025, 6, day),
              f"https://x/{i}", prod, brand, text],
         )  # fmt: skip
-        con.execute(
-            "INSERT INTO doc_texts VALUES (?, ?, ?, ?, ['物流', '太慢'])", [i, text, text, dup]
-        )
+        con.execute("INSERT INTO doc_texts VALUES (?, ?, ?, ?)", [i, text, text, dup])
+        con.execute("INSERT INTO doc_tokens VALUES (?, ['物流', '太慢'])", [i])
         if label:
             con.execute(
                 "INSERT INTO doc_sentiment VALUES (?, 'm1', ?, ?, "
@@ -100,7 +99,10 @@ def _seed(con) -> None:
         if group:
             con.execute("INSERT INTO doc_groups VALUES (?, ?, 1.0, ''::BLOB, now())", [i, group])
         if dup is None:
-            con.execute("INSERT INTO doc_aspects_scored VALUES (?, 'a1', 'h', 0, now())", [i])
+            con.execute(
+                "INSERT INTO doc_stage_state VALUES ('aspects', ?, ?, 'a1', 'f', 0, now())",
+                [i, text],
+            )
     for doc, cat in CATEGORIES:
         con.execute(
             "INSERT INTO doc_categories VALUES (?, ?, 'keyword', 'k', 1.0, 'x1')", [doc, cat]

@@ -4,11 +4,14 @@ as training recorded them, confusion matrices that add up, corrections counted."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from nlp.sentiment import DEFAULT_MODEL_DIR, load_sentiment_model
+from tests.seeding import save_sentiment
+from voc.records import make_document
 from warehouse import loaders
 from warehouse.actions import add_correction
 from warehouse.db import open_warehouse
@@ -111,12 +114,24 @@ def test_corrections_report_counts_changes_versions_and_the_corrected_share(
     try:
         assert corrections_report(db, con)["n"] == 0
         assert corrections_report(db, con)["corrected_share"] == 0.0
-        rows = [(f"d{i}", "positive", 0.9) for i in range(4)]
-        loaders.save_sentiment(con, rows, "m+1")
-        loaders.save_sentiment(con, rows[:1], "m+2")
-        add_correction(db, "d0", "快递太慢", "m+1", "positive", "neutral", "张三")
-        add_correction(db, "d0", "快递太慢", "m+2", "positive", "negative", "张三")
-        add_correction(db, "d1", "没收到货", "m+1", "positive", "negative", "张三")
+        docs = [
+            make_document(
+                source="shop",
+                channel="review",
+                external_id=str(i),
+                text=f"第{i}条",
+                created_at=datetime(2025, 6, 1, tzinfo=UTC),
+            )
+            for i in range(4)
+        ]
+        loaders.upsert_documents(con, docs, "r1")
+        d0, d1 = docs[0].id, docs[1].id
+        rows = [(d.id, "positive", 0.9) for d in docs]
+        save_sentiment(con, rows, "m+1")
+        save_sentiment(con, rows[:1], "m+2")
+        add_correction(db, d0, "快递太慢", "m+1", "positive", "neutral", "张三")
+        add_correction(db, d0, "快递太慢", "m+2", "positive", "negative", "张三")
+        add_correction(db, d1, "没收到货", "m+1", "positive", "negative", "张三")
         add_correction(db, "x9", "还行", "m+1", "negative", "neutral", "李四")  # not scored
         found = corrections_report(db, con)
     finally:

@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from nlp.segment import Segmenter
 from nlp.theme_tracker import TrackedTheme, TrackResult
+from tests.seeding import save_doc_texts, save_sentiment, save_tokens
 from voc.records import make_document
 from warehouse import loaders, queries, themes
 from warehouse.db import open_warehouse
@@ -26,8 +28,10 @@ def db(tmp_path: Path):
         for i, text in enumerate(["<a href='/n/x'>@店</a> 快递太慢", "质量很好", "客服不理人"])
     ]
     loaders.upsert_documents(c, docs, "r1")
-    loaders.save_doc_texts(c, [(d.id, d.text, d.content_hash) for d in docs])
-    loaders.save_sentiment(
+    save_doc_texts(c, [(d.id, d.text, d.content_hash) for d in docs])
+    seg = Segmenter()
+    save_tokens(c, [(d.id, seg.tokens(d.text)) for d in docs])
+    save_sentiment(
         c,
         [
             (docs[0].id, "negative", 0.1),
@@ -36,7 +40,7 @@ def db(tmp_path: Path):
         ],
         "old",
     )
-    loaders.save_sentiment(
+    save_sentiment(
         c,
         [
             (docs[0].id, "negative", 0.05),

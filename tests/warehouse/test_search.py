@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from nlp.segment import Segmenter
+from tests.seeding import save_doc_texts, save_sentiment, save_tokens
 from voc.records import make_document
 from warehouse import loaders, search
 from warehouse.aggregates import refresh_aggregates
@@ -41,9 +42,9 @@ def con(tmp_path: Path, request):
         for ext, ch, day, text, _, _ in TEXTS
     ]
     loaders.upsert_documents(c, docs, "r1")
-    loaders.save_doc_texts(c, [(d.id, d.text, d.content_hash) for d in docs])
-    loaders.save_tokens(c, [(d.id, SEG.tokens(d.text)) for d in docs])
-    loaders.save_sentiment(c, [(d.id, t[4], t[5]) for d, t in zip(docs, TEXTS, strict=True)], "m1")
+    save_doc_texts(c, [(d.id, d.text, d.content_hash) for d in docs])
+    save_tokens(c, [(d.id, SEG.tokens(d.text)) for d in docs])
+    save_sentiment(c, [(d.id, t[4], t[5]) for d, t in zip(docs, TEXTS, strict=True)], "m1")
     if request.param == "search_table":
         refresh_aggregates(c, "m1", "Asia/Shanghai")
         assert search._documents(c, "m1")[0] == search._FROM_TABLE

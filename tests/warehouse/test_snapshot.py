@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from nlp.pii import mask_documents
 from voc.records import make_document
 from warehouse import loaders
 from warehouse.db import open_warehouse
@@ -24,7 +25,8 @@ def test_snapshot_is_a_copy_without_unmasked_texts(tmp_path: Path) -> None:
         text="请回电13812345678",
         created_at=datetime(2025, 6, 1, tzinfo=timezone(timedelta(hours=8))),
     )
-    loaders.upsert_documents(con, [doc], "r1", keep_raw_text=True)
+    masked, _ = mask_documents([doc])
+    loaders.upsert_documents(con, masked, "r1", originals=[doc])
     con.close()
 
     snap = publish_snapshot(db)

@@ -12,10 +12,18 @@ import duckdb
 import pytest
 
 from nlp.aspects import AspectSentiment
+from nlp.segment import Segmenter
+from nlp.taxonomy import CategoryMatch
 from nlp.theme_tracker import TrackedTheme, TrackResult
+from tests.seeding import (
+    save_aspects,
+    save_categories,
+    save_doc_texts,
+    save_sentiment,
+    save_tokens,
+)
 from voc.records import make_document
 from warehouse import loaders, themes
-from warehouse.aspects import save_aspects
 from warehouse.db import WarehouseError, open_warehouse
 from warehouse.snapshot import publish_snapshot, snapshot_path
 from warehouse.sql_console import (
@@ -59,10 +67,12 @@ def published(tmp_path_factory: pytest.TempPathFactory):
         for i, text in enumerate(TEXTS)
     ]
     loaders.upsert_documents(con, docs, "r1")
-    loaders.save_doc_texts(con, [(d.id, d.text, d.content_hash) for d in docs])
+    save_doc_texts(con, [(d.id, d.text, d.content_hash) for d in docs])
+    seg = Segmenter()
+    save_tokens(con, [(d.id, seg.tokens(d.text)) for d in docs])
     scores = [(docs[0].id, "negative", 0.1), (docs[1].id, "positive", 0.9)]
-    loaders.save_sentiment(con, [*scores, (docs[2].id, "positive", 0.8)], "old")
-    loaders.save_sentiment(con, [*scores, (docs[2].id, "negative", 0.2)], "new")
+    save_sentiment(con, [*scores, (docs[2].id, "positive", 0.8)], "old")
+    save_sentiment(con, [*scores, (docs[2].id, "negative", 0.2)], "new")
     loaders.refresh_daily_source_stats(con, "new")
     tracked = TrackResult(
         themes=[TrackedTheme("t1", {"快递": 0.8, "太慢": 0.6}, 2, ("快递", "太慢"), "r1")],
@@ -70,11 +80,11 @@ def published(tmp_path_factory: pytest.TempPathFactory):
     )
     themes.save_tracking(con, tracked, "r1")
     themes.refresh_theme_stats(con, "new", "r1")
-    for category in ("物流", "时效"):
-        con.execute(
-            "INSERT INTO doc_categories VALUES (?, ?, 'keyword', '快递', 1.0, 'tax-v1')",
-            [docs[0].id, category],
-        )
+    save_categories(
+        con,
+        [(docs[0].id, [CategoryMatch(c, "keyword", "快递", 1.0) for c in ("物流", "时效")])],
+        "tax-v1",
+    )
     save_aspects(
         con,
         [(docs[0].id, [AspectSentiment("物流", "negative", "快递太慢了", 0.1, 0.9)])],

@@ -1,3 +1,7 @@
+"""The near-duplicate stage through `warehouse.enrichment` on a real DuckDB file: one voice
+per repost wave, groups stable across runs (the stored history), voices and top voices."""
+
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -5,17 +9,14 @@ import duckdb
 import pytest
 
 from nlp.neardup import Assignment, NearDupConfig, NearDupIndex
-from nlp.normalize import hash_normalized, normalize_text
+from nlp.stages.neardup import NearDupStage
+from nlp.stages.normalise import NormaliseStage
 from voc.records import make_document
+from voc.stages import fingerprints
 from warehouse import loaders
 from warehouse.db import open_warehouse
-from warehouse.neardup import (
-    count_voices,
-    load_index,
-    save_groups,
-    select_top_voices,
-    select_ungrouped,
-)
+from warehouse.enrichment import run_stage, save_results, select_history, select_pending
+from warehouse.neardup import count_voices, select_top_voices
 
 TZ = timezone(timedelta(hours=8))
 START = datetime(2025, 8, 10, 9, 0, tzinfo=TZ)
@@ -23,6 +24,12 @@ CAMPAIGN = (
     "客声优选的保温杯保温效果太差了，早上装的开水中午就凉透了，和宣传的完全不一样，大家千万别买"
 )
 OTHER = "耳机用了三天左边就没声音了，联系客服要求换货，客服一直推脱说是人为损坏"
+NORMALISE = NormaliseStage()
+GROUP = NearDupStage()
+
+
+def _prints(stage: NearDupStage = GROUP) -> dict[str, str]:
+    return fingerprints([NORMALISE, stage])
 
 
 @pytest.fixture()
@@ -46,17 +53,16 @@ def _land(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, int]], sour
         for ext, text, minutes in rows
     ]
     loaders.upsert_documents(con, docs, "r1")
-    norm = [normalize_text(d.text) for d in docs]
-    loaders.save_doc_texts(
-        con, [(d.id, n, hash_normalized(n)) for d, n in zip(docs, norm, strict=True)]
-    )
+    run_stage(con, NORMALISE, fingerprints([NORMALISE]))
     return [d.id for d in docs]
 
 
-def _group_new(con: duckdb.DuckDBPyConnection, config: NearDupConfig | None = None):
-    index = load_index(con, config)
-    assignments = index.add_many(select_ungrouped(con))
-    save_groups(con, assignments)
+def _group_new(con: duckdb.DuckDBPyConnection, stage: NearDupStage = GROUP) -> dict[str, str]:
+    """One run of the stage, step by step; doc_id → group_id of what it grouped."""
+    prints = _prints(stage)
+    batch = select_pending(con, stage, prints)
+    assignments = stage.enrich(batch, select_history(con, stage, prints))
+    save_results(con, stage, prints, batch, assignments)
     return {a.doc_id: a.group_id for a in assignments}
 
 
@@ -72,14 +78,16 @@ def test_migration_applies_after_a_gap_in_numbering(tmp_path: Path) -> None:
     c.close()
 
 
-def test_select_ungrouped_is_oldest_first_and_skips_grouped_documents(con) -> None:
+def test_pending_is_oldest_first_with_duplicates_and_skips_grouped_documents(con) -> None:
     late, early, mid = _land(
         con, [("1", OTHER, 30), ("2", CAMPAIGN, 0), ("3", "又一条不同的吐槽内容在这里", 10)]
     )
-    assert [r[0] for r in select_ungrouped(con)] == [early, mid, late]
-    index = NearDupIndex()
-    save_groups(con, index.add_many(select_ungrouped(con)[:1]))
-    assert [r[0] for r in select_ungrouped(con)] == [mid, late]
+    copy = _land(con, [("4", CAMPAIGN, 40)])[0]
+    # Exact duplicates are grouped too: 500 copies are one voice of size 500.
+    assert [d.doc_id for d in select_pending(con, GROUP, _prints())] == [early, mid, late, copy]
+    batch = select_pending(con, GROUP, _prints(), limit=1)
+    save_results(con, GROUP, _prints(), batch, GROUP.enrich(batch))
+    assert [d.doc_id for d in select_pending(con, GROUP, _prints())] == [mid, late, copy]
 
 
 def test_500_copies_are_one_voice_of_size_500(con) -> None:
@@ -112,6 +120,7 @@ def test_second_run_joins_existing_groups_and_keeps_ids(con) -> None:
     )
     assert _group_new(con) == {second[0]: first[0], second[1]: first[1]}
     assert _group_new(con) == {}  # nothing left to group
+    assert run_stage(con, GROUP, _prints()).n_docs == 0
     stored = dict(con.execute("SELECT doc_id, group_id FROM doc_groups").fetchall())
     assert stored == {
         first[0]: first[0],
@@ -121,7 +130,7 @@ def test_second_run_joins_existing_groups_and_keeps_ids(con) -> None:
     }
 
 
-def test_rebuilt_index_gives_the_same_assignments(con) -> None:
+def test_grouping_on_the_stored_history_gives_the_same_assignments(con) -> None:
     texts = [CAMPAIGN, OTHER, "第三条：客服电话一直打不通，等了四十分钟没人接"]
     batch1 = [(f"a{i}", texts[i % 3] + "!" * (i % 2), i) for i in range(30)]
     batch2 = [(f"b{i}", f"//@某人:{texts[i % 3]}", 100 + i) for i in range(10)]
@@ -129,8 +138,8 @@ def test_rebuilt_index_gives_the_same_assignments(con) -> None:
     ids1 = _land(con, batch1)
     _group_new(con)
     ids2 = _land(con, batch2)
-    pending = select_ungrouped(con)
-    assert [r[0] for r in pending] == ids2
+    pending = select_pending(con, GROUP, _prints())
+    assert [d.doc_id for d in pending] == ids2
 
     uninterrupted = NearDupIndex()
     uninterrupted.add_many(
@@ -140,18 +149,20 @@ def test_rebuilt_index_gives_the_same_assignments(con) -> None:
             [ids1],
         ).fetchall()
     )
-    expected = uninterrupted.add_many(pending)
-    assert load_index(con).add_many(pending) == expected
+    expected = uninterrupted.add_many((d.doc_id, d.text_norm) for d in pending)
+    assert GROUP.enrich(pending, select_history(con, GROUP, _prints())) == expected
     assert {a.group_id for a in expected} == {ids1[0], ids1[1], ids1[2], ids2[-1]}
 
 
-def test_save_groups_is_idempotent_and_last_duplicate_in_a_batch_wins(con) -> None:
+def test_saving_again_is_idempotent_and_a_new_assignment_replaces_the_old(con) -> None:
     (doc,) = _land(con, [("a", CAMPAIGN, 0)])
-    sig = NearDupIndex().add_many([(doc, CAMPAIGN)])[0].signature
-    rows = [Assignment(doc, "old", 0.9, sig), Assignment(doc, doc, 1.0, sig)]
-    assert save_groups(con, rows) == 1
-    assert save_groups(con, rows[1:]) == 1
-    assert save_groups(con, []) == 0
+    batch = select_pending(con, GROUP, _prints())
+    sig = GROUP.enrich(batch)[0].signature
+    old, new = Assignment(doc, "old", 0.9, sig), Assignment(doc, doc, 1.0, sig)
+    assert save_results(con, GROUP, _prints(), batch, [old]).n_records == 1
+    assert save_results(con, GROUP, _prints(), batch, [new]).n_records == 1
+    assert save_results(con, GROUP, _prints(), batch, [new]).n_records == 1
+    assert save_results(con, GROUP, _prints(), [], []).n_records == 0
     assert con.execute(
         "SELECT doc_id, group_id, similarity, signature FROM doc_groups"
     ).fetchall() == [(doc, doc, 1.0, sig)]
@@ -179,16 +190,22 @@ def test_top_voices_count_only_documents_in_the_range(con) -> None:
     assert count_voices(con, date(2025, 8, 12), None) == 1
 
 
-def test_load_index_rejects_signatures_made_with_another_config(con) -> None:
-    _land(con, [("a", CAMPAIGN, 0)])
-    _group_new(con, NearDupConfig(num_perm=64, bands=16))
-    with pytest.raises(ValueError, match="regroup"):
-        load_index(con)
-    assert len(load_index(con, NearDupConfig(num_perm=64, bands=16))) == 1
+def test_another_config_regroups_instead_of_reading_signatures_it_cannot_use(con) -> None:
+    ids = _land(con, [("a", CAMPAIGN, 0), ("b", CAMPAIGN + "!", 1)])
+    small = NearDupStage(NearDupConfig(num_perm=64, bands=16))
+    assert small.version != GROUP.version
+    _group_new(con, small)
+    assert len(select_history(con, small, _prints(small))) == 2
+    # The default config's fingerprint differs: the 64-permutation signatures are not its
+    # history, and every document is grouped again.
+    assert select_history(con, GROUP, _prints()) == []
+    assert [d.doc_id for d in select_pending(con, GROUP, _prints())] == ids
+    assert _group_new(con) == {ids[0]: ids[0], ids[1]: ids[0]}
+    assert len(select_history(con, GROUP, _prints())) == 2
 
 
-def test_load_index_window_leaves_older_documents_out(con) -> None:
+def test_history_window_leaves_older_documents_out(con) -> None:
     _land(con, [("a", CAMPAIGN, 0), ("b", OTHER, 60 * 48)])
     _group_new(con)
-    assert len(load_index(con, since=date(2025, 8, 12))) == 1
-    assert len(load_index(con)) == 2
+    assert len(select_history(con, replace(GROUP, history_days=1), _prints())) == 1
+    assert len(select_history(con, GROUP, _prints())) == 2

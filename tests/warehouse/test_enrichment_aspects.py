@@ -1,7 +1,10 @@
-"""doc_aspects on a real DuckDB file: what gets read, idempotent saves, day counts, summary."""
+"""The aspect stage through `warehouse.enrichment` on a real DuckDB file: what gets read,
+idempotent saves, bad model output, day counts, summary."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,26 +12,47 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nlp.aspects import AspectSentiment
-from nlp.normalize import hash_normalized, normalize_text
+from nlp.aspects import AspectSentiment, load_aspect_model
+from nlp.stages.aspects import AspectStage
+from nlp.stages.normalise import NormaliseStage
+from tests.seeding import save_aspects
 from voc.records import make_document
+from voc.stages import fingerprints
 from warehouse import loaders
-from warehouse.aspects import (
-    aspect_day_counts,
-    aspect_summary,
-    save_aspects,
-    select_unscored_aspects,
-)
+from warehouse.aspects import aspect_day_counts, aspect_summary
 from warehouse.db import open_warehouse
+from warehouse.enrichment import run_stage, save_results, select_pending
 
 TZ = timezone(timedelta(hours=8))
 START = datetime(2025, 8, 10, 9, 0, tzinfo=TZ)
 V1, V2 = "aspects-default-v1+aaaaaaaa", "aspects-default-v1+bbbbbbbb"
+NORMALISE = NormaliseStage()
 
 
 def _m(aspect: str, polarity: str, clause: str, confidence: float = 0.9) -> AspectSentiment:
     score = {"negative": 0.1, "neutral": 0.5, "positive": 0.9}[polarity]
     return AspectSentiment(aspect, polarity, clause, score, confidence)
+
+
+@dataclass(frozen=True)
+class CannedModel:
+    """An aspect model that answers hand-chosen mentions per normalised text."""
+
+    version: str
+    mentions: Mapping[str, Sequence[AspectSentiment]] = field(default_factory=dict)
+
+    def extract_many(self, texts: Sequence[str]) -> list[list[AspectSentiment]]:
+        return [list(self.mentions.get(t, ())) for t in texts]
+
+
+def _stage(model) -> tuple[AspectStage, dict[str, str]]:
+    stage = AspectStage(model)
+    return stage, fingerprints([NORMALISE, stage])
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_aspect_model()
 
 
 @pytest.fixture()
@@ -53,10 +77,7 @@ def _land(
         for i, (ext, text, days) in enumerate(rows)
     ]
     loaders.upsert_documents(con, docs, "r1")
-    norm = [normalize_text(d.text) for d in docs]
-    loaders.save_doc_texts(
-        con, [(d.id, n, hash_normalized(n)) for d, n in zip(docs, norm, strict=True)]
-    )
+    run_stage(con, NORMALISE, fingerprints([NORMALISE]))
     return [d.id for d in docs]
 
 
@@ -65,6 +86,10 @@ def _rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         "SELECT doc_id, aspect, polarity, score, clause, model_version FROM doc_aspects "
         "ORDER BY ALL"
     ).fetchall()
+
+
+def _pending(con: duckdb.DuckDBPyConnection, model) -> list[tuple[str, str]]:
+    return [(d.doc_id, d.text_norm) for d in select_pending(con, *_stage(model))]
 
 
 def test_migration_keys_doc_aspects_by_document_aspect_and_model(con) -> None:
@@ -76,24 +101,27 @@ def test_migration_keys_doc_aspects_by_document_aspect_and_model(con) -> None:
         con.execute(insert, ["物流", "v"])
 
 
-def test_select_unscored_takes_distinct_documents_this_model_has_not_read(con) -> None:
+def test_pending_are_distinct_documents_this_model_has_not_read(con, model) -> None:
     a, b, copy = _land(con, [("1", "物流太慢", 0), ("2", "东西收到了", 0), ("3", "物流太慢", 0)])
-    assert select_unscored_aspects(con, V1) == sorted([(a, "物流太慢"), (b, "东西收到了")])
+    assert _pending(con, model) == [(a, "物流太慢"), (b, "东西收到了")]
+    assert run_stage(con, *_stage(model)).rows == {"doc_aspects": 1}
+    assert [(r[0], r[1], r[2]) for r in _rows(con)] == [(a, "物流", "negative")]
     # A document without any aspect is read once too: it is not offered again.
-    save_aspects(con, [(a, [_m("物流", "negative", "物流太慢")]), (b, [])], V1)
-    assert select_unscored_aspects(con, V1) == []
-    assert copy not in dict(select_unscored_aspects(con, V2))
-    assert sorted(d for d, _ in select_unscored_aspects(con, V2)) == sorted([a, b])
+    assert _pending(con, model) == []
+    scored = con.execute("SELECT doc_id, n_aspects FROM doc_aspects_scored ORDER BY ALL")
+    assert scored.fetchall() == sorted([(a, 1), (b, 0)])
+    other = CannedModel(V2)
+    assert copy not in dict(_pending(con, other))
+    assert sorted(d for d, _ in _pending(con, other)) == sorted([a, b])
 
 
-def test_a_rewritten_text_is_read_again(con) -> None:
+def test_a_rewritten_text_is_read_again(con, model) -> None:
     [a] = _land(con, [("1", "物流太慢", 0)])
-    save_aspects(con, [(a, [_m("物流", "negative", "物流太慢")])], V1)
+    run_stage(con, *_stage(model))
+    assert [(r[1], r[2]) for r in _rows(con)] == [("物流", "negative")]
     _land(con, [("1", "物流很快，包装也好", 0)])  # the same review, edited
-    assert select_unscored_aspects(con, V1) == [(a, "物流很快,包装也好")]
-    save_aspects(
-        con, [(a, [_m("物流", "positive", "物流很快"), _m("包装", "positive", "包装也好")])], V1
-    )
+    assert _pending(con, model) == [(a, "物流很快,包装也好")]
+    assert run_stage(con, *_stage(model)).n_docs == 1
     assert [(r[1], r[2]) for r in _rows(con)] == [("包装", "positive"), ("物流", "positive")]
 
 
@@ -105,39 +133,46 @@ def test_save_keeps_one_row_per_aspect_preferring_a_negative_mention(con) -> Non
         _m("物流", "negative", "快递员还骂人", 0.8),
         _m("价格", "neutral", "价格一般", 0.7),
     ]
-    assert save_aspects(con, [(a, mentions)], V1) == 2
+    assert run_stage(con, *_stage(CannedModel(V1, {"x": mentions}))).n_records == 2
     assert _rows(con) == [
         (a, "价格", "neutral", 0.5, "价格一般", V1),
         (a, "物流", "negative", 0.1, "快递员还骂人", V1),
     ]
 
 
-def test_saving_again_is_idempotent_and_the_last_entry_of_a_document_wins(con) -> None:
+def test_saving_again_is_idempotent_and_a_new_result_replaces_the_old(con) -> None:
     a, b = _land(con, [("1", "x", 0), ("2", "y", 0)])
-    batch = [
-        (a, [_m("物流", "negative", "old")]),
-        (b, [_m("价格", "positive", "便宜")]),
-        (a, [_m("包装", "negative", "new")]),
-    ]
-    save_aspects(con, batch, V1)
+    canned = CannedModel(
+        V1, {"x": [_m("物流", "negative", "old")], "y": [_m("价格", "positive", "便宜")]}
+    )
+    stage, prints = _stage(canned)
+    batch = select_pending(con, stage, prints)
+    records = stage.enrich(batch)
+    save_results(con, stage, prints, batch, records)
     first = _rows(con)
-    save_aspects(con, batch, V1)
+    save_results(con, stage, prints, batch, records)
     assert _rows(con) == first
-    assert [(r[0], r[1]) for r in first] == sorted([(a, "包装"), (b, "价格")])
+    assert [(r[0], r[1]) for r in first] == sorted([(a, "物流"), (b, "价格")])
+    # A document saved again with other aspects keeps only the new ones.
+    newer = CannedModel(V1, {"x": [_m("包装", "negative", "new")]})
+    save_results(con, stage, prints, batch[:1], AspectStage(newer).enrich(batch[:1]))
+    assert [(r[0], r[1]) for r in _rows(con)] == sorted([(a, "包装"), (b, "价格")])
     # Another model's rows live beside them.
-    save_aspects(con, [(a, [_m("物流", "negative", "old")])], V2)
+    run_stage(con, *_stage(CannedModel(V2, {"x": [_m("物流", "negative", "old")]})))
     assert len(_rows(con)) == 3
 
 
-def test_an_invalid_row_is_named_and_nothing_is_written(con) -> None:
+def test_an_invalid_result_is_named_and_nothing_is_written(con) -> None:
     a, b = _land(con, [("1", "x", 0), ("2", "y", 0)])
     bad = AspectSentiment("物流", "negative", "c", float("nan"), 0.5)
+    canned = CannedModel(V1, {"x": [_m("价格", "positive", "便宜")], "y": [bad]})
     with pytest.raises(ValueError, match=rf"物流 of document {b}: score nan"):
-        save_aspects(con, [(a, [_m("价格", "positive", "便宜")]), (b, [bad])], V1)
-    with pytest.raises(ValueError, match="polarity 'angry'"):
-        save_aspects(con, [(a, [AspectSentiment("物流", "angry", "c", 0.1, 0.5)])], V1)
+        run_stage(con, *_stage(canned))
+    angry = CannedModel(V1, {"x": [AspectSentiment("物流", "angry", "c", 0.1, 0.5)]})
+    with pytest.raises(ValueError, match=rf"document {a}: polarity 'angry'"):
+        run_stage(con, *_stage(angry))
     assert _rows(con) == []
-    assert len(select_unscored_aspects(con, V1)) == 2
+    assert len(_pending(con, canned)) == 2
 
 
 def test_day_counts_per_source_and_aspect_count_negatives_for_one_model(con) -> None:

@@ -1,22 +1,24 @@
+"""The taxonomy stage through `warehouse.enrichment` on a real DuckDB file: what gets
+tagged, re-tagging all history on a new taxonomy version, day counts and the summary."""
+
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from nlp.normalize import hash_normalized, normalize_text
 from nlp.segment import Segmenter
-from nlp.taxonomy import default_taxonomy_path, load_taxonomy
+from nlp.stages.normalise import NormaliseStage
+from nlp.stages.segment import SegmentStage
+from nlp.stages.taxonomy import TaxonomyStage
+from nlp.taxonomy import Taxonomy, default_taxonomy_path, load_taxonomy
+from tests.seeding import save_sentiment
 from voc.records import make_document
+from voc.stages import fingerprints
 from warehouse import loaders
 from warehouse.db import open_warehouse
-from warehouse.taxonomy import (
-    CategoryDayCount,
-    category_day_counts,
-    category_summary,
-    retag,
-    select_untagged,
-)
+from warehouse.enrichment import SaveCounts, run_stage, select_pending, stage_versions
+from warehouse.taxonomy import CategoryDayCount, category_day_counts, category_summary
 
 TZ = timezone(timedelta(hours=8))
 MODEL = "sentiment-test"
@@ -27,11 +29,12 @@ TEXTS = {
     "4": ("包装很用心，发货也快", 2, "positive"),
     "5": ("今天天气晴朗", 2, "neutral"),
 }
+NORMALISE = NormaliseStage()
 
 
 @pytest.fixture(scope="module")
-def segmenter() -> Segmenter:
-    return Segmenter()
+def segment() -> SegmentStage:
+    return SegmentStage(Segmenter())
 
 
 @pytest.fixture()
@@ -43,7 +46,7 @@ def con(tmp_path: Path):
 
 def _land(
     con: duckdb.DuckDBPyConnection,
-    segmenter: Segmenter,
+    segment: SegmentStage,
     texts: dict[str, tuple[str, int, str]],
     source: str = "shop",
 ) -> None:
@@ -59,11 +62,26 @@ def _land(
         for ext, (text, day, _) in texts.items()
     ]
     loaders.upsert_documents(con, docs, "r1")
-    rows = [(d.id, normalize_text(d.text)) for d in docs]
-    loaders.save_doc_texts(con, [(i, t, hash_normalized(t)) for i, t in rows])
-    loaders.save_tokens(con, [(i, segmenter.tokens(t)) for i, t in loaders.select_unsegmented(con)])
+    prints = fingerprints([NORMALISE, segment])
+    run_stage(con, NORMALISE, prints)
+    run_stage(con, segment, prints)
     labels = {d.id: texts[d.external_id][2] for d in docs}
-    loaders.save_sentiment(con, [(i, labels[i], 0.9) for i, _ in rows], MODEL)
+    save_sentiment(con, [(i, label, 0.9) for i, label in labels.items()], MODEL)
+
+
+def _stage(segment: SegmentStage, taxonomy: Taxonomy) -> tuple[TaxonomyStage, dict[str, str]]:
+    stage = TaxonomyStage(taxonomy)
+    return stage, fingerprints([NORMALISE, segment, stage])
+
+
+def _tag(con: duckdb.DuckDBPyConnection, segment: SegmentStage, taxonomy: Taxonomy) -> SaveCounts:
+    return run_stage(con, *_stage(segment, taxonomy))
+
+
+def _n_categorised(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(
+        "SELECT count(*) FROM doc_categorisations WHERE n_categories > 0"
+    ).fetchone()[0]
 
 
 def _tags(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
@@ -78,12 +96,12 @@ def _snapshot(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
     return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
 
 
-def test_first_run_tags_every_document_and_later_runs_only_new_ones(con, segmenter) -> None:
+def test_first_run_tags_every_document_and_later_runs_only_new_ones(con, segment) -> None:
     taxonomy = load_taxonomy()
-    _land(con, segmenter, TEXTS)
-    counts = retag(con, taxonomy)
-    assert (counts.full, counts.previous_versions) == (False, ())
-    assert (counts.n_docs, counts.n_categorised, counts.n_matches) == (5, 3, 6)
+    _land(con, segment, TEXTS)
+    assert stage_versions(con, "taxonomy") == {}
+    counts = _tag(con, segment, taxonomy)
+    assert (counts.n_docs, _n_categorised(con), counts.rows["doc_categories"]) == (5, 3, 6)
     tags = _tags(con)
     assert {k for k in tags if k[0] in {"1", "2"}} == {
         ("1", "物流"),
@@ -92,34 +110,37 @@ def test_first_run_tags_every_document_and_later_runs_only_new_ones(con, segment
         ("2", "商品质量"),
     }
     assert {v[2] for v in tags.values()} == {taxonomy.version}
-    assert select_untagged(con, taxonomy.version) == []
+    assert select_pending(con, *_stage(segment, taxonomy)) == []
 
-    _land(con, segmenter, {"6": ("申请退款三天了钱还没到账", 3, "negative")})
-    untagged = select_untagged(con, taxonomy.version)
-    assert [(t[1], t[2]) for t in untagged] == [
-        ("申请退款三天了钱还没到账", segmenter.tokens("申请退款三天了钱还没到账"))
+    _land(con, segment, {"6": ("申请退款三天了钱还没到账", 3, "negative")})
+    untagged = select_pending(con, *_stage(segment, taxonomy))
+    text = "申请退款三天了钱还没到账"
+    assert [(d.text_norm, d.tokens) for d in untagged] == [
+        (text, tuple(segment.segmenter.tokens(text)))
     ]
-    counts = retag(con, taxonomy)
-    assert (counts.full, counts.n_docs) == (False, 1)
+    counts = _tag(con, segment, taxonomy)
+    assert counts.n_docs == 1
+    assert stage_versions(con, "taxonomy") == {taxonomy.version: 6}
     assert ("6", "退换货") in _tags(con)
 
 
-def test_retag_with_the_same_taxonomy_changes_nothing(con, segmenter) -> None:
+def test_retag_with_the_same_taxonomy_changes_nothing(con, segment) -> None:
     taxonomy = load_taxonomy()
-    _land(con, segmenter, TEXTS)
-    retag(con, taxonomy)
-    before = [_snapshot(con, t) for t in ("doc_categories", "doc_categorisations")]
-    counts = retag(con, load_taxonomy())
-    assert (counts.full, counts.n_docs, counts.n_matches, counts.n_removed) == (False, 0, 0, 0)
-    assert [_snapshot(con, t) for t in ("doc_categories", "doc_categorisations")] == before
+    _land(con, segment, TEXTS)
+    _tag(con, segment, taxonomy)
+    tables = ("doc_categories", "doc_stage_state")
+    before = [_snapshot(con, t) for t in tables]
+    counts = _tag(con, segment, load_taxonomy())
+    assert (counts.n_docs, counts.n_records) == (0, 0)
+    assert [_snapshot(con, t) for t in tables] == before
 
 
 def test_editing_the_taxonomy_retags_history_without_touching_raw_documents(
-    con, segmenter, tmp_path: Path
+    con, segment, tmp_path: Path
 ) -> None:
     old = load_taxonomy()
-    _land(con, segmenter, TEXTS)
-    retag(con, old)
+    _land(con, segment, TEXTS)
+    _tag(con, segment, old)
     assert not any(k[0] == "3" for k in _tags(con))
     raw_before = _snapshot(con, "raw_documents")
     texts_before = _snapshot(con, "doc_texts")
@@ -131,9 +152,9 @@ def test_editing_the_taxonomy_retags_history_without_touching_raw_documents(
     new = load_taxonomy(edited)
     assert new.version != old.version
 
-    counts = retag(con, new)
-    assert counts.full
-    assert counts.previous_versions == (old.version,)
+    assert stage_versions(con, "taxonomy") == {old.version: 5}
+    assert len(select_pending(con, *_stage(segment, new))) == 5  # all history
+    counts = _tag(con, segment, new)
     assert counts.n_docs == 5
     tags = _tags(con)
     assert tags[("3", "商品质量")] == ("keyword", "色号", new.version)
@@ -145,38 +166,36 @@ def test_editing_the_taxonomy_retags_history_without_touching_raw_documents(
     assert _snapshot(con, "doc_texts") == texts_before
 
     # Going back to the bundled taxonomy is a change too: history follows it again.
-    assert retag(con, old).full
+    assert _tag(con, segment, old).n_docs == 5
     assert not any(k[0] == "3" for k in _tags(con))
 
 
-def test_a_rewritten_document_is_tagged_again_from_its_new_text(con, segmenter) -> None:
+def test_a_rewritten_document_is_tagged_again_from_its_new_text(con, segment) -> None:
     taxonomy = load_taxonomy()
-    _land(con, segmenter, TEXTS)
-    retag(con, taxonomy)
+    _land(con, segment, TEXTS)
+    _tag(con, segment, taxonomy)
     assert ("5", "价格") not in _tags(con)
-    # The source edits post 5: the loader drops its normalised text, the flow redoes it.
-    _land(con, segmenter, {"5": ("今天天气晴朗，可惜买完第二天就降价了", 2, "negative")})
-    counts = retag(con, taxonomy)
-    assert (counts.full, counts.n_docs) == (False, 1)
+    # The source edits post 5: its content hash changes, so every stage redoes it.
+    _land(con, segment, {"5": ("今天天气晴朗，可惜买完第二天就降价了", 2, "negative")})
+    counts = _tag(con, segment, taxonomy)
+    assert counts.n_docs == 1
     assert _tags(con)[("5", "价格")] == ("keyword", "降价", taxonomy.version)
 
 
-def test_exact_duplicates_are_not_tagged_twice(con, segmenter) -> None:
+def test_exact_duplicates_are_not_tagged_twice(con, segment) -> None:
     taxonomy = load_taxonomy()
-    _land(con, segmenter, {"1": TEXTS["1"]})
-    _land(con, segmenter, {"1": TEXTS["1"]}, source="weibo")
-    counts = retag(con, taxonomy)
+    _land(con, segment, {"1": TEXTS["1"]})
+    _land(con, segment, {"1": TEXTS["1"]}, source="weibo")
+    counts = _tag(con, segment, taxonomy)
     assert counts.n_docs == 1
     assert con.execute("SELECT count(DISTINCT doc_id) FROM doc_categories").fetchone()[0] == 1
 
 
-def test_category_day_counts_give_documents_and_negatives_per_day_and_source(
-    con, segmenter
-) -> None:
+def test_category_day_counts_give_documents_and_negatives_per_day_and_source(con, segment) -> None:
     taxonomy = load_taxonomy()
-    _land(con, segmenter, TEXTS)
-    _land(con, segmenter, {"w1": ("顺丰送错地址了", 2, "negative")}, source="weibo")
-    retag(con, taxonomy)
+    _land(con, segment, TEXTS)
+    _land(con, segment, {"w1": ("顺丰送错地址了", 2, "negative")}, source="weibo")
+    _tag(con, segment, taxonomy)
     counts = category_day_counts(con, MODEL)
     logistics = [c for c in counts if c.category == "物流"]
     assert logistics == [
@@ -188,11 +207,11 @@ def test_category_day_counts_give_documents_and_negatives_per_day_and_source(
     assert {c.n_negative for c in category_day_counts(con, "other-model")} == {0}
 
 
-def test_category_summary_reports_versions_counts_and_match_kinds(con, segmenter) -> None:
+def test_category_summary_reports_versions_counts_and_match_kinds(con, segment) -> None:
     taxonomy = load_taxonomy()
-    _land(con, segmenter, TEXTS)
-    _land(con, segmenter, {"7": ("等了五天才到", 3, "negative")})
-    retag(con, taxonomy)
+    _land(con, segment, TEXTS)
+    _land(con, segment, {"7": ("等了五天才到", 3, "negative")})
+    _tag(con, segment, taxonomy)
     summary = category_summary(con, MODEL)
     assert summary.versions == (taxonomy.version,)
     assert (summary.n_tagged, summary.n_uncategorised) == (6, 2)
