@@ -282,12 +282,13 @@ def _fill(con: duckdb.DuckDBPyConnection, n: int, seed: int) -> None:
     con.execute(
         "INSERT INTO doc_texts SELECT g.id, replace(replace(r.text, '，', ','), '。', '.'), "
         " md5(array_to_string(g.tokens, '')), "
-        " CASE WHEN g.dup_of >= 0 THEN substr(md5(g.dup_of::VARCHAR), 1, 16) END, "
-        " CASE WHEN g.dup_of < 0 THEN g.tokens END "
+        " CASE WHEN g.dup_of >= 0 THEN substr(md5(g.dup_of::VARCHAR), 1, 16) END "
         "FROM gen g JOIN raw_documents r ON r.id = g.id ORDER BY g.i"
     )
     _log(f"  documents stored in {time.perf_counter() - started:.1f}s")
     distinct = "FROM gen g WHERE g.dup_of < 0"
+    con.execute(f"INSERT INTO doc_tokens SELECT g.id, g.tokens {distinct} ORDER BY g.i")
+    distinct_docs = "FROM gen g JOIN raw_documents r ON r.id = g.id WHERE g.dup_of < 0"
     con.execute(
         "INSERT INTO doc_sentiment SELECT g.id, $model, "
         " ['negative', 'neutral', 'positive'][g.sentiment + 1], g.score, "
@@ -319,8 +320,9 @@ def _fill(con: duckdb.DuckDBPyConnection, n: int, seed: int) -> None:
         {"cats": list(CATEGORIES), "tax": TAXONOMY},
     )
     con.execute(
-        "INSERT INTO doc_categorisations SELECT g.id, $tax, md5(array_to_string(g.tokens, '')), "
-        f" (g.cat1 >= 0)::INT + (g.cat2 >= 0)::INT, g.created_at {distinct} ORDER BY g.i",
+        "INSERT INTO doc_stage_state SELECT 'taxonomy', g.id, r.content_hash, $tax, 'bench', "
+        " (g.cat1 >= 0)::INT + (g.cat2 >= 0)::INT, g.created_at "
+        f"{distinct_docs} ORDER BY g.i",
         {"tax": TAXONOMY},
     )
     con.execute(
@@ -332,8 +334,9 @@ def _fill(con: duckdb.DuckDBPyConnection, n: int, seed: int) -> None:
         {"aspects": list(ASPECTS), "model": ASPECT_MODEL},
     )
     con.execute(
-        "INSERT INTO doc_aspects_scored SELECT g.id, $model, md5(array_to_string(g.tokens, '')), "
-        f" (g.asp1 >= 0)::INT + (g.asp2 >= 0)::INT, g.created_at {distinct} ORDER BY g.i",
+        "INSERT INTO doc_stage_state SELECT 'aspects', g.id, r.content_hash, $model, 'bench', "
+        " (g.asp1 >= 0)::INT + (g.asp2 >= 0)::INT, g.created_at "
+        f"{distinct_docs} ORDER BY g.i",
         {"model": ASPECT_MODEL},
     )
     _log(f"  enrichments stored in {time.perf_counter() - started:.1f}s")
