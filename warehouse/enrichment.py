@@ -165,14 +165,19 @@ def _frame(output: Output, records: Sequence[Any]) -> pd.DataFrame:
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, incoming: str) -> None:
     """A document is an exact duplicate when an earlier one (by created_at, then id) has the
-    same normalised text; only hashes touched by this batch can change which came first."""
+    same normalised text; only hashes touched by this batch can change which came first:
+    its new hashes, and the old hashes of copies of its documents (a rewritten original
+    leaves its copies distinct)."""
+    incoming = _name(incoming)
     con.execute(
         "UPDATE doc_texts t SET duplicate_of = "
         " CASE WHEN f.first_id = t.doc_id THEN NULL ELSE f.first_id END FROM ("
         " SELECT t2.doc_id, first_value(t2.doc_id) OVER ("
         "   PARTITION BY t2.norm_hash ORDER BY r.created_at, r.id) AS first_id"
         " FROM doc_texts t2 JOIN raw_documents r ON r.id = t2.doc_id"
-        f" WHERE t2.norm_hash IN (SELECT norm_hash FROM {_name(incoming)})) f "
+        f" WHERE t2.norm_hash IN (SELECT norm_hash FROM {incoming})"
+        "  OR t2.norm_hash IN (SELECT c.norm_hash FROM doc_texts c"
+        f"   WHERE c.duplicate_of IN (SELECT doc_id FROM {incoming}))) f "
         "WHERE t.doc_id = f.doc_id"
     )
 
