@@ -48,10 +48,19 @@ def save(
     records: Sequence,
     ids: Iterable[str] | None = None,
 ) -> int:
-    """Save `records` as stage `name` of `version` would; returns rows written."""
+    """Save `records` as stage `name` of `version` would; returns rows written.
+
+    Raises:
+        ValueError: a document is not in raw_documents (its results would silently not be
+            written: the state row joins it).
+    """
     spec = StageSpec(name, version, outputs=(output,))
     ids = list(ids) if ids is not None else [r.doc_id for r in records]
-    saved = save_results(con, spec, {name: f"seed-{version}"}, _docs(con, ids), records)
+    docs = _docs(con, ids)
+    missing = sorted(set(ids) - {d.doc_id for d in docs})
+    if missing:
+        raise ValueError(f"seeding {name}: no raw document {', '.join(missing)}")
+    saved = save_results(con, spec, {name: f"seed-{version}"}, docs, records)
     return saved.n_records
 
 
