@@ -204,9 +204,16 @@ def save_results(
 
     Raises:
         TypeError: a record is of none of the stage's output types.
+        ValueError: a record is of a document that is not in `batch`.
     """
     by_type = check_records(stage, records)
     docs = {d.doc_id: d for d in batch}
+    strays = sorted({r.doc_id for r in records} - docs.keys())
+    if strays:
+        raise ValueError(
+            f"stage {stage.name!r} returned results for documents not in its batch: "
+            f"{', '.join(strays[:5])}"
+        )
     per_doc = Counter(r.doc_id for r in records)
     state = pd.DataFrame(
         [(d.doc_id, d.content_hash, per_doc.get(d.doc_id, 0)) for d in docs.values()],
@@ -327,10 +334,11 @@ def run_stage(
         progress: Called after each batch with (documents done, documents pending).
     """
     total = count_pending(con, stage, prints)
-    history = select_history(con, stage, prints) if total else []
     n_docs = 0
     rows: Counter[str] = Counter()
     while n_docs < total and (batch := select_pending(con, stage, prints, stage.batch_size)):
+        # Read per batch: an order-dependent stage builds on its own earlier batches too.
+        history = select_history(con, stage, prints)
         saved = save_results(con, stage, prints, batch, stage.enrich(batch, history))
         n_docs += saved.n_docs
         rows.update(saved.rows)

@@ -169,7 +169,7 @@ def refresh_theme_stats(
         return 0
     rows = con.execute(
         "SELECT d.theme_id, t.tokens, r.local_day, s.label = 'negative', d.doc_id, "
-        "d.similarity FROM doc_themes d JOIN doc_tokens t ON t.doc_id = d.doc_id "
+        "d.similarity FROM doc_themes d LEFT JOIN doc_tokens t ON t.doc_id = d.doc_id "
         "JOIN raw_documents r ON r.id = d.doc_id "
         "LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ?",
         [model_version],
