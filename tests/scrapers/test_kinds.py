@@ -12,10 +12,19 @@ from scrapy.spiderloader import SpiderLoader
 from scrapers import settings as scrapy_settings
 from scrapers.connectors import CONNECTORS, connector_for
 from scrapers.htmlconfig import HtmlReviewConfig
+from scrapers.jd import CALLBACK_NAME
 from scrapers.run import SPIDERS, _option_text
 from scrapers.spiders.base import VocSpider
 from scrapers.tickets import ATTRIBUTE_FIELDS, DOCUMENT_FIELDS
-from voc.kinds import KINDS, PIPELINE_OPTIONS, SCRAPY_SETTINGS, SourceKind, WebOptions
+from voc.kinds import (
+    KINDS,
+    PIPELINE_OPTIONS,
+    SCRAPY_SETTINGS,
+    OptionError,
+    SourceKind,
+    WebOptions,
+    find_kind,
+)
 from voc.kinds.connectors import Columns
 from voc.kinds.render import own_options
 from voc.kinds.web import HtmlReviewsOptions
@@ -70,3 +79,14 @@ def test_scrapy_setting_options_default_to_the_crawler_settings() -> None:
 
 def test_ticket_columns_are_the_loaders_fields() -> None:
     assert tuple(Columns.model_fields) == DOCUMENT_FIELDS + ATTRIBUTE_FIELDS
+
+
+@pytest.mark.parametrize("name", ["fetchJSON_comment98", "$cb", "_x1", "9bad", "a-b", "x;alert(1)"])
+def test_jd_callback_names_are_checked_as_the_spider_checks_them(name: str) -> None:
+    kind = find_kind("jd_comments")
+    try:
+        kind.validate({"product_id": "1", "callback": name})
+        accepted = True
+    except OptionError:
+        accepted = False
+    assert accepted == bool(CALLBACK_NAME.match(name))

@@ -35,7 +35,7 @@ def _number_as_text(value: Any) -> Any:
 #: Digits only, given as text or as a TOML integer (app, product, user and post ids).
 Digits = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=r"^\d+$")]
 #: Free text that may be written as a number in TOML (a company id, a query of digits).
-Text = Annotated[str, BeforeValidator(_number_as_text), Field(min_length=1)]
+Text = Annotated[str, BeforeValidator(_number_as_text)]
 #: The name of an environment variable (never the secret itself).
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 

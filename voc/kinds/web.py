@@ -13,6 +13,10 @@ from voc.kinds.base import Digits, Options, SourceKind, Text, WebOptions
 _MAX_PAGES = "最多读取的列表页数 / most listing pages read per crawl"
 
 
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class MicroblogOptions(WebOptions):
     """The bundled demo microblog API."""
 
@@ -68,7 +72,7 @@ class AppStoreOptions(WebOptions):
     country: str = Field(
         "cn", pattern=r"^[A-Za-z]{2}$", description="商店国家/地区代码 / the store's country"
     )
-    format: Annotated[Literal["json", "xml"], BeforeValidator(str.lower)] = Field(
+    format: Annotated[Literal["json", "xml"], BeforeValidator(_lower)] = Field(
         "json", description="json，或 xml（Atom，同样的评论与评分）/ json, or xml (Atom)"
     )
 
