@@ -108,6 +108,11 @@ def test_a_misspelled_column_field_is_named_with_its_table(tmp_path) -> None:
         ("feed", 'cookie_env = "SUB=abc; x=1"', "选项 cookie_env 的值 'SUB=abc; x=1' 无效"),
         ("mailbox", "starttls = 1.5", "选项 starttls 的值 1.5 无效"),
         ("helpdesk_api", 'export = "full"', "选项 export 的值 'full' 无效"),
+        (
+            "ticket_export",
+            '[sources.s.columns]\ntext = ["主旨", ""]',
+            "选项 columns.text[1] 的值 '' 无效",
+        ),
     ],
 )
 def test_a_wrong_type_names_file_source_and_option(tmp_path, kind: str, lines: str, says: str):

@@ -174,7 +174,7 @@ class SourceKind:
 
 def _describe(model: type[BaseModel], error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
-    option = ".".join(str(p) for p in loc)
+    option = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     kind = error["type"]
     if kind == "extra_forbidden":
         valid = _names_at(model, loc[:-1])
