@@ -272,42 +272,45 @@ def _build_sources(raw: Any, origin: str) -> tuple[SourceConfig, ...]:
         return raw
     if not isinstance(raw, Mapping):
         raise SettingsError(f"{origin}: [sources] must be a table of tables")
-    sources = []
-    for name, spec in raw.items():
-        where = f"{origin}: 数据源 {name}"
-        if not isinstance(spec, Mapping):
-            raise SettingsError(f"{where}: [sources.{name}] must be a table")
-        given = spec.get("kind")
-        kind = find_kind(given) if isinstance(given, str) else None
-        if kind is None:
-            near = nearest_kind(given) if isinstance(given, str) else None
-            hint = f"；是否要写 {near}？" if near else ""
-            raise SettingsError(
-                f"{where}: 未知类型 {given}{hint} (source {name!r}: kind must be one of "
-                f"{', '.join(SOURCE_KINDS)})"
-            )
-        if kind.name != given:
-            logger.warning(
-                "%s (%s): kind %r 已弃用，请改写 kind = %r / kind %r is deprecated and will "
-                "be removed; use %r",
-                where,
-                kind.name,
-                given,
-                kind.name,
-                given,
-                kind.name,
-            )
-        where = f"{where} ({kind.name})"
-        if not spec.get("url") or not isinstance(spec["url"], str):
-            raise SettingsError(f"{where}: url is required")
-        enabled = spec.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise SettingsError(f"{where}: enabled must be true or false, got {enabled!r}")
-        given_options = {k: v for k, v in spec.items() if k not in ("kind", "url", "enabled")}
-        try:
-            typed = kind.validate(given_options)
-        except OptionError as exc:
-            raise SettingsError("\n".join(f"{where}: {p}" for p in exc.problems)) from None
-        options = typed.model_dump(exclude_unset=True)
-        sources.append(SourceConfig(name, kind.name, spec["url"], options, enabled))
-    return tuple(sources)
+    return tuple(_build_source(str(name), spec, origin) for name, spec in raw.items())
+
+
+def _build_source(name: str, spec: Any, origin: str) -> SourceConfig:
+    """One ``[sources.NAME]`` table, its options checked against its kind's model."""
+    where = f"{origin}: 数据源 {name}"
+    if not isinstance(spec, Mapping):
+        raise SettingsError(f"{where}: [sources.{name}] must be a table")
+    given = spec.get("kind")
+    kind = find_kind(given) if isinstance(given, str) else None
+    if kind is None:
+        near = nearest_kind(given) if isinstance(given, str) else None
+        hint = f"；是否要写 {near}？" if near else ""
+        raise SettingsError(
+            f"{where}: 未知类型 {given}{hint} (source {name!r}: kind must be one of "
+            f"{', '.join(SOURCE_KINDS)})"
+        )
+    where = f"{where} ({kind.name})"
+    if kind.name != given:
+        logger.warning(
+            "%s: kind %r 已弃用，请改写 kind = %r / kind %r is deprecated and will be "
+            "removed in the next release",
+            where,
+            given,
+            kind.name,
+            given,
+        )
+    if not spec.get("url") or not isinstance(spec["url"], str):
+        raise SettingsError(f"{where}: url is required")
+    enabled = spec.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SettingsError(f"{where}: enabled must be true or false, got {enabled!r}")
+    try:
+        typed = kind.validate(
+            {k: v for k, v in spec.items() if k not in ("kind", "url", "enabled")}
+        )
+    except OptionError as exc:
+        raise SettingsError("\n".join(f"{where}: {p}" for p in exc.problems)) from None
+    # What was written, normalised (ids as text, a lone header as a list); flows read
+    # lookback_days from it.
+    options = typed.model_dump(exclude_unset=True)
+    return SourceConfig(name, kind.name, spec["url"], options, enabled)
