@@ -11,16 +11,14 @@ from datetime import date
 from importlib import import_module
 
 from scrapers.tickets import TicketLoad
+from voc.kinds import KINDS
 from voc.settings import SourceConfig
 
 Loader = Callable[[SourceConfig, date, date, str, str | None], TicketLoad]
 
-#: Source kind -> "module:function" of its loader (imported on first use).
-CONNECTORS: dict[str, str] = {
-    "ticket_export": "scrapers.tickets:load_ticket_export",
-    "mailbox": "scrapers.mailbox:load_mailbox",
-    "helpdesk_api": "scrapers.helpdesk:load_helpdesk",
-}
+#: Source kind -> "module:function" of its loader (imported on first use; declared with
+#: each kind in `voc.kinds`).
+CONNECTORS: dict[str, str] = {k.name: k.connector for k in KINDS if k.connector}
 
 
 def connector_for(kind: str) -> Loader:

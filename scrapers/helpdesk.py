@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, parse_ticket_value
+from voc.kinds.connectors import HelpdeskApiOptions
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
 
@@ -79,12 +80,10 @@ def load_helpdesk(
 
     Args:
         source: A ``helpdesk_api`` source; ``url`` is the helpdesk's base URL
-            (``https://acme.zendesk.com``). Options: ``export`` (``cursor`` or ``time``),
-            ``email`` + ``token_env`` (basic auth ``email/token:TOKEN``) or ``bearer_env``
-            (OAuth), ``per_page``, ``max_pages`` (default 1000), ``max_wait`` (longest
-            Retry-After wait, default 60 s), ``retry_times`` (default 2), ``retry_backoff``
-            (first retry's wait, default 1 s), ``download_timeout`` (default 30 s),
-            ``proxy_env``, ``brand``.
+            (``https://acme.zendesk.com``). Its options (`voc.kinds.connectors.
+            HelpdeskApiOptions`): ``export``, ``email`` + ``token_env`` (basic auth
+            ``email/token:TOKEN``) or ``bearer_env`` (OAuth), ``per_page``, ``max_pages``,
+            ``max_wait`` (longest Retry-After wait), the retry options, ``proxy_env``.
         since: First day (China time) of the first run; ignored when resuming from a cursor.
         until: Last day (inclusive): tickets created later are left for a later run.
         author_salt: Salt for hashing the requester id.
@@ -156,53 +155,36 @@ def parse_ticket(
 
 
 def _config(source: SourceConfig) -> _Config:
-    options = source.options
-    export = options.get("export", "cursor")
-    if export not in EXPORT_PATHS:
-        raise ValueError(f"option export must be 'cursor' or 'time', got {export!r}")
+    options = source.typed_options
+    assert isinstance(options, HelpdeskApiOptions)
     base = source.url.rstrip("/").removesuffix("/api/v2")
     if not base.startswith(("http://", "https://")):
         raise ValueError(f"url must be the helpdesk's http(s) base URL, got {source.url!r}")
     headers, secrets = _auth(options)
-    proxy_env = options.get("proxy_env")
     return _Config(
         base=base,
-        export=export,
-        per_page=_number(options, "per_page", None, int),
-        max_pages=_number(options, "max_pages", 1000, int),
-        max_wait=_number(options, "max_wait", 60.0, float, minimum=0),
-        attempts=1 + _number(options, "retry_times", 2, int, minimum=0),
-        backoff=_number(options, "retry_backoff", 1.0, float, minimum=0),
-        timeout=_number(options, "download_timeout", 30.0, float, minimum=0.001),
-        brand=options.get("brand") or None,
+        export=options.export,
+        per_page=options.per_page,
+        max_pages=options.max_pages,
+        max_wait=options.max_wait,
+        attempts=1 + options.retry_times,
+        backoff=options.retry_backoff,
+        timeout=options.download_timeout,
+        brand=options.brand or None,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
         secrets=secrets,
-        proxy=os.environ.get(proxy_env) if proxy_env else None,
+        proxy=os.environ.get(options.proxy_env) if options.proxy_env else None,
     )
 
 
-def _number(
-    options: Mapping[str, Any], name: str, default: Any, kind: type, minimum: float = 1
-) -> Any:
-    value = options.get(name, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ValueError(f"option {name} must be a number >= {minimum}, got {value!r}")
-    return kind(value)
-
-
-def _auth(options: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+def _auth(options: HelpdeskApiOptions) -> tuple[dict[str, str], tuple[str, ...]]:
     """The Authorization header, and the secrets that must never reach a message."""
-    if bearer_env := options.get("bearer_env"):
-        token = _secret(bearer_env, "bearer_env")
+    if options.bearer_env:
+        token = _secret(options.bearer_env, "bearer_env")
         return {"Authorization": f"Bearer {token}"}, (token,)
-    if token_env := options.get("token_env"):
-        email = options.get("email")
-        if not email:
-            raise ValueError("option token_env needs the option email (the agent's login)")
-        token = _secret(token_env, "token_env")
-        basic = base64.b64encode(f"{email}/token:{token}".encode()).decode("ascii")
+    if options.token_env:
+        token = _secret(options.token_env, "token_env")
+        basic = base64.b64encode(f"{options.email}/token:{token}".encode()).decode("ascii")
         return {"Authorization": f"Basic {basic}"}, (token, basic)
     return {}, ()
 

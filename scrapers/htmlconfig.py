@@ -30,10 +30,12 @@ from urllib.parse import urljoin
 from parsel import Selector, SelectorList
 
 from scrapers.parsers import parse_chinese_datetime
+from voc.kinds.web import HtmlReviewsOptions, Selectors
 
-REQUIRED = ("item", "text", "date")
-OPTIONAL = ("id", "rating", "author", "product", "url", "next_page", "empty")
-DEFAULT_MAX_PAGES = 50
+# The selector keys and the defaults are declared once, with the source options.
+REQUIRED = tuple(k for k, f in Selectors.model_fields.items() if f.is_required())
+OPTIONAL = tuple(k for k, f in Selectors.model_fields.items() if not f.is_required())
+DEFAULT_MAX_PAGES: int = HtmlReviewsOptions.model_fields["max_pages"].default
 
 # Shown instead of reviews when a site wants a human; only looked for on review-less pages.
 _BLOCKED_TITLE = ("验证", "登录", "访问受限", "安全检查", "captcha")

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from scrapers.mailparse import MailError, parse_mail
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad
+from voc.kinds.connectors import MailboxOptions
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
 
@@ -55,7 +56,12 @@ def load_mailbox(
     A mail that cannot be parsed is a problem naming its file (and message number) or
     UID; the others still load. Nothing is raised.
     """
-    batch = _Batch(source, since, until, author_salt)
+    try:
+        options = source.typed_options
+    except ValueError as exc:
+        return TicketLoad(problems=[f"{source.name}: {exc}"], cursor=cursor)
+    assert isinstance(options, MailboxOptions)
+    batch = _Batch(source, options, since, until, author_salt)
     if urlsplit(source.url).scheme in ("imap", "imaps"):
         new_cursor = _read_imap(batch, cursor, timeout)
     else:
@@ -67,11 +73,18 @@ def load_mailbox(
 class _Batch:
     """Mails → documents for one run, with the counts and problems."""
 
-    def __init__(self, source: SourceConfig, since: date, until: date, author_salt: str) -> None:
+    def __init__(
+        self,
+        source: SourceConfig,
+        options: MailboxOptions,
+        since: date,
+        until: date,
+        author_salt: str,
+    ) -> None:
         self.source, self.since, self.until, self.author_salt = source, since, until, author_salt
-        self.brand = source.options.get("brand") or None
-        ignore = source.options.get("ignore_from") or ()
-        self.ignore = tuple(a.lower() for a in ([ignore] if isinstance(ignore, str) else ignore))
+        self.options = options
+        self.brand = options.brand or None
+        self.ignore = tuple(a.lower() for a in options.ignore_from)
         self.documents: list[Document] = []
         self.problems: list[str] = []
         self.n_rows = self.n_skipped = 0
@@ -180,13 +193,13 @@ def imap_utf7(name: str) -> str:
 
 
 def _read_imap(batch: _Batch, cursor: str | None, timeout: float) -> str | None:
-    source, options = batch.source, batch.source.options
+    source, options = batch.source, batch.options
     url = urlsplit(source.url)
     secure = url.scheme == "imaps"
     host, port = url.hostname or "", url.port or (993 if secure else 143)
     folder = unquote(url.path.lstrip("/")) or "INBOX"
-    user = options.get("user") or unquote(url.username or "")
-    env = options.get("password_env")
+    user = options.user or unquote(url.username or "")
+    env = options.password_env
     if not user or not env:
         batch.problem("an IMAP mailbox needs the options user and password_env")
         return cursor
@@ -206,7 +219,7 @@ def _read_imap(batch: _Batch, cursor: str | None, timeout: float) -> str | None:
         batch.problem(f"cannot connect to {where}: {_reason(exc, password)}")
         return cursor
     try:
-        if options.get("starttls"):
+        if options.starttls:
             conn.starttls(ssl.create_default_context())
         elif not secure:
             logger.warning("%s: %s sends the password unencrypted", source.name, where)

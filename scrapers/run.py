@@ -16,32 +16,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from voc.kinds import KINDS, PIPELINE_OPTIONS, SCRAPY_SETTINGS
 from voc.settings import SourceConfig
 
-#: Source kind -> spider name.
-SPIDERS: dict[str, str] = {
-    "shop_reviews": "shop_reviews",
-    "microblog": "microblog",
-    "rss": "feed",
-    "app_store": "app_store",
-    "weibo": "weibo",
-    "jd_comments": "jd_comments",
-    "html_reviews": "html_reviews",
-    "complaints": "complaints",
-}
-
-#: Options the pipeline reads itself (the incremental window), not passed to spiders.
-_PIPELINE_OPTIONS = {"lookback_days", "backfill_days"}
-
-#: Options that become Scrapy settings (``-s``) rather than spider arguments.
-_SETTING_OPTIONS = {
-    "download_delay": "DOWNLOAD_DELAY",
-    "obey_robots": "ROBOTSTXT_OBEY",
-    "concurrent_requests": "CONCURRENT_REQUESTS_PER_DOMAIN",
-    "retry_times": "RETRY_TIMES",
-    "download_timeout": "DOWNLOAD_TIMEOUT",
-    "retry_backoff": "RETRY_BACKOFF_BASE",
-}
+#: Source kind -> spider name (declared with each kind in `voc.kinds`).
+SPIDERS: dict[str, str] = {k.name: k.spider for k in KINDS if k.spider}
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,10 +79,10 @@ def crawl_command(
     }
     settings: dict[str, str] = {}
     for key, value in source.options.items():
-        if key in _PIPELINE_OPTIONS:
+        if key in PIPELINE_OPTIONS:
             continue
-        if key in _SETTING_OPTIONS:
-            settings[_SETTING_OPTIONS[key]] = _option_text(value)
+        if key in SCRAPY_SETTINGS:
+            settings[SCRAPY_SETTINGS[key]] = _option_text(value)
         elif key not in args:
             args[key] = _option_text(value)
     if source.kind == "microblog" and not args.get("query"):

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapers.parsers import CHINA_TZ
 from scrapers.ticket_files import FORMATS, TableError, cell_text, decode_export, read_table
+from voc.kinds.connectors import TicketExportOptions
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
 
@@ -131,9 +132,11 @@ def load_ticket_export(
     """
     try:
         columns = column_map(source.options)
+        options = source.typed_options
     except ValueError as exc:
         return TicketLoad(problems=[f"{source.name}: {exc}"])
-    load = _Loader(source, columns, since, until, author_salt, timeout)
+    assert isinstance(options, TicketExportOptions)
+    load = _Loader(source, options, columns, since, until, author_salt, timeout)
     try:
         files = load.list_files()
     except (OSError, ValueError) as exc:
@@ -147,6 +150,7 @@ class _Loader:
     def __init__(
         self,
         source: SourceConfig,
+        options: TicketExportOptions,
         columns: dict[str, tuple[str, ...]],
         since: date,
         until: date,
@@ -155,8 +159,8 @@ class _Loader:
     ) -> None:
         self.source, self.columns, self.since, self.until = source, columns, since, until
         self.author_salt, self.timeout = author_salt, timeout
-        self.brand = source.options.get("brand") or None
-        self.sheet = source.options.get("sheet") or None
+        self.brand = options.brand or None
+        self.sheet = options.sheet or None
         # Explicitly mapped columns must be there; a defaulted 客户 may be absent.
         mapped = set(source.options.get("columns") or {}) | set(REQUIRED_FIELDS)
         self.required = [h for f in columns if f in mapped for h in columns[f]]

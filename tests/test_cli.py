@@ -17,6 +17,7 @@ from voc.cli import build_parser, main
         ("sentiment eval", "--label-col"),
         ("sentiment train", "--from"),
         ("sources check", "dry run"),
+        ("sources kinds", "--json"),
     ],
 )
 def test_every_subcommand_has_help(command: str, mentions: str, capsys) -> None:

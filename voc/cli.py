@@ -139,6 +139,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sources_kinds(args: argparse.Namespace) -> int:
+    from voc.kinds import KINDS
+    from voc.kinds.render import format_kinds, kinds_as_json
+
+    if args.json:
+        print(json.dumps(kinds_as_json(KINDS), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(format_kinds(KINDS))
+    return 0
+
+
 def cmd_sources_check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from datetime import timedelta
@@ -494,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "sources",
-        help="check the configured sources",
+        help="check the configured sources; list the source kinds",
         description="Work with the configured sources.",
     )
     srcsub = p.add_subparsers(dest="sources_command", required=True)
@@ -511,6 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date, help="last day of the dry run (default: today)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=cmd_sources_check)
+    p = srcsub.add_parser(
+        "kinds",
+        help="list every source kind with its options, types, defaults and an example",
+        description="List every source kind (its canonical name, deprecated aliases, "
+        "spider or connector) with its options: type, default, whether required, and "
+        "what it does; and an example [sources.NAME] table.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.set_defaults(func=cmd_sources_kinds)
 
     p = sub.add_parser(
         "stats",

@@ -7,34 +7,26 @@ Nothing here is read at import time.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from notify.config import AlertConfig, parse_alert_config
+from voc.kinds import OptionError, SourceOptions, find_kind, kind_names, nearest_kind
 
 #: Where the bundled demo sources listen unless told otherwise.
 DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 8765
 
-#: Crawled by a Scrapy spider (scrapers.run.SPIDERS) or read by a connector
-#: (scrapers.connectors.CONNECTORS).
-SOURCE_KINDS = (
-    "shop_reviews",
-    "microblog",
-    "rss",
-    "app_store",
-    "weibo",
-    "jd_comments",
-    "html_reviews",
-    "complaints",
-    "ticket_export",
-    "mailbox",
-    "helpdesk_api",
-)
+#: The canonical source kind names (`voc.kinds`; ``voc sources kinds`` lists their options).
+SOURCE_KINDS = kind_names()
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -47,18 +39,12 @@ class SourceConfig:
 
     Attributes:
         name: Unique name; becomes `Document.source`.
-        kind: One of `SOURCE_KINDS`. Scrapy spiders: ``app_store`` (iTunes reviews feed),
-            ``weibo`` (m.weibo.cn search, timeline or comments), ``jd_comments`` (JD-style
-            comments API), ``html_reviews`` (any review listing, by selectors),
-            ``complaints`` (黑猫投诉-style platforms), ``rss`` (RSS 2.0 / Atom), and the demo
-            ``shop_reviews`` and ``microblog``. Connectors: ``ticket_export`` (CSV, XLSX,
-            JSON exports, column mapping), ``mailbox`` (.eml/.mbox files or IMAP) and
-            ``helpdesk_api`` (Zendesk-style incremental export). The README shows each
-            kind's options.
+        kind: One of `SOURCE_KINDS` (an alias given here is replaced by its canonical name);
+            ``voc sources kinds`` and ``docs/source-kinds.md`` describe each kind.
         url: Base URL (a ticket export's index URL or local directory; a mailbox's
             ``imaps://host/FOLDER`` or local folder).
-        options: Kind-specific options (``query``, ``app_id``, ``selectors``...), ``brand``,
-            and the politeness and secret options every web source takes.
+        options: The options as given (validated and normalised when the source comes
+            from `load_settings`); `typed_options` has them with their defaults.
         enabled: Disabled sources are skipped.
     """
 
@@ -67,6 +53,24 @@ class SourceConfig:
     url: str
     options: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        kind = find_kind(self.kind)
+        if kind is not None and kind.name != self.kind:
+            object.__setattr__(self, "kind", kind.name)
+
+    @cached_property
+    def typed_options(self) -> SourceOptions:
+        """The options as the kind's model, defaults filled.
+
+        Raises:
+            ValueError: (`OptionError`) for an unknown kind or unusable options, one line
+                per problem naming the option.
+        """
+        kind = find_kind(self.kind)
+        if kind is None:
+            raise OptionError([f"未知类型 {self.kind}"])
+        return kind.validate(self.options)
 
 
 def demo_sources(base_url: str) -> tuple[SourceConfig, ...]:
@@ -268,17 +272,45 @@ def _build_sources(raw: Any, origin: str) -> tuple[SourceConfig, ...]:
         return raw
     if not isinstance(raw, Mapping):
         raise SettingsError(f"{origin}: [sources] must be a table of tables")
-    sources = []
-    for name, spec in raw.items():
-        kind = spec.get("kind")
-        if kind not in SOURCE_KINDS:
-            raise SettingsError(
-                f"{origin}: source {name!r}: kind must be one of {SOURCE_KINDS}, got {kind!r}"
-            )
-        if not spec.get("url"):
-            raise SettingsError(f"{origin}: source {name!r}: url is required")
-        options = {k: v for k, v in spec.items() if k not in ("kind", "url", "enabled")}
-        sources.append(
-            SourceConfig(name, kind, spec["url"], options, bool(spec.get("enabled", True)))
+    return tuple(_build_source(str(name), spec, origin) for name, spec in raw.items())
+
+
+def _build_source(name: str, spec: Any, origin: str) -> SourceConfig:
+    """One ``[sources.NAME]`` table, its options checked against its kind's model."""
+    where = f"{origin}: 数据源 {name}"
+    if not isinstance(spec, Mapping):
+        raise SettingsError(f"{where}: [sources.{name}] must be a table")
+    given = spec.get("kind")
+    kind = find_kind(given) if isinstance(given, str) else None
+    if kind is None:
+        near = nearest_kind(given) if isinstance(given, str) else None
+        hint = f"；是否要写 {near}？" if near else ""
+        raise SettingsError(
+            f"{where}: 未知类型 {given}{hint} (source {name!r}: kind must be one of "
+            f"{', '.join(SOURCE_KINDS)})"
         )
-    return tuple(sources)
+    where = f"{where} ({kind.name})"
+    if kind.name != given:
+        logger.warning(
+            "%s: kind %r 已弃用，请改写 kind = %r / kind %r is deprecated and will be "
+            "removed in the next release",
+            where,
+            given,
+            kind.name,
+            given,
+        )
+    if not spec.get("url") or not isinstance(spec["url"], str):
+        raise SettingsError(f"{where}: url is required")
+    enabled = spec.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SettingsError(f"{where}: enabled must be true or false, got {enabled!r}")
+    try:
+        typed = kind.validate(
+            {k: v for k, v in spec.items() if k not in ("kind", "url", "enabled")}
+        )
+    except OptionError as exc:
+        raise SettingsError("\n".join(f"{where}: {p}" for p in exc.problems)) from None
+    # What was written, normalised (ids as text, a lone header as a list); flows read
+    # lookback_days from it.
+    options = typed.model_dump(exclude_unset=True)
+    return SourceConfig(name, kind.name, spec["url"], options, enabled)

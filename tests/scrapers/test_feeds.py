@@ -91,7 +91,7 @@ def feed_server() -> Iterator[str]:
 def test_feed_crawl_lands_items_in_the_window_and_names_the_broken_one(
     feed_server: str, tmp_path: Path
 ) -> None:
-    source = SourceConfig("forum", "rss", f"{feed_server}/forum.rss", {"brand": "客声优选"})
+    source = SourceConfig("forum", "feed", f"{feed_server}/forum.rss", {"brand": "客声优选"})
     result = run_crawl(source, date(2025, 8, 1), date(2025, 8, 31), tmp_path, "salt", timeout=120)
     lines = result.jsonl_path.read_text(encoding="utf-8").splitlines()
     docs = [Document.from_dict(json.loads(line)) for line in lines]
@@ -106,7 +106,7 @@ def test_feed_crawl_lands_items_in_the_window_and_names_the_broken_one(
 
 
 def test_a_feed_that_turned_into_a_web_page_is_reported(feed_server: str, tmp_path: Path) -> None:
-    source = SourceConfig("moved", "rss", f"{feed_server}/moved.rss")
+    source = SourceConfig("moved", "feed", f"{feed_server}/moved.rss")
     result = run_crawl(source, date(2025, 8, 1), date(2025, 8, 31), tmp_path, "salt", timeout=120)
     assert result.item_count == 0
     assert any("moved" in p and "not an RSS/Atom feed" in p for p in result.problems)

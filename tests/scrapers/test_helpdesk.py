@@ -502,7 +502,7 @@ def test_bad_option_is_a_problem_naming_it() -> None:
     )
     load = load_helpdesk(source, *MARCH, "salt")
     assert load.problems == [
-        "kesheng_zendesk: option export must be 'cursor' or 'time', got 'full'"
+        "kesheng_zendesk: 选项 export 的值 'full' 无效：Input should be 'cursor' or 'time'"
     ]
 
 

@@ -45,7 +45,7 @@ def site() -> Iterator[http.server.ThreadingHTTPServer]:
 
 def _source(server: http.server.ThreadingHTTPServer, **options: object) -> SourceConfig:
     url = f"http://127.0.0.1:{server.server_address[1]}/forum/rss"
-    return SourceConfig("forum", "rss", url, options)
+    return SourceConfig("forum", "feed", url, options)
 
 
 def _feed_requests(server) -> list[tuple[str, float, str]]:
