@@ -15,10 +15,11 @@ from nlp.pii import mask_documents
 from nlp.pipeline import build_pipeline
 from nlp.spikes import DetectorParams
 from notify.config import AlertConfig
+from scrapers.fetch import fetch_documents
 from signals.alerts import deliver_events
 from signals.spikes import update_spikes
 from signals.themes import update_themes
-from voc.records import Document, read_documents_jsonl
+from voc.records import Document
 from voc.settings import Settings, SourceConfig
 from warehouse import aggregates, enrichment, loaders
 from warehouse.db import warehouse
@@ -60,33 +61,21 @@ def fetch_source(
 ) -> StageResult:
     """Fetch one source's documents for [since, until] (a connector resumes from `cursor`);
     problems are reported, not raised."""
-    from scrapers.connectors import CONNECTORS, load_source
-    from scrapers.run import run_crawl
-
     logger = get_run_logger()
     started = time.perf_counter()
-    result = StageResult("fetch", source.name)
-    if source.kind in CONNECTORS:
-        load = load_source(source, since, until, author_salt, cursor)
-        result.documents = load.documents
-        result.problems = list(load.problems)
-        result.n_in, result.n_skipped = load.n_rows, load.n_skipped
-        result.cursor = load.cursor
-    else:
-        crawl = run_crawl(source, since, until, work_dir, author_salt)
-        docs, bad_lines = read_documents_jsonl(crawl.jsonl_path, source.name)
-        result.documents = docs
-        result.problems = list(crawl.problems) + bad_lines
-        stats = crawl.stats
-        result.n_skipped = len(bad_lines) + sum(
-            int(stats.get(k, 0)) for k in ("voc/parse_error", "voc/invalid_item")
-        )
-        result.n_in = len(docs) + result.n_skipped
-        result.empty_text = int(stats.get("voc/empty_text", 0))
-        result.layout_changed = int(stats.get("voc/layout_changed", 0))
-        result.blocked = sum(
-            int(stats.get(k, 0)) for k in ("voc/login_required", "voc/error_page", "voc/site_error")
-        )
+    got = fetch_documents(source, since, until, work_dir, author_salt, cursor)
+    result = StageResult(
+        "fetch",
+        source.name,
+        n_in=got.n_in,
+        n_skipped=got.n_skipped,
+        problems=got.problems,
+        documents=got.documents,
+        cursor=got.cursor,
+        empty_text=got.empty_text,
+        layout_changed=got.layout_changed,
+        blocked=got.blocked,
+    )
     result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
     for problem in result.problems[:20]:
