@@ -22,9 +22,9 @@ from nlp.spikes import DetectorParams, Episode, detect_episodes
 from nlp.taxonomy import load_taxonomy
 from nlp.theme_tracker import split_themes, track_themes
 from nlp.themes import default_theme_stopwords
-from notify.config import AlertConfig
 from notify.deliver import count_statuses, deliver
 from notify.spikes import event_message, recent_events
+from voc.alert_settings import AlertConfig
 from voc.records import Document, document_id, read_documents_jsonl
 from voc.settings import SourceConfig
 from warehouse import aggregates, deliveries, loaders, neardup, themes

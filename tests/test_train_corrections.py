@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from nlp.sentiment import load_sentiment_model
 from nlp.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, merge_corrections
-from voc.cli import main
 from warehouse.actions import add_correction
 from warehouse.quality import model_report
 

@@ -234,7 +234,7 @@ def run_finetune(
             writer = csv.writer(fh)
             writer.writerow(["text", "label"])
             writer.writerows([t.text, t.label] for t in part)
-    voc = [sys.executable, "-m", "voc.cli", "sentiment"]
+    voc = [sys.executable, "-m", "cli.main", "sentiment"]
     cols = ["--text-col", "text", "--label-col", "label"]
     tuned = work / f"tuned-{split.domain}"
     started = time.perf_counter()

@@ -35,7 +35,7 @@ def _ingest(config: Path, db: Path, since, until) -> subprocess.Popen:
     args = ["ingest", "--config", str(config), "--db", str(db)]
     args += ["--since", str(since), "--until", str(until)]
     return subprocess.Popen(
-        [sys.executable, "-m", "voc.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=os.environ.copy(),  # the test harness's Prefect API
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
