@@ -15,8 +15,8 @@ ignored by git) and reused unless ``--regenerate``.
 Each page is timed over ``--runs`` runs with varied filters (full range, last 30 days, one
 source, one product, one channel), each call on a fresh short read-only connection to the
 snapshot, as the dashboard does. The target is p95 ≤ 1 s per page. The baseline is the same
-pages counted straight from the base tables (`pages.from_base_tables`), and for Explore the
-plain full scan the search did before its prefilter.
+pages counted straight from the base tables (`aggregate_reader.from_base_tables`), and for
+Explore the plain full scan the search did before its prefilter.
 """
 
 from __future__ import annotations
@@ -35,8 +35,20 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from warehouse import aggregates, loaders, pages, queries, search, sql_console
+from warehouse import (
+    aggregate_reader,
+    aggregates,
+    alert_pages,
+    loaders,
+    page_filters,
+    pages,
+    queries,
+    search,
+    sql_console,
+    theme_pages,
+)
 from warehouse.db import open_warehouse, read_only
+from warehouse.page_filters import Filters
 from warehouse.snapshot import publish_snapshot, snapshot_path
 
 TIMEZONE = "Asia/Shanghai"
@@ -513,18 +525,21 @@ def generate_warehouse(db: Path, n_docs: int, seed: int = 42) -> dict:
 # -- measuring --------------------------------------------------------------------------
 
 
-def filter_sets(snapshot: Path) -> list[tuple[str, pages.Filters]]:
+def filter_sets(snapshot: Path) -> list[tuple[str, Filters]]:
     """Full range, last 30 days, one source, one product, one channel."""
     with read_only(snapshot) as con:
-        options = pages.filter_options(con)
+        options = page_filters.filter_options(con)
     last = options["last_day"]
     biggest = max(options["sources"], key=lambda s: s["n_docs"])["source"]
     return [
-        ("full range", pages.Filters()),
-        ("last 30 days", pages.Filters(start=last - timedelta(days=29), end=last)),
-        ("one source", pages.Filters(sources=(biggest,))),
-        ("one product", pages.Filters(products=(options["products"][3],))),
-        ("one channel", pages.Filters(start=last - timedelta(days=89), channels=("social",))),
+        ("full range", Filters()),
+        ("last 30 days", Filters(start=last - timedelta(days=29), end=last)),
+        ("one source", Filters(sources=(biggest,))),
+        ("one product", Filters(products=(options["products"][3],))),
+        (
+            "one channel",
+            Filters(start=last - timedelta(days=89), channels=("social",)),
+        ),
     ]
 
 
@@ -537,33 +552,33 @@ def _call(snapshot: Path, fn: Callable, *args, **kwargs):
 @dataclass
 class Page:
     name: str
-    run: Callable[[Path, pages.Filters, int], None]
+    run: Callable[[Path, Filters, int], None]
 
 
-def _overview(snap: Path, f: pages.Filters, k: int) -> None:
-    _call(snap, pages.filter_options)
-    resolved = _call(snap, pages.resolve, f)
+def _overview(snap: Path, f: Filters, k: int) -> None:
+    _call(snap, page_filters.filter_options)
+    resolved = _call(snap, page_filters.resolve, f)
     _call(snap, pages.kpis, resolved)
-    _call(snap, pages.kpis, pages.previous_period(resolved))
+    _call(snap, pages.kpis, page_filters.previous_period(resolved))
     _call(snap, pages.daily_trend, resolved)
     _call(snap, pages.hourly_trend, resolved)
-    _call(snap, pages.spike_markers, resolved)
+    _call(snap, alert_pages.spike_markers, resolved)
 
 
-def _alerts(snap: Path, f: pages.Filters, k: int) -> None:
-    alerts = _call(snap, pages.alert_list, f)
+def _alerts(snap: Path, f: Filters, k: int) -> None:
+    alerts = _call(snap, alert_pages.alert_list, f)
     if len(alerts):
-        _call(snap, pages.alert_detail, alerts["episode_id"].iloc[k % len(alerts)])
+        _call(snap, alert_pages.alert_detail, alerts["episode_id"].iloc[k % len(alerts)])
 
 
-def _themes_page(snap: Path, f: pages.Filters, k: int) -> None:
-    ranking = _call(snap, pages.theme_ranking, f, ("volume", "growth", "negativity")[k % 3])
+def _themes_page(snap: Path, f: Filters, k: int) -> None:
+    ranking = _call(snap, theme_pages.theme_ranking, f, ("volume", "growth", "negativity")[k % 3])
     if len(ranking):
-        _call(snap, pages.theme_detail, ranking["theme_id"].iloc[k % min(5, len(ranking))], f)
+        _call(snap, theme_pages.theme_detail, ranking["theme_id"].iloc[k % min(5, len(ranking))], f)
     _call(snap, pages.category_overview, f)
 
 
-def _explore(snap: Path, f: pages.Filters, k: int) -> None:
+def _explore(snap: Path, f: Filters, k: int) -> None:
     """One page view: a search (its count and one page), the first page or a later one,
     over the whole history or narrowed by the run's filters."""
     from nlp.segment import Segmenter
@@ -581,17 +596,17 @@ def _explore(snap: Path, f: pages.Filters, k: int) -> None:
 _segmenter: dict = {}
 
 
-def _query(snap: Path, f: pages.Filters, k: int) -> None:
+def _query(snap: Path, f: Filters, k: int) -> None:
     since = f.start or date(2025, 10, 1)
     sql = VIEW_QUERIES[k % len(VIEW_QUERIES)].format(since=since.isoformat())
     sql_console.run_query(snap, sql, timeout_s=30)
 
 
-def _sources(snap: Path, f: pages.Filters, k: int) -> None:
+def _sources(snap: Path, f: Filters, k: int) -> None:
     _call(snap, pages.source_overview)
 
 
-def _quality(snap: Path, f: pages.Filters, k: int) -> None:
+def _quality(snap: Path, f: Filters, k: int) -> None:
     _call(snap, pages.low_confidence_by_day, f)
     _call(snap, pages.low_confidence_texts, f)
 
@@ -628,7 +643,7 @@ def measure(snap: Path, runs: int, baseline_runs: int) -> list[dict]:
                     with search.without_search_table():
                         page.run(snap, sets[k % len(sets)][1], k)
                 else:
-                    with pages.from_base_tables():
+                    with aggregate_reader.from_base_tables():
                         page.run(snap, sets[k % len(sets)][1], k)
                 base.append(time.perf_counter() - t)
         row = {

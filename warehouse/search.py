@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.aggregate_reader import page_reader
+
 #: Sort orders offered to the reader (name → ORDER BY clause over the matches `m`).
 SORTS = {
     "newest": "m.created_at DESC, m.id",
@@ -90,10 +92,8 @@ _FROM_BASE = (
 
 def _documents(con: duckdb.DuckDBPyConnection, model_version: str | None) -> tuple[str, list]:
     """The relation searched, and its parameters."""
-    from warehouse.pages import _reader  # pages imports the aggregates this module reads
-
     if _SEARCH_TABLE.get():
-        reader = _reader(con)
+        reader = page_reader(con)
         if reader.aggregated and reader.params.get("model") == model_version:
             return _FROM_TABLE, []
     return _FROM_BASE, [model_version]
