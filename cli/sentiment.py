@@ -151,7 +151,7 @@ def cmd_sentiment_train(args: argparse.Namespace) -> int:
     config = FinetuneConfig(epochs=args.epochs, holdout=args.holdout, seed=args.seed, lr=args.lr)
     texts, labels, extra, info = data.texts, data.labels, [], None
     if args.corrections:
-        from warehouse.actions import load_corrections
+        from warehouse.corrections import load_corrections
 
         found, origin = load_corrections(args.corrections)
         merged = merge_corrections(

@@ -12,7 +12,7 @@ import pytest
 from cli.main import main
 from nlp.sentiment import load_sentiment_model
 from nlp.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, merge_corrections
-from warehouse.actions import add_correction
+from warehouse.corrections import add_correction
 from warehouse.quality import model_report
 
 _BAD = ["指示灯一直是蓝灯", "开机就亮蓝灯", "蓝灯闪个不停"]

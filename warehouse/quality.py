@@ -20,7 +20,7 @@ import duckdb
 
 from nlp.sentiment import DEFAULT_MODEL_DIR
 from nlp.sentiment import _weights_digest as weights_digest  # the pipeline's version rule
-from warehouse.actions import SENTIMENT_LABELS, corrections
+from warehouse.corrections import SENTIMENT_LABELS, corrections
 
 #: Class order of every confusion matrix in a report: rows gold, columns predicted.
 REPORT_LABELS = SENTIMENT_LABELS

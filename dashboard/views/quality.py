@@ -14,7 +14,7 @@ from dashboard import data
 from dashboard.common import SENTIMENT_NAMES, Page, local_time, name, source_label, table
 from dashboard.i18n import t
 from dashboard.views.correct import correction_form, withdraw_form
-from warehouse import actions, pages, quality
+from warehouse import corrections, pages, quality
 
 
 @st.cache_data(ttl=3600, show_spinner="正在计算金标准评测 / computing gold-set metrics…")
@@ -104,7 +104,7 @@ def _corrections(page: Page) -> None:
             )
         )
         correction_form(page, recent, "qc", version)
-    items = actions.corrections(page.db_path)
+    items = corrections.corrections(page.db_path)
     st.markdown(f"**{t('已有更正')}**")
     if not items:
         st.caption(t("还没有更正。"))

@@ -10,7 +10,7 @@ import pytest
 
 from nlp.sentiment import DEFAULT_MODEL_DIR, load_sentiment_model
 from warehouse import loaders
-from warehouse.actions import add_correction
+from warehouse.corrections import add_correction
 from warehouse.db import open_warehouse
 from warehouse.quality import QualityError, corrections_report, model_report, model_version
 
