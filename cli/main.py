@@ -13,7 +13,7 @@ from cli.ingest import add_ingest_parser, add_schedule_parser
 from cli.sentiment import add_sentiment_parser
 from cli.sources import add_sources_parser
 from cli.stats import add_stats_parser
-from nlp.labelled import LabelledFileError
+from nlp.training.labelled import LabelledFileError
 from voc.settings import SettingsError
 
 

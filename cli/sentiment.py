@@ -121,8 +121,8 @@ def cmd_sentiment_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_sentiment_eval(args: argparse.Namespace) -> int:
-    from nlp.evaluate import evaluate_model
-    from nlp.labelled import read_labelled_csv
+    from nlp.training.evaluate import evaluate_model
+    from nlp.training.labelled import read_labelled_csv
 
     data = read_labelled_csv(args.file, args.text_col, args.label_col)
     model = _load_model(args)
@@ -140,9 +140,9 @@ def cmd_sentiment_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_sentiment_train(args: argparse.Namespace) -> int:
-    from nlp.finetune import FinetuneConfig, finetune_sentiment
-    from nlp.labelled import read_labelled_csv
-    from nlp.sentiment_data import merge_corrections
+    from nlp.training.finetune import FinetuneConfig, finetune_sentiment
+    from nlp.training.labelled import read_labelled_csv
+    from nlp.training.sentiment_data import merge_corrections
 
     data = read_labelled_csv(args.data, args.text_col, args.label_col)
     for problem in data.problems[:20]:

@@ -8,7 +8,7 @@ scored on the domain's texts:
 
 - ``baseline``: char 1-3-gram TF-IDF + logistic regression (`fit_tfidf_baseline`) on the
   positive/negative texts outside the domain;
-- ``recipe``: the default model's recipe (`nlp.sentiment_recipe`) including its domain
+- ``recipe``: the default model's recipe (`nlp.training.sentiment_recipe`) including its domain
   adaptation, which reads the held-out domain's texts WITHOUT their labels (as a user's
   warehouse holds their own customers' texts): a self-trained n-gram teacher, masked-LM
   on the domain's texts, and a student fine-tuned on the labelled texts plus the domain's
@@ -28,7 +28,7 @@ it (the real CLI, which keeps 20% of the rows for its own before/after); ``voc s
 eval`` then scores the fold's model and the fine-tuned one on the rest of the domain.
 
 Three-way gold set: the shipped model on the Weibo posts of
-`nlp.sentiment_data.load_gold` (negative/neutral/positive, never trained on).
+`nlp.training.sentiment_data.load_gold` (negative/neutral/positive, never trained on).
 
 The speed section times ~60-character texts: the shipped default model through
 `nlp.sentiment` batch inference, the same model with torch dynamic int8 quantisation of
@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from nlp.sentiment import usable_cpus
-from nlp.sentiment_data import (
+from nlp.training.sentiment_data import (
     LODO_DOMAINS,
     SHARED_DATA,
     LodoSplit,
@@ -146,7 +146,7 @@ class RecipeRunner:
     """The default recipe with the benchmark's shared pre-training (see module doc)."""
 
     def __init__(self, texts: Sequence[Text], cfg: Any, max_train: int | None, work: Path):
-        from nlp.sentiment_recipe import (
+        from nlp.training.sentiment_recipe import (
             bert_config,
             build_vocab,
             encode,
@@ -185,7 +185,12 @@ class RecipeRunner:
         import torch
         from transformers import BertForSequenceClassification
 
-        from nlp.sentiment_recipe import adapt_to_domain, encode, positive_score, predict_proba
+        from nlp.training.sentiment_recipe import (
+            adapt_to_domain,
+            encode,
+            positive_score,
+            predict_proba,
+        )
 
         started = time.perf_counter()
         train = split.train
@@ -285,7 +290,7 @@ def run_neutral(root: Path) -> dict[str, Any] | None:
 
     from nlp.normalize import normalize_text
     from nlp.sentiment import load_sentiment_model
-    from nlp.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, load_gold
+    from nlp.training.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, load_gold
 
     gold = load_gold(root)
     if not gold:
@@ -492,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from nlp.sentiment_recipe import BENCHMARK_CONFIG
+    from nlp.training.sentiment_recipe import BENCHMARK_CONFIG
 
     torch.set_num_threads(args.threads or usable_cpus())
     started = time.perf_counter()

@@ -11,10 +11,10 @@ domain's texts, and the student is fine-tuned on the labelled texts plus the new
 texts with the teacher's probabilities as soft targets (the new domain oversampled to at
 least ``ADAPT_SHARE`` of the steps).
 
-Label values follow `nlp.sentiment_data`: 0 negative, 1 positive, 2 neutral. A text's
+Label values follow `nlp.training.sentiment_data`: 0 negative, 1 positive, 2 neutral. A text's
 score is ``P(positive) + 0.5 * P(neutral)``, as in `nlp.sentiment`.
 
-Framework-free building blocks shared by `nlp.train_sentiment` (the shipped model) and
+Framework-free building blocks shared by `nlp.training.train_sentiment` (the shipped model) and
 ``benchmarks/sentiment`` (leave-one-domain-out runs with a shorter schedule).
 """
 
@@ -36,7 +36,7 @@ import torch
 logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-#: Class ids (= label values of `nlp.sentiment_data`).
+#: Class ids (= label values of `nlp.training.sentiment_data`).
 ID2LABEL = {0: "negative", 1: "positive", 2: "neutral"}
 N_CLASSES = len(ID2LABEL)
 #: Domain adaptation: the new domain's share of fine-tuning steps, at least.

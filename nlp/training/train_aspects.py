@@ -1,11 +1,11 @@
 """Train the aspect-sentiment model (`nlp.aspects`) on the shared aspect corpora.
 
-    OMP_NUM_THREADS=1 python -m nlp.train_aspects --out nlp/models/aspects_default
+    OMP_NUM_THREADS=1 python -m nlp.training.train_aspects --out nlp/models/aspects_default
 
 One model, four inventories: ``car``, ``product``, ``cosmetics`` (each corpus's own
 aspects, for evaluation) and ``taxonomy`` (`nlp.aspects.TAXONOMY`, what the pipeline
 uses), trained from cosmetics and product texts mapped by
-`nlp.aspect_data.taxonomy_labels` plus `SEED_KEYWORDS` for what the data lacks. Steps:
+`nlp.training.aspect_data.taxonomy_labels` plus `SEED_KEYWORDS` for what the data lacks. Steps:
 
 1. Clause units: each gold opinion is placed in the clause holding its offset (cosmetics),
    its aspect term (product) or its opinion word / a mined keyword (car).
@@ -38,19 +38,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from nlp.aspect_data import (
-    COSMETICS_TO_TAXONOMY,
-    PRODUCT_PRICE_TERMS,
-    AspectDoc,
-    AspectLabel,
-    CorpusSplit,
-    clause_spans,
-    gold_pairs,
-    load_review_polarity,
-    load_splits,
-    score_predictions,
-    taxonomy_labels,
-)
 from nlp.aspects import (
     POLARITIES,
     TAXONOMY,
@@ -65,7 +52,20 @@ from nlp.aspects import (
     save_aspect_model,
     strongest_by_aspect,
 )
-from nlp.sentiment_data import SHARED_DATA, SharedDataMissing
+from nlp.training.aspect_data import (
+    COSMETICS_TO_TAXONOMY,
+    PRODUCT_PRICE_TERMS,
+    AspectDoc,
+    AspectLabel,
+    CorpusSplit,
+    clause_spans,
+    gold_pairs,
+    load_review_polarity,
+    load_splits,
+    score_predictions,
+    taxonomy_labels,
+)
+from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing
 
 logger = logging.getLogger(__name__)
 # Keywords are words: no punctuation, digits or clause boundary marks ('0t', ',价').
@@ -372,7 +372,7 @@ def train_aspect_model(
         name: The version's name part.
         min_positives: Fewest positive clauses an aspect's detector is trained on.
         extra_polarity: (short text, polarity) pairs that teach the polarity model only,
-            with no aspect (`nlp.aspect_data.load_review_polarity`).
+            with no aspect (`nlp.training.aspect_data.load_review_polarity`).
 
     Returns:
         The model, equal in every output to the one `load_aspect_model(out_dir)` gives.
@@ -627,7 +627,7 @@ benchmarks.aspects`. Per-aspect numbers are in `metrics.json`.
 - Sarcasm, and opinions spread over several clauses without an aspect word, are missed.
 
 ## Reproduce
-    OMP_NUM_THREADS=1 python -m nlp.train_aspects --out nlp/models/aspects_default
+    OMP_NUM_THREADS=1 python -m nlp.training.train_aspects --out nlp/models/aspects_default
 """
 
 
