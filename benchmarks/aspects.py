@@ -29,8 +29,8 @@ from pathlib import Path
 
 from nlp.aspects import AspectModel, load_aspect_model, normalise_clause, split_clauses
 from nlp.training.aspect_data import load_splits
+from nlp.training.aspect_eval import evaluate_model, evaluation_sets, predict_pairs
 from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing
-from nlp.training.train_aspects import evaluate_model, evaluation_sets, predict_pairs
 
 
 def baseline_pairs(

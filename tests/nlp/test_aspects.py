@@ -27,8 +27,9 @@ from nlp.training.aspect_data import (
     score_predictions,
     split_docs,
 )
+from nlp.training.aspect_eval import evaluate_model
 from nlp.training.sentiment_data import SHARED_DATA
-from nlp.training.train_aspects import evaluate_model, train_aspect_model
+from nlp.training.train_aspects import train_aspect_model
 
 
 @pytest.fixture(scope="module")

@@ -352,7 +352,7 @@ def test_missing_shared_data_is_named_and_benchmark_exits_2(
 
 
 def test_self_training_teaches_the_teacher_the_new_domains_words() -> None:
-    from nlp.training.sentiment_recipe import fit_teacher, self_trained_teacher, teacher_matrix
+    from nlp.training.sentiment_teacher import fit_teacher, self_trained_teacher, teacher_matrix
 
     rng = random.Random(0)
     fillers = ["东西", "这次", "商品", "整体", "感觉", "今天", "收到", "用了"]
