@@ -14,7 +14,8 @@ import pytest
 
 from dashboard.data import read_only
 from tests.e2e.conftest import E2E_UNTIL
-from warehouse import queries
+from warehouse import pages, queries
+from warehouse.page_filters import Filters
 from warehouse.snapshot import snapshot_path
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +62,7 @@ def test_ingestion_and_dashboard_queries_run_side_by_side(
             try:
                 with read_only(db) as con:
                     queries.warehouse_summary(con)
-                    queries.daily_sentiment_by_source(con)
+                    pages.daily_trend(con, Filters())
                 served += 1
             except Exception as exc:  # every failure is a finding
                 errors.append(repr(exc))
