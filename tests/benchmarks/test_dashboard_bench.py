@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import dashboard as bench
+from benchmarks.dashboard_data import generate_warehouse
 from nlp.segment import Segmenter
 from warehouse import (
     aggregate_reader,
@@ -27,7 +28,7 @@ from warehouse.snapshot import snapshot_path
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("bench") / "dashboard.duckdb"
-    meta = bench.generate_warehouse(db, 20_000)
+    meta = generate_warehouse(db, 20_000)
     assert meta["incremental_days"] == 1  # the re-scored newest day only
     return snapshot_path(db)
 
