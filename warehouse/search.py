@@ -48,10 +48,6 @@ def without_search_table() -> Iterator[None]:
         _SEARCH_TABLE.reset(token)
 
 
-#: The benchmark's older name for the same switch.
-without_prefilter = without_search_table
-
-
 @dataclass(frozen=True)
 class SearchFilters:
     """What a search is narrowed to; None or empty means no restriction."""
@@ -76,7 +72,6 @@ class SearchPage:
     page_size: int
 
 
-_COLUMNS = "id, created_at, local_day, source, channel, product, brand, text, sentiment, score, url"
 _FROM_TABLE = (
     "(SELECT doc_id AS id, created_at, local_day, source, channel, product, brand, text, "
     "sentiment, score, url FROM agg_search_docs)"

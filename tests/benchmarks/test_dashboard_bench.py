@@ -96,7 +96,7 @@ def test_alerts_sources_and_search_have_data(snapshot: Path) -> None:
         overview = pages.source_overview(con)
         model = queries.current_model_version(con)
         found = search.search_documents(con, "物流太慢", seg.tokens("物流太慢"), model)
-        with search.without_prefilter():
+        with search.without_search_table():
             plain = search.search_documents(con, "物流太慢", seg.tokens("物流太慢"), model)
     assert len(alerts) >= 40 and all(alerts["drivers"].str.count("、") == 2)
     assert len(detail["explanation"]["verbatims"]) == 5
