@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python -m benchmarks.aspects [--model DIR] [--per-aspect] [--json out.json]
 
 For each inventory (``car``, ``product``, ``cosmetics`` and ``taxonomy`` = cosmetics +
-product test texts mapped to our categories) on the test split of `nlp.aspect_data`
+product test texts mapped to our categories) on the test split of `nlp.training.aspect_data`
 (never trained on), it prints per-aspect precision/recall/F1 of (aspect, polarity) pairs
 and of aspect detection alone (``--per-aspect``), and macro/micro-F1 of both, for:
 
@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from nlp.aspect_data import load_splits
 from nlp.aspects import AspectModel, load_aspect_model, normalise_clause, split_clauses
-from nlp.sentiment_data import SHARED_DATA, SharedDataMissing
-from nlp.train_aspects import evaluate_model, evaluation_sets, predict_pairs
+from nlp.training.aspect_data import load_splits
+from nlp.training.aspect_eval import evaluate_model, evaluation_sets, predict_pairs
+from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing
 
 
 def baseline_pairs(

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python -m benchmarks.emotion [--model DIR] [--json out.json]
 
-Test set: SMP2020-EWECT usual-eval + virus-test (`nlp.train_emotion.load_emotion_split`,
+Test set: SMP2020-EWECT usual-eval + virus-test (`nlp.training.train_emotion.load_emotion_split`,
 the sentiment gold files; never trained on). Measured in the same run:
 
 - ``model``: the emotion model (default: the bundled one);
@@ -31,8 +31,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from nlp.emotion import LABELS, LEXICON, clean_text, load_emotion_model
-from nlp.sentiment_data import SHARED_DATA, SharedDataMissing
-from nlp.train_emotion import emotion_metrics, load_emotion_split
+from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing
+from nlp.training.train_emotion import emotion_metrics, load_emotion_split
 
 
 def lexicon_label(text: str) -> str:

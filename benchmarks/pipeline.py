@@ -33,7 +33,7 @@ def _stage_seconds(db: Path, run_id: str) -> list[tuple[str, int, int, float]]:
 
 
 def _run(db: Path, since: str | None, until: str | None) -> tuple[float, str]:
-    from voc.cli import main
+    from cli.main import main
     from warehouse.db import read_only
 
     args = ["demo", "--db", str(db), "--no-dashboard"]

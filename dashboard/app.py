@@ -20,7 +20,7 @@ from dashboard.i18n import LANGS, t
 from dashboard.views import alerts, explore, overview, quality, query, sources, themes
 from voc.settings import Settings, load_settings
 from warehouse.db import WarehouseBusyError, WarehouseError
-from warehouse.pages import Filters
+from warehouse.page_filters import Filters
 
 VIEWS = {
     "overview": ("总览", overview.render),

@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboard.i18n import lang
 from voc.settings import Settings
-from warehouse.pages import Filters
+from warehouse.page_filters import Filters
 
 #: Friendly names of the demo sources; other sources show their configured name.
 SOURCE_NAMES = {

@@ -1,5 +1,5 @@
 """Cached data access for the dashboard: short read-only connections to the newest published
-snapshot, through `warehouse.pages` (one function per page panel).
+snapshot, through the warehouse page queries (one function per page panel).
 
 Every loader takes the snapshot's stamp, so a finished ingestion (a new snapshot) refreshes
 the cached frames.
@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from warehouse import pages, queries
+from warehouse import alert_pages, page_filters, pages, queries, theme_pages
 from warehouse.db import read_only as _read_only
 from warehouse.snapshot import readable_path
 
@@ -37,10 +37,11 @@ def _run(db_path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
 
 @st.cache_data(ttl=600, show_spinner=False)
 def frame(db_path: str, stamp: float, name: str, *args: Any, **kwargs: Any) -> Any:
-    """`warehouse.pages.<name>(con, *args, **kwargs)` on the snapshot, cached per stamp."""
-    if name not in _ALLOWED:
+    """The page query `name` (`warehouse.pages`, `alert_pages`, `theme_pages`,
+    `page_filters`) as ``fn(con, *args, **kwargs)`` on the snapshot, cached per stamp."""
+    if name not in _PAGE_QUERIES:
         raise ValueError(f"unknown page query {name!r}")
-    return _run(db_path, getattr(pages, name), *args, **kwargs)
+    return _run(db_path, _PAGE_QUERIES[name], *args, **kwargs)
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -49,21 +50,23 @@ def model_version(db_path: str, stamp: float) -> str | None:
     return _run(db_path, queries.current_model_version)
 
 
-_ALLOWED = frozenset(
-    {
-        "filter_options",
-        "resolve",
-        "kpis",
-        "daily_trend",
-        "hourly_trend",
-        "spike_markers",
-        "alert_list",
-        "alert_detail",
-        "theme_ranking",
-        "theme_detail",
-        "category_overview",
-        "source_overview",
-        "low_confidence_by_day",
-        "low_confidence_texts",
-    }
-)
+#: The page queries `frame` runs, by name.
+_PAGE_QUERIES: dict[str, Callable[..., Any]] = {
+    fn.__name__: fn
+    for fn in (
+        page_filters.filter_options,
+        page_filters.resolve,
+        pages.kpis,
+        pages.daily_trend,
+        pages.hourly_trend,
+        alert_pages.spike_markers,
+        alert_pages.alert_list,
+        alert_pages.alert_detail,
+        theme_pages.theme_ranking,
+        theme_pages.theme_detail,
+        pages.category_overview,
+        pages.source_overview,
+        pages.low_confidence_by_day,
+        pages.low_confidence_texts,
+    )
+}

@@ -2,7 +2,7 @@
 
 A linear model over sparse text features, small enough to ship in the repository and fast
 enough for every social post (thousands per second on one core). `load_emotion_model`
-loads the bundled model (trained by `nlp.train_emotion`) or another directory of the same
+loads the bundled model (trained by `nlp.training.train_emotion`) or another directory of the same
 format; nothing is ever downloaded.
 
 Features of a text (`emotion_features`), after NFKC, lower-casing, and dropping URLs and

@@ -1,7 +1,7 @@
 """Document sentiment with a local Hugging Face sequence-classification model.
 
 `load_sentiment_model` loads any local model directory (the bundled default, trained by
-`nlp.train_sentiment`, or one the user supplies); nothing is ever downloaded.
+`nlp.training.train_sentiment`, or one the user supplies); nothing is ever downloaded.
 
 Rules, so results can be read the same way whatever model produced them:
 

@@ -55,9 +55,7 @@ Method
 detection delay against spikes v1 and S-H-ESD (Twitter's seasonal hybrid ESD) on series
 built from the demo corpus and the labelled corpora, with spikes of known size injected.
 
-Spikes v1 (`detect_spikes`, `find_driving_theme` and their records) lives in
-`nlp.spikes_v1`, re-exported here: the daily flow uses v2; v1 remains the benchmark's
-baseline.
+Spikes v1, the benchmark's baseline, lives in `benchmarks.spikes.v1`.
 """
 
 from __future__ import annotations
@@ -73,30 +71,16 @@ from typing import Literal
 import numpy as np
 
 from nlp.pvalues import binom_sf, poisson_sf
-from nlp.spikes_v1 import (
-    DayCount,
-    Spike,
-    SpikeParams,
-    ThemeDayCount,
-    detect_spikes,
-    find_driving_theme,
-)
 
 __all__ = [
     "Alert",
-    "DayCount",
     "DetectorParams",
     "Episode",
     "Series",
-    "Spike",
-    "SpikeParams",
-    "ThemeDayCount",
     "binom_sf",
     "detect_alerts",
     "detect_episodes",
-    "detect_spikes",
     "episode_id",
-    "find_driving_theme",
     "merge_episodes",
     "poisson_sf",
 ]

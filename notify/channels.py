@@ -26,7 +26,6 @@ from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
-from notify.config import WECOM_BASE_URL, ChannelConfig
 from notify.message import (
     AlertMessage,
     headline,
@@ -37,6 +36,7 @@ from notify.message import (
     render_slack,
     to_payload,
 )
+from voc.alert_settings import WECOM_BASE_URL, ChannelConfig
 
 #: Error codes that mean "sent too fast": worth a retry after the backoff.
 _RATE_LIMIT_CODES = {"wecom": {45009}, "dingtalk": {130101}, "feishu": {11232}}

@@ -18,8 +18,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from notify.channels import Channel, DeliveryError, build_channel
-from notify.config import AlertConfig, ChannelConfig, QuietHours
 from notify.message import AlertMessage, severity_rank
+from voc.alert_settings import AlertConfig, ChannelConfig, QuietHours
 
 DELIVERY_STATUSES = ("sent", "failed", "held", "skipped")
 

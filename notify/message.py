@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-SEVERITIES = ("info", "warning", "critical")
+from voc.alert_settings import SEVERITIES
+
 SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
 METRIC_LABELS = {"negative_volume": "负面声量", "negative_share": "负面占比"}
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from notify.config import AlertConfig
 from notify.deliver import count_statuses, deliver
 from notify.spikes import event_message, recent_events
+from voc.alert_settings import AlertConfig
 from warehouse import deliveries, loaders, themes
 from warehouse import spikes as spikes_store
 from warehouse.db import warehouse

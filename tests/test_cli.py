@@ -1,6 +1,6 @@
 import pytest
 
-from voc.cli import build_parser, main
+from cli.main import build_parser, main
 
 
 @pytest.mark.parametrize(

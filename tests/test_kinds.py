@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from voc.cli import main
+from cli.main import main
 from voc.kinds import KINDS, SourceKind, find_kind
 from voc.kinds.render import kinds_markdown, own_options
 from voc.settings import SOURCE_KINDS, SettingsError, SourceConfig, demo_sources, load_settings
@@ -221,7 +221,7 @@ def test_the_docs_are_the_generated_ones() -> None:
 
 def test_sources_kinds_json_lists_every_kind_with_its_options(tmp_path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "voc.cli", "sources", "kinds", "--json"],
+        [sys.executable, "-m", "cli.main", "sources", "kinds", "--json"],
         capture_output=True,
         text=True,
         encoding="utf-8",

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
+from nlp.model_report import model_report
 from nlp.sentiment import load_sentiment_model
-from nlp.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, merge_corrections
-from voc.cli import main
-from warehouse.actions import add_correction
-from warehouse.quality import model_report
+from nlp.training.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, merge_corrections
+from warehouse.corrections import add_correction
 
 _BAD = ["指示灯一直是蓝灯", "开机就亮蓝灯", "蓝灯闪个不停"]
 _GOOD = ["指示灯一直是绿灯", "开机就亮绿灯", "绿灯稳定"]

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from notify.config import AlertConfig, parse_alert_config
+from voc.alert_settings import AlertConfig, parse_alert_config
 from voc.kinds import OptionError, SourceOptions, find_kind, kind_names, nearest_kind
 
 #: Where the bundled demo sources listen unless told otherwise.
@@ -118,7 +118,7 @@ class Settings:
             one. Editing it re-tags all stored history on the next run.
         aspect_model_dir: Aspect-sentiment model directory; None = the bundled one.
         emotion_model_dir: Emotion model directory; None = the bundled one.
-        alerts: Alert delivery: channels, routes, quiet hours (`notify.config`).
+        alerts: Alert delivery: channels, routes, quiet hours (`voc.alert_settings`).
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
         stopword_paths: Extra stopword lists (added to the bundled one).
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).

@@ -1,8 +1,9 @@
 """Daily aggregates behind the dashboard's pages, kept exactly equal to the base tables.
 
-Each aggregate is a GROUP BY over per-document rows (`Aggregate.rows_sql`); `warehouse.pages`
-reads the aggregate table, or the same rows straight from the base tables when the
-aggregates were computed with other models than the warehouse's current ones.
+Each aggregate is a GROUP BY over per-document rows (`Aggregate.rows_sql`);
+`warehouse.aggregate_reader` reads the aggregate table, or the same rows straight from the
+base tables when the aggregates were computed with other models than the warehouse's
+current ones.
 
 A refresh recomputes only the days that changed since the last one: days whose fingerprint
 (documents, their text hash, source, product, brand, time, duplicate mark, theme) moved,

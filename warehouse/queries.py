@@ -6,11 +6,9 @@ and returns plain data; names say what they return.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from warehouse import neardup
 from warehouse.aspects import aspect_summary
@@ -18,13 +16,6 @@ from warehouse.emotion import daily_anger_share, latest_emotion_model_version
 from warehouse.spikes import spike_episodes
 from warehouse.taxonomy import category_summary
 from warehouse.themes import theme_overview
-
-# The customer's own words for display: markup removed (sources such as microblogs embed
-# <a> and <br> tags), script and punctuation untouched.
-_VERBATIM = (
-    "trim(regexp_replace(regexp_replace(r.text, '<br\\s*/?>', ' ', 'gi'), '<[^<>]*>', '', 'g'))"
-    " AS text"
-)
 
 
 # Sentiment rows of the model version that scored most recently: the dashboard shows one
@@ -36,91 +27,6 @@ def current_model_version(con: duckdb.DuckDBPyConnection) -> str | None:
         "SELECT model_version FROM doc_sentiment ORDER BY scored_at DESC, model_version LIMIT 1"
     ).fetchall()
     return rows[0][0] if rows else None
-
-
-def daily_sentiment_by_source(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per day and source: documents, negatives, positives, negative share."""
-    return con.execute(
-        "SELECT local_day, source, channel, n_docs, n_negative, n_positive, negative_share "
-        "FROM daily_source_stats ORDER BY local_day, source"
-    ).df()
-
-
-def spike_alerts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every stored spike alert with its driving theme, newest first."""
-    return con.execute(
-        "SELECT alert_id, local_day, source, metric, observed, expected, ratio, z_score, "
-        "baseline_days, theme_id, theme_label, theme_keywords, theme_doc_count "
-        "FROM spike_alerts ORDER BY local_day DESC, source, metric"
-    ).df()
-
-
-def top_complaint_themes(con: duckdb.DuckDBPyConnection, limit: int = 10) -> pd.DataFrame:
-    """The largest complaint themes with keywords and example document ids."""
-    return con.execute(
-        "SELECT theme_id, label, keywords, size, example_ids FROM complaint_themes "
-        "ORDER BY size DESC, theme_id LIMIT ?",
-        [limit],
-    ).df()
-
-
-def documents_by_ids(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> pd.DataFrame:
-    """Verbatim documents (raw text) with their sentiment, in the order of `doc_ids`."""
-    if not doc_ids:
-        return pd.DataFrame(
-            columns=["id", "source", "channel", "created_at", "text", "label", "score", "url"]
-        )
-    return con.execute(
-        "SELECT r.id, r.source, r.channel, r.created_at, " + _VERBATIM + ", s.label, "
-        "s.score, r.url "
-        "FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS w(id, pos) "
-        "JOIN raw_documents r ON r.id = w.id "
-        "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
-        "ORDER BY w.pos",
-        [doc_ids, current_model_version(con)],
-    ).df()
-
-
-def theme_documents_on_day(
-    con: duckdb.DuckDBPyConnection, theme_id: str, source: str, day: date, limit: int = 5
-) -> pd.DataFrame:
-    """Negative verbatims of one theme from one source on one day (a spike's evidence)."""
-    return con.execute(
-        "SELECT r.id, r.created_at, " + _VERBATIM + ", r.url, s.score FROM doc_themes d "
-        "JOIN raw_documents r ON r.id = d.doc_id "
-        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
-        "WHERE d.theme_id = ? AND r.source = ? AND r.local_day = ? "
-        "ORDER BY coalesce(r.repost_count, 0) DESC, s.score, r.id LIMIT ?",
-        [current_model_version(con), theme_id, source, day, limit],
-    ).df()
-
-
-def recent_negative_documents(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
-    """The newest negative voices: one row per near-duplicate group (its first document),
-    with source, time, score, theme and ``voice_size`` (how many documents say it)."""
-    return con.execute(
-        "SELECT r.created_at, r.source, r.channel, " + _VERBATIM + ", s.score, "
-        "c.label AS theme, r.url, coalesce(v.size, 1) AS voice_size "
-        "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
-        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
-        "LEFT JOIN doc_themes d ON d.doc_id = r.id "
-        "LEFT JOIN complaint_themes c ON c.theme_id = d.theme_id "
-        "LEFT JOIN doc_groups g ON g.doc_id = r.id "
-        "LEFT JOIN doc_voices v ON v.group_id = g.group_id "
-        "WHERE s.label = 'negative' AND t.duplicate_of IS NULL "
-        "AND (g.group_id IS NULL OR g.group_id = r.id) "
-        "ORDER BY r.created_at DESC, r.id LIMIT ?",
-        [current_model_version(con), limit],
-    ).df()
-
-
-def last_runs(con: duckdb.DuckDBPyConnection, limit: int = 5) -> pd.DataFrame:
-    """The newest runs with status and time span."""
-    return con.execute(
-        "SELECT run_id, flow, since, until, started_at, ended_at, status FROM run_log "
-        "ORDER BY started_at DESC LIMIT ?",
-        [limit],
-    ).df()
 
 
 def source_status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

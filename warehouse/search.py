@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.aggregate_reader import page_reader
+
 #: Sort orders offered to the reader (name → ORDER BY clause over the matches `m`).
 SORTS = {
     "newest": "m.created_at DESC, m.id",
@@ -44,10 +46,6 @@ def without_search_table() -> Iterator[None]:
         yield
     finally:
         _SEARCH_TABLE.reset(token)
-
-
-#: The benchmark's older name for the same switch.
-without_prefilter = without_search_table
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,6 @@ class SearchPage:
     page_size: int
 
 
-_COLUMNS = "id, created_at, local_day, source, channel, product, brand, text, sentiment, score, url"
 _FROM_TABLE = (
     "(SELECT doc_id AS id, created_at, local_day, source, channel, product, brand, text, "
     "sentiment, score, url FROM agg_search_docs)"
@@ -90,10 +87,8 @@ _FROM_BASE = (
 
 def _documents(con: duckdb.DuckDBPyConnection, model_version: str | None) -> tuple[str, list]:
     """The relation searched, and its parameters."""
-    from warehouse.pages import _reader  # pages imports the aggregates this module reads
-
     if _SEARCH_TABLE.get():
-        reader = _reader(con)
+        reader = page_reader(con)
         if reader.aggregated and reader.params.get("model") == model_version:
             return _FROM_TABLE, []
     return _FROM_BASE, [model_version]

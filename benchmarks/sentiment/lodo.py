@@ -8,7 +8,7 @@ scored on the domain's texts:
 
 - ``baseline``: char 1-3-gram TF-IDF + logistic regression (`fit_tfidf_baseline`) on the
   positive/negative texts outside the domain;
-- ``recipe``: the default model's recipe (`nlp.sentiment_recipe`) including its domain
+- ``recipe``: the default model's recipe (`nlp.training.sentiment_recipe`) including its domain
   adaptation, which reads the held-out domain's texts WITHOUT their labels (as a user's
   warehouse holds their own customers' texts): a self-trained n-gram teacher, masked-LM
   on the domain's texts, and a student fine-tuned on the labelled texts plus the domain's
@@ -28,11 +28,12 @@ it (the real CLI, which keeps 20% of the rows for its own before/after); ``voc s
 eval`` then scores the fold's model and the fine-tuned one on the rest of the domain.
 
 Three-way gold set: the shipped model on the Weibo posts of
-`nlp.sentiment_data.load_gold` (negative/neutral/positive, never trained on).
+`nlp.training.sentiment_data.load_gold` (negative/neutral/positive, never trained on).
 
-The speed section times ~60-character texts: the shipped default model through
-`nlp.sentiment` batch inference, the same model with torch dynamic int8 quantisation of
-its linear layers, and the TF-IDF baseline; ratios are printed.
+The speed section (`benchmarks.sentiment.report`, which also formats the table) times
+~60-character texts: the shipped default model through `nlp.sentiment` batch inference,
+the same model with torch dynamic int8 quantisation of its linear layers, and the TF-IDF
+baseline; ratios are printed.
 
 Exits with status 2 and a message naming the folder when ``../shared/data`` is absent.
 """
@@ -47,17 +48,23 @@ import random
 import sys
 import tempfile
 import time
-import unicodedata
-import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.sentiment.report import (
+    METHODS,
+    SNOWNLP_SAMPLE,
+    Score,
+    format_report,
+    measure_speed,
+    pad_columns,
+)
 from nlp.sentiment import usable_cpus
-from nlp.sentiment_data import (
+from nlp.training.sentiment_data import (
     LODO_DOMAINS,
     SHARED_DATA,
     LodoSplit,
@@ -70,22 +77,8 @@ from nlp.sentiment_data import (
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("baseline", "recipe", "snownlp")
-SNOWNLP_SAMPLE = 1000
 QUICK_MAX_TRAIN = 20_000
 FINETUNE_ROWS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class Score:
-    """One method on one held-out domain."""
-
-    domain: str
-    method: str
-    n: int
-    accuracy: float
-    macro_f1: float
-    seconds: float
 
 
 def fit_tfidf_baseline(texts: Sequence[str], labels: Sequence[int]) -> Any:
@@ -146,7 +139,7 @@ class RecipeRunner:
     """The default recipe with the benchmark's shared pre-training (see module doc)."""
 
     def __init__(self, texts: Sequence[Text], cfg: Any, max_train: int | None, work: Path):
-        from nlp.sentiment_recipe import (
+        from nlp.training.sentiment_recipe import (
             bert_config,
             build_vocab,
             encode,
@@ -185,7 +178,12 @@ class RecipeRunner:
         import torch
         from transformers import BertForSequenceClassification
 
-        from nlp.sentiment_recipe import adapt_to_domain, encode, positive_score, predict_proba
+        from nlp.training.sentiment_recipe import (
+            adapt_to_domain,
+            encode,
+            positive_score,
+            predict_proba,
+        )
 
         started = time.perf_counter()
         train = split.train
@@ -234,7 +232,7 @@ def run_finetune(
             writer = csv.writer(fh)
             writer.writerow(["text", "label"])
             writer.writerows([t.text, t.label] for t in part)
-    voc = [sys.executable, "-m", "voc.cli", "sentiment"]
+    voc = [sys.executable, "-m", "cli.main", "sentiment"]
     cols = ["--text-col", "text", "--label-col", "label"]
     tuned = work / f"tuned-{split.domain}"
     started = time.perf_counter()
@@ -285,7 +283,7 @@ def run_neutral(root: Path) -> dict[str, Any] | None:
 
     from nlp.normalize import normalize_text
     from nlp.sentiment import load_sentiment_model
-    from nlp.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, load_gold
+    from nlp.training.sentiment_data import NEGATIVE, NEUTRAL, POSITIVE, load_gold
 
     gold = load_gold(root)
     if not gold:
@@ -365,97 +363,6 @@ def _parallel_folds(fold_args: list[tuple[Any, ...]], jobs: int) -> list[Any]:
     return results
 
 
-def speed_texts(texts: Sequence[Text], n: int = 2000) -> list[str]:
-    """``n`` distinct labelled texts of 50-70 characters (seeded sample)."""
-    pool = [t.text for t in texts if t.label is not None and 50 <= len(t.text) <= 70]
-    return random.Random(0).sample(pool, min(n, len(pool)))
-
-
-def _rate(fn: Any, texts: Sequence[str], repeats: int = 2) -> float:
-    fn(texts[:64])  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn(texts)
-        best = min(best, time.perf_counter() - started)
-    return len(texts) / best
-
-
-def measure_speed(texts: Sequence[Text], baseline: Any) -> dict[str, float]:
-    """docs/s of the shipped model (plain and int8-quantised) and the TF-IDF baseline."""
-    import torch
-
-    from nlp.sentiment import load_sentiment_model
-
-    sample = speed_texts(texts)
-    model = load_sentiment_model()
-    rates = {"default model (nlp.sentiment, batch 64)": _rate(model.predict, sample)}
-    rates["default model, batch 256"] = _rate(lambda t: model.predict(t, batch_size=256), sample)
-    with warnings.catch_warnings():
-        # Eager-mode quantisation is deprecated in favour of torchao, which is not installed.
-        warnings.simplefilter("ignore")
-        model.model = torch.ao.quantization.quantize_dynamic(
-            model.model, {torch.nn.Linear}, dtype=torch.qint8
-        )
-    rates["default model, torch dynamic int8, batch 256"] = _rate(
-        lambda t: model.predict(t, batch_size=256), sample
-    )
-    rates["tf-idf baseline"] = _rate(lambda t: baseline.predict_proba(t)[:, 1], sample)
-    rates["mean chars"] = float(np.mean([len(t) for t in sample]))
-    return rates
-
-
-def _pad(text: str, width: int) -> str:
-    # CJK characters take two terminal columns.
-    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(0, width - shown)
-
-
-def format_report(scores: Sequence[Score], speed: dict[str, float] | None) -> str:
-    """The printed table: accuracy / macro-F1 per domain and method, means, differences."""
-    by = {(s.domain, s.method): s for s in scores}
-    domains = list(dict.fromkeys(s.domain for s in scores))
-    methods = [m for m in METHODS if any(s.method == m for s in scores)]
-    head = f"{'domain':<8}{'n':>7}" + "".join(f"{m + ' acc/F1':>20}" for m in methods)
-    if "recipe" in methods:
-        head += f"{'recipe-base':>13}"
-    lines = [head]
-    for d in domains:
-        n = by[(d, methods[0])].n
-        row = f"{_pad(d, 8)}{n:>7}"
-        for m in methods:
-            s = by.get((d, m))
-            row += f"{s.accuracy:>13.4f}/{s.macro_f1:.4f}" if s else f"{'-':>20}"
-        if "recipe" in methods and (d, "recipe") in by:
-            diff = by[(d, "recipe")].accuracy - by[(d, "baseline")].accuracy
-            row += f"{100 * diff:>+12.2f}p"
-        lines.append(row)
-    mean = f"{'mean':<8}{'':>7}"
-    for m in methods:
-        got = [s for s in scores if s.method == m]
-        acc = np.mean([s.accuracy for s in got])
-        f1 = np.mean([s.macro_f1 for s in got])
-        mean += f"{acc:>13.4f}/{f1:.4f}"
-    if "recipe" in methods:
-        diffs = [
-            by[(d, "recipe")].accuracy - by[(d, "baseline")].accuracy
-            for d in domains
-            if (d, "recipe") in by
-        ]
-        mean += f"{100 * np.mean(diffs):>+12.2f}p"
-    lines.append(mean)
-    if "snownlp" in methods:
-        lines.append(f"(snownlp: seeded sample of at most {SNOWNLP_SAMPLE} texts per domain)")
-    if speed:
-        lines.append("")
-        lines.append(f"speed, ~{speed['mean chars']:.0f}-character texts, docs/s:")
-        base = speed["tf-idf baseline"]
-        for name, rate in speed.items():
-            if name != "mean chars":
-                lines.append(f"  {name:<48}{rate:>10.0f}  ({rate / base:.2f}x tf-idf)")
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -492,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from nlp.sentiment_recipe import BENCHMARK_CONFIG
+    from nlp.training.sentiment_recipe import BENCHMARK_CONFIG
 
     torch.set_num_threads(args.threads or usable_cpus())
     started = time.perf_counter()
@@ -530,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for f in finetunes:
             print(
-                f"  {_pad(f['domain'], 8)} rest {f['rest']:>6,}  "
+                f"  {pad_columns(f['domain'], 8)} rest {f['rest']:>6,}  "
                 f"before {f['before']['accuracy']:.4f}  after {f['after']['accuracy']:.4f}  "
                 f"({f['train_seconds']:.0f} s training)"
             )

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.spikes.shesd import shesd_flags
-from nlp.spikes import DayCount, Series, detect_alerts, detect_spikes
+from benchmarks.spikes.v1 import DayCount, detect_spikes
+from nlp.spikes import Series, detect_alerts
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 DAY0 = date(2025, 6, 2)  # a Monday

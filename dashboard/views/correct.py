@@ -10,7 +10,8 @@ import streamlit as st
 
 from dashboard.common import SENTIMENT_NAMES, Page, name
 from dashboard.i18n import t
-from warehouse import actions
+from warehouse import corrections
+from warehouse.action_store import ActionError
 
 
 def correction_form(page: Page, docs: pd.DataFrame, key: str, model_version: str | None) -> None:
@@ -29,7 +30,7 @@ def correction_form(page: Page, docs: pd.DataFrame, key: str, model_version: str
         )
         label = st.radio(
             t("正确的情感"),
-            list(actions.SENTIMENT_LABELS),
+            list(corrections.SENTIMENT_LABELS),
             format_func=lambda s: name(SENTIMENT_NAMES, s),
             horizontal=True,
             key=f"{key}_label",
@@ -40,7 +41,7 @@ def correction_form(page: Page, docs: pd.DataFrame, key: str, model_version: str
     if not submitted:
         return
     try:
-        actions.add_correction(
+        corrections.add_correction(
             page.db_path,
             doc_id,
             texts[doc_id],
@@ -50,13 +51,13 @@ def correction_form(page: Page, docs: pd.DataFrame, key: str, model_version: str
             who or "",
             note,
         )
-    except actions.ActionError as exc:
+    except ActionError as exc:
         st.error(t("保存失败：{error}", error=exc))
     else:
         st.success(t("更正已保存，下次 `voc sentiment train --corrections` 会用到。"))
 
 
-def withdraw_form(page: Page, items: list[actions.Correction], key: str) -> None:
+def withdraw_form(page: Page, items: list[corrections.Correction], key: str) -> None:
     """A form to withdraw one of the standing corrections `items`.
 
     A withdrawal reruns the page, so the list above shows it gone; the confirmation is
@@ -84,8 +85,8 @@ def withdraw_form(page: Page, items: list[actions.Correction], key: str) -> None
     if not submitted:
         return
     try:
-        actions.withdraw_correction(page.db_path, doc_id, who or "", note)
-    except actions.ActionError as exc:
+        corrections.withdraw_correction(page.db_path, doc_id, who or "", note)
+    except ActionError as exc:
         st.error(t("保存失败：{error}", error=exc))
     else:
         st.session_state[f"{key}_done"] = t("更正已撤回，训练不再使用它；模型的判断恢复有效。")

@@ -22,7 +22,7 @@ from dashboard.common import (
 from dashboard.i18n import t
 from dashboard.views.alerts import _drivers_text
 from dashboard.views.sources import health_banner
-from warehouse import pages
+from warehouse.page_filters import previous_period
 
 TREND_METRICS = ("n_docs", "n_negative", "negative_share")
 
@@ -64,7 +64,7 @@ def _kpis(page: Page) -> None:
         _delta(cur["anger_share"], prev["anger_share"], share=True),
         delta_color="inverse",
     )
-    before = pages.previous_period(page.filters)
+    before = previous_period(page.filters)
     st.caption(t("对比上一周期 {start} 至 {end}", start=before.start, end=before.end))
 
 

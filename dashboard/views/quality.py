@@ -14,13 +14,20 @@ from dashboard import data
 from dashboard.common import SENTIMENT_NAMES, Page, local_time, name, source_label, table
 from dashboard.i18n import t
 from dashboard.views.correct import correction_form, withdraw_form
-from warehouse import actions, pages, quality
+from nlp.model_report import ModelReportError, model_report
+from warehouse import corrections, pages
 
 
 @st.cache_data(ttl=3600, show_spinner="正在计算金标准评测 / computing gold-set metrics…")
 def _report(model_dir: str | None, int8: bool) -> dict:
     # Recomputes the confusion matrix training did not store (a few seconds, then cached).
-    return quality.model_report(None if model_dir is None else Path(model_dir), int8=int8)
+    from nlp.training.train_sentiment import recompute_test_confusion
+
+    return model_report(
+        None if model_dir is None else Path(model_dir),
+        int8=int8,
+        recompute=recompute_test_confusion,
+    )
 
 
 def _model(page: Page) -> None:
@@ -30,7 +37,7 @@ def _model(page: Page) -> None:
         report = _report(
             None if model_dir is None else str(model_dir), page.settings.sentiment_int8
         )
-    except (OSError, ValueError, quality.QualityError) as exc:
+    except (OSError, ValueError, ModelReportError) as exc:
         st.warning(t("金标准评测不可用：{error}", error=exc))
         return
     st.metric(t("模型版本"), report["version"])
@@ -104,7 +111,7 @@ def _corrections(page: Page) -> None:
             )
         )
         correction_form(page, recent, "qc", version)
-    items = actions.corrections(page.db_path)
+    items = corrections.corrections(page.db_path)
     st.markdown(f"**{t('已有更正')}**")
     if not items:
         st.caption(t("还没有更正。"))

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.seed import HOSTILE, HOSTILE_HEALTH, HOSTILE_THEME_LABEL, build_seed_warehouse
-from warehouse import actions
+from warehouse import actions, corrections
 from warehouse.snapshot import publish_snapshot
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -236,13 +236,13 @@ def test_quality_page_shows_the_model_and_stores_a_correction(db: Path, monkeypa
     at.text_input(key="qc_who").input("质检员")
     next(b for b in at.button if "保存更正" in b.label).click().run()
     assert not at.exception and "更正已保存" in at.success[0].value
-    (correction,) = actions.corrections(db)
+    (correction,) = corrections.corrections(db)
     assert (correction.predicted_label, correction.corrected_label) == ("neutral", "negative")
 
 
 def test_quality_page_withdraws_a_correction(db: Path, monkeypatch) -> None:
-    actions.add_correction(db, "doc-a", "点错了的更正", "m+1", "positive", "negative", "质检员")
-    actions.add_correction(db, "doc-b", "留下的更正", "m+1", "negative", "neutral", "质检员")
+    corrections.add_correction(db, "doc-a", "点错了的更正", "m+1", "positive", "negative", "质检员")
+    corrections.add_correction(db, "doc-b", "留下的更正", "m+1", "negative", "neutral", "质检员")
     at = open_page(db, monkeypatch, "quality")
     standing = next(f for f in frames(at) if "更正为" in f.columns)
     assert list(standing["原文"]) == ["点错了的更正", "留下的更正"]
@@ -254,7 +254,7 @@ def test_quality_page_withdraws_a_correction(db: Path, monkeypatch) -> None:
     assert not at.exception and "更正已撤回" in at.success[0].value
     standing = next(f for f in frames(at) if "更正为" in f.columns)
     assert list(standing["原文"]) == ["留下的更正"]  # the page shows it gone at once
-    assert [c.doc_id for c in actions.corrections(db)] == ["doc-b"]
+    assert [c.doc_id for c in corrections.corrections(db)] == ["doc-b"]
 
 
 def test_english_switch(db: Path, monkeypatch) -> None:

@@ -46,7 +46,7 @@ def demo_port() -> int:
 
 def run_demo(db: Path, port: int) -> None:
     """`voc demo --no-dashboard` over the e2e window; asserts it exits 0."""
-    from voc.cli import main
+    from cli.main import main
 
     args = ["demo", "--db", str(db), "--since", str(E2E_SINCE), "--until", str(E2E_UNTIL)]
     assert main([*args, "--no-dashboard", "--port", str(port)]) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import actions
+from warehouse import action_store, actions, corrections
 from warehouse.snapshot import snapshot_path
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ def test_the_next_run_copies_dashboard_actions_into_warehouse_and_snapshot(
     db = tmp_path / "w.duckdb"
     args = dict(db_path=str(db), demo_port=e2e_server.port)
     daily_ingest(since=DAY, until=DAY, **args)  # no side store yet: the run is unaffected
-    assert not actions.actions_path(db).exists()
+    assert not action_store.actions_path(db).exists()
     with duckdb.connect(str(db), read_only=True) as con:
         doc_id, text, label, version = con.execute(
             "SELECT r.id, t.text_norm, s.label, s.model_version FROM raw_documents r"
@@ -32,7 +32,7 @@ def test_the_next_run_copies_dashboard_actions_into_warehouse_and_snapshot(
             " WHERE s.label = 'positive' ORDER BY r.id LIMIT 1"
         ).fetchone()
     actions.set_alert_status(db, "episode-x", "acknowledged", "王小明", "已转物流组")
-    actions.add_correction(db, doc_id, text, version, label, "negative", "质检员", "反讽")
+    corrections.add_correction(db, doc_id, text, version, label, "negative", "质检员", "反讽")
 
     daily_ingest(since=DAY, until=DAY, **args)
     for path in (db, snapshot_path(db)):

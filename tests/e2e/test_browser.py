@@ -57,7 +57,7 @@ def dashboard_url(e2e_db: Path) -> Iterator[str]:
         pytest.skip(problem)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voc.cli", "dashboard", "--db", str(e2e_db), "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "dashboard", "--db", str(e2e_db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "CI": "true"},

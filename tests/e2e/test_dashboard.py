@@ -118,7 +118,7 @@ def test_voc_dashboard_serves_the_app_until_interrupted(e2e_db: Path, tmp_path: 
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voc.cli", "dashboard", "--db", str(e2e_db), "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "dashboard", "--db", str(e2e_db), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "CI": "true"},

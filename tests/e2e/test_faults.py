@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli.main import main
 from demo.data import build_corpus
 from tests.e2e.conftest import E2E_UNTIL
 from tests.localserver import serve, url_of
 from tests.scrapers.test_html_reviews import OPTIONS as HTML_OPTIONS
-from voc.cli import main
 
 pytestmark = pytest.mark.e2e
 DAY = E2E_UNTIL

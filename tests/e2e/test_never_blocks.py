@@ -14,7 +14,8 @@ import pytest
 
 from dashboard.data import read_only
 from tests.e2e.conftest import E2E_UNTIL
-from warehouse import queries
+from warehouse import pages, queries
+from warehouse.page_filters import Filters
 from warehouse.snapshot import snapshot_path
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +36,7 @@ def _ingest(config: Path, db: Path, since, until) -> subprocess.Popen:
     args = ["ingest", "--config", str(config), "--db", str(db)]
     args += ["--since", str(since), "--until", str(until)]
     return subprocess.Popen(
-        [sys.executable, "-m", "voc.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=os.environ.copy(),  # the test harness's Prefect API
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -61,7 +62,7 @@ def test_ingestion_and_dashboard_queries_run_side_by_side(
             try:
                 with read_only(db) as con:
                     queries.warehouse_summary(con)
-                    queries.daily_sentiment_by_source(con)
+                    pages.daily_trend(con, Filters())
                 served += 1
             except Exception as exc:  # every failure is a finding
                 errors.append(repr(exc))

@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli.main import main
 from demo.data import build_corpus
 from demo.events import PLANTED_EVENTS
 from tests.e2e.conftest import E2E_SINCE, E2E_UNTIL
-from voc.cli import main
 
 pytestmark = pytest.mark.e2e
 EVENT = PLANTED_EVENTS[0]

@@ -40,7 +40,7 @@ def test_schedule_supervises_a_server_that_creates_daily_runs(tmp_path: Path) ->
         [
             sys.executable,
             "-m",
-            "voc.cli",
+            "cli.main",
             "schedule",
             "--db",
             str(tmp_path / "w.duckdb"),

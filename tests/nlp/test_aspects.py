@@ -8,15 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp.aspect_data import (
-    AspectDoc,
-    AspectLabel,
-    CorpusSplit,
-    load_corpus,
-    load_splits,
-    score_predictions,
-    split_docs,
-)
 from nlp.aspects import (
     DEFAULT_MODEL_DIR,
     TAXONOMY,
@@ -27,8 +18,18 @@ from nlp.aspects import (
     split_clauses,
     strongest_by_aspect,
 )
-from nlp.sentiment_data import SHARED_DATA
-from nlp.train_aspects import evaluate_model, train_aspect_model
+from nlp.training.aspect_data import (
+    AspectDoc,
+    AspectLabel,
+    CorpusSplit,
+    load_corpus,
+    load_splits,
+    score_predictions,
+    split_docs,
+)
+from nlp.training.aspect_eval import evaluate_model
+from nlp.training.sentiment_data import SHARED_DATA
+from nlp.training.train_aspects import train_aspect_model
 
 
 @pytest.fixture(scope="module")

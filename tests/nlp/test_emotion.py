@@ -18,8 +18,8 @@ from nlp.emotion import (
     emotion_features,
     load_emotion_model,
 )
-from nlp.sentiment_data import SHARED_DATA, SharedDataMissing
-from nlp.train_emotion import (
+from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing
+from nlp.training.train_emotion import (
     emotion_metrics,
     load_emotion_split,
     main,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from nlp.evaluate import binary_scores
-from nlp.labelled import LabelledFileError, read_labelled_csv
-from voc.cli import main
+from cli.main import main
+from nlp.training.evaluate import binary_scores
+from nlp.training.labelled import LabelledFileError, read_labelled_csv
 
 # A made-up domain the bundled model cannot know: an appliance's indicator colours.
 _BAD = ["指示灯一直是蓝灯", "开机就亮蓝灯", "蓝灯闪个不停", "又是蓝灯", "显示蓝灯"]

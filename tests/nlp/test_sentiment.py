@@ -20,7 +20,7 @@ from nlp.sentiment import (
     SentimentResult,
     load_sentiment_model,
 )
-from nlp.sentiment_data import (
+from nlp.training.sentiment_data import (
     NEGATIVE,
     NEUTRAL,
     POSITIVE,
@@ -30,7 +30,12 @@ from nlp.sentiment_data import (
     lodo_splits,
     require_shared_data,
 )
-from nlp.train_sentiment import MODEL_NAME, SPECIAL_TOKENS, default_split, train_default_model
+from nlp.training.train_sentiment import (
+    MODEL_NAME,
+    SPECIAL_TOKENS,
+    default_split,
+    train_default_model,
+)
 
 LABELS = {"negative", "neutral", "positive"}
 BAD_INPUT = [
@@ -347,7 +352,7 @@ def test_missing_shared_data_is_named_and_benchmark_exits_2(
 
 
 def test_self_training_teaches_the_teacher_the_new_domains_words() -> None:
-    from nlp.sentiment_recipe import fit_teacher, self_trained_teacher, teacher_matrix
+    from nlp.training.sentiment_teacher import fit_teacher, self_trained_teacher, teacher_matrix
 
     rng = random.Random(0)
     fillers = ["东西", "这次", "商品", "整体", "感觉", "今天", "收到", "用了"]

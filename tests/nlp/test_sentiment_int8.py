@@ -3,7 +3,7 @@
 import pytest
 
 from nlp.sentiment import load_sentiment_model
-from nlp.train_sentiment import default_split
+from nlp.training.train_sentiment import default_split
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -1,62 +1,14 @@
-from datetime import date, timedelta
+"""Spikes v2 (`nlp.spikes`): alerts, episodes and the p-values they rest on."""
 
+import math
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from benchmarks.spikes.v1 import DayCount, detect_spikes
 from nlp.spikes import (
-    DayCount,
-    Spike,
-    SpikeParams,
-    ThemeDayCount,
-    detect_spikes,
-    find_driving_theme,
-)
-
-START = date(2025, 6, 1)
-
-
-def _series(neg: list[int], docs: int = 60, source: str = "s") -> list[DayCount]:
-    return [DayCount(source, START + timedelta(days=i), docs + n, n) for i, n in enumerate(neg)]
-
-
-def test_a_five_fold_day_is_alerted_with_observed_and_expected() -> None:
-    neg = [10, 12, 9, 11, 10, 13, 8, 10, 11, 12] * 4
-    neg[35] = 55
-    spikes = detect_spikes(_series(neg))
-    volume = [s for s in spikes if s.metric == "negative_volume"]
-    assert [s.day for s in volume] == [START + timedelta(days=35)]
-    assert volume[0].observed == 55
-    assert 9 <= volume[0].expected <= 12
-    assert {s.day for s in spikes} == {START + timedelta(days=35)}
-
-
-def test_ordinary_noise_and_small_counts_raise_nothing() -> None:
-    assert detect_spikes(_series([10, 12, 9, 11, 10, 13, 8, 14, 11, 12] * 6)) == []
-    # 0 → 5 is a big ratio but too few documents to matter.
-    assert detect_spikes(_series([0, 1, 0, 0, 1, 0, 0, 0, 1, 0] * 3 + [5], docs=5)) == []
-
-
-def test_days_before_enough_history_are_not_judged() -> None:
-    assert detect_spikes(_series([10, 10, 60]), SpikeParams(min_history=7)) == []
-
-
-def test_driving_theme_is_the_one_that_grew() -> None:
-    day = START + timedelta(days=30)
-    spike = Spike("s", day, "negative_volume", 50, 10, 5, 12, 28)
-    counts = [ThemeDayCount("s", START + timedelta(days=i), "quality", 6) for i in range(31)]
-    counts += [ThemeDayCount("s", START + timedelta(days=i), "logistics", 2) for i in range(30)]
-    counts.append(ThemeDayCount("s", day, "logistics", 40))
-    counts.append(ThemeDayCount("other", day, "service", 99))
-    assert find_driving_theme(spike, counts) == ("logistics", 40)
-
-
-# --- spikes v2 -------------------------------------------------------------------------
-
-import math  # noqa: E402
-from datetime import datetime  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from nlp.spikes import (  # noqa: E402
     DetectorParams,
     Series,
     binom_sf,

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from notify.channels import DeliveryError, build_channel
-from notify.config import ChannelConfig
 from tests.notify.conftest import HOSTILE, Received, Receiver, make_message
+from voc.alert_settings import ChannelConfig
 
 DING_SECRET = "SECdingtalk-secret-123"
 FEISHU_SECRET = "feishu-secret-456"

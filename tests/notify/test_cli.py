@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from notify.cli import add_alerts_parser
+from cli.alerts import add_alerts_parser
 from tests.notify.conftest import Receiver
 
 

@@ -7,8 +7,8 @@ from datetime import time
 
 import pytest
 
-from notify.config import QuietHours, parse_alert_config
 from tests.notify.conftest import make_message
+from voc.alert_settings import QuietHours, parse_alert_config
 
 EXAMPLE = """
 [alerts]

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from notify.config import AlertConfig, parse_alert_config
 from notify.deliver import Delivery, count_statuses, deliver
 from tests.notify.conftest import Receiver, make_message
+from voc.alert_settings import AlertConfig, parse_alert_config
 from warehouse.db import open_warehouse
 from warehouse.deliveries import delivered_pairs, held_or_failed, save_deliveries
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from notify.channels import DeliveryError, build_channel
-from notify.config import ChannelConfig
 from tests.notify.conftest import make_message
+from voc.alert_settings import ChannelConfig
 
 pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller

@@ -13,18 +13,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from warehouse.action_store import MAX_NOTE, ActionError, actions_path
 from warehouse.actions import (
     ALERT_TRANSITIONS,
-    MAX_NOTE,
-    ActionError,
-    actions_path,
-    add_correction,
     alert_history,
     alert_statuses,
-    corrections,
-    load_corrections,
     set_alert_status,
     sync_to_warehouse,
+)
+from warehouse.corrections import (
+    add_correction,
+    corrections,
+    load_corrections,
     withdraw_correction,
 )
 from warehouse.db import open_warehouse

@@ -1,5 +1,6 @@
-"""The pages' data (warehouse.pages) on a small warehouse whose numbers can be checked by
-hand, from the aggregates and from the base tables alike.
+"""The pages' data (warehouse.pages, alert_pages, theme_pages, page_filters) on a small
+warehouse whose numbers can be checked by hand, from the aggregates and from the base
+tables alike.
 
 Documents (Asia/Shanghai; * = exact duplicate, left out of every count):
 
@@ -28,11 +29,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warehouse import pages
+from warehouse import aggregate_reader, alert_pages, page_filters, pages, theme_pages
 from warehouse.aggregates import refresh_aggregates
 from warehouse.db import open_warehouse, read_only
+from warehouse.page_filters import Filters
 
-F = pages.Filters(start=date(2025, 6, 6), end=date(2025, 6, 10))
+F = Filters(start=date(2025, 6, 6), end=date(2025, 6, 10))
 DOCS = [
     # id, source, channel, day, hour, product, brand, label, score, emotion, theme, dup, group
     ("d01", "weibo", "social", 9, 10, "P1", "B1", "negative", 0.10, "anger", "t1", None, "d01"),
@@ -165,16 +167,16 @@ def snapshot(tmp_path_factory) -> Path:
 def con(request, snapshot: Path):
     with read_only(snapshot) as c:
         if request.param == "aggregates":
-            assert pages._reader(c).aggregated
+            assert aggregate_reader.page_reader(c).aggregated
             yield c
         else:
-            with pages.from_base_tables():
-                assert not pages._reader(c).aggregated
+            with aggregate_reader.from_base_tables():
+                assert not aggregate_reader.page_reader(c).aggregated
                 yield c
 
 
 def test_filter_options_list_days_sources_and_largest_products(con) -> None:
-    options = pages.filter_options(con)
+    options = page_filters.filter_options(con)
     assert (options["first_day"], options["last_day"]) == (date(2025, 6, 3), date(2025, 6, 10))
     assert options["sources"] == [
         {"source": "desk", "channel": "ticket", "n_docs": 1},
@@ -186,12 +188,12 @@ def test_filter_options_list_days_sources_and_largest_products(con) -> None:
 
 
 def test_resolve_and_previous_period(con) -> None:
-    full = pages.resolve(con, pages.Filters(sources=("shop",)))
+    full = page_filters.resolve(con, Filters(sources=("shop",)))
     assert (full.start, full.end, full.sources) == (date(2025, 6, 3), date(2025, 6, 10), ("shop",))
-    before = pages.previous_period(F)
+    before = page_filters.previous_period(F)
     assert (before.start, before.end) == (date(2025, 6, 1), date(2025, 6, 5))
     with pytest.raises(ValueError, match="resolve"):
-        pages.previous_period(pages.Filters())
+        page_filters.previous_period(Filters())
 
 
 def test_kpis_of_the_period_and_the_one_before(con) -> None:
@@ -226,12 +228,12 @@ def test_kpis_of_the_period_and_the_one_before(con) -> None:
     ],
 )
 def test_kpis_follow_every_filter(con, narrow: dict, expected: tuple) -> None:
-    current = pages.kpis(con, pages.Filters(start=F.start, end=F.end, **narrow))["current"]
+    current = pages.kpis(con, Filters(start=F.start, end=F.end, **narrow))["current"]
     assert (current["n_docs"], current["n_negative"], current["n_positive"]) == expected
 
 
 def test_kpis_of_an_empty_period_have_no_shares(con) -> None:
-    k = pages.kpis(con, pages.Filters(start=date(2024, 1, 1), end=date(2024, 1, 2)))
+    k = pages.kpis(con, Filters(start=date(2024, 1, 1), end=date(2024, 1, 2)))
     assert k["current"]["n_docs"] == 0 and k["current"]["negative_share"] is None
     assert k["current"]["anger_share"] is None
 
@@ -251,7 +253,7 @@ def test_daily_trend_per_day_and_source_without_duplicates(con) -> None:
         ("2025-06-10", "weibo", 1, 0, 1),
     ]
     assert list(trend["negative_share"]) == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
-    brand = pages.daily_trend(con, pages.Filters(start=F.start, end=F.end, brands=("B2",)))
+    brand = pages.daily_trend(con, Filters(start=F.start, end=F.end, brands=("B2",)))
     assert list(brand["n_docs"]) == [1, 1]
 
 
@@ -268,35 +270,33 @@ def test_hourly_trend_of_social_posts_in_local_time(con, tz: str, hours: list[st
     hourly = pages.hourly_trend(con, F, days=2, tz=tz)
     assert [h.strftime("%Y-%m-%d %H:%M") for h in hourly["hour"]] == hours
     assert list(hourly["n_negative"]) == [1, 1, 1, 0] and set(hourly["source"]) == {"weibo"}
-    assert pages.hourly_trend(
-        con, pages.Filters(start=F.start, end=F.end, channels=("review",))
-    ).empty
+    assert pages.hourly_trend(con, Filters(start=F.start, end=F.end, channels=("review",))).empty
 
 
 def test_spike_markers_are_source_episodes_in_range_or_the_filtered_products(con) -> None:
-    assert list(pages.spike_markers(con, F)["episode_id"]) == ["e1"]
-    by_product = pages.spike_markers(con, pages.Filters(start=F.start, end=F.end, products=("P1",)))
+    assert list(alert_pages.spike_markers(con, F)["episode_id"]) == ["e1"]
+    by_product = alert_pages.spike_markers(con, Filters(start=F.start, end=F.end, products=("P1",)))
     assert list(by_product["episode_id"]) == ["e4"]
-    other = pages.spike_markers(con, pages.Filters(start=F.start, end=F.end, sources=("shop",)))
+    other = alert_pages.spike_markers(con, Filters(start=F.start, end=F.end, sources=("shop",)))
     assert other.empty
 
 
 def test_alert_list_newest_first_with_labels_and_top_drivers(con) -> None:
-    alerts = pages.alert_list(con, F)
+    alerts = alert_pages.alert_list(con, F)
     assert list(alerts["episode_id"]) == ["e4", "e1", "e2"]
     assert list(alerts["key_label"]) == ["P1", "weibo", "物流慢"]
     assert alerts["drivers"].iloc[0] == "太慢、物流慢、物流"
-    assert list(pages.alert_list(con, F, kinds=("theme",))["episode_id"]) == ["e2"]
-    shop = pages.alert_list(con, pages.Filters(start=F.start, end=F.end, sources=("shop",)))
+    assert list(alert_pages.alert_list(con, F, kinds=("theme",))["episode_id"]) == ["e2"]
+    shop = alert_pages.alert_list(con, Filters(start=F.start, end=F.end, sources=("shop",)))
     assert list(shop["episode_id"]) == ["e4", "e2"]
 
 
 def test_alert_detail_parses_the_explanation(con) -> None:
-    detail = pages.alert_detail(con, "e2")
+    detail = alert_pages.alert_detail(con, "e2")
     assert detail["key_label"] == "物流慢" and detail["severity"] == "high"
     assert detail["explanation"]["phrases"][0]["value"] == "太慢"
     assert detail["explanation"]["verbatims"][0]["group_size"] == 3
-    assert pages.alert_detail(con, "nope") is None
+    assert alert_pages.alert_detail(con, "nope") is None
 
 
 @pytest.mark.parametrize(
@@ -304,7 +304,7 @@ def test_alert_detail_parses_the_explanation(con) -> None:
     [("volume", ["t2", "t1"]), ("growth", ["t2", "t1"]), ("negativity", ["t1", "t2"])],
 )
 def test_theme_ranking_counts_range_and_previous_period(con, sort: str, order: list) -> None:
-    ranking = pages.theme_ranking(con, F, sort=sort)
+    ranking = theme_pages.theme_ranking(con, F, sort=sort)
     assert list(ranking["theme_id"]) == order
     t1 = ranking.set_index("theme_id").loc["t1"]
     assert (t1.n_docs, t1.n_negative, t1.negativity, t1.n_prev, t1.growth) == (3, 3, 1.0, 1, 2.0)
@@ -312,18 +312,18 @@ def test_theme_ranking_counts_range_and_previous_period(con, sort: str, order: l
     assert (t2.n_docs, t2.n_negative, t2.negativity, t2.n_prev, t2.growth) == (4, 2, 0.5, 1, 3.0)
     assert "t3" not in set(ranking["theme_id"])  # merged away
     with pytest.raises(ValueError, match="unknown sort"):
-        pages.theme_ranking(con, F, sort="random")
+        theme_pages.theme_ranking(con, F, sort="random")
 
 
 def test_theme_ranking_by_product(con) -> None:
-    ranking = pages.theme_ranking(con, pages.Filters(start=F.start, end=F.end, products=("P2",)))
+    ranking = theme_pages.theme_ranking(con, Filters(start=F.start, end=F.end, products=("P2",)))
     assert list(zip(ranking["theme_id"], ranking["n_docs"], ranking["n_prev"], strict=True)) == [
         ("t2", 1, 0)
     ]
 
 
 def test_theme_detail_days_aspects_one_verbatim_per_voice_and_events(con) -> None:
-    detail = pages.theme_detail(con, "t1", F)
+    detail = theme_pages.theme_detail(con, "t1", F)
     assert detail["theme"]["label"] == "物流慢" and "centroid" not in detail["theme"]
     daily = detail["daily"]
     assert [(str(d.date()), n, k) for d, n, k in daily.itertuples(index=False)] == [
@@ -340,7 +340,7 @@ def test_theme_detail_days_aspects_one_verbatim_per_voice_and_events(con) -> Non
     assert list(verbatims["voice_size"]) == [3, 1]
     assert verbatims["text"].iloc[0] == "文本d01 物流太慢"  # markup removed
     assert sorted(detail["events"]["event"]) == ["born", "merged"]
-    assert pages.theme_detail(con, "t9", F) is None
+    assert theme_pages.theme_detail(con, "t9", F) is None
 
 
 def test_category_overview_with_growth(con) -> None:
@@ -372,7 +372,7 @@ def test_low_confidence_by_day(con) -> None:
 def test_low_confidence_texts_newest_first_in_the_last_days(con) -> None:
     assert list(pages.low_confidence_texts(con, F)["id"]) == ["d07", "d06", "d02"]
     assert list(pages.low_confidence_texts(con, F, days=1)["id"]) == ["d07"]
-    weibo = pages.low_confidence_texts(con, pages.Filters(F.start, F.end, sources=("weibo",)))
+    weibo = pages.low_confidence_texts(con, Filters(F.start, F.end, sources=("weibo",)))
     assert list(weibo["id"]) == ["d02"] and list(weibo["sentiment"]) == ["negative"]
     assert list(pages.low_confidence_texts(con, F, limit=2)["id"]) == ["d07", "d06"]
 
@@ -390,13 +390,13 @@ def test_stale_aggregates_are_not_read(tmp_path: Path) -> None:
     )
     con.close()
     with read_only(path) as c:
-        assert not pages._reader(c).aggregated
+        assert not aggregate_reader.page_reader(c).aggregated
         assert pages.kpis(c, F)["current"]["n_negative"] == 8
     con = open_warehouse(path)
     assert refresh_aggregates(con, "m2", "Asia/Shanghai").full
     con.close()
     with read_only(path) as c:
-        assert pages._reader(c).aggregated
+        assert aggregate_reader.page_reader(c).aggregated
         assert pages.kpis(c, F)["current"]["n_negative"] == 8
 
 
@@ -405,12 +405,12 @@ def test_pages_agree_on_aggregates_and_base_tables(snapshot: Path) -> None:
         (pages.daily_trend, (F,)),
         (pages.low_confidence_by_day, (F,)),
         (pages.category_overview, (F,)),
-        (pages.theme_ranking, (pages.Filters(),)),
-        (pages.hourly_trend, (pages.Filters(products=("P1",)),)),
+        (theme_pages.theme_ranking, (Filters(),)),
+        (pages.hourly_trend, (Filters(products=("P1",)),)),
     ]
     with read_only(snapshot) as c:
         for fn, args in calls:
             fast = fn(c, *args)
-            with pages.from_base_tables():
+            with aggregate_reader.from_base_tables():
                 slow = fn(c, *args)
             pd.testing.assert_frame_equal(fast, slow, check_dtype=False)

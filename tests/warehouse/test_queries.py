@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -57,28 +57,6 @@ def db(tmp_path: Path):
     themes.refresh_theme_stats(c, "new", "r1")
     yield c, docs
     c.close()
-
-
-def test_documents_by_ids_keeps_the_order_and_strips_markup(db) -> None:
-    con, docs = db
-    ids = [docs[2].id, docs[0].id]
-    frame = queries.documents_by_ids(con, ids)
-    assert frame["id"].tolist() == ids
-    assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
-    assert frame["score"].tolist() == [0.3, 0.05]  # the newest model's scores
-
-
-def test_recent_negative_documents_are_newest_first_with_their_theme(db) -> None:
-    con, _ = db
-    frame = queries.recent_negative_documents(con)
-    assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
-    assert frame["theme"].tolist() == ["快递、太慢", "快递、太慢"]
-
-
-def test_spike_evidence_puts_the_most_reposted_first(db) -> None:
-    con, _ = db
-    frame = queries.theme_documents_on_day(con, "t1", "weibo", date(2025, 8, 12))
-    assert frame["text"].tolist() == ["客服不理人", "@店 快递太慢"]
 
 
 def test_summary_counts_one_model_version(db) -> None:

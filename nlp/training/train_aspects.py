@@ -1,11 +1,12 @@
 """Train the aspect-sentiment model (`nlp.aspects`) on the shared aspect corpora.
 
-    OMP_NUM_THREADS=1 python -m nlp.train_aspects --out nlp/models/aspects_default
+    OMP_NUM_THREADS=1 python -m nlp.training.train_aspects --out nlp/models/aspects_default
 
 One model, four inventories: ``car``, ``product``, ``cosmetics`` (each corpus's own
 aspects, for evaluation) and ``taxonomy`` (`nlp.aspects.TAXONOMY`, what the pipeline
 uses), trained from cosmetics and product texts mapped by
-`nlp.aspect_data.taxonomy_labels` plus `SEED_KEYWORDS` for what the data lacks. Steps:
+`nlp.training.aspect_data.taxonomy_labels` plus `SEED_KEYWORDS` for what the data lacks.
+Steps (1 and 2 in `nlp.training.aspect_units`, the evaluation in `nlp.training.aspect_eval`):
 
 1. Clause units: each gold opinion is placed in the clause holding its offset (cosmetics),
    its aspect term (product) or its opinion word / a mined keyword (car).
@@ -27,56 +28,55 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from nlp.aspect_data import (
-    COSMETICS_TO_TAXONOMY,
-    PRODUCT_PRICE_TERMS,
-    AspectDoc,
-    AspectLabel,
-    CorpusSplit,
-    clause_spans,
-    gold_pairs,
-    load_review_polarity,
-    load_splits,
-    score_predictions,
-    taxonomy_labels,
-)
 from nlp.aspects import (
     POLARITIES,
     TAXONOMY,
     AspectInventory,
     AspectModel,
     char_grams,
-    clause_contexts,
     featurize,
     model_version,
     normalise_clause,
     polarity_features,
     save_aspect_model,
-    strongest_by_aspect,
 )
-from nlp.sentiment_data import SHARED_DATA, SharedDataMissing
+from nlp.training.aspect_data import (
+    COSMETICS_TO_TAXONOMY,
+    PRODUCT_PRICE_TERMS,
+    CorpusSplit,
+    load_review_polarity,
+    load_splits,
+)
+from nlp.training.aspect_eval import evaluate_model, summarise_metrics
+from nlp.training.aspect_units import (
+    MIN_KEYWORD_COUNT,
+    MIN_KEYWORD_PRECISION,
+    UNJUDGED,
+    ClauseUnit,
+    build_inventory_units,
+    candidate_terms,
+    inventory_sources,
+    mine_car_keywords,
+    product_quality_terms,
+    prune_keywords,
+)
+from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing
 
 logger = logging.getLogger(__name__)
-# Keywords are words: no punctuation, digits or clause boundary marks ('0t', ',价').
-_KEYWORD = re.compile(r"^[\u4e00-\u9fffa-z]{2,}$")
-
 MODEL_NAME = "aspects-default-v1"
 MAX_GRAMS = 40_000
 MAX_PAIR_FEATURES = 30_000
 MIN_FEATURE_DF = 2
-MIN_KEYWORD_COUNT = 3
-MIN_KEYWORD_PRECISION = 0.7
 MIN_POSITIVES = 8
 DETECTOR_C = 4.0
 POLARITY_C = 2.0
@@ -108,160 +108,6 @@ SEED_KEYWORDS = {
 #: Hand-set polarity logit offsets (negative, neutral, positive) for taxonomy categories
 #: without labelled data whose mentions are complaints unless the clause says otherwise.
 ASPECT_PRIOR = {"功能故障": (2.0, 0.0, 0.0)}
-#: Car subjects are also keywords of themselves (安全性 is written 安全 ...).
-CAR_NAME_KEYWORDS = {"安全性": "安全", "舒适性": "舒适"}
-
-
-#: Marks an aspect a tuning document must not be judged on (``?商品质量``).
-_UNJUDGED = "?"
-
-
-class _Unit:
-    """One clause of a training document: gold aspects present / not to be judged."""
-
-    __slots__ = ("clause", "context", "ignore", "positive")
-
-    def __init__(self, clause: str, context: str) -> None:
-        self.clause = clause
-        self.context = context
-        self.positive: dict[str, str] = {}
-        self.ignore: set[str] = set()
-
-
-def _place(text: str, label: AspectLabel, keywords: Sequence[str] = ()) -> int | None:
-    """Index of the clause that holds a label's opinion, or None."""
-    spans = clause_spans(text)
-    if label.start >= 0:
-        for i, (start, end, _) in enumerate(spans):
-            if start <= label.start < end:
-                return i
-    for needle in (label.opinion, label.term, *keywords):
-        if needle:
-            for i, (_, _, clause) in enumerate(spans):
-                if needle in clause:
-                    return i
-    return None
-
-
-def doc_units(
-    doc: AspectDoc, labels: Sequence[AspectLabel], keywords: dict[str, Sequence[str]]
-) -> list[_Unit]:
-    """Clause units of one document; an aspect that cannot be placed is ignored in all."""
-    spans = clause_spans(doc.text)
-    clauses = [c for _, _, c in spans]
-    units = [
-        _Unit(normalise_clause(c), normalise_clause(x))
-        for c, x in zip(clauses, clause_contexts(clauses), strict=True)
-    ]
-    if not units:
-        return []
-    for label in labels:
-        if not label.aspect:
-            continue
-        i = _place(doc.text, label, keywords.get(label.aspect, ()))
-        if i is None:
-            for u in units:
-                u.ignore.add(label.aspect)
-        else:
-            units[i].positive.setdefault(label.aspect, label.polarity)
-    return units
-
-
-def _corpus_labels(corpus: str, inventory: str, doc: AspectDoc) -> list[AspectLabel]:
-    return taxonomy_labels(corpus, doc) if inventory == "taxonomy" else list(doc.labels)
-
-
-def _sources(inventory: str) -> tuple[str, ...]:
-    return ("cosmetics", "product") if inventory == "taxonomy" else (inventory,)
-
-
-def _product_quality_terms(docs: Sequence[AspectDoc], taken: set[str]) -> set[str]:
-    counts = Counter(lb.term for d in docs for lb in d.labels if lb.term)
-    return {
-        t
-        for t, n in counts.items()
-        if n >= MIN_KEYWORD_COUNT
-        and _KEYWORD.match(t)
-        and t not in PRODUCT_PRICE_TERMS
-        and not any(k in t or t in k for k in taken)
-    }
-
-
-def mine_car_keywords(docs: Sequence[AspectDoc]) -> dict[str, list[str]]:
-    """Char 2-3-grams that mostly occur in texts labelled with one car subject."""
-    df: Counter[str] = Counter()
-    by_aspect: dict[str, Counter[str]] = defaultdict(Counter)
-    for doc in docs:
-        grams = {g for g in char_grams(normalise_clause(doc.text)) if len(g) > 1}
-        grams = {g for g in grams if _KEYWORD.match(g)}
-        df.update(grams)
-        for aspect in {label.aspect for label in doc.labels}:
-            by_aspect[aspect].update(grams)
-    out = {}
-    for aspect, counts in by_aspect.items():
-        kept = [
-            g
-            for g, n in counts.items()
-            if n >= MIN_KEYWORD_COUNT * 3 and n / df[g] >= MIN_KEYWORD_PRECISION
-        ]
-        name = CAR_NAME_KEYWORDS.get(aspect, aspect)
-        out[aspect] = sorted({name, *kept}, key=lambda g: (-counts[g], g))
-    return out
-
-
-def prune_keywords(candidates: dict[str, set[str]], units: Sequence[_Unit]) -> dict[str, list[str]]:
-    """Candidate terms that occur in enough units and mostly in units of their aspect."""
-    out: dict[str, list[str]] = {}
-    for aspect, terms in candidates.items():
-        kept = []
-        for term in sorted(terms):
-            if len(term) < 2:
-                continue
-            having = [u for u in units if term in u.clause and aspect not in u.ignore]
-            hits = sum(aspect in u.positive for u in having)
-            if hits >= MIN_KEYWORD_COUNT and hits / len(having) >= MIN_KEYWORD_PRECISION:
-                kept.append(term)
-        out[aspect] = kept
-    return out
-
-
-def _candidate_terms(corpus: str, inventory: str, docs: Sequence[AspectDoc]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = defaultdict(set)
-    for doc in docs:
-        for label in _corpus_labels(corpus, inventory, doc):
-            # An opinion word names the aspect only when no aspect term does ('很快' → 物流).
-            for term in (label.term or label.opinion,):
-                if term and label.aspect and _KEYWORD.match(normalise_clause(term)):
-                    out[label.aspect].add(normalise_clause(term))
-    return out
-
-
-def build_inventory_units(
-    inventory: str, splits: dict[str, CorpusSplit], part: str, keywords: dict[str, list[str]]
-) -> tuple[list[_Unit], list[list[_Unit]], list[set[str]]]:
-    """Units of an inventory's documents in one split part, also grouped per document."""
-    flat: list[_Unit] = []
-    per_doc: list[list[_Unit]] = []
-    gold: list[set[str]] = []
-    for corpus in _sources(inventory):
-        if corpus not in splits:
-            continue
-        for doc in getattr(splits[corpus], part):
-            labels = _corpus_labels(corpus, inventory, doc)
-            units = doc_units(doc, labels, keywords)
-            if inventory == "taxonomy" and corpus == "product":
-                # product_senticnet names an aspect term in every sentence, so a 商品质量
-                # detector trained on it fires on any opinion; its clauses only teach the
-                # other categories what they are not ('速度很快' of a phone is not 物流),
-                # and its terms become 商品质量 keywords.
-                for u in units:
-                    u.ignore.add("商品质量")
-                labels = [lb for lb in labels if lb.aspect != "商品质量"]
-                labels.append(AspectLabel(_UNJUDGED + "商品质量", "neutral"))
-            flat.extend(units)
-            per_doc.append(units)
-            gold.append({label.aspect for label in labels if label.aspect})
-    return flat, per_doc, gold
 
 
 def build_vocab(grams: Sequence[list[str]], pairs: Sequence[list[str]]) -> tuple[list[str], int]:
@@ -282,7 +128,7 @@ def build_vocab(grams: Sequence[list[str]], pairs: Sequence[list[str]]) -> tuple
 
 
 def _fit_detectors(
-    aspects: Sequence[str], units: Sequence[_Unit], x, min_positives: int
+    aspects: Sequence[str], units: Sequence[ClauseUnit], x, min_positives: int
 ) -> tuple[np.ndarray, np.ndarray]:
     weights = np.zeros((len(aspects), x.shape[1]), dtype=np.float32)
     bias = np.zeros(len(aspects), dtype=np.float32)
@@ -299,7 +145,7 @@ def _fit_detectors(
 
 
 def _tune_thresholds(
-    model: AspectModel, name: str, per_doc: Sequence[list[_Unit]], gold: Sequence[set[str]]
+    model: AspectModel, name: str, per_doc: Sequence[list[ClauseUnit]], gold: Sequence[set[str]]
 ) -> np.ndarray:
     """Per aspect, the detector threshold maximising document-level F1 on dev."""
     inv = model.inventories[name]
@@ -321,7 +167,7 @@ def _tune_thresholds(
         for t in grid:
             tp = fp = fn = 0
             for (lex, probs), g in zip(found, gold, strict=True):
-                if _UNJUDGED + aspect in g:
+                if UNJUDGED + aspect in g:
                     continue
                 pred = aspect in lex or probs[j] >= t
                 tp += pred and aspect in g
@@ -372,7 +218,7 @@ def train_aspect_model(
         name: The version's name part.
         min_positives: Fewest positive clauses an aspect's detector is trained on.
         extra_polarity: (short text, polarity) pairs that teach the polarity model only,
-            with no aspect (`nlp.aspect_data.load_review_polarity`).
+            with no aspect (`nlp.training.aspect_data.load_review_polarity`).
 
     Returns:
         The model, equal in every output to the one `load_aspect_model(out_dir)` gives.
@@ -382,12 +228,12 @@ def train_aspect_model(
         car_aspects = sorted({lb.aspect for d in splits["car"].train for lb in d.labels})
         inventories["car"] = (tuple(car_aspects), mine_car_keywords(splits["car"].train))
     for inventory in ("product", "cosmetics", "taxonomy"):
-        if not any(c in splits for c in _sources(inventory)):
+        if not any(c in splits for c in inventory_sources(inventory)):
             continue
         cands: dict[str, set[str]] = defaultdict(set)
-        for corpus in _sources(inventory):
+        for corpus in inventory_sources(inventory):
             if corpus in splits:
-                for a, terms in _candidate_terms(corpus, inventory, splits[corpus].train).items():
+                for a, terms in candidate_terms(corpus, inventory, splits[corpus].train).items():
                     cands[a] |= terms
         if inventory == "product":
             # Open vocabulary: every term seen is its own aspect, found by its name.
@@ -402,7 +248,7 @@ def train_aspect_model(
                 keywords[a] = sorted({*keywords.get(a, []), *SEED_KEYWORDS.get(a, "").split()})
             if "product" in splits:
                 others = {k for a in aspects if a != "商品质量" for k in keywords[a]}
-                extra = _product_quality_terms(splits["product"].train, others)
+                extra = product_quality_terms(splits["product"].train, others)
                 keywords["商品质量"] = sorted({*keywords["商品质量"], *extra})
         else:
             aspects = tuple(sorted(cands))
@@ -473,60 +319,9 @@ def train_aspect_model(
     return model
 
 
-def predict_pairs(
-    model: AspectModel, texts: Sequence[str], inventory: str
-) -> list[set[tuple[str, str]]]:
-    """Per text, the (aspect, polarity) pairs after `strongest_by_aspect`."""
-    return [
-        {(m.aspect, m.polarity) for m in strongest_by_aspect(mentions)}
-        for mentions in model.extract_many(texts, inventory)
-    ]
-
-
-def evaluation_sets(
-    splits: dict[str, CorpusSplit], part: str = "test"
-) -> dict[str, tuple[list[str], list[set[tuple[str, str]]]]]:
-    """Inventory → (texts, gold pairs) of one split part; taxonomy = mapped cosmetics+product."""
-    out = {}
-    for corpus, split in splits.items():
-        docs = getattr(split, part)
-        out[corpus] = ([d.text for d in docs], [gold_pairs(d.labels) for d in docs])
-    texts: list[str] = []
-    gold: list[set[tuple[str, str]]] = []
-    for corpus in ("cosmetics", "product"):
-        if corpus in splits:
-            for d in getattr(splits[corpus], part):
-                texts.append(d.text)
-                gold.append(gold_pairs(taxonomy_labels(corpus, d)))
-    if texts:
-        out["taxonomy"] = (texts, gold)
-    return out
-
-
-def evaluate_model(
-    model: AspectModel,
-    splits: dict[str, CorpusSplit],
-    part: str = "test",
-    predict: Callable[
-        [AspectModel, Sequence[str], str], list[set[tuple[str, str]]]
-    ] = predict_pairs,
-) -> dict[str, dict[str, object]]:
-    """`score_predictions` per inventory on one split part."""
-    return {
-        inv: score_predictions(gold, predict(model, texts, inv))
-        for inv, (texts, gold) in evaluation_sets(splits, part).items()
-        if inv in model.inventories
-    }
-
-
-def _summary(metrics: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
-    keys = ("macro_f1_pairs", "macro_f1_detection", "micro_f1_pairs", "micro_f1_detection")
-    return {inv: {k: m[k] for k in (*keys, "docs")} for inv, m in metrics.items()}
-
-
 def write_card(out_dir: Path, model: AspectModel, splits: dict[str, CorpusSplit], metrics) -> None:
     """metrics.json (summary + per-aspect) and the README.md model card."""
-    summary = _summary(metrics)
+    summary = summarise_metrics(metrics)
     per_aspect = {
         inv: {kind: {a: asdict(s) for a, s in m[kind].items()} for kind in ("pairs", "detection")}
         for inv, m in metrics.items()
@@ -627,7 +422,7 @@ benchmarks.aspects`. Per-aspect numbers are in `metrics.json`.
 - Sarcasm, and opinions spread over several clauses without an aspect word, are missed.
 
 ## Reproduce
-    OMP_NUM_THREADS=1 python -m nlp.train_aspects --out nlp/models/aspects_default
+    OMP_NUM_THREADS=1 python -m nlp.training.train_aspects --out nlp/models/aspects_default
 """
 
 
@@ -652,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = train_aspect_model(splits, args.out, extra_polarity=extra)
         metrics = evaluate_model(model, splits)
     write_card(args.out, model, splits, metrics)
-    for inv, s in _summary(metrics).items():
+    for inv, s in summarise_metrics(metrics).items():
         logger.info("%s: %s", inv, s)
     logger.info(
         "%s written to %s in %.0f s", model.version, args.out, time.perf_counter() - started

@@ -1,21 +1,16 @@
-"""The Quality page's backend on the bundled model and a real warehouse: version and metrics
-as training recorded them, confusion matrices that add up, corrections counted."""
+"""A model directory's report on the bundled model: version and metrics as training recorded
+them, confusion matrices that add up, and the recomputation for older models."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from nlp.model_report import ModelReportError, model_report, model_version
 from nlp.sentiment import DEFAULT_MODEL_DIR, load_sentiment_model
-from tests.seeding import save_sentiment
-from voc.records import make_document
-from warehouse import loaders
-from warehouse.actions import add_correction
-from warehouse.db import open_warehouse
-from warehouse.quality import QualityError, corrections_report, model_report, model_version
+from nlp.training.train_sentiment import recompute_test_confusion
 
 METRICS = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text(encoding="utf-8"))
 
@@ -61,7 +56,7 @@ def older_model(tmp_path_factory) -> Path:
 
 
 def test_an_older_model_has_its_matrix_recomputed_on_the_same_split(older_model: Path) -> None:
-    gold = model_report(older_model)["gold_sets"][0]
+    gold = model_report(older_model, recompute=recompute_test_confusion)["gold_sets"][0]
     assert gold["confusion_matrix"] == METRICS["test_confusion_matrix"]
     assert "recomputed" in gold["source"] and "matching the recorded accuracy" in gold["source"]
 
@@ -87,8 +82,8 @@ def test_three_way_gold_is_reported_in_label_order(report: dict) -> None:
     assert "Weibo" in gold["description"] and gold["source"] == "metrics.json"
 
 
-def test_without_recomputing_it_says_the_matrix_is_not_stored(older_model: Path) -> None:
-    gold = model_report(older_model, compute_missing=False)["gold_sets"][0]
+def test_without_a_recompute_it_says_the_matrix_is_not_stored(older_model: Path) -> None:
+    gold = model_report(older_model)["gold_sets"][0]
     assert gold["confusion_matrix"] is None and gold["f1"] is None
     assert "stored no confusion matrix" in gold["source"]
     assert gold["accuracy"] == METRICS["test_accuracy"]
@@ -96,52 +91,11 @@ def test_without_recomputing_it_says_the_matrix_is_not_stored(older_model: Path)
 
 def test_a_directory_without_metrics_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(QualityError, match="has no recorded metrics") as raised:
+    with pytest.raises(ModelReportError, match="has no recorded metrics") as raised:
         model_report(tmp_path)
     assert str(tmp_path) in str(raised.value) and "voc sentiment eval" in str(raised.value)
     with pytest.raises(FileNotFoundError, match="nowhere"):
         model_report(tmp_path / "nowhere")
     (tmp_path / "metrics.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(QualityError, match=r"cannot read .*metrics\.json"):
+    with pytest.raises(ModelReportError, match=r"cannot read .*metrics\.json"):
         model_report(tmp_path)
-
-
-def test_corrections_report_counts_changes_versions_and_the_corrected_share(
-    tmp_path: Path,
-) -> None:
-    db = tmp_path / "voc.duckdb"
-    con = open_warehouse(db)
-    try:
-        assert corrections_report(db, con)["n"] == 0
-        assert corrections_report(db, con)["corrected_share"] == 0.0
-        docs = [
-            make_document(
-                source="shop",
-                channel="review",
-                external_id=str(i),
-                text=f"第{i}条",
-                created_at=datetime(2025, 6, 1, tzinfo=UTC),
-            )
-            for i in range(4)
-        ]
-        loaders.upsert_documents(con, docs, "r1")
-        d0, d1 = docs[0].id, docs[1].id
-        rows = [(d.id, "positive", 0.9) for d in docs]
-        save_sentiment(con, rows, "m+1")
-        save_sentiment(con, rows[:1], "m+2")
-        add_correction(db, d0, "快递太慢", "m+1", "positive", "neutral", "张三")
-        add_correction(db, d0, "快递太慢", "m+2", "positive", "negative", "张三")
-        add_correction(db, d1, "没收到货", "m+1", "positive", "negative", "张三")
-        add_correction(db, "x9", "还行", "m+1", "negative", "neutral", "李四")  # not scored
-        found = corrections_report(db, con)
-    finally:
-        con.close()
-    assert found["n"] == 3
-    assert found["by_change"] == [
-        {"predicted": "positive", "corrected": "negative", "n": 2},
-        {"predicted": "negative", "corrected": "neutral", "n": 1},
-    ]
-    assert found["by_model_version"] == {"m+1": 2, "m+2": 1}
-    assert (found["n_scored"], found["n_corrected_scored"]) == (4, 2)
-    assert found["corrected_share"] == pytest.approx(0.5)
-    assert "n_scored" not in corrections_report(db)

@@ -31,7 +31,7 @@ from pathlib import Path
 from nlp.normalize import normalize_text
 
 #: ``../shared/data`` relative to the repository root (absent on users' machines).
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 #: Domains of the leave-one-domain-out benchmark, in report order.
 LODO_DOMAINS = (
     "书籍",

@@ -11,10 +11,11 @@ domain's texts, and the student is fine-tuned on the labelled texts plus the new
 texts with the teacher's probabilities as soft targets (the new domain oversampled to at
 least ``ADAPT_SHARE`` of the steps).
 
-Label values follow `nlp.sentiment_data`: 0 negative, 1 positive, 2 neutral. A text's
+Label values follow `nlp.training.sentiment_data`: 0 negative, 1 positive, 2 neutral. A text's
 score is ``P(positive) + 0.5 * P(neutral)``, as in `nlp.sentiment`.
 
-Framework-free building blocks shared by `nlp.train_sentiment` (the shipped model) and
+The n-gram teacher is `nlp.training.sentiment_teacher`. Framework-free building blocks
+shared by `nlp.training.train_sentiment` (the shipped model) and
 ``benchmarks/sentiment`` (leave-one-domain-out runs with a shorter schedule).
 """
 
@@ -33,16 +34,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from nlp.training.sentiment_teacher import self_trained_teacher, teacher_probabilities
+
 logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-#: Class ids (= label values of `nlp.sentiment_data`).
+#: Class ids (= label values of `nlp.training.sentiment_data`).
 ID2LABEL = {0: "negative", 1: "positive", 2: "neutral"}
 N_CLASSES = len(ID2LABEL)
 #: Domain adaptation: the new domain's share of fine-tuning steps, at least.
 ADAPT_SHARE = 0.2
-#: Self-training keeps the teacher's most confident share of the new domain's texts.
-SELF_TRAIN_KEEP = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,80 +304,6 @@ def pretrain_encoder(
             time.perf_counter() - started,
         )
     return {k: v for k, v in mlm.state_dict().items() if k.startswith("bert.")}
-
-
-def fit_teacher(texts: Sequence[str], labels: Sequence[int]) -> Any:
-    """The n-gram teacher: char 1-4-gram + jieba word 1-2-gram TF-IDF, logistic regression.
-
-    Returns:
-        A fitted scikit-learn pipeline (see `teacher_matrix`).
-    """
-    import jieba
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    jieba.setLogLevel(logging.WARNING)
-    features = make_union(
-        TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, min_df=2),
-        TfidfVectorizer(
-            tokenizer=jieba.lcut,
-            token_pattern=None,
-            ngram_range=(1, 2),
-            sublinear_tf=True,
-            min_df=2,
-        ),
-    )
-    pipe = make_pipeline(features, LogisticRegression(C=4.0, max_iter=3000))
-    return pipe.fit(list(texts), list(labels))
-
-
-def teacher_matrix(pipe: Any, texts: Sequence[str]) -> np.ndarray:
-    """Class probabilities of a fitted teacher, one column per class id (0 if unseen)."""
-    out = np.zeros((len(texts), N_CLASSES))
-    if len(texts):
-        out[:, list(pipe.classes_)] = pipe.predict_proba(list(texts))
-    return out
-
-
-def teacher_probabilities(
-    texts: Sequence[str], labels: Sequence[int], folds: int = 3, seed: int = 13
-) -> np.ndarray:
-    """Out-of-fold class probabilities of the teacher (`fit_teacher`), shape (n, 3).
-
-    Each text is scored by a model that never saw it, so the soft labels carry the
-    teacher's uncertainty instead of its memory of the training set.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    x = np.array(texts, dtype=object)
-    y = np.array(labels)
-    out = np.zeros((len(texts), N_CLASSES))
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for fit_idx, score_idx in splitter.split(x, y):
-        pipe = fit_teacher(list(x[fit_idx]), y[fit_idx])
-        out[score_idx] = teacher_matrix(pipe, list(x[score_idx]))
-    return out
-
-
-def self_trained_teacher(
-    texts: Sequence[str], labels: Sequence[int], domain_texts: Sequence[str]
-) -> np.ndarray:
-    """Teacher probabilities on a new domain's unlabelled texts, after one self-training round.
-
-    The teacher trained on the labelled texts labels the new domain; it is trained again
-    with the `SELF_TRAIN_KEEP` most confident of those labels added, and scores the domain.
-
-    Returns:
-        Shape (len(domain_texts), 3).
-    """
-    probs = teacher_matrix(fit_teacher(texts, labels), domain_texts)
-    margin = probs.max(axis=1)
-    keep = margin >= np.quantile(margin, 1 - SELF_TRAIN_KEEP)
-    pseudo = probs.argmax(axis=1)
-    extra = [t for t, k in zip(domain_texts, keep, strict=True) if k]
-    pipe = fit_teacher([*texts, *extra], [*labels, *pseudo[keep].tolist()])
-    return teacher_matrix(pipe, domain_texts)
 
 
 def soft_targets(labels: Sequence[int], teacher: np.ndarray | None, weight: float) -> torch.Tensor:

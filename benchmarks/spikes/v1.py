@@ -1,7 +1,8 @@
-"""Spikes v1: a day whose negative volume or negative share departs from its recent baseline.
+"""Spikes v1, the spike benchmark's baseline: a day whose negative volume or negative share
+departs from its recent baseline.
 
-Superseded by spikes v2 (`nlp.spikes.detect_episodes`); kept, and re-exported by
-`nlp.spikes`, until the daily flow switches over.
+Superseded by spikes v2 (`nlp.spikes.detect_episodes`, what the daily flow runs); kept here
+beside S-H-ESD (`benchmarks.spikes.shesd`) as the detector v2 is measured against.
 
 For each source and day, the baseline is the previous `baseline_days` days (at least
 `min_history` of them). Negative volume: expected = median of the baseline counts, spread
@@ -118,39 +119,3 @@ def _check_day(
                 )
             )
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class ThemeDayCount:
-    """Negative documents of one theme, from one source, on one day."""
-
-    source: str
-    day: date
-    theme_id: str
-    n: int
-
-
-def find_driving_theme(
-    spike: Spike, theme_counts: Sequence[ThemeDayCount]
-) -> tuple[str, int] | None:
-    """The theme whose count on the spike day exceeds its baseline-window mean the most.
-
-    Returns:
-        (theme_id, documents of that theme on the spike day), or None if no theme grew.
-    """
-    window_start = spike.day.toordinal() - spike.baseline_days
-    today: dict[str, int] = {}
-    before: dict[str, int] = {}
-    for c in theme_counts:
-        if c.source != spike.source:
-            continue
-        if c.day == spike.day:
-            today[c.theme_id] = today.get(c.theme_id, 0) + c.n
-        elif window_start <= c.day.toordinal() < spike.day.toordinal():
-            before[c.theme_id] = before.get(c.theme_id, 0) + c.n
-    best: tuple[float, str] | None = None
-    for theme_id, n in today.items():
-        excess = n - before.get(theme_id, 0) / max(spike.baseline_days, 1)
-        if excess > 0 and (best is None or (excess, theme_id) > best):
-            best = (excess, theme_id)
-    return None if best is None else (best[1], today[best[1]])

@@ -18,10 +18,10 @@ import torch
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from nlp.evaluate import evaluate_model
 from nlp.normalize import normalize_text
 from nlp.sentiment import SentimentModel, load_sentiment_model
-from nlp.sentiment_recipe import collate, length_batches
+from nlp.training.evaluate import evaluate_model
+from nlp.training.sentiment_recipe import collate, length_batches
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def finetune_sentiment(
     """Fine-tune `base` (default: the bundled model) on texts labelled 0/1, save to `out_dir`.
 
     The data is split (stratified, seeded) into a training part and a held-out part; the
-    held-out part is scored before and after, with `nlp.evaluate.evaluate_model`.
+    held-out part is scored before and after, with `nlp.training.evaluate.evaluate_model`.
 
     Args:
         texts: Raw texts (normalised here as the pipeline normalises them).
@@ -90,7 +90,7 @@ def finetune_sentiment(
         config: Training settings.
         progress: Show a progress bar on stderr.
         corrections: ``(text, label)`` pairs (0 negative, 1 positive, 2 neutral), e.g. the
-            dashboard's corrections merged by `nlp.sentiment_data.merge_corrections`: added
+            dashboard's corrections merged by `nlp.training.sentiment_data.merge_corrections`: added
             to the training part only, never held out. Neutral ones train the neutral
             class of a three-class model and are skipped (counted) for a two-class one.
         corrections_info: Recorded under ``corrections`` in ``finetune.json``, with the

@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tomllib
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from notify.channels import DeliveryError, build_channel
-from notify.config import AlertConfig, ChannelConfig, parse_alert_config
 from notify.message import AlertMessage, Verbatim, drilldown_url
+from voc.alert_settings import AlertConfig, ChannelConfig, load_alert_config
 
 
 def add_alerts_parser(subparsers: Any) -> None:
@@ -27,27 +25,6 @@ def add_alerts_parser(subparsers: Any) -> None:
     p.add_argument("--channel", required=True, help="a channel name under [alerts.channels]")
     p.add_argument("--config", help="TOML settings file with an [alerts] table (or $VOC_CONFIG)")
     p.set_defaults(func=cmd_alerts_test)
-
-
-def load_alert_config(path: str | Path) -> AlertConfig:
-    """Read the ``[alerts]`` table of a TOML settings file.
-
-    Raises:
-        ValueError: the file is missing, is not TOML, has no ``[alerts]`` table, or the
-            table is invalid (naming the key).
-    """
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: invalid TOML: {exc}") from None
-    table = raw.get("alerts")
-    if not isinstance(table, dict):
-        raise ValueError(f"{path}: no [alerts] table")
-    return parse_alert_config(table, str(path))
 
 
 def sample_message(config: AlertConfig, now: datetime) -> AlertMessage:
