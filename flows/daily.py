@@ -21,8 +21,8 @@ from flows.tasks import (
     run_stage,
 )
 from nlp.pipeline import build_pipeline
-from nlp.spikes import DetectorParams
-from signals.themes import THEME_SPEC
+from signals.spikes import DetectorParams
+from signals.theme_run import THEME_SPEC
 from voc.settings import Settings, SourceConfig, load_settings
 from voc.stages import fingerprints
 from warehouse import actions, loaders, sources

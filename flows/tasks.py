@@ -13,11 +13,11 @@ from prefect.cache_policies import NO_CACHE
 
 from nlp.pii import mask_documents
 from nlp.pipeline import build_pipeline
-from nlp.spikes import DetectorParams
 from scrapers.fetch import fetch_documents
-from signals.alerts import deliver_events
-from signals.spikes import update_spikes
-from signals.themes import update_themes
+from signals.alert_run import deliver_events
+from signals.spike_run import update_spikes
+from signals.spikes import DetectorParams
+from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
 from voc.records import Document
 from voc.settings import Settings, SourceConfig

@@ -1,6 +1,6 @@
 """The curated complaint taxonomy: named categories that keep their identity across runs.
 
-Discovered themes (`nlp.themes`) change with every run; these categories are written by
+Discovered themes (`signals.theme_discovery`) change with every run; these categories are written by
 people (a YAML file, see ``taxonomy_default.yaml``) and tag every document by *topic*, not
 polarity: "物流很快" and "物流太慢" are both about 物流. A document may get several
 categories. A category matches a text through, in this order:

@@ -1,5 +1,5 @@
 """The data behind the dashboard's 预警 Alerts page and the trend's spike markers: spike
-episodes overlapping the range, with their labels and drivers (`nlp.explain` wrote them)."""
+episodes overlapping the range, with their labels and drivers (`signals.explain` wrote them)."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def alert_list(
 
 def alert_detail(con: duckdb.DuckDBPyConnection, episode_id: str) -> dict[str, Any] | None:
     """One episode: every stored column, key_label, and ``explanation`` parsed (drivers by
-    kind and verbatims, as `nlp.explain` wrote them); None when there is no such episode."""
+    kind and verbatims, as `signals.explain` wrote them); None when there is no such episode."""
     cursor = con.execute(
         "SELECT e.*, CASE WHEN e.key_kind = 'theme' THEN coalesce(t.label, e.key_value) "
         "ELSE e.key_value END AS key_label FROM spike_episodes e "

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import duckdb
 
+#: A warehouse connection, for modules above the warehouse that pass one along without
+#: importing DuckDB themselves.
+Connection = duckdb.DuckDBPyConnection
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 

@@ -10,8 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 import duckdb
 
-from nlp.explain import ExplainDoc, Explanation
-from nlp.spikes import Episode, Series
+from voc.signals import Episode, ExplainDoc, Explanation, Series
 from warehouse.db import transaction
 
 #: Key kinds with daily series; social sources also get hourly ones.

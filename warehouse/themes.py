@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import pandas as pd
 
-from nlp.theme_tracker import (
-    TRACKER_VERSION,
-    TrackedTheme,
-    TrackResult,
-    document_frequencies,
-    key_phrases,
-    lifecycle_state,
-)
+from voc.signals import TrackedTheme, TrackResult
 from voc.stages import StageSpec
 from warehouse.db import register_frame, transaction
 from warehouse.enrichment import mark_current, select_pending
 
 
 def load_tracked_themes(con: duckdb.DuckDBPyConnection) -> list[TrackedTheme]:
-    """The live themes (not merged away), as `nlp.theme_tracker` needs them."""
+    """The live themes (not merged away), as the theme tracker needs them."""
     rows = con.execute(
         "SELECT theme_id, centroid, n_members, keywords, born_run_id FROM tracked_themes "
         "WHERE merged_into IS NULL ORDER BY theme_id"
@@ -75,27 +69,27 @@ def theme_members(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, l
     return dict(members)
 
 
-def idf_sample(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> tuple[dict[str, int], int]:
-    """Document frequencies over the newest `limit` distinct documents (for IDF)."""
+def recent_token_lists(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> list[list[str]]:
+    """Tokens of the newest `limit` distinct documents (what IDF weights are taken from)."""
     rows = con.execute(
         "SELECT k.tokens FROM doc_texts t JOIN doc_tokens k ON k.doc_id = t.doc_id "
         "JOIN raw_documents r ON r.id = t.doc_id WHERE t.duplicate_of IS NULL "
         "ORDER BY r.created_at DESC, t.doc_id LIMIT ?",
         [limit],
     ).fetchall()
-    df, n = document_frequencies([r[0] for r in rows])
-    return dict(df), n
+    return [list(r[0]) for r in rows]
 
 
 def save_tracking(
     con: duckdb.DuckDBPyConnection,
     result: TrackResult,
     run_id: str,
+    version: str,
     spec: StageSpec | None = None,
     prints: Mapping[str, str] | None = None,
 ) -> None:
-    """Store a tracking run in one transaction: themes, merges, new links, events; with
-    `spec`, newly linked documents are recorded as current for it."""
+    """Store a tracking run in one transaction: themes, merges, new links (of tracker
+    `version`), events; with `spec`, newly linked documents are recorded as current."""
     with transaction(con):
         for theme in result.themes:
             con.execute(
@@ -132,7 +126,7 @@ def save_tracking(
                 con.execute(
                     "INSERT OR REPLACE INTO doc_themes (doc_id, theme_id, model_version, "
                     "similarity) SELECT doc_id, theme_id, ?, similarity FROM incoming_links",
-                    [TRACKER_VERSION],
+                    [version],
                 )
             finally:
                 con.unregister("incoming_links")
@@ -145,69 +139,65 @@ def save_tracking(
             )
 
 
-def refresh_theme_stats(
-    con: duckdb.DuckDBPyConnection,
-    model_version: str,
-    run_id: str,
-    n_examples: int = 5,
-    exclude: Collection[str] = frozenset(),
-) -> int:
-    """Recompute every live theme's label, key phrases, size, negativity, first/last seen
-    and lifecycle state (as of the newest day of data), and rewrite `complaint_themes`.
-    Words in `exclude` (brand names) never appear in key phrases.
+@dataclass(frozen=True, slots=True)
+class ThemeMembers:
+    """What theme statistics are computed from (`theme_members_for_stats`).
 
-    Returns the number of live themes.
+    Attributes:
+        live: Ids of the themes not merged away.
+        rows: (theme_id, tokens, local_day, is_negative, doc_id, similarity) per themed
+            document (tokens empty when it has none).
+        keywords: Theme id → its centroid's top terms.
+        newest: The newest local day of any document (None: no documents).
     """
+
+    live: list[str]
+    rows: list[tuple]
+    keywords: dict[str, list[str]]
+    newest: date | None
+
+
+def theme_members_for_stats(con: duckdb.DuckDBPyConnection, model_version: str) -> ThemeMembers:
+    """Every themed document with what the statistics need (negative by `model_version`)."""
     live = [
         r[0]
         for r in con.execute(
             "SELECT theme_id FROM tracked_themes WHERE merged_into IS NULL"
         ).fetchall()
     ]
-    if not live:
-        con.execute("DELETE FROM complaint_themes")
-        return 0
     rows = con.execute(
-        "SELECT d.theme_id, t.tokens, r.local_day, s.label = 'negative', d.doc_id, "
-        "d.similarity FROM doc_themes d LEFT JOIN doc_tokens t ON t.doc_id = d.doc_id "
+        "SELECT d.theme_id, coalesce(t.tokens, []), r.local_day, s.label = 'negative', "
+        "d.doc_id, d.similarity FROM doc_themes d LEFT JOIN doc_tokens t ON t.doc_id = d.doc_id "
         "JOIN raw_documents r ON r.id = d.doc_id "
         "LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ?",
         [model_version],
     ).fetchall()
     newest = con.execute("SELECT max(local_day) FROM raw_documents").fetchone()[0]
-    tokens: dict[str, list[list[str]]] = defaultdict(list)
-    daily: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    negatives: dict[str, int] = defaultdict(int)
-    examples: dict[str, list[tuple[float, bool, str]]] = defaultdict(list)
-    for theme_id, toks, day, negative, doc_id, similarity in rows:
-        tokens[theme_id].append(list(toks or []))
-        daily[theme_id][day] += 1
-        negatives[theme_id] += bool(negative)
-        examples[theme_id].append((-(similarity or 0.0), not negative, doc_id))
-    phrases = key_phrases(tokens, exclude=exclude)
-    keywords = dict(con.execute("SELECT theme_id, keywords FROM tracked_themes").fetchall())
-    frame = []
-    for theme_id in live:
-        days = daily.get(theme_id, {})
-        n_docs = sum(days.values())
-        shown = phrases.get(theme_id) or list(keywords[theme_id][:3])
-        frame.append(
-            {
-                "theme_id": theme_id,
-                "label": "、".join(shown[:2]) if shown else theme_id,
-                "key_phrases": shown,
-                "n_docs": n_docs,
-                "n_negative": negatives.get(theme_id, 0),
-                "negativity": negatives.get(theme_id, 0) / n_docs if n_docs else 0.0,
-                "first_seen": min(days) if days else None,
-                "last_seen": max(days) if days else None,
-                "state": lifecycle_state(days, newest) if newest else "resolved",
-                # Negative documents nearest the centre first: a complaint theme's voice.
-                "example_ids": [d for *_, d in sorted(examples.get(theme_id, []))[:n_examples]],
-            }
-        )
-    stats = pd.DataFrame(frame)
-    register_frame(con, "theme_stats", stats)
+    keywords = {
+        k: list(v)
+        for k, v in con.execute("SELECT theme_id, keywords FROM tracked_themes").fetchall()
+    }
+    return ThemeMembers(live, rows, keywords, newest)
+
+
+def save_theme_stats(
+    con: duckdb.DuckDBPyConnection, stats: Sequence[Mapping], version: str, run_id: str
+) -> None:
+    """Write each live theme's label, key phrases, size, negativity, first/last seen and
+    state, and rewrite `complaint_themes` (themes with negative documents), in one
+    transaction.
+
+    Args:
+        con: Writable warehouse connection.
+        stats: One mapping per live theme: theme_id, label, key_phrases, n_docs,
+            n_negative, negativity, first_seen, last_seen, state, example_ids.
+        version: The tracker version recorded in `complaint_themes`.
+        run_id: The run.
+    """
+    if not stats:
+        con.execute("DELETE FROM complaint_themes")
+        return
+    register_frame(con, "theme_stats", pd.DataFrame(list(stats)))
     try:
         with transaction(con):
             con.execute(
@@ -221,11 +211,10 @@ def refresh_theme_stats(
                 "INSERT INTO complaint_themes SELECT t.theme_id, s.label, t.keywords, "
                 "s.n_negative, s.example_ids, ?, ? FROM tracked_themes t "
                 "JOIN theme_stats s USING (theme_id) WHERE s.n_negative > 0",
-                [TRACKER_VERSION, run_id],
+                [version, run_id],
             )
     finally:
         con.unregister("theme_stats")
-    return len(live)
 
 
 def theme_overview(con: duckdb.DuckDBPyConnection) -> list[dict]:

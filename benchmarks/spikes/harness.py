@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmarks.spikes.shesd import shesd_flags
 from benchmarks.spikes.v1 import DayCount, detect_spikes
-from nlp.spikes import Series, detect_alerts
+from signals.spikes import Series, detect_alerts
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 DAY0 = date(2025, 6, 2)  # a Monday
@@ -170,7 +170,7 @@ def _periods(bg: Background) -> list[date] | list[datetime]:
 
 
 def detect_v2(bg: Background, docs: np.ndarray, neg: np.ndarray) -> set[int]:
-    """Alerted periods of spikes v2 (nlp.spikes.detect_alerts, default parameters)."""
+    """Alerted periods of spikes v2 (signals.spikes.detect_alerts, default parameters)."""
     periods = _periods(bg)
     points = [(p, int(d), int(k)) for p, d, k in zip(periods, docs, neg, strict=True)]
     index = {p: i for i, p in enumerate(periods)}

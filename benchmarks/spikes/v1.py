@@ -1,7 +1,7 @@
 """Spikes v1, the spike benchmark's baseline: a day whose negative volume or negative share
 departs from its recent baseline.
 
-Superseded by spikes v2 (`nlp.spikes.detect_episodes`, what the daily flow runs); kept here
+Superseded by spikes v2 (`signals.spikes.detect_episodes`, what the daily flow runs); kept here
 beside S-H-ESD (`benchmarks.spikes.shesd`) as the detector v2 is measured against.
 
 For each source and day, the baseline is the previous `baseline_days` days (at least

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nlp.pipeline import build_pipeline
-from signals.themes import THEME_SPEC
+from signals.theme_run import THEME_SPEC
 from voc.records import Document, content_hash, document_id
 from voc.settings import Settings
 from voc.stages import fingerprints

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from nlp.segment import Segmenter
-from nlp.theme_tracker import TrackedTheme, TrackResult
+from signals.theme_run import refresh_theme_stats
+from signals.theme_tracker import TRACKER_VERSION, TrackedTheme, TrackResult
 from tests.seeding import save_doc_texts, save_sentiment, save_tokens
 from voc.records import make_document
 from warehouse import loaders, queries, themes
@@ -53,8 +54,8 @@ def db(tmp_path: Path):
         themes=[TrackedTheme("t1", {"快递": 0.8, "太慢": 0.6}, 2, ("快递", "太慢"), "r1")],
         assignments={docs[0].id: ("t1", 0.9), docs[2].id: ("t1", 0.4)},
     )
-    themes.save_tracking(c, tracked, "r1")
-    themes.refresh_theme_stats(c, "new", "r1")
+    themes.save_tracking(c, tracked, "r1", TRACKER_VERSION)
+    refresh_theme_stats(c, "new", "r1")
     yield c, docs
     c.close()
 

@@ -14,7 +14,8 @@ import pytest
 from nlp.aspects import AspectSentiment
 from nlp.segment import Segmenter
 from nlp.taxonomy import CategoryMatch
-from nlp.theme_tracker import TrackedTheme, TrackResult
+from signals.theme_run import refresh_theme_stats
+from signals.theme_tracker import TRACKER_VERSION, TrackedTheme, TrackResult
 from tests.seeding import (
     save_aspects,
     save_categories,
@@ -78,8 +79,8 @@ def published(tmp_path_factory: pytest.TempPathFactory):
         themes=[TrackedTheme("t1", {"快递": 0.8, "太慢": 0.6}, 2, ("快递", "太慢"), "r1")],
         assignments={docs[0].id: ("t1", 0.9), docs[2].id: ("t1", 0.4)},
     )
-    themes.save_tracking(con, tracked, "r1")
-    themes.refresh_theme_stats(con, "new", "r1")
+    themes.save_tracking(con, tracked, "r1", TRACKER_VERSION)
+    refresh_theme_stats(con, "new", "r1")
     save_categories(
         con,
         [(docs[0].id, [CategoryMatch(c, "keyword", "快递", 1.0) for c in ("物流", "时效")])],

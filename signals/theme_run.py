@@ -7,11 +7,18 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp.theme_tracker import TRACKER_VERSION, ThemeEvent, split_themes, track_themes
-from nlp.themes import default_theme_stopwords
+from signals.theme_discovery import default_theme_stopwords
+from signals.theme_stats import theme_stats
+from signals.theme_tracker import (
+    TRACKER_VERSION,
+    document_frequencies,
+    split_themes,
+    track_themes,
+)
+from voc.signals import ThemeEvent
 from voc.stages import StageSpec
 from warehouse import themes
-from warehouse.db import warehouse
+from warehouse.db import Connection, warehouse
 
 #: Theme assignment keeps per-document results under the stages' rule: a document whose
 #: tokens or sentiment changed is assigned again.
@@ -52,7 +59,8 @@ def update_themes(
     """
     exclude = default_theme_stopwords() | {b.lower() for b in brands}
     with warehouse(db_path) as con:
-        df = themes.idf_sample(con)
+        counts, n = document_frequencies(themes.recent_token_lists(con))
+    df = (dict(counts), n)
     update = ThemeUpdate()
     # Track, then split; a split theme may take documents nothing took before, so track
     # again until no split happens: a re-run of the same data then has nothing to do.
@@ -66,7 +74,7 @@ def update_themes(
         update.n_candidates = max(update.n_candidates, len(candidates))
         update.n_assigned += len(result.assignments)
         with warehouse(db_path) as con:
-            themes.save_tracking(con, result, run_id, THEME_SPEC, prints)
+            themes.save_tracking(con, result, run_id, TRACKER_VERSION, THEME_SPEC, prints)
             members = themes.theme_members(con)
             live = themes.load_tracked_themes(con)
         split = split_themes(live, members, run_id, exclude=exclude, df=df)
@@ -74,7 +82,26 @@ def update_themes(
         if not split.events:
             break
         with warehouse(db_path) as con:
-            themes.save_tracking(con, split, run_id)
+            themes.save_tracking(con, split, run_id, TRACKER_VERSION)
     with warehouse(db_path) as con:
-        update.n_live = themes.refresh_theme_stats(con, model_version, run_id, exclude=exclude)
+        update.n_live = refresh_theme_stats(con, model_version, run_id, exclude)
     return update
+
+
+def refresh_theme_stats(
+    con: Connection,
+    model_version: str,
+    run_id: str,
+    exclude: Collection[str] = frozenset(),
+) -> int:
+    """Recompute every live theme's label, key phrases, size, negativity, first/last seen
+    and lifecycle state (as of the newest day of data), and rewrite `complaint_themes`.
+    Words in `exclude` (brand names) never appear in key phrases.
+
+    Returns:
+        The number of live themes.
+    """
+    members = themes.theme_members_for_stats(con, model_version)
+    stats = theme_stats(members.live, members.rows, members.keywords, members.newest, exclude)
+    themes.save_theme_stats(con, stats, TRACKER_VERSION, run_id)
+    return len(members.live)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from nlp.theme_tracker import (
+from signals.theme_tracker import (
     TrackerParams,
     key_phrases,
     lifecycle_state,

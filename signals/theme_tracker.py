@@ -7,7 +7,7 @@ runs, unlike k-means clusters in a per-run SVD space. Each run:
 1. **Assign** every new document to the most similar existing theme when the cosine
    similarity is at least `assign_threshold`; the theme keeps its id.
 2. **Birth**: the negative documents no theme took (in the recent pool) are clustered
-   (`nlp.themes.discover_themes`); a cluster of at least `min_new_theme` documents
+   (`signals.theme_discovery.discover_themes`); a cluster of at least `min_new_theme` documents
    coheres when its members' mean similarity to its centre is at least `min_cohesion` and
    `min_lift` times that of the pool at large. A coherent cluster becomes a new theme —
    unless it is within `match_threshold` of an existing theme, which then absorbs it. The
@@ -32,15 +32,14 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from itertools import pairwise
 
-from nlp.themes import default_theme_stopwords, discover_themes
+from signals.theme_discovery import default_theme_stopwords, discover_themes
+from voc.signals import ThemeEvent, TrackedTheme, TrackResult, Vector
 
 TRACKER_VERSION = "themes-v2-tracked"
-
-Vector = dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -56,47 +55,6 @@ class TrackerParams:
     centroid_terms: int = 80
     min_split: int = 80
     split_threshold: float = 0.15
-
-
-@dataclass(frozen=True)
-class TrackedTheme:
-    """A theme as stored between runs.
-
-    Attributes:
-        theme_id: Stable id, given at birth.
-        centroid: term → weight (L2-normalised).
-        n_members: Documents assigned so far (the weight of the running mean).
-        keywords: Top centroid terms.
-        born_run_id: Run that created it.
-    """
-
-    theme_id: str
-    centroid: Vector
-    n_members: int
-    keywords: tuple[str, ...]
-    born_run_id: str
-
-
-@dataclass(frozen=True)
-class ThemeEvent:
-    """``born``; ``merged`` (theme_id into other_theme_id); ``split`` (theme_id, new, from
-    other_theme_id)."""
-
-    event: str
-    theme_id: str
-    other_theme_id: str | None
-    n_docs: int
-
-
-@dataclass
-class TrackResult:
-    """Themes after the run, this run's new assignments (doc → (theme, similarity)),
-    the reassignments a merge implies (old theme → new theme) and the events."""
-
-    themes: list[TrackedTheme]
-    assignments: dict[str, tuple[str, float]] = field(default_factory=dict)
-    merged: dict[str, str] = field(default_factory=dict)
-    events: list[ThemeEvent] = field(default_factory=list)
 
 
 def document_frequencies(token_lists: Sequence[Sequence[str]]) -> tuple[Counter[str], int]:

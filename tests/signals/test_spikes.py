@@ -1,4 +1,4 @@
-"""Spikes v2 (`nlp.spikes`): alerts, episodes and the p-values they rest on."""
+"""Spikes v2 (`signals.spikes`): alerts, episodes and the p-values they rest on."""
 
 import math
 from datetime import date, datetime, timedelta
@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from benchmarks.spikes.v1 import DayCount, detect_spikes
-from nlp.spikes import (
+from signals.spikes import (
     DetectorParams,
     Series,
     binom_sf,

@@ -28,79 +28,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from voc.signals import Driver, ExplainDoc, Explanation, Verbatim
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
-
-
-@dataclass(frozen=True, slots=True)
-class ExplainDoc:
-    """One document of a spike or baseline window.
-
-    Attributes:
-        doc_id: The document id.
-        text: Its (normalised) text.
-        theme: Its theme label, if it has one.
-        categories: Taxonomy categories.
-        aspects: (aspect, polarity) pairs.
-        tokens: Segmented words; empty to use character n-grams of `text`.
-        group_id: Near-duplicate group id (None: a group of its own).
-        group_size: Documents in that group (reposts and copies included).
-    """
-
-    doc_id: str
-    text: str
-    theme: str | None = None
-    categories: tuple[str, ...] = ()
-    aspects: tuple[tuple[str, str], ...] = ()
-    tokens: tuple[str, ...] = ()
-    group_id: str | None = None
-    group_size: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Driver:
-    """A feature that grew in the spike window.
-
-    Attributes:
-        kind: "theme", "category", "aspect" or "phrase".
-        value: The theme label, category, "aspect|polarity" or phrase.
-        spike_docs, baseline_docs: Documents carrying it in each window.
-        spike_share, baseline_share: Those as shares of each window's documents.
-        z: Log-odds ratio over its standard deviation (informative Dirichlet prior).
-    """
-
-    kind: str
-    value: str
-    spike_docs: int
-    baseline_docs: int
-    spike_share: float
-    baseline_share: float
-    z: float
-
-
-@dataclass(frozen=True, slots=True)
-class Verbatim:
-    """A representative document of the spike."""
-
-    doc_id: str
-    text: str
-    group_id: str
-    group_size: int
-    typicality: float
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """What drove a spike, kind by kind, best first, and who said it."""
-
-    themes: tuple[Driver, ...]
-    categories: tuple[Driver, ...]
-    aspects: tuple[Driver, ...]
-    phrases: tuple[Driver, ...]
-    verbatims: tuple[Verbatim, ...]
-    n_spike: int
-    n_baseline: int
 
 
 def char_ngrams(text: str, sizes: Iterable[int] = (2, 3, 4)) -> set[str]:

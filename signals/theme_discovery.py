@@ -59,7 +59,7 @@ def choose_theme_count(n_docs: int) -> int:
 def default_theme_stopwords() -> frozenset[str]:
     """Bundled words that never name a theme (shopping platforms, booking sites...)."""
     text = (
-        resources.files("nlp")
+        resources.files("signals")
         .joinpath("resources", "theme_stopwords.txt")
         .read_text(encoding="utf-8")
     )

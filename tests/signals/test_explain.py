@@ -1,6 +1,6 @@
 import random
 
-from nlp.explain import ExplainDoc, char_ngrams, explain_spike
+from signals.explain import ExplainDoc, char_ngrams, explain_spike
 
 # Everyday complaints about many things: the baseline and the spike's ordinary part.
 _USUAL = [

@@ -1,6 +1,6 @@
 import random
 
-from nlp.themes import discover_themes
+from signals.theme_discovery import discover_themes
 
 
 def _docs() -> tuple[list[str], list[list[str]]]:
