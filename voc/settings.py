@@ -124,7 +124,7 @@ class Settings:
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
         timezone: Timezone that defines a "day" for stats and schedules.
         schedule_cron: Cron for `voc schedule`.
-        spike_alpha: Significance of a spike test, per series per day (`nlp.spikes`).
+        spike_alpha: Significance of a spike test, per series per day (`signals.spikes`).
         spike_min_count: Fewest negative documents in a spike window.
         spike_min_ratio: Fewest times the expected negative volume for a volume spike.
         theme_max_docs: Negative documents sampled (newest first) for theme discovery.
