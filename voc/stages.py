@@ -20,10 +20,10 @@ migration for its table (see docs/architecture.md).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 #: What a stage reads of a document: its raw (masked) text, its normalised text, or the
 #: normalised text and its tokens.
@@ -132,7 +132,6 @@ class StageSpec:
     outputs: tuple[Output, ...] = ()
     batch_size: int | None = None
     history_days: int | None = None
-    kind: ClassVar[str] = "spec"
 
 
 def fingerprints(stages: Sequence[Stage | StageSpec]) -> dict[str, str]:
@@ -176,20 +175,3 @@ def check_records(stage: Stage, records: Sequence[Any]) -> dict[type, list[Any]]
             )
         bucket.append(record)
     return by_type
-
-
-def describe(stages: Sequence[Stage | StageSpec]) -> list[Mapping[str, Any]]:
-    """JSON-ready description of a pipeline (name, version, fingerprint, channels…)."""
-    prints = fingerprints(stages)
-    return [
-        {
-            "name": s.name,
-            "version": s.version,
-            "fingerprint": prints[s.name],
-            "channels": sorted(s.channels) if s.channels is not None else None,
-            "reads": s.reads,
-            "after": list(s.after),
-            "tables": [o.table for o in s.outputs],
-        }
-        for s in stages
-    ]

@@ -13,7 +13,7 @@ from nlp.pipeline import build_pipeline
 from signals.theme_run import THEME_SPEC
 from voc.records import Document, content_hash, document_id
 from voc.settings import Settings
-from voc.stages import fingerprints
+from voc.stages import Stage, fingerprints
 from warehouse import enrichment, loaders
 from warehouse.db import open_warehouse
 
@@ -150,3 +150,29 @@ class _Renamed:
 
     def __getattr__(self, name: str):
         return getattr(self._stage, name)
+
+
+def test_every_pipeline_stage_keeps_the_contract_and_its_tables_fit_its_records(
+    tmp_path: Path, pipeline
+) -> None:
+    stages, prints = pipeline
+    assert [s.name for s in stages] == [
+        "normalise",
+        "group",
+        "segment",
+        "taxonomy",
+        "aspects",
+        "sentiment",
+        "emotion",
+        "escalation",
+    ]
+    con = open_warehouse(tmp_path / "w.duckdb")
+    for stage in stages:
+        assert isinstance(stage, Stage), stage.name
+        assert stage.version and prints[stage.name], stage.name
+        for output in stage.outputs:
+            columns = {r[0] for r in con.execute(f"DESCRIBE {output.table}").fetchall()}
+            wanted = {*output.columns, output.version_column, output.time_column} - {None}
+            assert wanted <= columns, (stage.name, output.table, wanted - columns)
+            assert output.columns[0] == "doc_id", (stage.name, output.table)
+    con.close()
