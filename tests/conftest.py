@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from demo.server import DemoServer, start_demo_server
+from warehouse.db import open_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +17,28 @@ def demo_server() -> Iterator[DemoServer]:
     """The bundled demo sources on a free localhost port, for the whole session."""
     with start_demo_server("127.0.0.1", 0) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse file migrated from empty once per session (per xdist worker)."""
+    path = tmp_path_factory.mktemp("warehouse-template") / "template.duckdb"
+    open_warehouse(path).close()
+    return path
+
+
+@pytest.fixture
+def new_warehouse(warehouse_template: Path) -> Callable[[Path], Path]:
+    """Makes `path` a fresh, fully migrated warehouse file (a copy of the template).
+
+    Replaying every migration costs a few hundred milliseconds per file; tests that are
+    not about migrations start from the copy, and `open_warehouse` still checks that
+    nothing is pending. Tests of the migrations themselves open an empty file instead.
+    """
+
+    def make(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(warehouse_template, path)
+        return path
+
+    return make

@@ -32,8 +32,8 @@ def _m(aspect: str, polarity: str, clause: str, confidence: float = 0.9) -> Aspe
 
 
 @pytest.fixture()
-def con(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def con(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     yield c
     c.close()
 

@@ -25,8 +25,8 @@ V1, V2 = "emotion-default-v1+aaaaaaaa", "emotion-default-v1+bbbbbbbb"
 
 
 @pytest.fixture()
-def con(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def con(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     yield c
     c.close()
 

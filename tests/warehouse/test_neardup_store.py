@@ -26,8 +26,8 @@ OTHER = "耳机用了三天左边就没声音了，联系客服要求换货，�
 
 
 @pytest.fixture()
-def con(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def con(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     yield c
     c.close()
 
