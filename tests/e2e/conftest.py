@@ -17,6 +17,15 @@ E2E_SINCE = date(2025, 7, 10)
 E2E_UNTIL = date(2025, 8, 20)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, every test reading the session's ingested warehouse runs on
+    one worker, so the demo ingestion happens once (and `e2e_rerun` in the serial order)."""
+    for item in items:
+        if "e2e_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("e2e_db"))
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
