@@ -12,6 +12,28 @@ from demo.server import DemoServer, start_demo_server
 from warehouse.db import open_warehouse
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadgroup`, plus one group for the tests sharing the e2e warehouse.
+
+    pytest 9.2 keeps node ids where pytest-xdist 3.8's `xdist_group` suffix no longer
+    reaches them, so the mark alone does not group; the scheduler groups by module instead.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    from tests.e2e.conftest import E2E_DB_MODULES
+
+    class Scheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module.startswith("tests/e2e/") and module.rsplit("/", 1)[-1] in E2E_DB_MODULES:
+                return "e2e_db"
+            return super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def demo_server() -> Iterator[DemoServer]:
     """The bundled demo sources on a free localhost port, for the whole session."""

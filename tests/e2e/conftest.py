@@ -17,13 +17,22 @@ E2E_SINCE = date(2025, 7, 10)
 E2E_UNTIL = date(2025, 8, 20)
 
 
-@pytest.hookimpl(tryfirst=True)
+#: Modules whose tests read the session's ingested warehouse (`e2e_db`). Under pytest-xdist
+#: they run on one worker (see `pytest_xdist_make_scheduler` in tests/conftest.py), so the
+#: demo ingestion happens once, and `e2e_rerun` still comes after the tests before it.
+E2E_DB_MODULES = frozenset(
+    {"test_browser.py", "test_dashboard.py", "test_pipeline.py", "test_theme_stability.py"}
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`, every test reading the session's ingested warehouse runs on
-    one worker, so the demo ingestion happens once (and `e2e_rerun` in the serial order)."""
-    for item in items:
-        if "e2e_db" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("e2e_db"))
+    stray = [
+        item.nodeid
+        for item in items
+        if "e2e_db" in getattr(item, "fixturenames", ()) and item.path.name not in E2E_DB_MODULES
+    ]
+    if stray:
+        raise pytest.UsageError(f"add their modules to E2E_DB_MODULES: {', '.join(stray)}")
 
 
 @pytest.fixture(scope="session")
