@@ -13,7 +13,9 @@ from warehouse.db import open_warehouse
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """`--dist loadgroup`, plus one group for the tests sharing the e2e warehouse.
+    """`--dist loadgroup` by module: a module's tests share its module-scoped fixtures (a
+    crawl, a seeded warehouse) on one worker, the tests sharing the e2e warehouse are one
+    group, and the other e2e tests (each a whole ingestion) are scheduled one by one.
 
     pytest 9.2 keeps node ids where pytest-xdist 3.8's `xdist_group` suffix no longer
     reaches them, so the mark alone does not group; the scheduler groups by module instead.
@@ -27,7 +29,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     class Scheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            if module.startswith("tests/e2e/") and module.rsplit("/", 1)[-1] in E2E_DB_MODULES:
+            if not module.startswith("tests/e2e/"):
+                return module
+            if module.rsplit("/", 1)[-1] in E2E_DB_MODULES:
                 return "e2e_db"
             return super()._split_scope(nodeid)
 
