@@ -17,6 +17,24 @@ E2E_SINCE = date(2025, 7, 10)
 E2E_UNTIL = date(2025, 8, 20)
 
 
+#: Modules whose tests read the session's ingested warehouse (`e2e_db`). Under pytest-xdist
+#: they run on one worker (see `pytest_xdist_make_scheduler` in tests/conftest.py), so the
+#: demo ingestion happens once, and `e2e_rerun` still comes after the tests before it.
+E2E_DB_MODULES = frozenset(
+    {"test_browser.py", "test_dashboard.py", "test_pipeline.py", "test_theme_stability.py"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stray = [
+        item.nodeid
+        for item in items
+        if "e2e_db" in getattr(item, "fixturenames", ()) and item.path.name not in E2E_DB_MODULES
+    ]
+    if stray:
+        raise pytest.UsageError(f"add their modules to E2E_DB_MODULES: {', '.join(stray)}")
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness

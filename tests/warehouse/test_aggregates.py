@@ -158,8 +158,8 @@ def _enrich(con, docs, model: str = "m1") -> None:
 
 
 @pytest.fixture()
-def con(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def con(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     docs = [_doc(k, 1 + k % 6, channel="social" if k % 4 else "review") for k in range(36)]
     loaders.upsert_documents(c, docs, "run1")
     _enrich(c, docs)

@@ -76,8 +76,8 @@ def _doc(ext: str, text: str, day: int = 1, channel: str = "social"):
 
 
 @pytest.fixture()
-def con(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def con(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     yield c
     c.close()
 

@@ -36,8 +36,8 @@ def _doc(ext: str, text: str, hour: int = 10, day: int = 1, **kw):
 
 
 @pytest.fixture()
-def con(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def con(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     yield c
     c.close()
 

@@ -15,8 +15,8 @@ TZ = timezone(timedelta(hours=8))
 
 
 @pytest.fixture()
-def db(tmp_path: Path):
-    c = open_warehouse(tmp_path / "w.duckdb")
+def db(tmp_path: Path, new_warehouse):
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     docs = [
         make_document(
             source="weibo",

@@ -27,9 +27,9 @@ TEXTS = [
 
 
 @pytest.fixture(params=["base_tables", "search_table"])
-def con(tmp_path: Path, request):
+def con(tmp_path: Path, request, new_warehouse):
     """The same documents searched through the base tables and through agg_search_docs."""
-    c = open_warehouse(tmp_path / "w.duckdb")
+    c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     docs = [
         make_document(
             source="weibo" if ch == "social" else "shop",
