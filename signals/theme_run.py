@@ -82,7 +82,7 @@ def update_themes(
         if not split.events:
             break
         with warehouse(db_path) as con:
-            themes.save_tracking(con, split, run_id, TRACKER_VERSION)
+            themes.save_tracking(con, split, run_id, TRACKER_VERSION, THEME_SPEC, prints)
     with warehouse(db_path) as con:
         update.n_live = refresh_theme_stats(con, model_version, run_id, exclude)
     return update
