@@ -157,7 +157,8 @@ def upsert_documents(
                 assignments = ", ".join(f"{c} = i.{c}" for c in updated_cols)
                 con.execute(
                     f"UPDATE raw_documents r SET {assignments}, last_run_id = ? "
-                    "FROM incoming_docs i WHERE r.id = i.id AND list_contains(?, i.id)",
+                    "FROM incoming_docs i WHERE r.id = i.id "
+                    "AND i.id IN (SELECT unnest(?::VARCHAR[]))",
                     [run_id, changed],
                 )
             con.execute(

@@ -48,7 +48,7 @@ def select_theme_candidates(
     labels = dict(
         con.execute(
             "SELECT doc_id, label = 'negative' FROM doc_sentiment "
-            "WHERE model_version = ? AND list_contains(?, doc_id)",
+            "WHERE model_version = ? AND doc_id IN (SELECT unnest(?::VARCHAR[]))",
             [model_version, [d.doc_id for d in docs]],
         ).fetchall()
     )
