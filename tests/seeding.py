@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 import duckdb
 
 from nlp.aspects import AspectSentiment, strongest_by_aspect
-from nlp.neardup import Assignment
+from nlp.stages import aspects, emotion, neardup, normalise, segment, sentiment, taxonomy
 from nlp.stages.records import (
     AspectOpinion,
     CategoryTag,
@@ -22,13 +22,13 @@ from voc.stages import Output, StageDoc, StageSpec
 from warehouse import loaders
 from warehouse.enrichment import save_results
 
-NORMALISE = Output("doc_texts", NormalisedText)
-TOKENS = Output("doc_tokens", DocTokens)
-CATEGORIES = Output("doc_categories", CategoryTag, version_column="taxonomy_version")
-GROUPS = Output("doc_groups", Assignment, time_column="grouped_at")
-SENTIMENT = Output("doc_sentiment", SentimentScore, "model_version", "scored_at", True)
-EMOTION = Output("doc_emotion", EmotionScore, "model_version", "scored_at", True)
-ASPECTS = Output("doc_aspects", AspectOpinion, "model_version", "scored_at", True)
+NORMALISE = normalise.OUTPUT
+TOKENS = segment.OUTPUT
+CATEGORIES = taxonomy.OUTPUT
+GROUPS = neardup.OUTPUT
+SENTIMENT = sentiment.OUTPUT
+EMOTION = emotion.OUTPUT
+ASPECTS = aspects.OUTPUT
 
 
 def _docs(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[StageDoc]:

@@ -28,11 +28,15 @@ from warehouse.db import register_frame, transaction
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
+
 # A document's result for stage $stage is current: same content hash, same fingerprint.
-_CURRENT = (
-    "EXISTS (SELECT 1 FROM doc_stage_state s WHERE s.stage = $stage AND s.doc_id = r.id "
-    "AND s.content_hash = r.content_hash AND s.fingerprint = $fingerprint)"
-)
+def _current(doc_id: str) -> str:
+    return (
+        f"EXISTS (SELECT 1 FROM doc_stage_state s WHERE s.stage = $stage AND s.doc_id = {doc_id} "
+        "AND s.content_hash = r.content_hash AND s.fingerprint = $fingerprint)"
+    )
+
+
 # Every stage it reads from is current for the document ($after: 'stage:fingerprint' keys).
 _UPSTREAM_CURRENT = (
     "(SELECT count(*) FROM doc_stage_state u WHERE u.doc_id = r.id "
@@ -44,7 +48,7 @@ _PENDING = (
     " k.tokens "
     "FROM raw_documents r LEFT JOIN doc_texts t ON t.doc_id = r.id "
     "LEFT JOIN doc_tokens k ON k.doc_id = r.id "
-    f"WHERE NOT {_CURRENT} AND {_UPSTREAM_CURRENT} "
+    f"WHERE NOT {_current('r.id')} AND {_UPSTREAM_CURRENT} "
     "AND ($channels::VARCHAR[] IS NULL OR list_contains($channels, r.channel)) "
     "AND (NOT $distinct OR (t.doc_id IS NOT NULL AND t.duplicate_of IS NULL)) "
     "AND ($reads <> 'text_norm' OR t.doc_id IS NOT NULL) "
@@ -146,7 +150,7 @@ def select_history(
     order = f"o.{_name(output.time_column)}, " if output.time_column else ""
     rows = con.execute(
         f"SELECT {columns} FROM {_name(output.table)} o JOIN raw_documents r ON r.id = o.doc_id "
-        f"WHERE {_CURRENT.replace('r.id', 'o.doc_id')} "
+        f"WHERE {_current('o.doc_id')} "
         "AND r.local_day >= (SELECT max(local_day) FROM raw_documents) - $days::INTEGER "
         f"ORDER BY {order}r.created_at, r.id",
         {"stage": stage.name, "fingerprint": prints[stage.name], "days": stage.history_days},

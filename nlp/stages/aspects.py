@@ -10,6 +10,9 @@ from nlp.aspects import AspectModel, strongest_by_aspect
 from nlp.stages.records import AspectOpinion
 from voc.stages import Output, StageDoc
 
+#: The table this stage writes.
+OUTPUT = Output("doc_aspects", AspectOpinion, "model_version", "scored_at", keep_versions=True)
+
 
 @dataclass(frozen=True)
 class AspectStage:
@@ -22,9 +25,7 @@ class AspectStage:
     reads: str = "text_norm"
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
-    outputs: tuple[Output, ...] = (
-        Output("doc_aspects", AspectOpinion, "model_version", "scored_at", keep_versions=True),
-    )
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 5_000
     history_days: int | None = None
 

@@ -14,6 +14,10 @@ from voc.stages import Output, StageDoc
 DEFAULT_CHANNELS = frozenset({"social"})
 
 
+#: The table this stage writes.
+OUTPUT = Output("doc_emotion", EmotionScore, "model_version", "scored_at", keep_versions=True)
+
+
 @dataclass(frozen=True)
 class EmotionStage:
     """The most probable emotion and P(anger) of every distinct social post."""
@@ -24,9 +28,7 @@ class EmotionStage:
     reads: str = "text_norm"
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
-    outputs: tuple[Output, ...] = (
-        Output("doc_emotion", EmotionScore, "model_version", "scored_at", keep_versions=True),
-    )
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 20_000
     history_days: int | None = None
 

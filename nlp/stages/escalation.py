@@ -64,6 +64,10 @@ def find_escalation(text: str) -> dict[str, list[str]]:
     return found
 
 
+#: The table this stage writes.
+OUTPUT = Output("doc_escalation", EscalationSignal, "model_version", "scored_at")
+
+
 @dataclass(frozen=True)
 class EscalationStage:
     """Which escalations (regulator, media, legal, compensation) a document threatens."""
@@ -74,9 +78,7 @@ class EscalationStage:
     reads: str = "text_norm"
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
-    outputs: tuple[Output, ...] = (
-        Output("doc_escalation", EscalationSignal, "model_version", "scored_at"),
-    )
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 50_000
     history_days: int | None = None
 

@@ -15,6 +15,10 @@ def _version(config: NearDupConfig) -> str:
     return "neardup-v1+" + hashlib.sha256(repr(config).encode()).hexdigest()[:8]
 
 
+#: The table this stage writes.
+OUTPUT = Output("doc_groups", Assignment, time_column="grouped_at")
+
+
 @dataclass(frozen=True)
 class NearDupStage:
     """Each document joins the voice of its most similar earlier one (MinHash + LSH).
@@ -30,7 +34,7 @@ class NearDupStage:
     reads: str = "text_norm"
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = False
-    outputs: tuple[Output, ...] = (Output("doc_groups", Assignment, time_column="grouped_at"),)
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = None
     history_days: int | None = 60
 

@@ -10,6 +10,9 @@ from nlp.normalize import NORMALIZE_VERSION, hash_normalized, normalize_text
 from nlp.stages.records import NormalisedText
 from voc.stages import Output, StageDoc
 
+#: The table this stage writes.
+OUTPUT = Output("doc_texts", NormalisedText)
+
 
 @dataclass(frozen=True)
 class NormaliseStage:
@@ -21,7 +24,7 @@ class NormaliseStage:
     reads: str = "text"
     after: tuple[str, ...] = ()
     distinct_only: bool = False
-    outputs: tuple[Output, ...] = (Output("doc_texts", NormalisedText),)
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 50_000
     history_days: int | None = None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-POLARITIES = ("negative", "neutral", "positive")
+from nlp.aspects import POLARITIES
 
 
 def _probability(doc_id: str, what: str, name: str, value: float) -> None:

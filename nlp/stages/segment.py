@@ -10,6 +10,9 @@ from nlp.segment import Segmenter
 from nlp.stages.records import DocTokens
 from voc.stages import Output, StageDoc
 
+#: The table this stage writes.
+OUTPUT = Output("doc_tokens", DocTokens)
+
 
 @dataclass(frozen=True)
 class SegmentStage:
@@ -21,7 +24,7 @@ class SegmentStage:
     reads: str = "text_norm"
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
-    outputs: tuple[Output, ...] = (Output("doc_tokens", DocTokens),)
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 50_000
     history_days: int | None = None
 

@@ -10,6 +10,9 @@ from nlp.sentiment import SentimentModel
 from nlp.stages.records import SentimentScore
 from voc.stages import Output, StageDoc
 
+#: The table this stage writes.
+OUTPUT = Output("doc_sentiment", SentimentScore, "model_version", "scored_at", keep_versions=True)
+
 
 @dataclass(frozen=True)
 class SentimentStage:
@@ -21,9 +24,7 @@ class SentimentStage:
     reads: str = "text_norm"
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
-    outputs: tuple[Output, ...] = (
-        Output("doc_sentiment", SentimentScore, "model_version", "scored_at", keep_versions=True),
-    )
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 20_000
     history_days: int | None = None
 

@@ -10,6 +10,9 @@ from nlp.stages.records import CategoryTag
 from nlp.taxonomy import Taxonomy
 from voc.stages import Output, StageDoc
 
+#: The table this stage writes.
+OUTPUT = Output("doc_categories", CategoryTag, version_column="taxonomy_version")
+
 
 @dataclass(frozen=True)
 class TaxonomyStage:
@@ -22,9 +25,7 @@ class TaxonomyStage:
     reads: str = "tokens"
     after: tuple[str, ...] = ("normalise", "segment")
     distinct_only: bool = True
-    outputs: tuple[Output, ...] = (
-        Output("doc_categories", CategoryTag, version_column="taxonomy_version"),
-    )
+    outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = 20_000
     history_days: int | None = None
 
