@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-Channel = Literal["review", "social", "ticket"]
-CHANNELS: tuple[str, ...] = ("review", "social", "ticket")
+Channel = Literal["review", "social", "ticket", "survey"]
+CHANNELS: tuple[str, ...] = ("review", "social", "ticket", "survey")
 
 
 class RecordError(ValueError):
@@ -42,6 +44,9 @@ class Document:
         comment_count: Comments for social posts, else None.
         attributes: Source-specific fields as a flat dict of JSON scalars (a complaint's
             title, target and status; a comment's parent post; a ticket's priority...).
+        customer_key: Salted hash of the customer key the source gave (requester e-mail,
+            member id, a phone number in the text: `voc.customers.hash_customer_key`);
+            links the voice to a customer of the imported customer file. None: no key.
     """
 
     id: str
@@ -59,6 +64,7 @@ class Document:
     repost_count: int | None = None
     comment_count: int | None = None
     attributes: dict[str, Any] | None = None
+    customer_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (created_at as ISO 8601 with offset)."""
@@ -107,6 +113,7 @@ class Document:
             "repost_count",
             "comment_count",
             "attributes",
+            "customer_key",
         ):
             values.setdefault(key, None)
         return cls(**values)
@@ -151,6 +158,38 @@ def hash_author(author: str | None, salt: str = "") -> str | None:
     return hashlib.sha256(f"{salt}\x1f{author}".encode()).hexdigest()[:16]
 
 
+#: Mainland mobile numbers, with an optional +86 / 0086 / 86 prefix and separators.
+_MOBILE = re.compile(r"^(?:\+?0{0,2}86)?(1[3-9]\d{9})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_KEY_SEPARATORS = re.compile(r"[\s\-()（）.]")
+
+
+def normalize_customer_key(value: Any) -> str | None:
+    """A customer key in the one form every source hashes: NFKC, trimmed; an e-mail in lower
+    case; a mainland mobile number as its 11 digits (``+86``, spaces and dashes dropped);
+    anything else (member ids, uids) as written. Empty → None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores member ids and phone numbers as numbers
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if not text:
+        return None
+    if _EMAIL.match(text):
+        return text.lower()
+    mobile = _MOBILE.match(_KEY_SEPARATORS.sub("", text))
+    if mobile:
+        return mobile[1]
+    return text
+
+
+def hash_customer_key(value: Any, salt: str = "") -> str | None:
+    """The salted hash stored for a customer key: `hash_author` of the normalised key, so
+    the CRM file's ``Zhang@Example.com`` and a mail's ``zhang@example.com`` link up
+    (`voc.customers`). None for no key."""
+    return hash_author(normalize_customer_key(value), salt)
+
+
 def content_hash(text: str) -> str:
     """SHA-256 (hex, 32 chars) of a text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
@@ -172,8 +211,10 @@ def make_document(
     comment_count: int | None = None,
     attributes: dict[str, Any] | None = None,
     author_salt: str = "",
+    customer: str | None = None,
 ) -> Document:
-    """Build a validated `Document` from source fields, hashing the author.
+    """Build a validated `Document` from source fields, hashing the author and the customer
+    key (`customer`: the raw key, hashed with `author_salt` by `voc.customers`).
 
     Raises:
         RecordError: if a field is invalid (empty text, naive datetime, unknown channel...).
@@ -194,6 +235,7 @@ def make_document(
         "repost_count": repost_count,
         "comment_count": comment_count,
         "attributes": dict(attributes) if attributes else None,
+        "customer_key": hash_customer_key(customer, author_salt),
     }
     _validate(values)
     return Document(**values)

@@ -16,7 +16,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from voc.alert_settings import AlertConfig, parse_alert_config
+from voc.customers import CustomerConfig
 from voc.kinds import OptionError, SourceOptions, find_kind, kind_names, nearest_kind
 
 #: Where the bundled demo sources listen unless told otherwise.
@@ -119,6 +122,8 @@ class Settings:
         aspect_model_dir: Aspect-sentiment model directory; None = the bundled one.
         emotion_model_dir: Emotion model directory; None = the bundled one.
         alerts: Alert delivery: channels, routes, quiet hours (`voc.alert_settings`).
+        customers: How a CRM customer file is read (``[customers]``: column mapping,
+            conflict policy; `voc.customers.CustomerConfig`, ``docs/customers.md``).
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
         stopword_paths: Extra stopword lists (added to the bundled one).
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
@@ -146,6 +151,7 @@ class Settings:
     aspect_model_dir: Path | None = None
     emotion_model_dir: Path | None = None
     alerts: AlertConfig = field(default_factory=AlertConfig)
+    customers: CustomerConfig = field(default_factory=CustomerConfig)
     user_dict_paths: tuple[Path, ...] = ()
     stopword_paths: tuple[Path, ...] = ()
     author_salt: str = "voc-monitor"
@@ -230,6 +236,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         values["sources"] = raw["sources"]
     if "alerts" in raw:
         values["alerts"] = raw["alerts"]
+    if "customers" in raw:
+        values["customers"] = raw["customers"]
     return values
 
 
@@ -258,6 +266,8 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
                     out[key] = parse_alert_config(value, origin)
                 except ValueError as exc:
                     raise SettingsError(str(exc)) from exc
+        elif key == "customers":
+            out[key] = _build_customers(value, origin)
         elif key in ("user_dict_paths", "stopword_paths"):
             out[key] = tuple(Path(v) for v in value)
         elif key == "sources":
@@ -265,6 +275,19 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
         else:
             out[key] = value
     return Settings(**out)
+
+
+def _build_customers(raw: Any, origin: str) -> CustomerConfig:
+    if isinstance(raw, CustomerConfig):
+        return raw
+    try:
+        return CustomerConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"{origin}: [customers] {'.'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise SettingsError("\n".join(lines)) from None
 
 
 def _build_sources(raw: Any, origin: str) -> tuple[SourceConfig, ...]:

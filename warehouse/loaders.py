@@ -35,6 +35,7 @@ _DOC_COLUMNS = [
     "repost_count",
     "comment_count",
     "attributes",
+    "customer_key",
 ]
 # Columns whose change makes an incoming document an update rather than unchanged.
 _COMPARED = [
@@ -48,6 +49,7 @@ _COMPARED = [
     "comment_count",
     "author_hash",
     "attributes",
+    "customer_key",
 ]
 
 
@@ -105,6 +107,7 @@ def _documents_frame(docs: Sequence[Document], tz: ZoneInfo) -> pd.DataFrame:
                     if doc.attributes
                     else None
                 ),
+                "customer_key": doc.customer_key,
             }
         )
     frame = pd.DataFrame(rows, columns=_DOC_COLUMNS)
