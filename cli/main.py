@@ -7,6 +7,7 @@ import sys
 
 from cli.alerts import add_alerts_parser
 from cli.common import quiet_defaults
+from cli.customers import add_customers_parser
 from cli.dashboard import add_dashboard_parser
 from cli.demo import add_demo_parser, add_demo_server_parser
 from cli.ingest import add_ingest_parser, add_schedule_parser
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_parser(sub)
     add_sources_parser(sub)
     add_stats_parser(sub)
+    add_customers_parser(sub)
     add_dashboard_parser(sub)
     add_sentiment_parser(sub)
     add_alerts_parser(sub)

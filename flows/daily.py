@@ -16,6 +16,7 @@ from flows.tasks import (
     fetch_source,
     find_spikes,
     find_themes,
+    link_customers,
     load_documents,
     refresh_page_aggregates,
     run_stage,
@@ -195,6 +196,7 @@ def run_pipeline(
             for issue in issues:
                 logger.warning("source health: %s (%s)", issue.message, issue.check)
             health_issues += len(issues)
+        _record(db_path, run_id, link_customers(db_path))
         for stage in stages:
             _record(db_path, run_id, run_stage(settings, stage.name, prints))
         brands = frozenset(

@@ -21,7 +21,7 @@ from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
 from voc.records import Document
 from voc.settings import Settings, SourceConfig
-from warehouse import aggregates, enrichment, loaders
+from warehouse import aggregates, customers, enrichment, loaders
 from warehouse.db import warehouse
 
 
@@ -125,6 +125,23 @@ def load_documents(
         new=counts.new,
         updated=counts.updated,
         unchanged=counts.unchanged,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def link_customers(db_path: Path) -> StageResult:
+    """Link the voices to imported customers (full after a customer import, else new ones)."""
+    with warehouse(db_path) as con:
+        linked = customers.link_documents(con)
+    get_run_logger().info(
+        "customers: %d of %d documents linked (%s), %d survey responses",
+        linked.n_linked_total,
+        linked.n_documents,
+        "full rebuild" if linked.full else f"{linked.n_linked} new",
+        linked.n_responses_linked,
+    )
+    return StageResult(
+        "customers", n_in=linked.n_documents, n_out=linked.n_linked, seconds=linked.seconds
     )
 
 
