@@ -36,9 +36,7 @@ def add_customers_parser(sub: argparse._SubParsersAction) -> None:
         "segment_since column). Then links voices to customers.",
     )
     p.add_argument("file", help="the customer file (.csv or .xlsx)")
-    p.add_argument(
-        "--as-of", type=parse_date, help="the day the file describes (default: today)"
-    )
+    p.add_argument("--as-of", type=parse_date, help="the day the file describes (default: today)")
     p.add_argument(
         "--on-conflict",
         choices=("last", "refuse"),
@@ -183,8 +181,11 @@ def cmd_customers_import_uids(args: argparse.Namespace) -> int:
                 n_skipped=read.n_skipped,
             )
             unknown = result.n_skipped - read.n_skipped
-            _print_messages("未找到的客户 unknown customers / conflicts", result.messages,
-                            unknown + result.n_conflicts)
+            _print_messages(
+                "未找到的客户 unknown customers / conflicts",
+                result.messages,
+                unknown + result.n_conflicts,
+            )
             print(
                 f"导入 imported {read.name}: {result.n_new} new uids, {result.n_changed} "
                 f"moved, {result.n_unchanged} unchanged, {result.n_skipped} skipped "

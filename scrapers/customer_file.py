@@ -240,7 +240,9 @@ def read_customer_file(path: str | Path, config: CustomerConfig, salt: str) -> C
     table = _open_table(path, raw, wanted, config.sheet)
     out = CustomerFile(path.name, hashlib.sha256(raw).hexdigest(), encoding=table.encoding)
     if table.lossy:
-        out.problems.append(f"{path.name}: undecodable bytes replaced with U+FFFD / 有无法解码的字节")
+        out.problems.append(
+            f"{path.name}: undecodable bytes replaced with U+FFFD / 有无法解码的字节"
+        )
         out.n_problems += 1
     out.columns = map_columns(path.name, table.header, config)
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -81,9 +81,7 @@ def _n_imports(con: duckdb.DuckDBPyConnection) -> int:
 
 def needs_full_rebuild(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a customer or uid import happened since the links were last built."""
-    row = con.execute(
-        "SELECT n_imports FROM customer_link_state WHERE target = 'links'"
-    ).fetchone()
+    row = con.execute("SELECT n_imports FROM customer_link_state WHERE target = 'links'").fetchone()
     return row is None or row[0] != _n_imports(con)
 
 
@@ -102,7 +100,9 @@ def link_documents(con: duckdb.DuckDBPyConnection, full: bool | None = None) -> 
     # Incremental: only what has no link yet (new documents; unlinked ones are re-checked,
     # they cannot have become linkable without an import).
     doc_new = "" if full else "AND d.id NOT IN (SELECT doc_id FROM doc_customers) "
-    resp_new = "" if full else "AND r.response_id NOT IN (SELECT response_id FROM response_customers) "
+    resp_new = (
+        "" if full else "AND r.response_id NOT IN (SELECT response_id FROM response_customers) "
+    )
     with transaction(con):
         if full:
             con.execute("DELETE FROM doc_customers")
@@ -136,12 +136,10 @@ def link_documents(con: duckdb.DuckDBPyConnection, full: bool | None = None) -> 
         con.execute(
             "INSERT INTO customer_link_state VALUES ('links', ?, ?) ON CONFLICT (target) "
             "DO UPDATE SET n_imports = excluded.n_imports, linked_at = excluded.linked_at",
-            [_n_imports(con), datetime.now(timezone.utc)],
+            [_n_imports(con), datetime.now(UTC)],
         )
     result.n_documents = con.execute("SELECT count(*) FROM raw_documents").fetchone()[0]
-    result.n_responses_linked = con.execute(
-        "SELECT count(*) FROM response_customers"
-    ).fetchone()[0]
+    result.n_responses_linked = con.execute("SELECT count(*) FROM response_customers").fetchone()[0]
     result.seconds = time.perf_counter() - started
     return result
 
@@ -155,3 +153,31 @@ def linked_share_by_source(con: duckdb.DuckDBPyConnection) -> list[LinkShare]:
         "GROUP BY d.source ORDER BY d.source"
     ).fetchall()
     return [LinkShare(*row) for row in rows]
+
+
+def customer_status(con: duckdb.DuckDBPyConnection) -> dict:
+    """Customers, keys by type, current segment sizes, the last imports and the share of
+    each source's documents linked (``voc customers status``)."""
+    keys = dict(
+        con.execute("SELECT key_type, count(*) FROM customer_keys GROUP BY 1 ORDER BY 1").fetchall()
+    )
+    segments = con.execute(
+        "SELECT COALESCE(segment, '(none)'), count(*) FROM customer_segments "
+        "WHERE valid_to IS NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    cursor = con.execute(
+        "SELECT import_id, kind, file_name, as_of, n_rows, n_new, n_changed, n_unchanged, "
+        "n_skipped, n_conflicts, imported_at FROM customer_imports "
+        "ORDER BY imported_at DESC, import_id DESC LIMIT 10"
+    )
+    columns = [d[0] for d in cursor.description]
+    imports = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return {
+        "customers": con.execute("SELECT count(*) FROM customers").fetchone()[0],
+        "keys": keys,
+        "segment_rows": con.execute("SELECT count(*) FROM customer_segments").fetchone()[0],
+        "segments": {name: n for name, n in segments},
+        "imports": imports,
+        "linked_responses": con.execute("SELECT count(*) FROM response_customers").fetchone()[0],
+        "sources": [share.to_dict() for share in linked_share_by_source(con)],
+    }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import duckdb
@@ -22,6 +22,7 @@ from voc.customers import SEGMENT_FIELDS, Customer
 from warehouse.customer_links import (
     LinkResult,
     LinkShare,
+    customer_status,
     link_documents,
     linked_share_by_source,
 )
@@ -116,8 +117,9 @@ def merge_duplicates(
 
     Rows are the same customer when any of their hashed keys is equal. Their keys are
     merged; the attributes are the last row's (a cell it leaves empty keeps the earlier
-    row's value). Rows whose segment dimensions both give and differ are a conflict: with ``last`` the last row wins (each conflicting row reported), with
-    ``refuse`` the customer is left out of the import (reported).
+    row's value). Rows that give different segment dimensions are a conflict: with
+    ``last`` the last row wins (each conflicting row reported), with ``refuse`` the
+    customer is left out of the import (reported).
 
     Returns:
         (customers, messages, conflicting rows, rows skipped by ``refuse``).
@@ -156,8 +158,7 @@ def merge_duplicates(
                     else "the last row wins / 以最后一行为准"
                 )
                 messages.append(
-                    f"{c.where}: same customer as {prev.where} with a different {what}; "
-                    f"{verdict}"
+                    f"{c.where}: same customer as {prev.where} with a different {what}; {verdict}"
                 )
         added = tuple(k for k in c.key_hashes if k[1] not in owner_of)
         owner_of.update({h: idx for _, h in added})
@@ -230,7 +231,7 @@ def store_customers(
         n_skipped: Rows the reader already left out (no key).
         now: The import's timestamp (default: now).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     merged, messages, n_conflicts, n_refused = merge_duplicates(customers, on_conflict)
     result = ImportResult(
         None,
@@ -277,9 +278,7 @@ def _stage_import(con: duckdb.DuckDBPyConnection, present: Collection[str], as_o
         "QUALIFY row_number() OVER (PARTITION BY r.customer_id ORDER BY i.row_no DESC) = 1"
     )
     eff = ", ".join(f"{'i' if f in present else 'c'}.{f} AS {f}" for f in ATTRIBUTE_FIELDS)
-    differs = " OR ".join(
-        f"i.{f} IS DISTINCT FROM c.{f}" for f in ATTRIBUTE_FIELDS if f in present
-    )
+    differs = " OR ".join(f"i.{f} IS DISTINCT FROM c.{f}" for f in ATTRIBUTE_FIELDS if f in present)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE imp_eff AS SELECT i.customer_id, {eff}, "
         "i.segment_since, c.customer_id IS NULL AS is_new, "
@@ -419,7 +418,7 @@ def store_uid_links(
     uid given twice with different customers: the last row wins (reported). In one
     transaction; re-importing the same file changes nothing.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     result = ImportResult(None, n_rows=len(links) + n_skipped if n_rows is None else n_rows)
     frame = pd.DataFrame(
         {
@@ -486,33 +485,3 @@ def store_uid_links(
     finally:
         con.unregister("incoming_uids")
     return result
-
-
-def customer_status(con: duckdb.DuckDBPyConnection) -> dict:
-    """Customers, keys by type, current segment sizes, the last imports and the share of
-    each source's documents linked (``voc customers status``)."""
-    keys = dict(
-        con.execute(
-            "SELECT key_type, count(*) FROM customer_keys GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    )
-    segments = con.execute(
-        "SELECT COALESCE(segment, '(none)'), count(*) FROM customer_segments "
-        "WHERE valid_to IS NULL GROUP BY 1 ORDER BY 2 DESC, 1"
-    ).fetchall()
-    cursor = con.execute(
-        "SELECT import_id, kind, file_name, as_of, n_rows, n_new, n_changed, n_unchanged, "
-        "n_skipped, n_conflicts, imported_at FROM customer_imports "
-        "ORDER BY imported_at DESC, import_id DESC LIMIT 10"
-    )
-    columns = [d[0] for d in cursor.description]
-    imports = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    return {
-        "customers": con.execute("SELECT count(*) FROM customers").fetchone()[0],
-        "keys": keys,
-        "segment_rows": con.execute("SELECT count(*) FROM customer_segments").fetchone()[0],
-        "segments": {name: n for name, n in segments},
-        "imports": imports,
-        "linked_responses": con.execute("SELECT count(*) FROM response_customers").fetchone()[0],
-        "sources": [share.to_dict() for share in linked_share_by_source(con)],
-    }
