@@ -9,7 +9,9 @@ every key (member id, mobile, e-mail) is hashed on the spot: no raw key leaves t
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from nlp.normalize import to_simplified
-from scrapers.ticket_files import HEADER_SEARCH_ROWS, Table, TableError, cell_text, read_table
+from scrapers.ticket_files import (
+    HEADER_SEARCH_ROWS,
+    Table,
+    TableError,
+    cell_text,
+    read_table,
+)
 from scrapers.tickets import parse_ticket_value
 from voc.customers import Customer, CustomerConfig
 from voc.records import hash_author, hash_customer_key
@@ -112,17 +120,31 @@ def _open_table(path: Path, raw: bytes, headers: list[str], sheet: str | None) -
         if not table.header or wanted & {to_simplified(h) for h in table.header}:
             return table
         # The first row is a title: find the row that has one of our headers and read the
-        # file again with that row's own spelling of them as the required headers.
-        for n, (_, row) in enumerate(table.rows):
-            if n >= HEADER_SEARCH_ROWS or isinstance(row, str):
-                break
-            cells = [cell_text(v) for v in row.values()]
+        # file again with that row's own spelling of it as the required header.
+        for cells in _first_rows(path.name, raw, sheet, table.encoding):
             found = [c for c in cells if c and to_simplified(c) in wanted]
             if found:
-                return read_table(path.name, raw, found, sheet)
-        return read_table(path.name, raw, (), sheet)
+                return read_table(path.name, raw, found[:1], sheet)
+        return table
     except TableError as exc:
         raise CustomerFileError(f"{path.name}: {exc}") from None
+
+
+def _first_rows(name: str, raw: bytes, sheet: str | None, encoding: str) -> list[list[str]]:
+    # The rows of a table are keyed by its header; a title row's header drops their cells.
+    if name.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        try:
+            ws = book[sheet] if sheet else book.worksheets[0]
+            rows = ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
+            return [[cell_text(c) for c in row] for row in rows]
+        finally:
+            book.close()
+    text = raw[: 64 * 1024].decode(encoding, errors="ignore")
+    lines = text.splitlines()[:HEADER_SEARCH_ROWS]
+    return [[c.strip() for c in row] for row in csv.reader(lines)]
 
 
 def _header_index(header: list[str]) -> dict[str, str]:

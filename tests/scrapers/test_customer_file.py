@@ -75,10 +75,10 @@ def test_traditional_headers_in_xlsx_with_a_title_row(tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
     sheet.append(["客戶名單 2025年6月"])  # Excel exports often start with a title
-    sheet.append(["會員號", "手機", "電子郵件", "客戶等級", "省份", "城市", "客戶來源", "客戶經理",
-                  "首單日期", "訂單數"])  # fmt: skip
+    sheet.append(["序號", "會員號", "手機", "電子郵件", "客戶等級", "省份", "城市", "客戶來源",
+                  "客戶經理", "首單日期", "訂單數"])  # fmt: skip
     # Excel stores phone numbers and member ids as numbers, dates as date cells.
-    sheet.append([10001, 13800138000, "a@b.cn", "高價值", "臺灣", "臺北", "老客戶推薦", "陳經理",
+    sheet.append([1, 10001, 13800138000, "a@b.cn", "高價值", "臺灣", "臺北", "老客戶推薦", "陳經理",
                   date(2024, 2, 3), 7])  # fmt: skip
     path = tmp_path / "crm.xlsx"
     book.save(path)
