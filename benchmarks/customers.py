@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import tempfile
 import time
@@ -74,8 +75,9 @@ def baseline_csv(path: Path) -> float:
 
 
 def import_file(con, path: Path, as_of: date) -> dict:
-    """Read and store one customer file; the seconds of each step and the counts."""
-    started = time.perf_counter()
+    """Read and store one customer file; the seconds of each step (wall clock, and CPU
+    seconds of this process: the machine is shared) and the counts."""
+    started, cpu = time.perf_counter(), time.process_time()
     read = read_customer_file(path, CustomerConfig(), SALT)
     read_s = time.perf_counter() - started
     result = store_customers(
@@ -87,6 +89,7 @@ def import_file(con, path: Path, as_of: date) -> dict:
         "read_s": round(read_s, 2),
         "store_s": round(total - read_s, 2),
         "total_s": round(total, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
         "new": result.n_new,
         "changed": result.n_changed,
         "segment_changes": result.n_segment_changes,
@@ -131,7 +134,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--docs", type=int, default=1_000_000)
     args = parser.parse_args()
-    out: dict = {"rows": args.rows, "docs": args.docs}
+    out: dict = {"rows": args.rows, "docs": args.docs, "cores": os.cpu_count()}
+    out["load_average_at_start"] = [round(x, 1) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         first, second = work / "customers_may.csv", work / "customers_june.csv"
@@ -161,6 +165,7 @@ def main() -> None:
         }
         out["link_vs_baseline"] = round(full.seconds / base, 1)
         con.close()
+    out["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     out["finished_at"] = datetime.now().isoformat(timespec="seconds")
     print(json.dumps(out, ensure_ascii=False, indent=2))
     for name, seconds in (

@@ -25,6 +25,7 @@ from scrapers.ticket_files import (
     Table,
     TableError,
     cell_text,
+    decode_export,
     read_table,
 )
 from scrapers.tickets import parse_ticket_value
@@ -195,13 +196,13 @@ class _Cells:
         self.days: dict[Any, date | str] = {}
 
     def label(self, value: Any) -> str | None:
-        text = cell_text(value)
-        if not text:
-            return None
-        got = self.labels.get(text)
+        got = self.labels.get(value) if isinstance(value, str) else None
         if got is None:
-            got = self.labels[text] = to_simplified(text)
-        return got
+            text = cell_text(value)
+            got = to_simplified(text) if text else ""
+            if isinstance(value, str):
+                self.labels[value] = got
+        return got or None
 
     def day(self, value: Any) -> date | str | None:
         """A date, None for an empty cell, or the message for an unreadable one."""
@@ -259,66 +260,128 @@ def read_customer_file(path: str | Path, config: CustomerConfig, salt: str) -> C
     path = Path(path)
     raw = path.read_bytes()
     wanted = [h for f in (*KEY_FIELDS, *LABEL_FIELDS) for h in getattr(config.columns, f) or ()]
-    table = _open_table(path, raw, wanted, config.sheet)
-    out = CustomerFile(path.name, hashlib.sha256(raw).hexdigest(), encoding=table.encoding)
-    if table.lossy:
-        out.problems.append(
-            f"{path.name}: undecodable bytes replaced with U+FFFD / 有无法解码的字节"
-        )
+    out = CustomerFile(path.name, hashlib.sha256(raw).hexdigest())
+    if path.suffix.lower() == ".csv":
+        # A million-row export: rows as lists, cells by index (no dict per row).
+        text, out.encoding, lossy = decode_export(raw)
+        header, rows = _csv_rows(text, {to_simplified(h) for h in wanted})
+    else:
+        table = _open_table(path, raw, wanted, config.sheet)
+        out.encoding, lossy, header = table.encoding, table.lossy, table.header
+        rows = _table_rows(table)
+    if lossy:
+        out.problems.append(f"{path.name}: undecodable bytes replaced with U+FFFD / 无法解码")
         out.n_problems += 1
-    out.columns = map_columns(path.name, table.header, config)
+    out.columns = map_columns(path.name, header, config)
     try:
-        for customer in _customers(path.name, table, out, salt):
-            out.customers.append(customer)
+        out.customers = list(_customers(path.name, header, rows, out, salt))
     except TableError as exc:
         raise CustomerFileError(f"{path.name}: {exc}") from None
     return out
 
 
-def _customers(name: str, table: Table, out: CustomerFile, salt: str) -> Iterator[Customer]:
-    cols = out.columns
+def _csv_rows(text: str, wanted: set[str]) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """The header (the first of the first rows that has one of our headers, else the first
+    non-empty row) and the data rows after it, numbered as a spreadsheet shows them."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    first: list[str] | None = None
+    row_no = 0
+    try:
+        for row_no, cells in enumerate(reader, start=1):
+            cells = [c.strip() for c in cells]
+            if not any(cells):
+                continue
+            first = first or cells
+            if wanted & {to_simplified(c) for c in cells if c}:
+                header = cells
+                break
+            if row_no >= HEADER_SEARCH_ROWS:
+                break
+    except csv.Error as exc:
+        raise TableError(f"unreadable CSV after row {row_no}: {exc}") from None
+    if not header:
+        return first or [], iter(())  # map_columns says which key column is missing
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        n = row_no
+        try:
+            for n, cells in enumerate(reader, start=row_no + 1):
+                yield n, cells
+        except csv.Error as exc:
+            raise TableError(f"unreadable CSV after row {n}: {exc}") from None
+
+    return header, rows()
+
+
+def _table_rows(table: Table) -> Iterator[tuple[int, list[Any] | str]]:
+    for where, row in table.rows:
+        row_no = int(where.rpartition(" ")[2])
+        yield row_no, row if isinstance(row, str) else [row.get(h) for h in table.header]
+
+
+def _customers(
+    name: str,
+    header: list[str],
+    rows: Iterator[tuple[int, list[Any] | str]],
+    out: CustomerFile,
+    salt: str,
+) -> Iterator[Customer]:
+    at = {h: i for i, h in reversed(list(enumerate(header)))}
+    cols = {f: at[h] for f, h in out.columns.items()}
+    width = len(header)
     keys = [(f, cols[f]) for f in KEY_FIELDS if f in cols]
-    key_names = "/".join(h for _, h in keys)
+    key_names = "/".join(out.columns[f] for f, _ in keys)
     labels = [(f, cols[f]) for f in LABEL_FIELDS if f in cols]
     dates = [(f, cols[f]) for f in DATE_FIELDS if f in cols]
-    owner, count, spend = cols.get("owner"), cols.get("order_count"), cols.get("spend")
+    numbers = [(f, cols[f], cast) for f, cast in (("order_count", int), ("spend", float))
+               if f in cols]  # fmt: skip
+    owner = cols.get("owner")
     cells = _Cells()
-    for where, row in table.rows:
-        out.n_rows += 1
-        where = f"{name} {where}"
+    label = cells.label
+    for row_no, row in rows:
+        where = f"{name} row {row_no}"
         if isinstance(row, str):
+            out.n_rows += 1
             _note(out.skipped, f"{where}: {row}")
             out.n_skipped += 1
             continue
+        if len(row) < width:
+            if not any(row):
+                continue  # a blank line is not a row
+            row = row + [""] * (width - len(row))
+        out.n_rows += 1
         hashes = []
-        for key_type, header in keys:
-            value = row.get(header)
+        for key_type, i in keys:
+            value = row[i]
             if value is not None and value != "":
                 hashed = hash_customer_key(value, salt)
                 if hashed:
                     hashes.append((key_type, hashed))
         if not hashes:
+            if not any(cell_text(c) for c in row):
+                out.n_rows -= 1  # a blank row (Excel's formatted-but-empty tail)
+                continue
             _note(out.skipped, f"{where}: empty key {key_names} / 客户键为空，已跳过")
             out.n_skipped += 1
             continue
-        values: dict[str, Any] = {f: cells.label(row.get(h)) for f, h in labels}
-        for f, header in dates:
-            got = cells.day(row.get(header))
+        values: dict[str, Any] = {f: label(row[i]) for f, i in labels}
+        for f, i in dates:
+            got = cells.day(row[i])
             if isinstance(got, str):
-                _note(out.problems, f"{where}: {header} {got}")
+                _note(out.problems, f"{where}: {header[i]} {got}")
                 out.n_problems += 1
                 got = None
             values[f] = got
-        for f, header, cast in (("order_count", count, int), ("spend", spend, float)):
-            if header is not None:
-                got = _number(row.get(header), cast)
-                if isinstance(got, str):
-                    _note(out.problems, f"{where}: {header} {got}")
-                    out.n_problems += 1
-                    got = None
-                values[f] = got
+        for f, i, cast in numbers:
+            got = _number(row[i], cast)
+            if isinstance(got, str):
+                _note(out.problems, f"{where}: {header[i]} {got}")
+                out.n_problems += 1
+                got = None
+            values[f] = got
         if owner is not None:
-            values["owner"] = cell_text(row.get(owner)) or None
+            values["owner"] = cell_text(row[owner]) or None
         yield Customer(hashes[0][1], tuple(hashes), where=where, **values)
 
 
