@@ -389,33 +389,17 @@ def _apply_import(con: duckdb.DuckDBPyConnection, import_id: str, now: datetime)
 
 
 def _record_import(
-    con: duckdb.DuckDBPyConnection,
-    result: ImportResult,
-    kind: str,
-    file_name: str,
-    file_sha256: str,
-    as_of: date,
-    now: datetime,
-) -> None:
+    con: duckdb.DuckDBPyConnection, result: ImportResult, kind: str, file_name: str,
+    file_sha256: str, as_of: date, now: datetime,
+) -> None:  # fmt: skip
+    r = result
     con.execute(
         "INSERT INTO customer_imports (import_id, kind, file_name, file_sha256, as_of, n_rows, "
         "n_new, n_changed, n_unchanged, n_skipped, n_conflicts, imported_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            result.import_id,
-            kind,
-            file_name,
-            file_sha256,
-            as_of,
-            result.n_rows,
-            result.n_new,
-            result.n_changed,
-            result.n_unchanged,
-            result.n_skipped,
-            result.n_conflicts,
-            now,
-        ],
-    )
+        [r.import_id, kind, file_name, file_sha256, as_of, r.n_rows, r.n_new, r.n_changed,
+         r.n_unchanged, r.n_skipped, r.n_conflicts, now],
+    )  # fmt: skip
 
 
 def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
