@@ -236,7 +236,9 @@ class Tally:
         if r.nps is not None:
             if not 0 <= r.nps <= 10:
                 raise ValueError(f"NPS answer {r.nps} is outside 0–10")
-            p, m, d = (p + 1, m, d) if r.nps >= 9 else (p, m + 1, d) if r.nps >= 7 else (p, m, d + 1)
+            p, m, d = (
+                (p + 1, m, d) if r.nps >= 9 else (p, m + 1, d) if r.nps >= 7 else (p, m, d + 1)
+            )
         s, n = self.satisfied, self.csat_n
         if r.csat is not None:
             s, n = s + (r.csat >= 4), n + 1
@@ -265,6 +267,10 @@ def _difference(a: Score, b: Score) -> Comparison | None:
         Score(a.metric, a.n, a.value, a.low, a.high, a.se, a.n > 0),
         Score(b.metric, b.n, b.value, b.low, b.high, b.se, b.n > 0),
     )
+
+
+#: On a tie (the same respondents), a theme is named before an aspect, then a category.
+_KIND_ORDER = {"theme": 0, "aspect": 1, "category": 2}
 
 
 def key_drivers(
@@ -319,6 +325,7 @@ def key_drivers(
             not d.enough,
             -(d.impact if d.impact is not None else -math.inf),
             -d.n_mention,
+            _KIND_ORDER.get(d.kind, len(_KIND_ORDER)),
             d.kind,
             d.value,
         )

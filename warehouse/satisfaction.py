@@ -247,8 +247,7 @@ def drivers_for(
     scores = _run(con, head + "SELECT response_id, nps, csat FROM scope", params).fetchall()
     mentions: dict[str, set[tuple[str, str]]] = {}
     for response_id, kind, value in _run(
-        con,
-        head.rstrip() + ", " + _mentions_sql().removeprefix("WITH "), params
+        con, head.rstrip() + ", " + _mentions_sql().removeprefix("WITH "), params
     ).fetchall():
         mentions.setdefault(response_id, set()).add((kind, value))
     people = [
