@@ -28,6 +28,7 @@ CHANNEL_NAMES = {
     "review": ("评价", "Reviews"),
     "social": ("社交", "Social"),
     "ticket": ("工单", "Tickets"),
+    "survey": ("问卷", "Surveys"),
 }
 SENTIMENT_NAMES = {
     "negative": ("负面", "Negative"),

@@ -13,7 +13,7 @@ from datetime import date
 
 import streamlit as st
 
-PAGES = ("overview", "alerts", "themes", "explore", "query", "sources", "quality")
+PAGES = ("overview", "alerts", "themes", "customers", "explore", "query", "sources", "quality")
 
 #: URL parameter → session-state key of the widget that owns it.
 LIST_PARAMS = {"src": "f_sources", "ch": "f_channels", "prod": "f_products", "brand": "f_brands"}
