@@ -116,13 +116,12 @@ def _trend(page: Page, f: CustomerFilters) -> None:
     if not split:
         _latest(series, metric)
     shown = series.assign(
-        when=pd.to_datetime(series["period_start"]),
         group=series["dimension"].map(_unknown) if split else "—",
     )
     enough = shown[shown[f"{metric}_enough"]]
     if not enough.empty:
         base = alt.Chart(enough).encode(
-            x=alt.X("when:T", title=t("周期")),
+            x=alt.X("period:O", title=t("周期"), sort=None, axis=alt.Axis(labelAngle=0)),
             color=alt.Color("group:N", title=t(SPLITS[split])) if split else alt.value("#1f77b4"),
         )
         band = base.mark_area(opacity=0.2).encode(
