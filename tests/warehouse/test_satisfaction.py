@@ -184,3 +184,8 @@ def test_stats_section_and_cli(db: Path, con) -> None:
     printed = json.loads(out.stdout)["satisfaction"]
     assert printed["drivers"][0]["value"] == THEME
     assert RAW_PHONE not in out.stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "cli.main", "stats", "--db", str(db)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "2025-01  NPS 32.5 [" in text and "2025-03  NPS 样本不足  n=5" in text
