@@ -37,6 +37,7 @@ from warehouse import (
     aggregate_reader,
     aggregates,
     alert_pages,
+    customer_aggregates,
     customer_voices,
     page_filters,
     pages,
@@ -244,14 +245,21 @@ def print_table(results: list[dict], meta: dict) -> None:
 
 
 def _add_customers(db: Path, n_customers: int) -> dict | None:
-    """Customers, links and survey responses into a warehouse without them (then a new
-    snapshot); None when it has them already."""
+    """Customers, links and survey responses into a warehouse without them, and the 客户
+    page's aggregates when they do not hold (then a new snapshot); the sizes added, or None
+    when nothing was added."""
     con = open_warehouse(db)
     try:
         if customer_data.has_customers(con):
-            return None
-        log(f"adding {n_customers:,} customers, voice links and survey responses")
-        sizes = customer_data.add_customers(con, n_customers)
+            if customer_aggregates.customer_relations(con).aggregated:
+                return None
+            sizes = None
+        else:
+            log(f"adding {n_customers:,} customers, voice links and survey responses")
+            sizes = customer_data.add_customers(con, n_customers)
+        # As the flow does after the page aggregates.
+        result = customer_aggregates.refresh_customer_aggregates(con)
+        log(f"customer aggregates: {result.n_voice_rows:,} rows in {result.seconds:.1f}s")
     finally:
         con.close()
     publish_snapshot(db)

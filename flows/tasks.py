@@ -21,7 +21,7 @@ from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
 from voc.records import Document
 from voc.settings import Settings, SourceConfig
-from warehouse import aggregates, enrichment, loaders
+from warehouse import aggregates, customer_aggregates, enrichment, loaders
 from warehouse.db import warehouse
 
 
@@ -197,6 +197,17 @@ def refresh_page_aggregates(db_path: Path, model_version: str, timezone: str) ->
     return StageResult(
         "aggregates", n_in=result.n_days, n_out=sum(result.rows.values()), seconds=result.seconds
     )
+
+
+@task(cache_policy=NO_CACHE)
+def refresh_customer_aggregates(db_path: Path) -> StageResult:
+    """Rebuild the 客户 page's voices-per-customer and survey-mention tables."""
+    with warehouse(db_path) as con:
+        result = customer_aggregates.refresh_customer_aggregates(con)
+    return StageResult(
+        "customer_aggregates", n_in=result.n_voice_rows, n_out=result.n_mentions,
+        seconds=result.seconds,
+    )  # fmt: skip
 
 
 @task(cache_policy=NO_CACHE)

@@ -234,8 +234,9 @@ def build_customer_warehouse(path: Path) -> Path:
             "FROM doc_aspects",
             [ASPECT_MODEL, scored],
         )
-        from warehouse import aggregates
+        from warehouse import aggregates, customer_aggregates
 
         aggregates.refresh_aggregates(con, MODEL, "Asia/Shanghai", full=True)
+        customer_aggregates.refresh_customer_aggregates(con)
     publish_snapshot(path)
     return path

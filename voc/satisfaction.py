@@ -276,8 +276,7 @@ _KIND_ORDER = {"theme": 0, "aspect": 1, "category": 2}
 def key_drivers(
     respondents: Iterable[Respondent], min_n: int = MIN_N, min_mentions: int = 1
 ) -> list[Driver]:
-    """Every mentioned (kind, value) as a `Driver`, ranked: enough answers first, then by
-    impact (largest NPS cost first), then by mentions.
+    """Every mentioned (kind, value) as a `Driver`, ranked (see `drivers_from_tallies`).
 
     Args:
         respondents: The responses in scope (each once).
@@ -291,6 +290,19 @@ def key_drivers(
         for key in r.mentions:
             tally, n = by_key.get(key, (Tally(), 0))
             by_key[key] = (tally.add(r), n + 1)
+    return drivers_from_tallies(total, n_respondents, by_key, min_n, min_mentions)
+
+
+def drivers_from_tallies(
+    total: Tally,
+    n_respondents: int,
+    by_key: Mapping[tuple[str, str], tuple[Tally, int]],
+    min_n: int = MIN_N,
+    min_mentions: int = 1,
+) -> list[Driver]:
+    """Drivers from counts: everyone's `Tally` and, per (kind, value), the tally and number
+    of the respondents who mention it (the others are the difference). Ranked: enough
+    answers first, then by impact (largest NPS cost first), then by mentions."""
     n_nps = total.promoters + total.passives + total.detractors
     drivers = []
     for (kind, value), (mention, n_mention) in by_key.items():

@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from warehouse.aggregates import bind
+from warehouse.customer_aggregates import customer_relations
 from warehouse.satisfaction import CustomerFilters, customer_filter_sql, has_table
 
 _UNLINKED_RESPONSES = (
@@ -30,18 +31,11 @@ def _model(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
-def _voices_sql(f: CustomerFilters) -> tuple[str, dict[str, Any]]:
-    """Distinct linked documents in scope with their customer, segment then and label."""
-    where, params = customer_filter_sql(f, "dc.", "r.local_day")
-    sql = (
-        "SELECT dc.doc_id, dc.customer_id, dc.segment, dc.province, dc.city, dc.acquisition, "
-        "dc.owner, r.local_day, r.created_at, s.label "
-        "FROM doc_customers dc JOIN raw_documents r ON r.id = dc.doc_id "
-        "LEFT JOIN doc_texts t ON t.doc_id = dc.doc_id "
-        "LEFT JOIN doc_sentiment s ON s.doc_id = dc.doc_id AND s.model_version = $model "
-        f"WHERE t.duplicate_of IS NULL AND {where}"
-    )
-    return sql, params
+def _voices(con: duckdb.DuckDBPyConnection, f: CustomerFilters) -> tuple[str, dict[str, Any]]:
+    """Voices per day and customer in scope (`warehouse.customer_aggregates`)."""
+    rel = customer_relations(con)
+    where, params = customer_filter_sql(f, "v.", "v.local_day")
+    return f"SELECT * FROM {rel.voices} v WHERE {where}", {**params, **rel.params}
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]):
@@ -68,8 +62,7 @@ def segment_overview(con: duckdb.DuckDBPyConnection, f: CustomerFilters) -> pd.D
     filters on their current attributes), customers who spoke in the period, their voices,
     negative voices and negative share (segment at the time of each voice). Largest first;
     a segment without customers or voices has no row."""
-    voices, params = _voices_sql(f)
-    params["model"] = _model(con)
+    voices, params = _voices(con, f)
     sizes_where = ["true"]
     for column, values in (("segment", f.segments), ("province", f.provinces), ("owner", f.owners)):
         if values:
@@ -78,8 +71,8 @@ def segment_overview(con: duckdb.DuckDBPyConnection, f: CustomerFilters) -> pd.D
         con,
         f"WITH v AS ({voices}), "
         "spoke AS (SELECT segment, count(DISTINCT customer_id) AS n_speaking, "
-        " count(*) AS n_voices, count(*) FILTER (WHERE label = 'negative') AS n_negative, "
-        " count(label) AS n_scored FROM v GROUP BY segment), "
+        " sum(n_voices) AS n_voices, sum(n_negative) AS n_negative, sum(n_scored) AS n_scored "
+        " FROM v GROUP BY segment), "
         "sizes AS (SELECT segment, count(*) AS n_customers FROM customers "
         f" WHERE {' AND '.join(sizes_where)} GROUP BY segment) "
         "SELECT segment, coalesce(sizes.n_customers, 0)::BIGINT AS n_customers, "
@@ -100,17 +93,19 @@ def negative_customers(
     """The customers with the most negative voices in the period: hashed id, the segment
     attributes of their latest voice, voices, negative voices, last day. Most negative
     first (then most voices, then newest)."""
-    voices, params = _voices_sql(f)
-    params.update(model=_model(con), limit=limit)
+    voices, params = _voices(con, f)
+    params["limit"] = limit
+    # Only customers with a negative voice are candidates: their rows are a small share.
     return _run(
         con,
-        f"WITH v AS ({voices}) "
-        "SELECT customer_id, arg_max(segment, created_at) AS segment, "
-        "arg_max(province, created_at) AS province, arg_max(city, created_at) AS city, "
-        "arg_max(acquisition, created_at) AS acquisition, arg_max(owner, created_at) AS owner, "
-        "count(*) AS n_voices, count(*) FILTER (WHERE label = 'negative') AS n_negative, "
-        "max(local_day) AS last_day FROM v GROUP BY customer_id "
-        "HAVING count(*) FILTER (WHERE label = 'negative') > 0 "
+        f"WITH v AS ({voices}), "
+        "neg AS (SELECT DISTINCT customer_id FROM v WHERE n_negative > 0) "
+        "SELECT customer_id, arg_max(segment, last_at) AS segment, "
+        "arg_max(province, last_at) AS province, arg_max(city, last_at) AS city, "
+        "arg_max(acquisition, last_at) AS acquisition, arg_max(owner, last_at) AS owner, "
+        "sum(n_voices)::BIGINT AS n_voices, sum(n_negative)::BIGINT AS n_negative, "
+        "max(local_day) AS last_day FROM v WHERE customer_id IN (SELECT customer_id FROM neg) "
+        "GROUP BY customer_id "
         "ORDER BY n_negative DESC, n_voices DESC, last_day DESC, customer_id LIMIT $limit",
         params,
     ).df()
@@ -129,14 +124,25 @@ def customer_timeline(
     )
     row = cursor.fetchone()
     customer = dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+    # Point lookups by id: a join would scan every document for one customer's few.
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT doc_id FROM doc_customers WHERE customer_id = ?", [customer_id]
+        ).fetchall()
+    ]
     voices = con.execute(
-        "SELECT r.created_at, r.local_day, r.source, r.channel, dc.segment, s.label AS sentiment, "
-        "r.text, r.url FROM doc_customers dc JOIN raw_documents r ON r.id = dc.doc_id "
-        "LEFT JOIN doc_texts t ON t.doc_id = dc.doc_id "
-        "LEFT JOIN doc_sentiment s ON s.doc_id = coalesce(t.duplicate_of, dc.doc_id) "
-        " AND s.model_version = ? "
-        "WHERE dc.customer_id = ? ORDER BY r.created_at DESC, r.id LIMIT ?",
-        [_model(con), customer_id, limit],
+        "WITH d AS (SELECT * FROM raw_documents WHERE list_contains($ids, id) "
+        " ORDER BY created_at DESC, id LIMIT $limit), "
+        "t AS (SELECT doc_id, duplicate_of FROM doc_texts WHERE list_contains($ids, doc_id)), "
+        "dc AS (SELECT doc_id, segment FROM doc_customers WHERE list_contains($ids, doc_id)) "
+        "SELECT d.created_at, d.local_day, d.source, d.channel, dc.segment, "
+        "s.label AS sentiment, d.text, d.url FROM d JOIN dc ON dc.doc_id = d.id "
+        "LEFT JOIN t ON t.doc_id = d.id "
+        "LEFT JOIN doc_sentiment s ON s.doc_id = coalesce(t.duplicate_of, d.id) "
+        " AND s.model_version = $model "
+        "ORDER BY d.created_at DESC, d.id",
+        {"ids": ids, "limit": limit, "model": _model(con)},
     ).df()
     links = "response_customers" if has_table(con, "response_customers") else _UNLINKED_RESPONSES
     responses = con.execute(

@@ -7,7 +7,8 @@ Inputs: `survey_responses` (scores), `survey_answers` (which documents are a res
 open answers), `response_customers` (the customer and segment of each response, written by
 `warehouse.customers`; a warehouse without it reads every response as unlinked), and the
 answers' enrichments: `doc_themes`, `doc_aspects` (the current aspect model; an aspect counts
-as mentioned when an answer judges it negatively), `doc_categories`. The arithmetic is
+as mentioned when an answer judges it negatively), `doc_categories`, read through
+`warehouse.customer_aggregates` (precomputed by the flow, or on the fly). The arithmetic is
 `voc.satisfaction`'s (see its method).
 """
 
@@ -25,16 +26,17 @@ from voc.satisfaction import (
     MIN_N,
     Driver,
     Granularity,
-    Respondent,
     Score,
+    Tally,
     compare,
     csat_score,
     driver_dict,
-    key_drivers,
+    drivers_from_tallies,
     nps_score,
     period_label,
 )
-from warehouse.aggregates import bind, current_aspect_model
+from warehouse.aggregates import bind
+from warehouse.customer_aggregates import customer_relations
 
 #: Dimensions a series can be split by → the response column.
 DIMENSIONS = {
@@ -209,21 +211,6 @@ def satisfaction_series(
     return pd.DataFrame(rows, columns=SERIES_COLUMNS)
 
 
-def _mentions_sql() -> str:
-    # An exact-duplicate answer is not enriched itself: it reads its original's results.
-    return (
-        "WITH a AS (SELECT a.response_id, coalesce(t.duplicate_of, a.doc_id) AS doc_id "
-        " FROM survey_answers a JOIN scope USING (response_id) "
-        " LEFT JOIN doc_texts t ON t.doc_id = a.doc_id) "
-        "SELECT a.response_id, 'theme' AS kind, d.theme_id AS value "
-        "FROM a JOIN doc_themes d USING (doc_id) "
-        "UNION SELECT a.response_id, 'aspect', x.aspect FROM a JOIN doc_aspects x USING (doc_id) "
-        " WHERE x.model_version = $aspect_model AND x.polarity = 'negative' "
-        "UNION SELECT a.response_id, 'category', c.category "
-        "FROM a JOIN doc_categories c USING (doc_id)"
-    )
-
-
 def _scope(con: duckdb.DuckDBPyConnection, f: CustomerFilters) -> tuple[str, dict]:
     sql, params = _responses_sql(con, f)
     return f"WITH scope AS ({sql}) ", params
@@ -241,19 +228,29 @@ def theme_labels(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def drivers_for(
     con: duckdb.DuckDBPyConnection, f: CustomerFilters, min_n: int = MIN_N
 ) -> list[Driver]:
-    """Key drivers (`voc.satisfaction.key_drivers`) of the responses in scope."""
+    """Key drivers (`voc.satisfaction.drivers_from_tallies`) of the responses in scope,
+    counted in SQL over what their answers mention (`warehouse.customer_aggregates`)."""
+    rel = customer_relations(con)
     head, params = _scope(con, f)
-    params["aspect_model"] = current_aspect_model(con)
-    scores = _run(con, head + "SELECT response_id, nps, csat FROM scope", params).fetchall()
-    mentions: dict[str, set[tuple[str, str]]] = {}
-    for response_id, kind, value in _run(
-        con, head.rstrip() + ", " + _mentions_sql().removeprefix("WITH "), params
-    ).fetchall():
-        mentions.setdefault(response_id, set()).add((kind, value))
-    people = [
-        Respondent(rid, nps, csat, frozenset(mentions.get(rid, ()))) for rid, nps, csat in scores
-    ]
-    return key_drivers(people, min_n=min_n)
+    params.update(rel.params)
+    tally = (
+        "count(*) FILTER (WHERE s.nps >= 9), count(*) FILTER (WHERE s.nps BETWEEN 7 AND 8), "
+        "count(*) FILTER (WHERE s.nps <= 6), count(*) FILTER (WHERE s.csat >= 4), count(s.csat)"
+    )
+    row = _run(con, head + f"SELECT count(*), {tally} FROM scope s", params).fetchone()
+    total = Tally(*row[1:])
+    by_key = {
+        (kind, value): (Tally(*counts), n)
+        for kind, value, n, *counts in _run(
+            con,
+            head + f", m AS (SELECT DISTINCT response_id, kind, value FROM {rel.mentions} m "
+            " WHERE response_id IN (SELECT response_id FROM scope)) "
+            f"SELECT m.kind, m.value, count(*), {tally} FROM m JOIN scope s USING (response_id) "
+            "GROUP BY m.kind, m.value",
+            params,
+        ).fetchall()
+    }
+    return drivers_from_tallies(total, row[0], by_key, min_n)
 
 
 def satisfaction_drivers(
@@ -278,12 +275,7 @@ def satisfaction_drivers(
     return pd.DataFrame(rows, columns=columns)
 
 
-_DRIVER_DOCS = {
-    "theme": "SELECT doc_id FROM doc_themes WHERE theme_id = $value",
-    "aspect": "SELECT doc_id FROM doc_aspects WHERE aspect = $value AND polarity = 'negative'"
-    " AND model_version = $aspect_model",
-    "category": "SELECT doc_id FROM doc_categories WHERE category = $value",
-}
+DRIVER_KINDS = ("theme", "aspect", "category")
 
 
 def driver_verbatims(
@@ -295,22 +287,30 @@ def driver_verbatims(
     Raises:
         ValueError: an unknown kind.
     """
-    if kind not in _DRIVER_DOCS:
-        raise ValueError(f"unknown driver kind {kind!r}; one of {', '.join(_DRIVER_DOCS)}")
+    if kind not in DRIVER_KINDS:
+        raise ValueError(f"unknown driver kind {kind!r}; one of {', '.join(DRIVER_KINDS)}")
+    rel = customer_relations(con)
     head, params = _scope(con, f)
-    params.update(value=value, limit=limit)
-    if kind == "aspect":
-        params["aspect_model"] = current_aspect_model(con)
-    return _run(
+    params.update(rel.params, kind=kind, value=value, limit=limit)
+    picked = _run(
         con,
-        head + ", hit AS (" + _DRIVER_DOCS[kind] + ") "
-        "SELECT s.local_day, s.segment, s.nps, s.csat, a.question, r.text "
+        head + f", hit AS (SELECT DISTINCT doc_id FROM {rel.mentions} m "
+        " WHERE m.kind = $kind AND m.value = $value) "
+        "SELECT s.local_day, s.segment, s.nps, s.csat, a.question, a.doc_id "
         "FROM survey_answers a JOIN scope s USING (response_id) "
-        "JOIN raw_documents r ON r.id = a.doc_id LEFT JOIN doc_texts t ON t.doc_id = a.doc_id "
-        "WHERE coalesce(t.duplicate_of, a.doc_id) IN (SELECT doc_id FROM hit) "
+        "WHERE a.doc_id IN (SELECT doc_id FROM hit) "
         "ORDER BY s.nps NULLS LAST, s.local_day DESC, a.doc_id LIMIT $limit",
         params,
     ).df()
+    # Texts are read for the chosen answers only (a point lookup, not a join of millions).
+    texts = dict(
+        con.execute(
+            "SELECT id, text FROM raw_documents WHERE list_contains(?::VARCHAR[], id)",
+            [list(picked["doc_id"])],
+        ).fetchall()
+    )
+    picked["text"] = picked["doc_id"].map(texts)
+    return picked.drop(columns="doc_id")
 
 
 def _score_dict(s: Score) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from benchmarks import customer_data
 from benchmarks import dashboard as bench
 from benchmarks.dashboard_data import generate_warehouse
-from warehouse import customer_voices, satisfaction
+from warehouse import customer_aggregates, customer_voices, satisfaction
 from warehouse.db import open_warehouse, read_only
 from warehouse.snapshot import publish_snapshot, snapshot_path
 
@@ -24,6 +24,7 @@ def snapshot(tmp_path_factory) -> Path:
     try:
         sizes = customer_data.add_customers(con, 5_000)
         assert customer_data.has_customers(con)
+        customer_aggregates.refresh_customer_aggregates(con)
     finally:
         con.close()
     publish_snapshot(db)
@@ -47,6 +48,7 @@ def test_voices_carry_the_segment_of_their_day(snapshot: Path) -> None:
         ).fetchone()[0]
         series = satisfaction.satisfaction_series(con, satisfaction.CustomerFilters(), "quarter")
         top = customer_voices.negative_customers(con, satisfaction.CustomerFilters(), limit=1)
+        assert customer_aggregates.customer_relations(con).aggregated
     assert wrong == 0 and 300 < moved < 700
     assert len(series) == 8 and series["nps_enough"].all()
     # Skewed links: the most negative customer has several negative voices.

@@ -189,3 +189,39 @@ def test_stats_section_and_cli(db: Path, con) -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "2025-01  NPS 32.5 [" in text and "2025-03  NPS 样本不足  n=5" in text
+
+
+def test_page_aggregates_equal_the_base_tables_and_go_stale(db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from warehouse.customer_aggregates import customer_relations, refresh_customer_aggregates
+    from warehouse.db import warehouse
+
+    def page(con) -> list:
+        full = sat.CustomerFilters()
+        return [
+            cv.segment_overview(con, FEB),
+            cv.negative_customers(con, full, limit=50),
+            sat.satisfaction_drivers(con, full),
+            sat.driver_verbatims(con, FEB, "aspect", "物流", limit=50),
+        ]
+
+    copy = tmp_path / "voc.duckdb"
+    shutil.copy(db, copy)
+    with warehouse(copy) as con:
+        assert customer_relations(con).aggregated
+        assert con.execute("SELECT count(*) FROM agg_survey_mentions").fetchone()[0] == 65
+        aggregated = page(con)
+        con.execute("DELETE FROM agg_customer_state")
+        assert not customer_relations(con).aggregated
+        for a, b in zip(aggregated, page(con), strict=True):
+            assert a.equals(b)
+        result = refresh_customer_aggregates(con)
+        assert result.n_mentions == 65 and customer_relations(con).aggregated
+        # A new linked voice: the aggregates no longer hold, the page counts it anyway.
+        # A voice re-linked to another customer (same row count): the aggregates no longer
+        # hold, and the page counts it anyway.
+        con.execute("UPDATE doc_customers SET customer_id = ? WHERE doc_id = 't-00'", [cid("H03")])
+        assert not customer_relations(con).aggregated
+        worst = cv.negative_customers(con, FEB, limit=50).set_index("customer_id")
+        assert worst.loc[cid("H01"), "n_negative"] == 4 and worst.loc[cid("H03"), "n_negative"] == 1
