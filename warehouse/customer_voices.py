@@ -111,6 +111,17 @@ def negative_customers(
     ).df()
 
 
+def _sources(con: duckdb.DuckDBPyConnection, ids: list[tuple]) -> list[str]:
+    """The documents whose sentiment `ids` show (an exact duplicate shows its original's)."""
+    keys = [r[0] for r in ids]
+    originals = con.execute(
+        "SELECT duplicate_of FROM doc_texts WHERE list_contains(?, doc_id) "
+        "AND duplicate_of IS NOT NULL",
+        [keys],
+    ).fetchall()
+    return keys + [r[0] for r in originals]
+
+
 def customer_timeline(
     con: duckdb.DuckDBPyConnection, customer_id: str, limit: int = 200
 ) -> dict[str, Any] | None:
@@ -124,25 +135,26 @@ def customer_timeline(
     )
     row = cursor.fetchone()
     customer = dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
-    # Point lookups by id: a join would scan every document for one customer's few.
-    ids = [
-        r[0]
-        for r in con.execute(
-            "SELECT doc_id FROM doc_customers WHERE customer_id = ?", [customer_id]
-        ).fetchall()
-    ]
+    # The customer's newest documents first, then their texts and labels by id: a join
+    # would read every document's text and label for one customer's few.
+    newest = con.execute(
+        "SELECT r.id FROM raw_documents r "
+        "WHERE r.id IN (SELECT doc_id FROM doc_customers WHERE customer_id = ?) "
+        "ORDER BY r.created_at DESC, r.id LIMIT ?",
+        [customer_id, limit],
+    ).fetchall()
     voices = con.execute(
-        "WITH d AS (SELECT * FROM raw_documents WHERE list_contains($ids, id) "
-        " ORDER BY created_at DESC, id LIMIT $limit), "
+        "WITH d AS (SELECT id, created_at, local_day, source, channel, text, url "
+        " FROM raw_documents WHERE list_contains($ids, id)), "
         "t AS (SELECT doc_id, duplicate_of FROM doc_texts WHERE list_contains($ids, doc_id)), "
         "dc AS (SELECT doc_id, segment FROM doc_customers WHERE list_contains($ids, doc_id)) "
         "SELECT d.created_at, d.local_day, d.source, d.channel, dc.segment, "
         "s.label AS sentiment, d.text, d.url FROM d JOIN dc ON dc.doc_id = d.id "
         "LEFT JOIN t ON t.doc_id = d.id "
-        "LEFT JOIN doc_sentiment s ON s.doc_id = coalesce(t.duplicate_of, d.id) "
-        " AND s.model_version = $model "
+        "LEFT JOIN (SELECT doc_id, label FROM doc_sentiment WHERE model_version = $model "
+        " AND list_contains($sources, doc_id)) s ON s.doc_id = coalesce(t.duplicate_of, d.id) "
         "ORDER BY d.created_at DESC, d.id",
-        {"ids": ids, "limit": limit, "model": _model(con)},
+        {"ids": [r[0] for r in newest], "model": _model(con), "sources": _sources(con, newest)},
     ).df()
     links = "response_customers" if has_table(con, "response_customers") else _UNLINKED_RESPONSES
     responses = con.execute(
