@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from scrapers.complaints import (
-    with_customer_key,
     detail_url,
     list_url,
     merge_detail,
@@ -21,6 +20,7 @@ from scrapers.complaints import (
     parse_detail_page,
     parse_list_page,
     status_label,
+    with_customer_key,
 )
 from scrapers.errors import LayoutChanged, SourceError
 from scrapers.parsers import CHINA_TZ
