@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.scrapers.test_survey import (
+from tests.scrapers.survey_exports import (
     JULY,
     WJX_ROWS,
     write_qualtrics_csv,

@@ -11,7 +11,7 @@ import pytest
 
 from nlp.pii import mask_documents
 from scrapers.survey import load_survey
-from tests.scrapers.test_survey import (
+from tests.scrapers.survey_exports import (
     JULY,
     WJX_OPTIONS,
     WJX_ROWS,
