@@ -8,7 +8,7 @@
   users, so voices link to customers.
 - ~1,500 survey responses (问卷星-style export, one XLSX per month) over the last 90 demo
   days, with NPS (0–10), CSAT (1–5) and two open questions. The planted event
-  (`SURVEY_EVENT`): from 2025-09-01 高价值 customers' NPS drops, driven by logistics
+  (`SURVEY_EVENT`): from 2025-08-05 (the month of the logistics event) 高价值 customers' NPS drops, driven by logistics
   complaints, while the other tiers stay where they were.
 
 Everything is deterministic (its own random generators, so the main corpus is unchanged).
@@ -50,7 +50,7 @@ REGIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 OWNERS = ("王芳", "李强", "张敏", "刘洋", "陈静", "杨帆")
 N_CUSTOMERS = 3000
 #: The later customer export: as of this day some customers changed tier.
-SECOND_EXPORT = date(2025, 8, 15)
+SECOND_EXPORT = date(2025, 7, 25)
 #: Share of tickets whose requester gave a member id; share of microblog users mapped.
 TICKET_LINK_SHARE = 0.85
 UID_MAP_SHARE = 0.2
@@ -86,7 +86,7 @@ class SurveyEvent:
 
 
 SURVEY_EVENT = SurveyEvent(
-    "高价值", date(2025, 9, 1), "物流/快递延误", ("快递", "物流", "配送", "发货", "送到")
+    "高价值", date(2025, 8, 5), "物流/快递延误", ("快递", "物流", "配送", "发货", "送到")
 )
 
 
