@@ -8,8 +8,8 @@
   users, so voices link to customers.
 - ~1,500 survey responses (问卷星-style export, one XLSX per month) over the last 90 demo
   days, with NPS (0–10), CSAT (1–5) and two open questions. The planted event
-  (`SURVEY_EVENT`): from 2025-08-05 (the month of the logistics event) 高价值 customers' NPS drops, driven by logistics
-  complaints, while the other tiers stay where they were.
+  (`SURVEY_EVENT`): from 2025-08-05 (the month of the logistics event) 高价值 customers'
+  NPS drops, driven by logistics complaints, while the other tiers stay where they were.
 
 Everything is deterministic (its own random generators, so the main corpus is unchanged).
 """
