@@ -10,7 +10,8 @@ DataFrames or dicts. Counts leave exact duplicates out and use the current senti
 straight from the base tables (the same rows, summed on the fly); `from_base_tables` forces
 the latter, for comparisons and benchmarks.
 
-Filters narrow by local day, source, channel, product and brand wherever the data has them.
+Filters narrow by local day, source, channel, product, brand and the customer's segment,
+province, city and owner wherever the data has them.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ import duckdb
 import pandas as pd
 
 from warehouse import aggregates, queries
-from warehouse.aggregate_reader import page_reader
 from warehouse.aggregates import CATEGORIES, DOCS, HOURLY_SOCIAL, SEARCH
-from warehouse.page_filters import Filters, filter_sql, previous_period, resolve_with
+from warehouse.page_filters import Filters, filter_sql, previous_period, reader, resolve_with
 
 #: A prediction is low-confidence when abs(score - 0.5) is below this.
 LOW_CONFIDENCE_MARGIN = aggregates.LOW_CONFIDENCE_MARGIN
@@ -55,7 +55,7 @@ def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, dict[str, Any]
         negative_share, net_sentiment ((positive - negative) / n), anger_share (angry share
         of social posts with an emotion) and n_social; shares are None when nothing counts.
     """
-    r = page_reader(con)
+    r = reader(con, f)
     f = resolve_with(r, f)
     empty = _metrics(0, 0, 0, 0, 0, 0)
     if f.start is None:
@@ -75,7 +75,7 @@ def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, dict[str, Any]
 
 def daily_trend(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Per local day, source and channel: documents, negatives, positives, negative share."""
-    r = page_reader(con)
+    r = reader(con, f)
     where, params = filter_sql(resolve_with(r, f))
     return r.df(
         "SELECT local_day, source, channel, sum(n_docs)::BIGINT AS n_docs, "
@@ -92,7 +92,7 @@ def hourly_trend(
 ) -> pd.DataFrame:
     """Social posts per local hour (in `tz`) and source over the last `days` days of the
     range: hour (naive local timestamp), source, n_docs, n_negative."""
-    r = page_reader(con)
+    r = reader(con, f)
     f = resolve_with(r, f)
     columns = ["hour", "source", "n_docs", "n_negative"]
     if f.start is None or (f.channels and "social" not in f.channels):
@@ -118,7 +118,7 @@ def hourly_trend(
 def category_overview(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Per curated category: documents and negatives in the range, negative share,
     documents in the period before and growth ((n - n_prev) / max(n_prev, 1))."""
-    r = page_reader(con)
+    r = reader(con, f)
     f = resolve_with(r, f)
     columns = ["category", "n_docs", "n_negative", "negative_share", "n_prev", "growth"]
     if f.start is None:
@@ -156,7 +156,7 @@ def source_overview(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
 def low_confidence_by_day(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Per local day: documents, low-confidence predictions (abs(score - 0.5) <
     LOW_CONFIDENCE_MARGIN) and their share."""
-    r = page_reader(con)
+    r = reader(con, f)
     where, params = filter_sql(resolve_with(r, f))
     return r.df(
         "SELECT local_day, sum(n_docs)::BIGINT AS n_docs, "
@@ -173,7 +173,7 @@ def low_confidence_texts(
 ) -> pd.DataFrame:
     """The newest low-confidence predictions of the last `days` days of the range: the
     texts most worth a human look (id, created_at, source, text, sentiment, score)."""
-    r = page_reader(con)
+    r = reader(con, f)
     f = resolve_with(r, f)
     if f.start is None:
         return pd.DataFrame(columns=["id", "created_at", "source", "text", "sentiment", "score"])
