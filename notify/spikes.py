@@ -36,6 +36,8 @@ def key_name(kind: str, value: str, theme_labels: Mapping[str, str]) -> str:
     if kind == "theme":
         value = theme_labels.get(value, value)
     return f"{KIND_NAMES.get(kind, kind)} {value}"
+
+
 METRIC_NAMES = {"negative_volume": "负面声量", "negative_share": "负面占比"}
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 

@@ -196,9 +196,7 @@ def source_linking(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     judged = frame["recent_keyed"] >= LINK_MIN_KEYED
     none = (frame["n_keyed"] >= LINK_MIN_KEYED) & (frame["n_linked"] == 0)
     dropped = (
-        judged
-        & (frame["before_keyed"] >= LINK_MIN_KEYED)
-        & (recent < LINK_DROP_RATIO * before)
+        judged & (frame["before_keyed"] >= LINK_MIN_KEYED) & (recent < LINK_DROP_RATIO * before)
     )
     frame["warning"] = None
     frame.loc[dropped, "warning"] = "dropped"

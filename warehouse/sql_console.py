@@ -91,7 +91,11 @@ def _cols(*triples: tuple[str, str, str]) -> tuple[ViewColumn, ...]:
 
 # The voice's customer, as linked by warehouse.customers (doc_customers); NULL = not linked.
 _CUSTOMER_COLUMNS = (
-    ("customer_id", "客户 ID（哈希，不含原始号码）", "customer id (a salted hash, never the raw key)"),
+    (
+        "customer_id",
+        "客户 ID（哈希，不含原始号码）",
+        "customer id (a salted hash, never the raw key)",
+    ),
     ("segment", "客户分层（发声当天）", "customer segment / tier on the document's day"),
     ("province", "客户所在省份", "the customer's province"),
     ("city", "客户所在城市", "the customer's city"),

@@ -176,7 +176,14 @@ def _link(con, docs) -> None:
     con.executemany(
         "INSERT OR REPLACE INTO doc_customers VALUES (?, ?, 'key', ?, ?, ?, '广告', ?)",
         [
-            (d.id, f"c{i % 5}", "高价值" if i % 5 == 0 else "一般", "浙江", f"杭州{i % 2}", "王经理")
+            (
+                d.id,
+                f"c{i % 5}",
+                "高价值" if i % 5 == 0 else "一般",
+                "浙江",
+                f"杭州{i % 2}",
+                "王经理",
+            )
             for i, d in enumerate(docs)
         ],
     )
@@ -260,9 +267,10 @@ def test_incremental_runs_touch_only_changed_days_and_stay_exact(con) -> None:
     result = refresh_aggregates(con, "m1", "Asia/Shanghai")
     assert (result.full, result.n_days) == (False, 2)
     _assert_exact(con, "m1")
-    assert con.execute(
-        "SELECT sum(n_docs) FROM agg_daily_docs WHERE segment = '休眠'"
-    ).fetchone()[0] == 1
+    assert (
+        con.execute("SELECT sum(n_docs) FROM agg_daily_docs WHERE segment = '休眠'").fetchone()[0]
+        == 1
+    )
     assert (
         con.execute(
             "SELECT sum(n_docs) FROM agg_daily_categories WHERE category = '价格'"
