@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from warehouse.aggregate_reader import PageReader, page_reader
 from voc.signals import SEGMENT_KINDS, SEGMENT_SEP
+from warehouse.aggregate_reader import PageReader, page_reader
 from warehouse.page_filters import Filters, filter_sql, resolve_with
 
 

@@ -53,8 +53,8 @@ def _seed(db: Path) -> None:
                     "negative": i < n_neg,
                 }
             )
-    frame = pd.DataFrame(records)  # read by the INSERTs below (DuckDB's frame scan)
     with warehouse(db) as con:
+        con.register("frame", pd.DataFrame(records))
         con.execute(
             "INSERT INTO raw_documents (id, source, channel, external_id, text, created_at, "
             " local_day, content_hash, first_run_id, last_run_id) "
@@ -91,7 +91,7 @@ def spiked(tmp_path_factory, warehouse_template: Path):
 
 
 def test_the_segment_series_count_each_segments_documents(spiked) -> None:
-    db, update, _ = spiked
+    db, _, _ = spiked
     with warehouse(db) as con:
         series = {s.key: s for s in spikes_store.daily_series(con, MODEL)}
     vip = {p[0]: p[1:] for p in series[("segment", "高价值")].points}
