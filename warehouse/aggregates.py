@@ -6,12 +6,11 @@ base tables when the aggregates were computed with other models than the warehou
 current ones.
 
 Every per-document relation carries the customer's segment attributes on the document's
-day (`doc_customers`; NULL when not linked). Segment and province are dimensions of the
-daily aggregates: a tier or a province splits a group into few rows. City and owner have
-hundreds to thousands of values and would split most groups into one row per linked
-document, so a filter on them counts from the base tables instead
-(`warehouse.page_filters.needs_base_tables`). Explore's search table has one row per
-document and carries them all.
+day (`doc_customers`; NULL when not linked), and segment, province, city and owner are
+dimensions of every aggregate, so their filters stay on the fast path. Measured at 5 M
+documents with 30 % linked (1 M customers, 6 tiers, 31 provinces, 300 cities, 500 owners):
+agg_daily_docs grows from 2.28 M to 3.18 M rows (segment and province alone: 3.11 M; the
+groups of day × source × product × brand are already small), agg_daily_themes by 4 %.
 
 A refresh recomputes only the days that changed since the last one: days whose fingerprint
 (documents, their text hash, source, product, brand, time, duplicate mark, theme, customer
@@ -42,11 +41,9 @@ _DISTINCT_SCORED = (
     "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
     "LEFT JOIN doc_customers dc ON dc.doc_id = r.id "
 )
-#: The customer's segment attributes every per-document relation carries; the daily
-#: aggregates keep `SEGMENT_DIMS`, a filter on `BASE_ONLY_DIMS` reads the base tables.
-CUSTOMER_COLUMNS = "dc.segment, dc.province, dc.city, dc.owner"
-SEGMENT_DIMS = ("segment", "province")
-BASE_ONLY_DIMS = ("city", "owner")
+#: The customer's segment attributes on the document's day: dimensions of every aggregate.
+SEGMENT_DIMS = ("segment", "province", "city", "owner")
+CUSTOMER_COLUMNS = ", ".join(f"dc.{d}" for d in SEGMENT_DIMS)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 and what the filter bar offers.
 
 Segment, province, city and owner are the attributes the voice's customer had on the
-document's local day (`doc_customers`); a filter on them keeps linked documents only.
-Segment and province are dimensions of the page aggregates; a city or owner filter counts
-from the base tables (`reader`, `needs_base_tables`)."""
+document's local day (`doc_customers`, dimensions of every page aggregate); a filter on
+them keeps linked documents only."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from typing import Any
 import duckdb
 
 from warehouse.aggregate_reader import PageReader, page_reader
-from warehouse.aggregates import BASE_ONLY_DIMS, DOCS
+from warehouse.aggregates import DOCS, SEGMENT_DIMS
 from warehouse.search import SearchFilters
 
 
@@ -78,18 +77,6 @@ COLUMNS = {
 }
 
 
-def needs_base_tables(f: Filters) -> bool:
-    """Whether `f` filters on a column the daily aggregates do not keep (city, owner)."""
-    return any(getattr(f, field) for field, column in COLUMNS.items() if column in BASE_ONLY_DIMS)
-
-
-def reader(con: duckdb.DuckDBPyConnection, f: Filters) -> PageReader:
-    """The page reader for `f`: the aggregates while they hold and keep `f`'s columns,
-    else the base tables."""
-    r = page_reader(con)
-    return replace(r, aggregated=False) if r.aggregated and needs_base_tables(f) else r
-
-
 #: The columns that come from `doc_customers` rather than `raw_documents`.
 CUSTOMER_FIELDS = ("segments", "provinces", "cities", "owners")
 
@@ -136,20 +123,12 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         )
     ]
     top = {}
-    for column in ("product", "brand", "segment", "province"):  # fixed names
+    for column in ("product", "brand", *SEGMENT_DIMS):  # fixed names
         top[column] = [
             v
             for (v,) in r.rows(
                 f"SELECT {column} FROM {docs} WHERE {column} IS NOT NULL GROUP BY {column} "
                 f"ORDER BY sum(n_docs) DESC, {column} LIMIT 300"
-            )
-        ]
-    for column in ("city", "owner"):  # not in the aggregates: the links themselves
-        top[column] = [
-            v
-            for (v,) in r.rows(
-                f"SELECT {column} FROM doc_customers WHERE {column} IS NOT NULL "
-                f"GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT 300"
             )
         ]
     return {

@@ -24,8 +24,9 @@ import duckdb
 import pandas as pd
 
 from warehouse import aggregates, queries
+from warehouse.aggregate_reader import page_reader
 from warehouse.aggregates import CATEGORIES, DOCS, HOURLY_SOCIAL, SEARCH
-from warehouse.page_filters import Filters, filter_sql, previous_period, reader, resolve_with
+from warehouse.page_filters import Filters, filter_sql, previous_period, resolve_with
 
 #: A prediction is low-confidence when abs(score - 0.5) is below this.
 LOW_CONFIDENCE_MARGIN = aggregates.LOW_CONFIDENCE_MARGIN
@@ -55,7 +56,7 @@ def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, dict[str, Any]
         negative_share, net_sentiment ((positive - negative) / n), anger_share (angry share
         of social posts with an emotion) and n_social; shares are None when nothing counts.
     """
-    r = reader(con, f)
+    r = page_reader(con)
     f = resolve_with(r, f)
     empty = _metrics(0, 0, 0, 0, 0, 0)
     if f.start is None:
@@ -75,7 +76,7 @@ def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, dict[str, Any]
 
 def daily_trend(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Per local day, source and channel: documents, negatives, positives, negative share."""
-    r = reader(con, f)
+    r = page_reader(con)
     where, params = filter_sql(resolve_with(r, f))
     return r.df(
         "SELECT local_day, source, channel, sum(n_docs)::BIGINT AS n_docs, "
@@ -92,7 +93,7 @@ def hourly_trend(
 ) -> pd.DataFrame:
     """Social posts per local hour (in `tz`) and source over the last `days` days of the
     range: hour (naive local timestamp), source, n_docs, n_negative."""
-    r = reader(con, f)
+    r = page_reader(con)
     f = resolve_with(r, f)
     columns = ["hour", "source", "n_docs", "n_negative"]
     if f.start is None or (f.channels and "social" not in f.channels):
@@ -118,7 +119,7 @@ def hourly_trend(
 def category_overview(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Per curated category: documents and negatives in the range, negative share,
     documents in the period before and growth ((n - n_prev) / max(n_prev, 1))."""
-    r = reader(con, f)
+    r = page_reader(con)
     f = resolve_with(r, f)
     columns = ["category", "n_docs", "n_negative", "negative_share", "n_prev", "growth"]
     if f.start is None:
@@ -207,7 +208,7 @@ def source_linking(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def low_confidence_by_day(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     """Per local day: documents, low-confidence predictions (abs(score - 0.5) <
     LOW_CONFIDENCE_MARGIN) and their share."""
-    r = reader(con, f)
+    r = page_reader(con)
     where, params = filter_sql(resolve_with(r, f))
     return r.df(
         "SELECT local_day, sum(n_docs)::BIGINT AS n_docs, "
@@ -224,7 +225,7 @@ def low_confidence_texts(
 ) -> pd.DataFrame:
     """The newest low-confidence predictions of the last `days` days of the range: the
     texts most worth a human look (id, created_at, source, text, sentiment, score)."""
-    r = reader(con, f)
+    r = page_reader(con)
     f = resolve_with(r, f)
     if f.start is None:
         return pd.DataFrame(columns=["id", "created_at", "source", "text", "sentiment", "score"])

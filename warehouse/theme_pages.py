@@ -10,9 +10,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from warehouse.aggregate_reader import PageReader
+from warehouse.aggregate_reader import PageReader, page_reader
 from warehouse.aggregates import THEME_ASPECTS, THEMES
-from warehouse.page_filters import Filters, filter_sql, previous_period, reader, resolve_with
+from warehouse.page_filters import Filters, filter_sql, previous_period, resolve_with
 
 #: Orders `theme_ranking` offers.
 THEME_SORTS = {
@@ -40,7 +40,7 @@ def theme_ranking(con: duckdb.DuckDBPyConnection, f: Filters, sort: str = "volum
     """
     if sort not in THEME_SORTS:
         raise ValueError(f"unknown sort {sort!r}; one of {', '.join(THEME_SORTS)}")
-    r = reader(con, f)
+    r = page_reader(con)
     f = resolve_with(r, f)
     columns = [
         "theme_id", "label", "state", "key_phrases", "keywords", "n_docs", "n_negative",
@@ -79,7 +79,7 @@ def theme_detail(
     if row is None:
         return None
     theme = dict(zip([d[0] for d in cursor.description], row, strict=True))
-    r = reader(con, f)
+    r = page_reader(con)
     f = resolve_with(r, f)
     if f.start is None:
         f = replace(f, start=date.min, end=date.max)

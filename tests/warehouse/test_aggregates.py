@@ -32,6 +32,7 @@ NEG_WORDS = ("太慢", "破损", "退款")
 EXPECTED = {
     "agg_daily_docs": (
         "SELECT r.local_day, r.source, r.channel, r.product, r.brand, dc.segment, dc.province, "
+        " dc.city, dc.owner, "
         " count(*) AS n_docs, "
         " count(*) FILTER (WHERE s.label = 'negative') AS n_negative, "
         " count(*) FILTER (WHERE s.label = 'neutral') AS n_neutral, "
@@ -46,7 +47,7 @@ EXPECTED = {
     ),
     "agg_daily_themes": (
         "SELECT r.local_day, d.theme_id, r.source, r.channel, r.product, r.brand, dc.segment, "
-        " dc.province, count(*) AS n_docs, "
+        " dc.province, dc.city, dc.owner, count(*) AS n_docs, "
         " count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
         "FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
         "JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
@@ -55,7 +56,7 @@ EXPECTED = {
     ),
     "agg_daily_categories": (
         "SELECT r.local_day, c.category, r.source, r.channel, r.product, r.brand, dc.segment, "
-        " dc.province, count(*) AS n_docs, "
+        " dc.province, dc.city, dc.owner, count(*) AS n_docs, "
         " count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
         "FROM doc_categories c JOIN raw_documents r ON r.id = c.doc_id "
         "JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
@@ -64,7 +65,7 @@ EXPECTED = {
     ),
     "agg_daily_theme_aspects": (
         "SELECT r.local_day, d.theme_id, a.aspect, r.source, r.channel, r.product, r.brand, "
-        " dc.segment, dc.province, "
+        " dc.segment, dc.province, dc.city, dc.owner, "
         " count(*) FILTER (WHERE a.polarity = 'positive') AS n_positive, "
         " count(*) FILTER (WHERE a.polarity = 'neutral') AS n_neutral, "
         " count(*) FILTER (WHERE a.polarity = 'negative') AS n_negative "
@@ -77,7 +78,8 @@ EXPECTED = {
     ),
     "agg_hourly_social": (
         "SELECT r.local_day, date_trunc('hour', timezone('Asia/Shanghai', r.created_at)) AS hour, "
-        " r.source, r.channel, r.product, r.brand, dc.segment, dc.province, count(*) AS n_docs, "
+        " r.source, r.channel, r.product, r.brand, dc.segment, dc.province, dc.city, dc.owner, "
+        " count(*) AS n_docs, "
         " count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
         "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
