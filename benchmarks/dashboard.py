@@ -144,6 +144,7 @@ def _query(snap: Path, f: Filters, k: int) -> None:
 
 def _sources(snap: Path, f: Filters, k: int) -> None:
     _call(snap, pages.source_overview)
+    _call(snap, pages.source_linking)
 
 
 def _quality(snap: Path, f: Filters, k: int) -> None:
