@@ -23,6 +23,7 @@ SOURCE_NAMES = {
     "demo_shop": ("商城评价", "Shop reviews"),
     "demo_weibo": ("微博", "Weibo"),
     "demo_helpdesk": ("客服工单", "Helpdesk tickets"),
+    "demo_survey": ("满意度问卷", "Satisfaction survey"),
 }
 CHANNEL_NAMES = {
     "review": ("评价", "Reviews"),
