@@ -64,11 +64,18 @@ VIEW_QUERIES = (
 
 
 def filter_sets(snapshot: Path) -> list[tuple[str, Filters]]:
-    """Full range, last 30 days, one source, one product, one channel."""
+    """Full range, last 30 days, one source, one product, one channel; one customer segment
+    and one city when documents are linked to customers."""
     with read_only(snapshot) as con:
         options = page_filters.filter_options(con)
     last = options["last_day"]
     biggest = max(options["sources"], key=lambda s: s["n_docs"])["source"]
+    # With customer links: one segment (aggregated) and one city (from the base tables).
+    customers = [
+        (name, Filters(**{field: (options[field][0],)}))
+        for name, field in (("one segment", "segments"), ("one city", "cities"))
+        if options.get(field)
+    ]
     return [
         ("full range", Filters()),
         ("last 30 days", Filters(start=last - timedelta(days=29), end=last)),
@@ -78,6 +85,7 @@ def filter_sets(snapshot: Path) -> list[tuple[str, Filters]]:
             "one channel",
             Filters(start=last - timedelta(days=89), channels=("social",)),
         ),
+        *customers,
     ]
 
 
@@ -142,6 +150,7 @@ def _query(snap: Path, f: Filters, k: int) -> None:
 
 def _sources(snap: Path, f: Filters, k: int) -> None:
     _call(snap, pages.source_overview)
+    _call(snap, pages.source_linking)
 
 
 def _quality(snap: Path, f: Filters, k: int) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard import auth, data, state
-from dashboard.common import CHANNEL_NAMES, Page, name, source_label
+from dashboard.common import CHANNEL_NAMES, Page, customer_filters, name, source_label
 from dashboard.i18n import LANGS, t
 from dashboard.views import (
     alerts,
@@ -88,6 +88,7 @@ def _filters(options: dict) -> Filters:
             st.multiselect(t("商品"), options["products"], key="f_products", placeholder=t("全部"))
         if options["brands"]:
             st.multiselect(t("品牌"), options["brands"], key="f_brands", placeholder=t("全部"))
+        customers = customer_filters(options)
         st.caption(t("复制浏览器地址即可分享当前视图（页面和筛选都在链接里）。"))
     state.write_to_url(start, end)
     return Filters(
@@ -97,6 +98,7 @@ def _filters(options: dict) -> Filters:
         channels=tuple(st.session_state.get("f_channels") or ()),
         products=tuple(st.session_state.get("f_products") or ()),
         brands=tuple(st.session_state.get("f_brands") or ()),
+        **customers,
     )
 
 

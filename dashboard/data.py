@@ -74,6 +74,7 @@ _PAGE_QUERIES: dict[str, Callable[..., Any]] = {
         theme_pages.theme_detail,
         pages.category_overview,
         pages.source_overview,
+        pages.source_linking,
         pages.low_confidence_by_day,
         pages.low_confidence_texts,
         satisfaction.satisfaction_series,

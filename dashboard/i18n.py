@@ -23,6 +23,23 @@ EN: dict[str, str] = {
     "商品": "Product",
     "品牌": "Brand",
     "全部": "All",
+    "客户分层": "Customer segment",
+    "省份": "Province",
+    "城市": "City",
+    "客户经理": "Account manager",
+    "客户关联": "Customer linking",
+    "{source}：有客户标识的文档最近没有一条关联到客户（客户档案未导入或标识格式变了？）": (
+        "{source}: none of its recent documents with a customer key links to a customer "
+        "(customer file not imported, or the key format changed?)"
+    ),
+    "{source}：最近 7 天的客户关联率 {recent}，此前 {before}，关联可能已失效": (
+        "{source}: customer link rate {recent} over the last 7 days, {before} before: "
+        "linking may have broken"
+    ),
+    "有客户标识": "With a customer key",
+    "已关联客户": "Linked to a customer",
+    "近 7 天关联率": "Link rate, last 7 days",
+    "此前关联率": "Link rate before",
     "复制浏览器地址即可分享当前视图（页面和筛选都在链接里）。": (
         "Copy the browser address to share this view (page and filters are in the link)."
     ),
