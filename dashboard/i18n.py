@@ -230,9 +230,6 @@ EN: dict[str, str] = {
     # Customers (客户)
     "客户": "Customers",
     "客户细分": "Segment",
-    "省份": "Province",
-    "城市": "City",
-    "客户经理": "Account manager",
     "获客渠道": "Acquisition",
     "问卷来源": "Survey",
     "不拆分": "No split",
