@@ -250,7 +250,7 @@ def _fill(con: duckdb.DuckDBPyConnection, n: int, seed: int) -> None:
         " CASE WHEN g.product >= 0 THEN 'P' || lpad(g.product::VARCHAR, 4, '0') END, "
         " CASE WHEN g.product >= 0 THEN 'B' || lpad((g.product % $brands)::VARCHAR, 2, '0') END, "
         " md5(array_to_string(g.tokens, '')), NULL, NULL, 'run-' || g.local_day, "
-        " 'run-' || g.local_day, NULL "
+        " 'run-' || g.local_day, NULL, NULL "
         "FROM gen g JOIN gen_sources s ON s.k = g.source ORDER BY g.i",
         {"brands": N_BRANDS},
     )

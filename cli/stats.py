@@ -17,7 +17,8 @@ def add_stats_parser(sub: argparse._SubParsersAction) -> None:
         help="print warehouse counts, themes and alerts",
         description="Summarise the warehouse: documents by channel and voices, "
         "sentiment, themes with lifecycle states, spike alerts and episodes with their "
-        "explanations, categories, aspects, emotion, the last run's stages and problems, "
+        "explanations, categories, aspects, emotion, satisfaction (NPS by month with "
+        "intervals, the top driver), the last run's stages and problems, "
         "each source's state and open source-health alerts (--json for all of it).",
     )
     add_common(p)
@@ -73,8 +74,25 @@ def print_summary(s: dict) -> None:
             f"  {a['date']}  {a['source']}  {a['metric']}  observed {a['observed']:.2f} "
             f"expected {a['expected']:.2f}  theme {a['theme_label']}"
         )
+    _print_satisfaction(s.get("satisfaction"))
     errors = s["last_run"]["errors"]
     if errors:
         print(f"最近一次运行的问题 problems in the last run: {len(errors)}")
         for e in errors[:10]:
             print(f"  - {e}")
+
+
+def _print_satisfaction(sat: dict | None) -> None:
+    """NPS by month with its interval, and the top driver."""
+    if not sat or not sat["responses"]:
+        return
+    print(f"满意度 satisfaction: {sat['responses']} responses (min n {sat['min_n']})")
+    for m in sat["nps_by_month"][-6:]:
+        interval = f" [{m['low']:.1f}, {m['high']:.1f}]" if m["value"] is not None else ""
+        print(f"  {m['month']}  NPS {m['display']}{interval}  n={m['n']}")
+    top = sat["top_driver"]
+    if top:
+        print(
+            f"  top driver 关键驱动: {top['label']} ({top['kind']}): NPS {top['nps_mention']} vs "
+            f"{top['nps_other']}, costs {top['impact']} points"
+        )

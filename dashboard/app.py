@@ -1,5 +1,5 @@
-"""客声 VoC Monitor dashboard: seven pages (总览, 预警, 主题, 检索, 查询, 数据源, 质量) over the
-newest published snapshot of the warehouse, Chinese first with an English switch.
+"""客声 VoC Monitor dashboard: eight pages (总览, 预警, 主题, 客户, 检索, 查询, 数据源, 质量)
+over the newest published snapshot of the warehouse, Chinese first with an English switch.
 
 The page, the language and the filters live in the URL (`dashboard.state`), so they carry
 across pages and a copied link opens the same view. Customer text is always rendered as
@@ -15,9 +15,18 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard import auth, data, state
-from dashboard.common import CHANNEL_NAMES, Page, name, source_label
+from dashboard.common import CHANNEL_NAMES, Page, customer_filters, name, source_label
 from dashboard.i18n import LANGS, t
-from dashboard.views import alerts, explore, overview, quality, query, sources, themes
+from dashboard.views import (
+    alerts,
+    customers,
+    explore,
+    overview,
+    quality,
+    query,
+    sources,
+    themes,
+)
 from voc.settings import Settings, load_settings
 from warehouse.db import WarehouseBusyError, WarehouseError
 from warehouse.page_filters import Filters
@@ -26,6 +35,7 @@ VIEWS = {
     "overview": ("总览", overview.render),
     "alerts": ("预警", alerts.render),
     "themes": ("主题", themes.render),
+    "customers": ("客户", customers.render),
     "explore": ("检索", explore.render),
     "query": ("查询", query.render),
     "sources": ("数据源", sources.render),
@@ -78,6 +88,7 @@ def _filters(options: dict) -> Filters:
             st.multiselect(t("商品"), options["products"], key="f_products", placeholder=t("全部"))
         if options["brands"]:
             st.multiselect(t("品牌"), options["brands"], key="f_brands", placeholder=t("全部"))
+        customers = customer_filters(options)
         st.caption(t("复制浏览器地址即可分享当前视图（页面和筛选都在链接里）。"))
     state.write_to_url(start, end)
     return Filters(
@@ -87,6 +98,7 @@ def _filters(options: dict) -> Filters:
         channels=tuple(st.session_state.get("f_channels") or ()),
         products=tuple(st.session_state.get("f_products") or ()),
         brands=tuple(st.session_state.get("f_brands") or ()),
+        **customers,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.i18n import lang
+from dashboard.i18n import lang, t
 from voc.settings import Settings
 from warehouse.page_filters import Filters
 
@@ -23,11 +23,13 @@ SOURCE_NAMES = {
     "demo_shop": ("商城评价", "Shop reviews"),
     "demo_weibo": ("微博", "Weibo"),
     "demo_helpdesk": ("客服工单", "Helpdesk tickets"),
+    "demo_survey": ("满意度问卷", "Satisfaction survey"),
 }
 CHANNEL_NAMES = {
     "review": ("评价", "Reviews"),
     "social": ("社交", "Social"),
     "ticket": ("工单", "Tickets"),
+    "survey": ("问卷", "Surveys"),
 }
 SENTIMENT_NAMES = {
     "negative": ("负面", "Negative"),
@@ -40,6 +42,9 @@ KIND_NAMES = {
     "category": ("类别", "Category"),
     "theme": ("主题", "Theme"),
     "aspect": ("方面", "Aspect"),
+    "segment": ("客户分层", "Customer segment"),
+    "segment_category": ("客户分层 × 类别", "Segment × category"),
+    "segment_aspect": ("客户分层 × 方面", "Segment × aspect"),
 }
 METRIC_NAMES = {
     "negative_volume": ("负面数量", "Negative volume"),
@@ -122,3 +127,31 @@ def table(frame: pd.DataFrame, **kwargs) -> None:
 
 def pct(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.1%}"
+
+
+#: The customer filters of the filter bar: options key, session key, label.
+CUSTOMER_FILTERS = (
+    ("segments", "f_segments", "客户分层"),
+    ("provinces", "f_provinces", "省份"),
+    ("cities", "f_cities", "城市"),
+    ("owners", "f_owners", "客户经理"),
+)
+
+
+def keep_known(key: str, known: list[str]) -> None:
+    """Drop values (from an old link) that the data no longer has."""
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in known]
+
+
+def customer_filters(options: dict) -> dict[str, tuple[str, ...]]:
+    """The filter bar's customer filters (segment, province, city, owner of the voice's
+    customer on its day), shown when some documents are linked; Filters fields → values."""
+    chosen: dict[str, tuple[str, ...]] = {}
+    for field, key, label in CUSTOMER_FILTERS:
+        values = options.get(field) or []
+        keep_known(key, values)
+        if values:
+            st.multiselect(t(label), values, key=key, placeholder=t("全部"))
+        chosen[field] = tuple(st.session_state.get(key) or ())
+    return chosen

@@ -13,7 +13,15 @@ from typing import Any
 
 import streamlit as st
 
-from warehouse import alert_pages, page_filters, pages, queries, theme_pages
+from warehouse import (
+    alert_pages,
+    customer_voices,
+    page_filters,
+    pages,
+    queries,
+    satisfaction,
+    theme_pages,
+)
 from warehouse.db import read_only as _read_only
 from warehouse.snapshot import readable_path
 
@@ -66,7 +74,15 @@ _PAGE_QUERIES: dict[str, Callable[..., Any]] = {
         theme_pages.theme_detail,
         pages.category_overview,
         pages.source_overview,
+        pages.source_linking,
         pages.low_confidence_by_day,
         pages.low_confidence_texts,
+        satisfaction.satisfaction_series,
+        satisfaction.satisfaction_drivers,
+        satisfaction.driver_verbatims,
+        customer_voices.customer_options,
+        customer_voices.segment_overview,
+        customer_voices.negative_customers,
+        customer_voices.customer_timeline,
     )
 }

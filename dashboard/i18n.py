@@ -23,6 +23,23 @@ EN: dict[str, str] = {
     "商品": "Product",
     "品牌": "Brand",
     "全部": "All",
+    "客户分层": "Customer segment",
+    "省份": "Province",
+    "城市": "City",
+    "客户经理": "Account manager",
+    "客户关联": "Customer linking",
+    "{source}：有客户标识的文档最近没有一条关联到客户（客户档案未导入或标识格式变了？）": (
+        "{source}: none of its recent documents with a customer key links to a customer "
+        "(customer file not imported, or the key format changed?)"
+    ),
+    "{source}：最近 7 天的客户关联率 {recent}，此前 {before}，关联可能已失效": (
+        "{source}: customer link rate {recent} over the last 7 days, {before} before: "
+        "linking may have broken"
+    ),
+    "有客户标识": "With a customer key",
+    "已关联客户": "Linked to a customer",
+    "近 7 天关联率": "Link rate, last 7 days",
+    "此前关联率": "Link rate before",
     "复制浏览器地址即可分享当前视图（页面和筛选都在链接里）。": (
         "Copy the browser address to share this view (page and filters are in the link)."
     ),
@@ -210,6 +227,68 @@ EN: dict[str, str] = {
     ),
     "金标准评测不可用：{error}": "Gold-set evaluation unavailable: {error}",
     "保存失败：{error}": "Could not save: {error}",
+    # Customers (客户)
+    "客户": "Customers",
+    "客户细分": "Segment",
+    "获客渠道": "Acquisition",
+    "问卷来源": "Survey",
+    "不拆分": "No split",
+    "拆分": "Split by",
+    "未知": "Unknown",
+    "细分": "Segment",
+    "客户数": "Customers",
+    "发声客户": "Customers who spoke",
+    "声量按客户发声当天所属的细分计算（所选日期范围内）。": (
+        "Voices count under the segment the customer had on the day they spoke (in the chosen "
+        "date range)."
+    ),
+    "还没有客户数据：先运行 `voc customers import`。": (
+        "No customer data yet: run `voc customers import` first."
+    ),
+    "满意度趋势": "Satisfaction trend",
+    "周期": "Period",
+    "周": "Week",
+    "月": "Month",
+    "季度": "Quarter",
+    "还没有满意度调查的回答。": "No survey responses yet.",
+    "全部历史；阴影为 95% 置信区间；样本少于 {n} 份的周期显示“样本不足”，不画点。": (
+        "All history; the band is the 95% confidence interval; a period with fewer than {n} "
+        "answers shows “insufficient sample” and is not plotted."
+    ),
+    "样本不足": "Insufficient sample",
+    "95% 区间": "95% interval",
+    "较上期": "vs previous",
+    "p 值": "p-value",
+    "与上期相比": "Against the previous period",
+    "无法比较": "Not comparable",
+    "显著变化": "Significant change",
+    "无显著变化": "No significant change",
+    "关键驱动因素": "Key drivers",
+    "所选条件下没有提到主题或方面的开放回答。": (
+        "No open answers mention a theme or aspect for these filters."
+    ),
+    "提及人数": "Mentioned by",
+    "提及者 NPS": "NPS of those mentioning it",
+    "未提及者 NPS": "NPS of the others",
+    "差值": "Difference",
+    "贬损者占比": "Share of detractors",
+    "影响（NPS 点）": "Impact (NPS points)",
+    "样本": "Sample",
+    "足够": "Enough",
+    "影响 = 提及者占比 × (未提及者 NPS − 提及者 NPS)：它让整体 NPS 少了多少点。": (
+        "Impact = share mentioning it × (NPS of the others − NPS of those mentioning it): the "
+        "points it costs the overall NPS."
+    ),
+    "查看原话": "Show verbatims of",
+    "问题": "Question",
+    "负面声音最多的客户": "Customers with the most negative voices",
+    "所选条件下没有客户的负面声音。": "No negative customer voices for these filters.",
+    "客户（哈希）": "Customer (hashed)",
+    "最近发声": "Last spoke",
+    "查看客户时间线": "Show the timeline of",
+    "客户时间线": "Customer timeline",
+    "当时细分": "Segment then",
+    "满意度调查回答": "Survey responses",
 }
 
 

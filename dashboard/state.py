@@ -3,8 +3,9 @@ in the session and mirrored into the URL, so filters carry across pages and a co
 opens the same view.
 
 URL parameters: ``page``, ``lang``, ``start`` and ``end`` (YYYY-MM-DD), ``src``, ``ch``,
-``prod``, ``brand`` (comma-separated lists), ``alert`` (episode id), ``theme`` (theme id),
-``q`` (the Explore search words).
+``prod``, ``brand``, and the customer's ``seg`` (segment), ``prov``, ``city``, ``owner``
+(comma-separated lists), ``alert`` (episode id), ``theme`` (theme id), ``q`` (the Explore
+search words).
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ from datetime import date
 
 import streamlit as st
 
-PAGES = ("overview", "alerts", "themes", "explore", "query", "sources", "quality")
+PAGES = ("overview", "alerts", "themes", "customers", "explore", "query", "sources", "quality")
 
 #: URL parameter → session-state key of the widget that owns it.
-LIST_PARAMS = {"src": "f_sources", "ch": "f_channels", "prod": "f_products", "brand": "f_brands"}
+LIST_PARAMS = {
+    "src": "f_sources",
+    "ch": "f_channels",
+    "prod": "f_products",
+    "brand": "f_brands",
+    "seg": "f_segments",
+    "prov": "f_provinces",
+    "city": "f_cities",
+    "owner": "f_owners",
+}
 SCALAR_PARAMS = {"page": "nav_page", "lang": "lang", "alert": "alert", "theme": "theme", "q": "q"}
 
 

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from demo.customers import DemoCustomers, build_customers, survey_months, survey_xlsx
 from demo.data import BRAND, GBK_MONTH, PRODUCTS, DemoCorpus, Post, Review, build_corpus
 from demo.events import DEMO_NOW, DEMO_TZ
 
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 REVIEWS_PER_PAGE = 20
 POSTS_PER_PAGE = 20
-TICKET_COLUMNS = ("工单号", "创建时间", "客户", "渠道", "问题描述", "处理结果")
+TICKET_COLUMNS = ("工单号", "创建时间", "客户", "渠道", "问题描述", "处理结果", "会员号")
 ROBOTS_TXT = "User-agent: *\nDisallow: /admin/\nAllow: /\n"
 
 
@@ -93,16 +94,26 @@ class Reply:
 class DemoSite:
     """Renders every demo page from the corpus; no HTTP in here."""
 
-    def __init__(self, corpus: DemoCorpus, now: datetime = DEMO_NOW) -> None:
+    def __init__(
+        self,
+        corpus: DemoCorpus,
+        now: datetime = DEMO_NOW,
+        customers: DemoCustomers | None = None,
+    ) -> None:
         self.now = now
+        customers = customers or build_customers(corpus.seed)
         self.products = dict(PRODUCTS)
         self.reviews = {pid: corpus.reviews_for(pid) for pid in self.products}
         self.posts: list[Post] = sorted(
             corpus.posts, key=lambda p: (p.created_at, p.post_id), reverse=True
         )
         self.exports = {
-            f"tickets_{month}.csv": (month, _ticket_csv(month, rows))
+            f"tickets_{month}.csv": (month, _ticket_csv(month, rows, customers.ticket_members))
             for month, rows in corpus.ticket_months().items()
+        }
+        self.surveys = {
+            f"survey_{month}.xlsx": (month, len(rows), survey_xlsx(rows))
+            for month, rows in survey_months(customers).items()
         }
         self.export_rows = {
             name: len(rows)
@@ -116,6 +127,7 @@ class DemoSite:
             ("shop",): self.shop_index,
             ("api", "search"): lambda: self.search(query),
             ("helpdesk", "exports", "index.json"): self.export_index,
+            ("survey", "exports", "index.json"): self.survey_index,
         }
         if tuple(parts) in routes:
             return routes[tuple(parts)]()
@@ -123,6 +135,8 @@ class DemoSite:
             return self.review_page(parts[2], query)
         if len(parts) == 3 and parts[:2] == ["helpdesk", "exports"] and parts[2] in self.exports:
             return Reply(200, "text/csv", self.exports[parts[2]][1])
+        if len(parts) == 3 and parts[:2] == ["survey", "exports"] and parts[2] in self.surveys:
+            return Reply(200, _XLSX, self.surveys[parts[2]][2])
         return _not_found()
 
     def shop_index(self) -> Reply:
@@ -211,8 +225,18 @@ class DemoSite:
         ]
         return _json({"generated_at": self.now.isoformat(), "exports": exports})
 
+    def survey_index(self) -> Reply:
+        exports = [
+            {"file": name, "url": quote(name), "month": month, "rows": n}
+            for name, (month, n, _) in self.surveys.items()
+        ]
+        return _json({"generated_at": self.now.isoformat(), "exports": exports})
 
-def _ticket_csv(month: str, rows: list[Any]) -> bytes:
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _ticket_csv(month: str, rows: list[Any], members: dict[str, str]) -> bytes:
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(TICKET_COLUMNS)
@@ -225,7 +249,17 @@ def _ticket_csv(month: str, rows: list[Any]) -> bytes:
             if legacy
             else f"{t.created_at:%Y-%m-%d %H:%M:%S}"
         )
-        writer.writerow((t.ticket_id, stamp, t.customer, t.channel, t.description, t.resolution))
+        writer.writerow(
+            (
+                t.ticket_id,
+                stamp,
+                t.customer,
+                t.channel,
+                t.description,
+                t.resolution,
+                members.get(t.ticket_id, ""),
+            )
+        )
     text = buf.getvalue()
     return text.encode("gbk") if legacy else text.encode("utf-8-sig")
 

@@ -18,6 +18,7 @@ from flows.tasks import (
     find_themes,
     link_customers,
     load_documents,
+    refresh_customer_aggregates,
     refresh_page_aggregates,
     run_stage,
 )
@@ -208,6 +209,7 @@ def run_pipeline(
             find_themes(db_path, prints, model_version, settings.theme_max_docs, run_id, brands),
         )
         _record(db_path, run_id, refresh_page_aggregates(db_path, model_version, settings.timezone))
+        _record(db_path, run_id, refresh_customer_aggregates(db_path))
         params = DetectorParams(
             alpha=settings.spike_alpha,
             min_count=settings.spike_min_count,

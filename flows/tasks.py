@@ -19,9 +19,10 @@ from signals.spike_run import update_spikes
 from signals.spikes import DetectorParams
 from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
+from voc.customers import SurveyResponse
 from voc.records import Document
 from voc.settings import Settings, SourceConfig
-from warehouse import aggregates, customers, enrichment, loaders
+from warehouse import aggregates, customer_aggregates, customers, enrichment, loaders, surveys
 from warehouse.db import warehouse
 
 
@@ -38,6 +39,8 @@ class StageResult:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list, repr=False)
+    #: Fetch only: survey responses' scores (their open answers are among `documents`).
+    responses: list[SurveyResponse] = field(default_factory=list, repr=False)
     #: Fetch only: the connector's resume point, items with empty text, pages whose
     #: structure no longer matched, pages that were a login wall, captcha or rate limit.
     cursor: str | None = None
@@ -75,6 +78,7 @@ def fetch_source(
         empty_text=got.empty_text,
         layout_changed=got.layout_changed,
         blocked=got.blocked,
+        responses=got.responses,
     )
     result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
@@ -100,12 +104,25 @@ def load_documents(
     mask_pii: bool = True,
     keep_raw_text: bool = False,
 ) -> StageResult:
-    """Upsert one source's documents into raw_documents (personal data masked first)."""
+    """Upsert one source's documents into raw_documents (personal data masked first), and a
+    survey's responses with their open answers."""
     started = time.perf_counter()
     docs, masked = mask_documents(fetched.documents) if mask_pii else (fetched.documents, {})
     with warehouse(db_path) as con:
         counts = loaders.upsert_documents(
             con, docs, run_id, timezone, originals=fetched.documents if keep_raw_text else None
+        )
+        scored = surveys.upsert_survey_responses(con, fetched.responses, docs, run_id, timezone)
+    if fetched.responses:
+        get_run_logger().info(
+            "%s: survey responses %d new, %d updated, %d unchanged, %d without a customer "
+            "key; %d open answers",
+            fetched.source,
+            scored.new,
+            scored.updated,
+            scored.unchanged,
+            scored.unlinked,
+            scored.answers,
         )
     get_run_logger().info(
         "%s: %d new, %d updated, %d unchanged; personal data masked: %s",
@@ -214,6 +231,17 @@ def refresh_page_aggregates(db_path: Path, model_version: str, timezone: str) ->
     return StageResult(
         "aggregates", n_in=result.n_days, n_out=sum(result.rows.values()), seconds=result.seconds
     )
+
+
+@task(cache_policy=NO_CACHE)
+def refresh_customer_aggregates(db_path: Path) -> StageResult:
+    """Rebuild the 客户 page's voices-per-customer and survey-mention tables."""
+    with warehouse(db_path) as con:
+        result = customer_aggregates.refresh_customer_aggregates(con)
+    return StageResult(
+        "customer_aggregates", n_in=result.n_voice_rows, n_out=result.n_mentions,
+        seconds=result.seconds,
+    )  # fmt: skip
 
 
 @task(cache_policy=NO_CACHE)

@@ -67,7 +67,8 @@ class AlertMessage:
     Attributes:
         alert_id: Stable id of the open alert (one per spike); the de-duplication key.
         severity: ``info``, ``warning`` or ``critical``.
-        title: One-line summary, e.g. ``物流慢 负面声量激增``.
+        title: One-line summary, e.g. ``物流慢 负面声量激增`` or
+            ``高价值 客户 · 物流 负面占比激增``.
         source: Source name (``demo_weibo``) or ``全部`` for an alert over all sources.
         scope: What the alert is about, e.g. ``来源 demo_weibo`` or ``主题 物流慢``.
         window: The day or hour window, e.g. ``2025-09-30`` or ``2025-09-30 14:00–15:00``.
@@ -83,6 +84,7 @@ class AlertMessage:
         link: Dashboard drill-down URL, if a dashboard is configured.
         categories: Complaint-taxonomy categories the alert concerns (物流, 售后...).
         kind: Kind of alert, for routing (``spike``, ``theme``, ``source_health``...).
+        segments: Customer segments (高价值, VIP ...) the alert concerns, for routing.
     """
 
     alert_id: str
@@ -102,11 +104,12 @@ class AlertMessage:
     link: str | None = None
     categories: tuple[str, ...] = ()
     kind: str = "spike"
+    segments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         severity_rank(self.severity)
         # Lists are accepted for convenience; a frozen record keeps tuples.
-        for name in ("themes", "aspects", "key_phrases", "categories"):
+        for name in ("themes", "aspects", "key_phrases", "categories", "segments"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         verbatims = tuple(v if isinstance(v, Verbatim) else Verbatim(*v) for v in self.verbatims)
         object.__setattr__(self, "verbatims", verbatims)
@@ -249,6 +252,7 @@ def _header_fields(msg: AlertMessage) -> list[tuple[str, str]]:
         (_clean(metric, FIELD_MAX_CHARS), measured),
     ]
     for label, values in (
+        ("客户分层", msg.segments),
         ("类别", msg.categories),
         ("主题", msg.themes),
         ("方面", msg.aspects),
@@ -413,6 +417,7 @@ def to_payload(msg: AlertMessage) -> dict[str, Any]:
         "severity": msg.severity,
         "kind": msg.kind,
         "categories": list(msg.categories),
+        "segments": list(msg.segments),
         "title": msg.title,
         "source": msg.source,
         "scope": msg.scope,

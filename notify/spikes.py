@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from notify.message import AlertMessage
+from voc.signals import SEGMENT_SEP, split_segment_key
 
 KIND_NAMES = {
     "source": "来源",
@@ -23,6 +24,20 @@ KIND_NAMES = {
     "theme": "主题",
     "aspect": "方面",
 }
+
+
+def key_name(kind: str, value: str, theme_labels: Mapping[str, str]) -> str:
+    """What a series key is called in a message: ``来源 demo_weibo``, ``主题 物流慢``,
+    ``高价值 客户``, ``高价值 客户 · 物流``."""
+    segment = split_segment_key((kind, value))
+    if segment:
+        name = f"{segment[0]} 客户"
+        return name if segment[1] is None else f"{name}{SEGMENT_SEP}{segment[1]}"
+    if kind == "theme":
+        value = theme_labels.get(value, value)
+    return f"{KIND_NAMES.get(kind, kind)} {value}"
+
+
 METRIC_NAMES = {"negative_volume": "负面声量", "negative_share": "负面占比"}
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 
@@ -59,10 +74,7 @@ def event_message(
     explanation = lead["explanation"]
 
     def name(ep: Mapping[str, Any]) -> str:
-        value = ep["key_value"]
-        if ep["key_kind"] == "theme":
-            value = theme_labels.get(value, value)
-        return f"{KIND_NAMES.get(ep['key_kind'], ep['key_kind'])} {value}"
+        return key_name(ep["key_kind"], ep["key_value"], theme_labels)
 
     start, end = lead["start"][:10], lead["end"][:10]
     window = start if start == end else f"{start} 至 {end}"
@@ -98,6 +110,13 @@ def event_message(
             )
         ),
         kind="spike",
+        segments=tuple(
+            dict.fromkeys(
+                found[0]
+                for ep in group
+                if (found := split_segment_key((ep["key_kind"], ep["key_value"])))
+            )
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from parsel import Selector
 
 from scrapers.errors import LayoutChanged, SourceError
 from scrapers.parsers import CHINA_TZ, parse_chinese_datetime
+from scrapers.tickets import pick_customer_key
 
 #: Status codes the list API gives instead of a label on some endpoints.
 STATUS_LABELS = {"1": "待分配", "2": "处理中", "3": "已回复", "4": "已完成"}
@@ -268,6 +269,16 @@ def merge_detail(record: dict[str, Any], detail: dict[str, Any]) -> dict[str, An
     if detail.get("body"):
         merged["text"] = _join(attributes.get("title") or "", detail["body"])
     return merged
+
+
+def with_customer_key(record: dict[str, Any], key_from: str) -> dict[str, Any]:
+    """The record with its raw customer key as ``customer`` (hashed by `make_document`), by
+    the source's ``customer_key`` option (``none``, ``author``, ``phone_in_text``,
+    ``email_in_text``); a new dict. Called on the full text, before masking."""
+    key = pick_customer_key(
+        key_from, author=record.get("author"), text=str(record.get("text") or "")
+    )
+    return {**record, "customer": key}
 
 
 def _join(title: str, body: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scrapers.connectors import CONNECTORS, load_source
 from scrapers.run import run_crawl
+from voc.customers import SurveyResponse
 from voc.records import Document, read_documents_jsonl
 from voc.settings import SourceConfig
 
@@ -31,6 +32,7 @@ class FetchResult:
         empty_text: Items with no text.
         layout_changed: Pages whose structure no longer matched.
         blocked: Pages that were a login wall, captcha, rate limit or ban.
+        responses: Survey responses' scores (``survey`` sources).
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -41,6 +43,7 @@ class FetchResult:
     empty_text: int = 0
     layout_changed: int = 0
     blocked: int = 0
+    responses: list[SurveyResponse] = field(default_factory=list)
 
 
 def fetch_documents(
@@ -63,6 +66,7 @@ def fetch_documents(
             n_in=load.n_rows,
             n_skipped=load.n_skipped,
             cursor=load.cursor,
+            responses=list(load.responses),
         )
     crawl = run_crawl(source, since, until, work_dir, author_salt)
     docs, bad_lines = read_documents_jsonl(crawl.jsonl_path, source.name)

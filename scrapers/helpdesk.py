@@ -26,7 +26,7 @@ from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
 from scrapers.parsers import CHINA_TZ
-from scrapers.tickets import TicketLoad, parse_ticket_value
+from scrapers.tickets import TicketLoad, parse_ticket_value, pick_customer_key
 from voc.kinds.connectors import HelpdeskApiOptions
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
@@ -60,12 +60,16 @@ class _Config:
     headers: dict[str, str]
     secrets: tuple[str, ...]
     proxy: str | None
+    customer_key: str = "author"
 
     def page_url(self, position: str) -> str:
         kind, _, value = position.partition(":")
         query = {"cursor": value} if kind == "cursor" else {"start_time": value}
         if self.per_page:
             query["per_page"] = str(self.per_page)
+        if self.customer_key in ("author", "requester_email"):
+            # Side-loaded users carry the requesters' e-mail addresses.
+            query["include"] = "users"
         return f"{self.base}{EXPORT_PATHS[self.export]}?{urlencode(query)}"
 
 
@@ -83,7 +87,9 @@ def load_helpdesk(
             (``https://acme.zendesk.com``). Its options (`voc.kinds.connectors.
             HelpdeskApiOptions`): ``export``, ``email`` + ``token_env`` (basic auth
             ``email/token:TOKEN``) or ``bearer_env`` (OAuth), ``per_page``, ``max_pages``,
-            ``max_wait`` (longest Retry-After wait), the retry options, ``proxy_env``.
+            ``max_wait`` (longest Retry-After wait), the retry options, ``proxy_env``,
+            ``customer_key`` (default: the requester's e-mail from the side-loaded users,
+            ``include=users``, else the requester id).
         since: First day (China time) of the first run; ignored when resuming from a cursor.
         until: Last day (inclusive): tickets created later are left for a later run.
         author_salt: Salt for hashing the requester id.
@@ -99,9 +105,9 @@ def load_helpdesk(
         return TicketLoad(problems=[f"{source.name}: {exc}"], cursor=cursor)
     problems: list[str] = []
     start = _start_position(source.name, config, since, cursor, problems)
-    pages, position = _read_pages(source.name, config, start, problems)
+    pages, position, emails = _read_pages(source.name, config, start, problems)
     end = datetime.combine(until + timedelta(days=1), datetime.min.time(), CHINA_TZ)
-    load = _documents(source.name, config, pages, end, author_salt, problems)
+    load = _documents(source.name, config, pages, end, author_salt, problems, emails)
     if not pages:  # no page read in full: the next run starts where this one did
         position = cursor
     elif load.cursor is not None:  # a ticket created after `until`: resume at it
@@ -112,9 +118,24 @@ def load_helpdesk(
 
 
 def parse_ticket(
-    ticket: Mapping[str, Any], source: str, author_salt: str, brand: str | None = None
+    ticket: Mapping[str, Any],
+    source: str,
+    author_salt: str,
+    brand: str | None = None,
+    customer_key: str = "author",
+    emails: Mapping[str, str] | None = None,
 ) -> Document:
     """One exported ticket as a ``ticket`` document (external id = the ticket id).
+
+    Args:
+        ticket: The exported ticket.
+        source: The source's name.
+        author_salt: Salt of the requester and customer-key hashes.
+        brand: The source's brand.
+        customer_key: The ``customer_key`` option: ``author`` (the requester's e-mail,
+            else the requester id), ``requester_id``, ``requester_email``,
+            ``phone_in_text``, ``email_in_text`` or ``none``.
+        emails: Requester id → e-mail, from the pages' side-loaded ``users``.
 
     Raises:
         RecordError: naming the field that is missing or invalid.
@@ -140,17 +161,26 @@ def parse_ticket(
         "tags": ",".join(str(t) for t in tags) if isinstance(tags, list) else None,
     }
     requester = ticket.get("requester_id")
+    requester_id = None if requester is None else str(requester)
+    email = (emails or {}).get(requester_id or "")
+    if customer_key == "requester_id":
+        customer = requester_id
+    elif customer_key == "requester_email":
+        customer = email
+    else:
+        customer = pick_customer_key(customer_key, author=email or requester_id, text=text)
     return make_document(
         source=source,
         channel="ticket",
         external_id=str(ticket["id"]),
         text=text,
         created_at=created,
-        author=None if requester is None else str(requester),
+        author=requester_id,
         url=ticket.get("html_url") or None,
         brand=brand,
         attributes={k: v for k, v in attributes.items() if v not in (None, "")},
         author_salt=author_salt,
+        customer=customer,
     )
 
 
@@ -174,6 +204,7 @@ def _config(source: SourceConfig) -> _Config:
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
         secrets=secrets,
         proxy=os.environ.get(options.proxy_env) if options.proxy_env else None,
+        customer_key=options.customer_key,
     )
 
 
@@ -216,8 +247,9 @@ def _start_position(
 
 def _read_pages(
     name: str, config: _Config, position: str, problems: list[str]
-) -> tuple[list[tuple[str, list[Any]]], str]:
-    """(url, tickets) of each page read in full, and the position after the last one."""
+) -> tuple[list[tuple[str, list[Any]]], str, dict[str, str]]:
+    """(url, tickets) of each page read in full, the position after the last one, and
+    user id → e-mail of the side-loaded users."""
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
         if config.proxy
@@ -225,6 +257,7 @@ def _read_pages(
         _SameHostAuth(),
     )
     pages: list[tuple[str, list[Any]]] = []
+    emails: dict[str, str] = {}
     for _ in range(config.max_pages):
         url = config.page_url(position)
         try:
@@ -232,15 +265,26 @@ def _read_pages(
             tickets, position, done = _next_position(config, url, payload, position)
         except HelpdeskError as exc:
             problems.append(f"{name}: {exc}")
-            return pages, position
+            return pages, position, emails
         pages.append((url, tickets))
+        emails.update(_user_emails(payload))
         if done:
-            return pages, position
+            return pages, position, emails
     problems.append(
         f"{name}: stopped after {config.max_pages} pages (max_pages) at {config.base}; "
         "the next run continues from there"
     )
-    return pages, position
+    return pages, position, emails
+
+
+def _user_emails(payload: Mapping[str, Any]) -> dict[str, str]:
+    """User id → e-mail of a page's side-loaded ``users`` (``include=users``)."""
+    users = payload.get("users")
+    return {
+        str(u["id"]): str(u["email"])
+        for u in (users if isinstance(users, list) else ())
+        if isinstance(u, Mapping) and u.get("id") is not None and u.get("email")
+    }
 
 
 class _SameHostAuth(urllib.request.HTTPRedirectHandler):
@@ -383,6 +427,7 @@ def _documents(
     end: datetime,
     author_salt: str,
     problems: list[str],
+    emails: Mapping[str, str] | None = None,
 ) -> _Load:
     """Documents of the latest version of each ticket; the cursor to hold back at, if any."""
     latest: dict[str, tuple[str, Mapping[str, Any]]] = {}
@@ -407,7 +452,7 @@ def _documents(
             logger.debug("%s: ticket %s (%s) is deleted, skipped", name, key, url)
             continue
         try:
-            doc = parse_ticket(ticket, name, author_salt, config.brand)
+            doc = parse_ticket(ticket, name, author_salt, config.brand, config.customer_key, emails)
         except RecordError as exc:
             n_skipped += 1
             problems.append(f"{name}: ticket {key} ({url}): {exc}")

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from scrapers.mailparse import MailError, parse_mail
 from scrapers.parsers import CHINA_TZ
-from scrapers.tickets import TicketLoad
+from scrapers.tickets import TicketLoad, pick_customer_key
 from voc.kinds.connectors import MailboxOptions
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
@@ -46,7 +46,8 @@ def load_mailbox(
             one such file, or ``imaps://host[:port]/FOLDER`` (``imap://`` for plain or
             STARTTLS). Options: ``user``, ``password_env`` (name of the environment
             variable holding the password), ``starttls``, ``ignore_from`` (addresses or
-            ``@domain`` whose mails are not customers', e.g. the agents'), ``brand``.
+            ``@domain`` whose mails are not customers', e.g. the agents'), ``brand``,
+            ``customer_key`` (`pick_customer_key`; default the sender address).
         since: First day (inclusive, China time).
         until: Last day (inclusive).
         author_salt: Salt for hashing the From address.
@@ -118,6 +119,9 @@ class _Batch:
                 brand=self.brand,
                 attributes={"subject": mail.subject, "in_reply_to": mail.in_reply_to},
                 author_salt=self.author_salt,
+                customer=pick_customer_key(
+                    self.options.customer_key, author=mail.sender, text=mail.text
+                ),
             )
         except RecordError as exc:
             return self.skip(f"{where}: {exc}")

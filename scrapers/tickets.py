@@ -21,11 +21,19 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapers.parsers import CHINA_TZ
 from scrapers.ticket_files import FORMATS, TableError, cell_text, decode_export, read_table
+from voc.customers import SurveyResponse, find_customer_key
 from voc.kinds.connectors import TicketExportOptions
 from voc.records import Document, RecordError, make_document
 from voc.settings import SourceConfig
 
-__all__ = ["TicketLoad", "decode_export", "load_ticket_export", "parse_ticket_time"]
+__all__ = [
+    "ExportFiles",
+    "TicketLoad",
+    "decode_export",
+    "load_ticket_export",
+    "parse_ticket_time",
+    "pick_customer_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +47,16 @@ DEFAULT_COLUMNS: dict[str, str] = {
 #: Fields every ticket needs; their headers must be in every file.
 REQUIRED_FIELDS = ("id", "created_at", "text")
 #: Fields that become `Document` fields.
-DOCUMENT_FIELDS = ("id", "created_at", "text", "customer", "product", "rating", "url")
+DOCUMENT_FIELDS = (
+    "id",
+    "created_at",
+    "text",
+    "customer",
+    "customer_key",
+    "product",
+    "rating",
+    "url",
+)
 #: Fields kept as `Document.attributes` (as text, whatever the file format).
 ATTRIBUTE_FIELDS = (
     "subject",
@@ -69,6 +86,8 @@ class TicketLoad:
         n_skipped: Rows skipped as invalid (outside-window rows are not counted here).
         cursor: Where the next incremental load starts (connectors with a cursor, such as
             a helpdesk API's incremental export); None = no cursor.
+        responses: Survey responses' scores (``survey`` sources; their open answers are
+            among `documents`).
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -76,6 +95,25 @@ class TicketLoad:
     n_rows: int = 0
     n_skipped: int = 0
     cursor: str | None = None
+    responses: list[SurveyResponse] = field(default_factory=list)
+
+
+def pick_customer_key(
+    key_from: str, *, author: str | None = None, column: str | None = None, text: str = ""
+) -> str | None:
+    """The raw customer key of a voice (`make_document` hashes it), by the source's
+    ``customer_key`` option: ``author`` the person field, ``column`` a mapped key column,
+    ``phone_in_text`` / ``email_in_text`` the first mobile number / e-mail address in the
+    raw text (it must be the text before personal data is masked), ``none`` no key."""
+    if key_from == "author":
+        return author or None
+    if key_from == "column":
+        return column or None
+    if key_from == "phone_in_text":
+        return find_customer_key(text, "phone")
+    if key_from == "email_in_text":
+        return find_customer_key(text, "email")
+    return None
 
 
 def column_map(options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -120,7 +158,8 @@ def load_ticket_export(
             over HTTP(S), or a local index file, directory (with an index.json, else every
             ``.csv``/``.xlsx``/``.json``/``.jsonl`` in it) or single export file. Options:
             ``columns`` (field → header(s), see `column_map`), ``sheet`` (XLSX sheet
-            name), ``brand``.
+            name), ``brand``, ``customer_key`` (`pick_customer_key`; default the
+            ``columns.customer_key`` column if mapped, else the 客户 column).
         since: First day (inclusive, China time for naive timestamps).
         until: Last day (inclusive).
         author_salt: Salt for hashing the customer column.
@@ -138,7 +177,7 @@ def load_ticket_export(
     assert isinstance(options, TicketExportOptions)
     load = _Loader(source, options, columns, since, until, author_salt, timeout)
     try:
-        files = load.list_files()
+        files = load.files.list_files()
     except (OSError, ValueError) as exc:
         return TicketLoad(problems=[f"{source.name}: cannot read export index {source.url}: {exc}"])
     for name, location in files:
@@ -146,33 +185,35 @@ def load_ticket_export(
     return TicketLoad(load.documents, load.problems, load.n_rows, load.n_skipped)
 
 
-class _Loader:
-    def __init__(
-        self,
-        source: SourceConfig,
-        options: TicketExportOptions,
-        columns: dict[str, tuple[str, ...]],
-        since: date,
-        until: date,
-        author_salt: str,
-        timeout: float,
-    ) -> None:
-        self.source, self.columns, self.since, self.until = source, columns, since, until
-        self.author_salt, self.timeout = author_salt, timeout
-        self.brand = options.brand or None
-        self.sheet = options.sheet or None
-        # Explicitly mapped columns must be there; a defaulted 客户 may be absent.
-        mapped = set(source.options.get("columns") or {}) | set(REQUIRED_FIELDS)
-        self.required = [h for f in columns if f in mapped for h in columns[f]]
-        self.documents: list[Document] = []
-        self.problems: list[str] = []
-        self.n_rows = self.n_skipped = 0
-        self.remote = urlsplit(source.url).scheme in ("http", "https")
+class ExportFiles:
+    """The export files a source's ``url`` names, and their bytes: an index (``index.json``:
+    ``{"exports": [{"file", "url", "month"}]}``) over HTTP(S) or on disk, a directory (with an
+    index.json, else every ``.csv``/``.xlsx``/``.json``/``.jsonl`` in it) or one export file.
+    Shared by the ticket_export and survey connectors."""
+
+    def __init__(self, url: str, since: date, until: date, timeout: float = 30.0) -> None:
+        self.url, self.since, self.until, self.timeout = url, since, until, timeout
+        self.remote = urlsplit(url).scheme in ("http", "https")
         self.fetched: dict[str, bytes] = {}
 
+    def read(self, location: str) -> bytes:
+        """A listed file's bytes.
+
+        Raises:
+            OSError, urllib.error.URLError: it cannot be read.
+        """
+        raw = self.fetched.pop(location, None)
+        if raw is None:
+            raw = self._fetch(location) if self.remote else Path(location).read_bytes()
+        return raw
+
     def list_files(self) -> list[tuple[str, str]]:
-        """(file name, URL or path) of the exports that may hold days in the window."""
-        url = self.source.url
+        """(file name, URL or path) of the exports that may hold days in the window.
+
+        Raises:
+            OSError, ValueError: the url or its index cannot be read.
+        """
+        url = self.url
         if self.remote:
             name = urlsplit(url).path.rsplit("/", 1)[-1]
             return self._single_or_index(name, url, self._fetch(url))
@@ -233,11 +274,34 @@ class _Loader:
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return response.read()
 
+
+class _Loader:
+    def __init__(
+        self,
+        source: SourceConfig,
+        options: TicketExportOptions,
+        columns: dict[str, tuple[str, ...]],
+        since: date,
+        until: date,
+        author_salt: str,
+        timeout: float,
+    ) -> None:
+        self.source, self.columns, self.since, self.until = source, columns, since, until
+        self.author_salt, self.timeout = author_salt, timeout
+        self.brand = options.brand or None
+        self.sheet = options.sheet or None
+        # Explicitly mapped columns must be there; a defaulted 客户 may be absent.
+        mapped = set(source.options.get("columns") or {}) | set(REQUIRED_FIELDS)
+        self.required = [h for f in columns if f in mapped for h in columns[f]]
+        self.documents: list[Document] = []
+        self.problems: list[str] = []
+        self.n_rows = self.n_skipped = 0
+        self.files = ExportFiles(source.url, since, until, timeout)
+        self.key_from = options.key_from
+
     def read_file(self, name: str, location: str) -> None:
         try:
-            raw = self.fetched.pop(location, None)
-            if raw is None:
-                raw = self._fetch(location) if self.remote else Path(location).read_bytes()
+            raw = self.files.read(location)
         except (OSError, urllib.error.URLError) as exc:
             self._problem(f"{name}: cannot read {location}: {exc}")
             return
@@ -289,6 +353,7 @@ class _Loader:
             return
         if not self.since <= created.astimezone(CHINA_TZ).date() <= self.until:
             return
+        author = cell_text(self._cell(row, "customer")) or None
         attributes = {
             name: value
             for name in ATTRIBUTE_FIELDS
@@ -302,13 +367,19 @@ class _Loader:
                 # The export's text as it is (not stripped): raw text is never edited.
                 text=text if len(self.columns["text"]) > 1 else str(self._cell(row, "text")),
                 created_at=created,
-                author=cell_text(self._cell(row, "customer")) or None,
+                author=author,
                 rating=self._rating(where, row),
                 url=cell_text(self._cell(row, "url")) or None,
                 product=cell_text(self._cell(row, "product")) or None,
                 brand=self.brand,
                 attributes=attributes,
                 author_salt=self.author_salt,
+                customer=pick_customer_key(
+                    self.key_from,
+                    author=author,
+                    column=cell_text(self._cell(row, "customer_key")) or None,
+                    text=text,
+                ),
             )
         except RecordError as exc:
             self._skip(f"{where}: {exc}")

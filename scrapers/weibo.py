@@ -261,7 +261,7 @@ def _post_record(mblog: dict[str, Any], now: datetime) -> dict[str, Any]:
         attributes["retweet_of"] = str(original.get("mid") or original.get("id"))
     return {
         "external_id": mid,
-        "author": _screen_name(mblog.get("user")),
+        "author": _author(mblog.get("user")),
         "text": html_to_text(str(mblog.get("text") or "")),
         "created_at": created,
         "url": f"https://m.weibo.cn/detail/{mid}",
@@ -327,7 +327,7 @@ def _comment_record(row: dict[str, Any], post_id: str, now: datetime) -> dict[st
         raise ValueError("no id")
     return {
         "external_id": comment_id,
-        "author": _screen_name(row.get("user")),
+        "author": _author(row.get("user")),
         "text": html_to_text(str(row.get("text") or "")),
         "created_at": parse_post_time(str(row.get("created_at") or ""), now),
         "url": f"https://m.weibo.cn/detail/{post_id}#comment-{comment_id}",
@@ -340,8 +340,11 @@ def _comment_record(row: dict[str, Any], post_id: str, now: datetime) -> dict[st
     }
 
 
-def _screen_name(user: Any) -> str | None:
-    name = user.get("screen_name") if isinstance(user, dict) else None
+def _author(user: Any) -> str | None:
+    # The uid, not the screen name: names change, and a uid → customer file links by uid.
+    if not isinstance(user, dict):
+        return None
+    name = user.get("id") if user.get("id") not in (None, "") else user.get("screen_name")
     return str(name) if name else None
 
 

@@ -1,6 +1,7 @@
-"""Spike detection over the warehouse: every source, category, theme and aspect (daily;
-social sources also hourly), each episode explained by what grew against its baseline,
-and the per-day alerts the dashboard's trend marks."""
+"""Spike detection over the warehouse: every source, product, category, theme, aspect and
+customer segment, and segment × category / aspect (daily; social sources also hourly), all
+through the same detector and thresholds, each episode explained by what grew against its
+baseline, and the per-day alerts the dashboard's trend marks."""
 
 from __future__ import annotations
 

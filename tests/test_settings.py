@@ -7,7 +7,12 @@ from voc.settings import SettingsError, load_settings
 
 def test_defaults_point_at_the_bundled_demo_sources() -> None:
     settings = load_settings(env={})
-    assert [s.name for s in settings.sources] == ["demo_shop", "demo_weibo", "demo_helpdesk"]
+    assert [s.name for s in settings.sources] == [
+        "demo_shop",
+        "demo_weibo",
+        "demo_helpdesk",
+        "demo_survey",
+    ]
     assert settings.schedule_cron == "0 6 * * *" and settings.timezone == "Asia/Shanghai"
     moved = settings.with_demo_port(9999)
     assert moved.source("demo_weibo").url == "http://127.0.0.1:9999/api/search"

@@ -51,7 +51,7 @@ _SECRET_KEYS = {
     "access_token": "url_env",
 }
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-_ROUTE_CRITERIA = ("severity", "source", "scope", "kind", "category")
+_ROUTE_CRITERIA = ("severity", "source", "scope", "kind", "category", "segment")
 WECOM_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 
 
@@ -63,6 +63,7 @@ class RoutedAlert(Protocol):
     scope: str
     kind: str
     categories: tuple[str, ...]
+    segments: tuple[str, ...]  # customer segments (高价值 ...); empty when none
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,10 @@ class Route:
     """Which channels an alert goes to.
 
     Every criterion given must match; an omitted one matches everything. A criterion lists
-    values, any of which may match; source, scope, kind and category are shell-style globs
-    (``demo_*``, ``主题 物流*``), and category matches if any of the alert's categories does.
+    values, any of which may match; source, scope, kind, category and segment are
+    shell-style globs (``demo_*``, ``主题 物流*``, ``高价值*``); category and segment match if
+    any of the alert's categories or customer segments does (an alert about no segment
+    never matches a segment criterion).
     """
 
     channels: tuple[str, ...]
@@ -147,6 +150,7 @@ class Route:
     scope: tuple[str, ...] = ()
     kind: tuple[str, ...] = ()
     category: tuple[str, ...] = ()
+    segment: tuple[str, ...] = ()
 
     def matches(self, msg: RoutedAlert) -> bool:
         """Whether every given criterion matches the message."""
@@ -159,9 +163,13 @@ class Route:
         ):
             if patterns and not any(fnmatch.fnmatchcase(value, p) for p in patterns):
                 return False
-        return not self.category or any(
-            fnmatch.fnmatchcase(c, p) for c in msg.categories for p in self.category
-        )
+        for patterns, values in (
+            (self.category, msg.categories),
+            (self.segment, msg.segments),
+        ):
+            if patterns and not any(fnmatch.fnmatchcase(v, p) for v in values for p in patterns):
+                return False
+        return True
 
 
 @dataclass(frozen=True)

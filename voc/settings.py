@@ -77,7 +77,7 @@ class SourceConfig:
 
 
 def demo_sources(base_url: str) -> tuple[SourceConfig, ...]:
-    """The three bundled demo sources, served by `demo.server` at `base_url`."""
+    """The four bundled demo sources, served by `demo.server` at `base_url`."""
     base = base_url.rstrip("/")
     return (
         SourceConfig("demo_shop", "shop_reviews", f"{base}/shop/", {"brand": "客声优选"}),
@@ -91,7 +91,13 @@ def demo_sources(base_url: str) -> tuple[SourceConfig, ...]:
             "demo_helpdesk",
             "ticket_export",
             f"{base}/helpdesk/exports/index.json",
-            {"brand": "客声优选"},
+            {"brand": "客声优选", "columns": {"customer_key": ["会员号"]}},
+        ),
+        SourceConfig(
+            "demo_survey",
+            "survey",
+            f"{base}/survey/exports/index.json",
+            {"brand": "客声优选", "columns": {"respondent": ["会员号"]}},
         ),
     )
 

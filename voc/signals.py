@@ -14,13 +14,36 @@ Period = date | datetime
 Vector = dict[str, float]
 
 
+#: Series keyed by a customer segment: ("segment", "高价值"), and a segment crossed with a
+#: category or aspect: ("segment_category", "高价值 · 物流"), ("segment_aspect", ...).
+SEGMENT_KINDS = ("segment", "segment_category", "segment_aspect")
+SEGMENT_SEP = " · "
+
+
+def segment_key(kind: str, segment: str, other: str | None = None) -> tuple[str, str]:
+    """The series key of a segment, or of a segment crossed with a category or aspect."""
+    return (kind, segment if other is None else f"{segment}{SEGMENT_SEP}{other}")
+
+
+def split_segment_key(key: tuple[str, str]) -> tuple[str, str | None] | None:
+    """(segment, category or aspect or None) of a segment key; None for other keys."""
+    kind, value = key
+    if kind not in SEGMENT_KINDS:
+        return None
+    if kind == "segment":
+        return value, None
+    segment, _, other = value.partition(SEGMENT_SEP)
+    return segment, other
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """Documents and negative documents of one key over time.
 
     Attributes:
         key: What the series counts, as (kind, value): ("source", "demo_weibo"),
-            ("product", "10023"), ("category", "物流"), ("theme", "t3")...
+            ("product", "10023"), ("category", "物流"), ("theme", "t3"), ("segment",
+            "高价值"), ("segment_category", "高价值 · 物流") (`segment_key`)...
         granularity: "day" (points keyed by `date`) or "hour" (points keyed by the
             `datetime` an hour starts at, in the series' local time).
         points: (period_start, n_docs, n_negative) triples in any order; a period missing

@@ -5,10 +5,18 @@ Each aggregate is a GROUP BY over per-document rows (`Aggregate.rows_sql`);
 base tables when the aggregates were computed with other models than the warehouse's
 current ones.
 
+Every per-document relation carries the customer's segment attributes on the document's
+day (`doc_customers`; NULL when not linked), and segment, province, city and owner are
+dimensions of every aggregate, so their filters stay on the fast path. Measured at 5 M
+documents with 30 % linked (1 M customers, 6 tiers, 31 provinces, 300 cities, 500 owners):
+agg_daily_docs grows from 2.28 M to 3.18 M rows (segment and province alone: 3.11 M; the
+groups of day × source × product × brand are already small), agg_daily_themes by 4 %.
+
 A refresh recomputes only the days that changed since the last one: days whose fingerprint
-(documents, their text hash, source, product, brand, time, duplicate mark, theme) moved,
-and days of documents scored, tagged or read by a model after the last refresh. A new
-sentiment, emotion or aspect model, a new timezone or low-confidence margin rebuilds all.
+(documents, their text hash, source, product, brand, time, duplicate mark, theme, customer
+link and segment attributes) moved, and days of documents scored, tagged or read by a
+model after the last refresh. A new sentiment, emotion or aspect model, a new timezone or
+low-confidence margin rebuilds all.
 """
 
 from __future__ import annotations
@@ -31,7 +39,11 @@ LOW_CONFIDENCE_MARGIN = 0.15
 _DISTINCT_SCORED = (
     "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
     "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+    "LEFT JOIN doc_customers dc ON dc.doc_id = r.id "
 )
+#: The customer's segment attributes on the document's day: dimensions of every aggregate.
+SEGMENT_DIMS = ("segment", "province", "city", "owner")
+CUSTOMER_COLUMNS = ", ".join(f"dc.{d}" for d in SEGMENT_DIMS)
 
 
 @dataclass(frozen=True)
@@ -45,10 +57,14 @@ class Aggregate:
     measures: tuple[str, ...]
     rows_sql: str
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.dims + self.measures
+
 
 DOCS = Aggregate(
     "agg_daily_docs",
-    ("local_day", "source", "channel", "product", "brand"),
+    ("local_day", "source", "channel", "product", "brand", *SEGMENT_DIMS),
     (
         "n_docs",
         "n_negative",
@@ -59,8 +75,9 @@ DOCS = Aggregate(
         "n_anger",
         "n_social",
     ),
-    "SELECT r.local_day, r.source, r.channel, r.product, r.brand, 1 AS n_docs, "
-    "(s.label = 'negative')::INTEGER AS n_negative, "
+    "SELECT r.local_day, r.source, r.channel, r.product, r.brand, "
+    + CUSTOMER_COLUMNS
+    + ", 1 AS n_docs, (s.label = 'negative')::INTEGER AS n_negative, "
     "(s.label = 'neutral')::INTEGER AS n_neutral, "
     "(s.label = 'positive')::INTEGER AS n_positive, "
     "(abs(s.score - 0.5) < $margin)::INTEGER AS n_low_confidence, "
@@ -73,28 +90,33 @@ DOCS = Aggregate(
 )
 THEMES = Aggregate(
     "agg_daily_themes",
-    ("local_day", "theme_id", "source", "channel", "product", "brand"),
+    ("local_day", "theme_id", "source", "channel", "product", "brand", *SEGMENT_DIMS),
     ("n_docs", "n_negative"),
-    "SELECT r.local_day, d.theme_id, r.source, r.channel, r.product, r.brand, 1 AS n_docs, "
+    "SELECT r.local_day, d.theme_id, r.source, r.channel, r.product, r.brand, "
+    + CUSTOMER_COLUMNS
+    + ", 1 AS n_docs, "
     "(s.label = 'negative')::INTEGER AS n_negative "
     + _DISTINCT_SCORED
     + "JOIN doc_themes d ON d.doc_id = r.id WHERE t.duplicate_of IS NULL",
 )
 CATEGORIES = Aggregate(
     "agg_daily_categories",
-    ("local_day", "category", "source", "channel", "product", "brand"),
+    ("local_day", "category", "source", "channel", "product", "brand", *SEGMENT_DIMS),
     ("n_docs", "n_negative"),
-    "SELECT r.local_day, c.category, r.source, r.channel, r.product, r.brand, 1 AS n_docs, "
+    "SELECT r.local_day, c.category, r.source, r.channel, r.product, r.brand, "
+    + CUSTOMER_COLUMNS
+    + ", 1 AS n_docs, "
     "(s.label = 'negative')::INTEGER AS n_negative "
     + _DISTINCT_SCORED
     + "JOIN doc_categories c ON c.doc_id = r.id WHERE t.duplicate_of IS NULL",
 )
 THEME_ASPECTS = Aggregate(
     "agg_daily_theme_aspects",
-    ("local_day", "theme_id", "aspect", "source", "channel", "product", "brand"),
+    ("local_day", "theme_id", "aspect", "source", "channel", "product", "brand", *SEGMENT_DIMS),
     ("n_positive", "n_neutral", "n_negative"),
     "SELECT r.local_day, d.theme_id, a.aspect, r.source, r.channel, r.product, r.brand, "
-    "(a.polarity = 'positive')::INTEGER AS n_positive, "
+    + CUSTOMER_COLUMNS
+    + ", (a.polarity = 'positive')::INTEGER AS n_positive, "
     "(a.polarity = 'neutral')::INTEGER AS n_neutral, "
     "(a.polarity = 'negative')::INTEGER AS n_negative "
     + _DISTINCT_SCORED
@@ -104,10 +126,12 @@ THEME_ASPECTS = Aggregate(
 )
 HOURLY_SOCIAL = Aggregate(
     "agg_hourly_social",
-    ("local_day", "hour", "source", "channel", "product", "brand"),
+    ("local_day", "hour", "source", "channel", "product", "brand", *SEGMENT_DIMS),
     ("n_docs", "n_negative"),
     "SELECT r.local_day, date_trunc('hour', timezone($tz, r.created_at)) AS hour, r.source, "
-    "r.channel, r.product, r.brand, 1 AS n_docs, (s.label = 'negative')::INTEGER AS n_negative "
+    "r.channel, r.product, r.brand, "
+    + CUSTOMER_COLUMNS
+    + ", 1 AS n_docs, (s.label = 'negative')::INTEGER AS n_negative "
     + _DISTINCT_SCORED
     + "WHERE t.duplicate_of IS NULL AND r.channel = 'social'",
 )
@@ -126,12 +150,20 @@ SEARCH = Aggregate(
         "sentiment",
         "score",
         "url",
+        "customer_id",
+        "segment",
+        "province",
+        "city",
+        "acquisition",
+        "owner",
     ),
     ("n_docs",),
     "SELECT r.local_day, r.id AS doc_id, r.created_at, r.source, r.channel, r.product, "
-    "r.brand, t.text_norm AS text, s.label AS sentiment, s.score, r.url, 1 AS n_docs "
+    "r.brand, t.text_norm AS text, s.label AS sentiment, s.score, r.url, dc.customer_id, "
+    "dc.segment, dc.province, dc.city, dc.acquisition, dc.owner, 1 AS n_docs "
     "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
     "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+    "LEFT JOIN doc_customers dc ON dc.doc_id = r.id "
     "WHERE t.duplicate_of IS NULL",
 )
 AGGREGATES = (DOCS, THEMES, CATEGORIES, THEME_ASPECTS, HOURLY_SOCIAL, SEARCH)
@@ -140,9 +172,11 @@ AGGREGATES = (DOCS, THEMES, CATEGORIES, THEME_ASPECTS, HOURLY_SOCIAL, SEARCH)
 _FINGERPRINTS = (
     "SELECT r.local_day, count(*) AS n_rows, "
     " sum(hash(r.id, r.content_hash, r.source, r.channel, r.product, r.brand, r.created_at, r.url, "
-    "  t.duplicate_of IS NULL, d.theme_id)::HUGEINT) AS fingerprint "
+    "  t.duplicate_of IS NULL, d.theme_id, dc.customer_id, dc.segment, dc.province, dc.city, "
+    "  dc.acquisition, dc.owner)::HUGEINT) AS fingerprint "
     "FROM raw_documents r LEFT JOIN doc_texts t ON t.doc_id = r.id "
-    "LEFT JOIN doc_themes d ON d.doc_id = r.id GROUP BY r.local_day"
+    "LEFT JOIN doc_themes d ON d.doc_id = r.id "
+    "LEFT JOIN doc_customers dc ON dc.doc_id = r.id GROUP BY r.local_day"
 )
 # Days of documents whose enrichment was written after the watermark.
 _ENRICHED_DAYS = (
@@ -165,6 +199,7 @@ BASE_TABLES = (
     "doc_themes",
     "doc_categories",
     "doc_aspects",
+    "doc_customers",
 )
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
@@ -302,9 +337,11 @@ def refresh_aggregates(
 def _insert(con: duckdb.DuckDBPyConnection, agg: Aggregate, params: dict, where: str) -> None:
     dims = ", ".join(agg.dims)
     sums = ", ".join(f"sum({m})" for m in agg.measures)
+    # By name: columns added by later migrations come after the measures in the table.
     # Ordered by day so the zone maps of each row group prune date ranges.
     sql = (
-        f"INSERT INTO {agg.table} SELECT {dims}, {sums} FROM ({agg.rows_sql}) "
+        f"INSERT INTO {agg.table} ({', '.join(agg.columns)}) "
+        f"SELECT {dims}, {sums} FROM ({agg.rows_sql}) "
         f"{where} GROUP BY ALL ORDER BY local_day"
     )
     con.execute(sql, bind(sql, params))

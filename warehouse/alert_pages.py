@@ -4,27 +4,28 @@ episodes overlapping the range, with their labels and drivers (`signals.explain`
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from voc.signals import SEGMENT_KINDS, SEGMENT_SEP
 from warehouse.aggregate_reader import PageReader, page_reader
 from warehouse.page_filters import Filters, filter_sql, resolve_with
 
 
 def _episode_filter(r: PageReader, f: Filters) -> tuple[str, dict[str, Any]]:
     """Episodes overlapping the range; a source episode only when its source passes the
-    source and channel filters, a product episode only when the product filter names it."""
+    source and channel filters, a product episode only when the product filter names it, a
+    segment episode only when the segment filter names its segment."""
     clauses = ["e.start_period < $after AND e.end_period >= $first"]
     params: dict[str, Any] = {
         "first": datetime.combine(f.start, datetime.min.time()),
         "after": datetime.combine(f.end + timedelta(days=1), datetime.min.time()),
     }
     if f.sources or f.channels:
-        where, extra = filter_sql(replace(f, products=(), brands=()), dates=False)
+        where, extra = filter_sql(Filters(sources=f.sources, channels=f.channels), dates=False)
         wanted = [
             s
             for (s,) in r.rows(f"SELECT DISTINCT source FROM raw_documents WHERE {where}", **extra)
@@ -36,6 +37,16 @@ def _episode_filter(r: PageReader, f: Filters) -> tuple[str, dict[str, Any]]:
             "(e.key_kind <> 'product' OR list_contains($products::VARCHAR[], e.key_value))"
         )
         params["products"] = list(f.products)
+    if f.segments:
+        clauses.append(
+            "(NOT list_contains($segment_kinds::VARCHAR[], e.key_kind) "
+            " OR list_contains($segments::VARCHAR[], "
+            "  CASE WHEN e.key_kind = 'segment' THEN e.key_value "
+            "  ELSE split_part(e.key_value, $segment_sep, 1) END))"
+        )
+        params.update(
+            segment_kinds=list(SEGMENT_KINDS), segments=list(f.segments), segment_sep=SEGMENT_SEP
+        )
     return " AND ".join(clauses), params
 
 
@@ -79,7 +90,8 @@ def alert_list(
 ) -> pd.DataFrame:
     """Spike episodes overlapping the range, newest first, with their key's label (a
     theme's label) and their top three drivers. `kinds` keeps those key kinds (source,
-    product, category, theme, aspect); source and product episodes follow those filters."""
+    product, category, theme, aspect, segment, segment_category, segment_aspect); source,
+    product and segment episodes follow those filters."""
     r = page_reader(con)
     f = resolve_with(r, f)
     out = [

@@ -1,5 +1,9 @@
 """What the dashboard pages are narrowed to: `Filters`, the SQL they become, the day range
-and what the filter bar offers."""
+and what the filter bar offers.
+
+Segment, province, city and owner are the attributes the voice's customer had on the
+document's local day (`doc_customers`, dimensions of every page aggregate); a filter on
+them keeps linked documents only."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 import duckdb
 
 from warehouse.aggregate_reader import PageReader, page_reader
-from warehouse.aggregates import DOCS
+from warehouse.aggregates import DOCS, SEGMENT_DIMS
 from warehouse.search import SearchFilters
 
 
@@ -25,6 +29,10 @@ class Filters:
         channels: review | social | ticket ...
         products: `raw_documents.product` values.
         brands: `raw_documents.brand` values.
+        segments: Customer tiers (高价值, 一般 ...) on the document's day.
+        provinces: The customer's province.
+        cities: The customer's city.
+        owners: The customer's account manager.
     """
 
     start: date | None = None
@@ -33,6 +41,10 @@ class Filters:
     channels: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
 
     def search(self, sentiment: str | None = None, category: str | None = None) -> SearchFilters:
         """The same view as Explore's search filters, narrowed by `sentiment`/`category`."""
@@ -45,23 +57,49 @@ class Filters:
             category=category,
             products=self.products,
             brands=self.brands,
+            segments=self.segments,
+            provinces=self.provinces,
+            cities=self.cities,
+            owners=self.owners,
         )
 
 
-def filter_sql(f: Filters, dates: bool = True, alias: str = "") -> tuple[str, dict[str, Any]]:
-    """WHERE clause (fixed strings; values bound) over a relation with the dimensions."""
+#: Filter field → the column it narrows (every per-document relation has them all).
+COLUMNS = {
+    "sources": "source",
+    "channels": "channel",
+    "products": "product",
+    "brands": "brand",
+    "segments": "segment",
+    "provinces": "province",
+    "cities": "city",
+    "owners": "owner",
+}
+
+
+#: The columns that come from `doc_customers` rather than `raw_documents`.
+CUSTOMER_FIELDS = ("segments", "provinces", "cities", "owners")
+
+
+def filter_sql(
+    f: Filters, dates: bool = True, alias: str = "", customer_alias: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """WHERE clause (fixed strings; values bound) over a relation with the dimensions.
+
+    Args:
+        alias: Prefix of the columns (``r.``).
+        customer_alias: Prefix of the customer columns when they come from another
+            relation (``dc.`` for a join of `doc_customers`); default `alias`.
+    """
     clauses, params = ["true"], {}
     if dates:
         clauses.append(f"{alias}local_day BETWEEN $start AND $end")
         params.update(start=f.start, end=f.end)
-    for column, values in (
-        ("source", f.sources),
-        ("channel", f.channels),
-        ("product", f.products),
-        ("brand", f.brands),
-    ):
+    for field, column in COLUMNS.items():
+        values = getattr(f, field)
         if values:
-            clauses.append(f"list_contains(${column}s::VARCHAR[], {alias}{column})")
+            prefix = customer_alias if field in CUSTOMER_FIELDS and customer_alias else alias
+            clauses.append(f"list_contains(${column}s::VARCHAR[], {prefix}{column})")
             params[f"{column}s"] = list(values)
     return " AND ".join(clauses), params
 
@@ -73,7 +111,8 @@ def _bounds(r: PageReader) -> tuple[date | None, date | None]:
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """What the filter bar offers: the day range, sources (with channel and documents),
-    channels, and the 300 largest products and brands."""
+    channels, the 300 largest products and brands, and the customers' segments,
+    provinces, cities and owners (the 300 with most linked documents each)."""
     r = page_reader(con)
     docs = r.rel(DOCS)
     first, last = _bounds(r)
@@ -84,7 +123,7 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         )
     ]
     top = {}
-    for column in ("product", "brand"):  # fixed names
+    for column in ("product", "brand", *SEGMENT_DIMS):  # fixed names
         top[column] = [
             v
             for (v,) in r.rows(
@@ -99,6 +138,10 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "channels": sorted({s["channel"] for s in sources}),
         "products": top["product"],
         "brands": top["brand"],
+        "segments": top["segment"],
+        "provinces": top["province"],
+        "cities": top["city"],
+        "owners": top["owner"],
     }
 
 

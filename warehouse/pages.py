@@ -10,7 +10,8 @@ DataFrames or dicts. Counts leave exact duplicates out and use the current senti
 straight from the base tables (the same rows, summed on the fly); `from_base_tables` forces
 the latter, for comparisons and benchmarks.
 
-Filters narrow by local day, source, channel, product and brand wherever the data has them.
+Filters narrow by local day, source, channel, product, brand and the customer's segment,
+province, city and owner wherever the data has them.
 """
 
 from __future__ import annotations
@@ -151,6 +152,57 @@ def source_overview(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
             (now - datetime.fromisoformat(last)).total_seconds() / 3600 if last else None
         )
     return {"sources": sources, "health": queries.source_health_alerts(con)}
+
+
+#: A source's recent link rate is compared with the weeks before it.
+LINK_RECENT_DAYS = 7
+LINK_BEFORE_DAYS = 28
+#: Fewest keyed documents in a window for its link rate to be judged.
+LINK_MIN_KEYED = 20
+#: A recent link rate below this fraction of the earlier one is a drop.
+LINK_DROP_RATIO = 0.5
+
+
+def source_linking(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per source: documents, those with a customer key (`raw_documents.customer_key`),
+    those linked to a customer (`doc_customers`, by key or platform uid), their shares, the
+    link rate of keyed documents (linked by key / keyed) over the source's last
+    `LINK_RECENT_DAYS` days and the `LINK_BEFORE_DAYS` before, and ``warning``: ``none``
+    when a source with keys links none of them, ``dropped`` when its recent link rate fell
+    below `LINK_DROP_RATIO` of the earlier one (each judged on ≥ `LINK_MIN_KEYED` keyed
+    documents), else None. Linking that silently broke shows here."""
+    frame = con.execute(
+        "WITH last AS (SELECT source, max(local_day) AS last_day FROM raw_documents "
+        " GROUP BY source), "
+        "d AS (SELECT r.source, r.customer_key IS NOT NULL AS keyed, dc.doc_id IS NOT NULL "
+        " AS linked, r.customer_key IS NOT NULL AND dc.via = 'key' AS by_key, "
+        " r.local_day > l.last_day - $recent AS recent, "
+        " r.local_day <= l.last_day - $recent AND r.local_day > l.last_day - $recent - $before "
+        " AS before FROM raw_documents r JOIN last l USING (source) "
+        " LEFT JOIN doc_customers dc ON dc.doc_id = r.id) "
+        "SELECT source, count(*) AS n_docs, count(*) FILTER (keyed) AS n_keyed, "
+        " count(*) FILTER (linked) AS n_linked, "
+        " count(*) FILTER (keyed AND recent) AS recent_keyed, "
+        " count(*) FILTER (by_key AND recent) AS recent_linked, "
+        " count(*) FILTER (keyed AND before) AS before_keyed, "
+        " count(*) FILTER (by_key AND before) AS before_linked "
+        "FROM d GROUP BY source ORDER BY source",
+        {"recent": LINK_RECENT_DAYS, "before": LINK_BEFORE_DAYS},
+    ).df()
+    frame["keyed_share"] = frame["n_keyed"] / frame["n_docs"]
+    frame["linked_share"] = frame["n_linked"] / frame["n_docs"]
+    recent = frame["recent_linked"] / frame["recent_keyed"].where(frame["recent_keyed"] > 0)
+    before = frame["before_linked"] / frame["before_keyed"].where(frame["before_keyed"] > 0)
+    frame["recent_rate"], frame["before_rate"] = recent, before
+    judged = frame["recent_keyed"] >= LINK_MIN_KEYED
+    none = (frame["n_keyed"] >= LINK_MIN_KEYED) & (frame["n_linked"] == 0)
+    dropped = (
+        judged & (frame["before_keyed"] >= LINK_MIN_KEYED) & (recent < LINK_DROP_RATIO * before)
+    )
+    frame["warning"] = None
+    frame.loc[dropped, "warning"] = "dropped"
+    frame.loc[none | (judged & (frame["recent_linked"] == 0) & (before > 0)), "warning"] = "none"
+    return frame
 
 
 def low_confidence_by_day(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

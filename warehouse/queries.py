@@ -13,6 +13,7 @@ import duckdb
 from warehouse import neardup
 from warehouse.aspects import aspect_summary
 from warehouse.emotion import daily_anger_share, latest_emotion_model_version
+from warehouse.satisfaction import satisfaction_summary
 from warehouse.spikes import spike_episodes
 from warehouse.taxonomy import category_summary
 from warehouse.themes import theme_overview
@@ -215,6 +216,7 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "categories": category_summary(con, model).as_dict(),
         "aspects": _aspects(con),
         "emotion": _emotion(con),
+        "satisfaction": satisfaction_summary(con),
     }
 
 

@@ -10,6 +10,9 @@ A search reads one table: `agg_search_docs` (every distinct document with what a
 filters, sorts and shows, refreshed by the flow with the page aggregates) while it holds the
 asked model's labels, else the same rows joined from the base tables. Matches are gathered
 once; the count and the page come from them.
+
+Every match carries its customer's hashed id and segment attributes on the document's day
+(`CUSTOMER_COLUMNS`, NULL when not linked), shown, filtered on and exported.
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ class SearchFilters:
     category: str | None = None
     products: Sequence[str] = ()
     brands: Sequence[str] = ()
+    segments: Sequence[str] = ()  # the customer's attributes on the document's day
+    provinces: Sequence[str] = ()
+    cities: Sequence[str] = ()
+    owners: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -72,15 +79,22 @@ class SearchPage:
     page_size: int
 
 
+#: The voice's customer (hashed id) and its segment attributes on the document's day;
+#: NULL when the document is not linked to a customer.
+CUSTOMER_COLUMNS = ("customer_id", "segment", "province", "city", "acquisition", "owner")
+_CUSTOMER = ", ".join(CUSTOMER_COLUMNS)
+
 _FROM_TABLE = (
     "(SELECT doc_id AS id, created_at, local_day, source, channel, product, brand, text, "
-    "sentiment, score, url FROM agg_search_docs)"
+    f"sentiment, score, url, {_CUSTOMER} FROM agg_search_docs)"
 )
 _FROM_BASE = (
     "(SELECT r.id, r.created_at, r.local_day, r.source, r.channel, r.product, r.brand, "
-    "t.text_norm AS text, s.label AS sentiment, s.score, r.url "
-    "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+    "t.text_norm AS text, s.label AS sentiment, s.score, r.url, "
+    + ", ".join(f"dc.{c}" for c in CUSTOMER_COLUMNS)
+    + " FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
     "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+    "LEFT JOIN doc_customers dc ON dc.doc_id = r.id "
     "WHERE t.duplicate_of IS NULL)"
 )
 
@@ -122,6 +136,10 @@ def _where(terms: Sequence[str], phrase: str, filters: SearchFilters) -> tuple[s
         ("d.channel", filters.channels),
         ("d.product", filters.products),
         ("d.brand", filters.brands),
+        ("d.segment", filters.segments),
+        ("d.province", filters.provinces),
+        ("d.city", filters.cities),
+        ("d.owner", filters.owners),
     ):
         if values:
             clauses.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
@@ -152,7 +170,9 @@ def _sql(relation: str, where: str, sort: str) -> str:
         "sizes AS (SELECT group_id, count(*) AS size FROM doc_groups "
         " WHERE group_id IN (SELECT group_id FROM groups) GROUP BY group_id) "
         "SELECT c.total, p.id, p.created_at, p.source, p.channel, p.text, p.sentiment, p.score, "
-        "coalesce(sizes.size, 1) AS voice_size, p.product, p.url "
+        "coalesce(sizes.size, 1) AS voice_size, p.product, p.url, "
+        + ", ".join(f"p.{c}" for c in CUSTOMER_COLUMNS)
+        + " "
         "FROM (SELECT count(*) AS total FROM m) c LEFT JOIN p ON true "
         "LEFT JOIN groups g ON g.doc_id = p.id LEFT JOIN sizes ON sizes.group_id = g.group_id "
         f"ORDER BY {SORTS[sort].replace('m.', 'p.')}"

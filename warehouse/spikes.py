@@ -10,16 +10,28 @@ from datetime import date, datetime, time, timedelta
 
 import duckdb
 
-from voc.signals import Episode, ExplainDoc, Explanation, Series
+from voc.signals import (
+    SEGMENT_KINDS,
+    SEGMENT_SEP,
+    Episode,
+    ExplainDoc,
+    Explanation,
+    Series,
+    split_segment_key,
+)
 from warehouse.db import transaction
 
 #: Key kinds with daily series; social sources also get hourly ones.
-KEY_KINDS = ("source", "product", "category", "theme", "aspect")
+KEY_KINDS = ("source", "product", "category", "theme", "aspect", *SEGMENT_KINDS)
+
+# The customer's segment on the document's day (doc_customers); unlinked documents have none.
+_SEGMENTED = "JOIN doc_customers dc ON dc.doc_id = r.id AND dc.segment IS NOT NULL "
 
 
 def daily_series(con: duckdb.DuckDBPyConnection, model_version: str) -> list[Series]:
-    """Daily (documents, negative documents) per source, product, category, theme and
-    aspect."""
+    """Daily (documents, negative documents) per source, product, category, theme, aspect,
+    customer segment, and segment × category and segment × aspect (`voc.signals.segment_key`
+    values)."""
     queries = {
         "source": (
             "SELECT r.source, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
@@ -49,11 +61,36 @@ def daily_series(con: duckdb.DuckDBPyConnection, model_version: str) -> list[Ser
             "FROM doc_aspects a JOIN raw_documents r ON r.id = a.doc_id "
             "WHERE ? IS NOT NULL GROUP BY ALL"
         ),
+        # A segment counts like a source: its distinct scored documents.
+        "segment": (
+            "SELECT dc.segment, r.local_day, count(*), count(*) FILTER (s.label = 'negative') "
+            "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+            "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+            + _SEGMENTED
+            + "WHERE t.duplicate_of IS NULL GROUP BY ALL"
+        ),
+        "segment_category": (
+            "SELECT concat_ws(?, dc.segment, c.category), r.local_day, count(*), "
+            "count(*) FILTER (s.label = 'negative') "
+            "FROM doc_categories c JOIN raw_documents r ON r.id = c.doc_id "
+            "JOIN doc_sentiment s ON s.doc_id = c.doc_id AND s.model_version = ? "
+            + _SEGMENTED
+            + "GROUP BY ALL"
+        ),
+        "segment_aspect": (
+            "SELECT concat_ws(?, dc.segment, a.aspect), r.local_day, count(*), "
+            "count(*) FILTER (a.polarity = 'negative') "
+            "FROM doc_aspects a JOIN raw_documents r ON r.id = a.doc_id "
+            + _SEGMENTED
+            + "WHERE ? IS NOT NULL GROUP BY ALL"
+        ),
     }
     series = []
     for kind, sql in queries.items():
         points: dict[str, list[tuple[date, int, int]]] = defaultdict(list)
-        for value, day, n, n_neg in con.execute(sql, [model_version]).fetchall():
+        # A crossed key's value joins segment and category (or aspect) with SEGMENT_SEP.
+        params = [SEGMENT_SEP, model_version] if kind in SEGMENT_KINDS[1:] else [model_version]
+        for value, day, n, n_neg in con.execute(sql, params).fetchall():
             points[str(value)].append((day, int(n), int(n_neg)))
         series += [Series((kind, v), "day", tuple(p)) for v, p in sorted(points.items())]
     return series
@@ -77,6 +114,9 @@ def hourly_series(
     return [Series(("source", s), "hour", tuple(p)) for s, p in sorted(points.items())]
 
 
+_SEGMENT_MATCH = "r.id IN (SELECT doc_id FROM doc_customers WHERE segment = ?)"
+
+
 def _bounds(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
     """[first, after-last) local timestamps of a day or hour range."""
     if isinstance(start, datetime):
@@ -96,12 +136,22 @@ def explain_docs(
     """The negative documents of a series key in a period, with what explanations read."""
     kind, value = key
     first, after = _bounds(start, end)
+    values: list[object] = [value]
+    segment = split_segment_key(key)
+    if segment:
+        values = [v for v in segment if v is not None]
     match = {
         "source": "r.source = ?",
         "product": "r.product = ?",
         "category": "r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)",
         "theme": "r.id IN (SELECT doc_id FROM doc_themes WHERE theme_id = ?)",
         "aspect": "r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "
+        "AND polarity = 'negative')",
+        "segment": _SEGMENT_MATCH,
+        "segment_category": _SEGMENT_MATCH
+        + " AND r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)",
+        "segment_aspect": _SEGMENT_MATCH
+        + " AND r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "
         "AND polarity = 'negative')",
     }[kind]
     rows = con.execute(
@@ -119,7 +169,7 @@ def explain_docs(
         f"WHERE s.label = 'negative' AND {match} "  # one of the fixed clauses above
         "AND timezone(?, r.created_at) >= ? AND timezone(?, r.created_at) < ? "
         "ORDER BY r.created_at DESC, r.id LIMIT ?",
-        [model_version, value, timezone, first, timezone, after, limit],
+        [model_version, *values, timezone, first, timezone, after, limit],
     ).fetchall()
     return [
         ExplainDoc(

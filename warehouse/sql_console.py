@@ -89,7 +89,22 @@ def _cols(*triples: tuple[str, str, str]) -> tuple[ViewColumn, ...]:
     return tuple(ViewColumn(*t) for t in triples)
 
 
-# Checked against migrations/0012_query_views.sql by the tests: same views, same columns.
+# The voice's customer, as linked by warehouse.customers (doc_customers); NULL = not linked.
+_CUSTOMER_COLUMNS = (
+    (
+        "customer_id",
+        "客户 ID（哈希，不含原始号码）",
+        "customer id (a salted hash, never the raw key)",
+    ),
+    ("segment", "客户分层（发声当天）", "customer segment / tier on the document's day"),
+    ("province", "客户所在省份", "the customer's province"),
+    ("city", "客户所在城市", "the customer's city"),
+    ("acquisition", "获客来源", "how the customer was acquired (CALL IN, 广告 ...)"),
+    ("owner", "客户经理", "the customer's account manager"),
+)
+
+# Checked against the views of the migrations (0012 … 0024) by the tests: same views,
+# same columns.
 SCHEMA_REFERENCE: tuple[ViewReference, ...] = (
     ViewReference(
         "v_documents",
@@ -111,6 +126,7 @@ SCHEMA_REFERENCE: tuple[ViewReference, ...] = (
             ("theme_id", "主题 ID", "complaint theme id"),
             ("theme", "主题名称", "complaint theme label"),
             ("categories", "投诉分类列表", "list of complaint categories"),
+            *_CUSTOMER_COLUMNS,
         ),
     ),
     ViewReference(
@@ -156,6 +172,8 @@ SCHEMA_REFERENCE: tuple[ViewReference, ...] = (
             ("polarity", "极性", "negative | neutral | positive"),
             ("score", "分数（0 负面 – 1 正面）", "score, 0 neg – 1 pos"),
             ("clause", "出处子句", "the clause it was read from"),
+            *_CUSTOMER_COLUMNS[1:4],  # segment, province, city
+            *_CUSTOMER_COLUMNS[5:],  # owner
         ),
     ),
     ViewReference(

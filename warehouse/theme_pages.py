@@ -115,7 +115,7 @@ def theme_detail(
 
 def _theme_verbatims(r: PageReader, f: Filters, theme_id: str, limit: int = 20) -> pd.DataFrame:
     """The most negative documents of a theme in the range, one per voice."""
-    where, params = filter_sql(f, alias="r.")
+    where, params = filter_sql(f, alias="r.", customer_alias="dc.")
     # Texts are read for the chosen rows only: the ranking reads ids, scores and voices.
     picked = (
         "SELECT r.id, r.created_at, s.label AS sentiment, s.score, "
@@ -124,6 +124,7 @@ def _theme_verbatims(r: PageReader, f: Filters, theme_id: str, limit: int = 20) 
         "JOIN doc_texts t ON t.doc_id = d.doc_id "
         "JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = $model "
         "LEFT JOIN doc_groups g ON g.doc_id = d.doc_id "
+        "LEFT JOIN doc_customers dc ON dc.doc_id = d.doc_id "
         f"WHERE d.theme_id = $theme AND t.duplicate_of IS NULL AND {where} "
         "QUALIFY row_number() OVER "
         " (PARTITION BY voice ORDER BY s.score, r.created_at DESC, r.id) = 1 "

@@ -103,6 +103,7 @@ def render(page: Page) -> None:
                     t("情感"): rows["sentiment"].map(lambda s: name(SENTIMENT_NAMES, s)),
                     t("正面概率"): rows["score"].round(3),
                     t("同声数"): rows["voice_size"],
+                    t("客户分层"): rows["segment"].fillna("—"),
                     t("链接"): rows["url"].map(safe_url),
                 }
             ),

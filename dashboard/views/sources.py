@@ -1,5 +1,6 @@
 """数据源 Sources: the last run of every source (fetched, new, updated, errors), how fresh
-its data is, and the open source-health alerts."""
+its data is, the open source-health alerts, and per source the share of documents with a
+customer key and linked to a customer (with a warning when linking silently broke)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import RUN_STATUS_NAMES, Page, local_time, name, source_label, table
+from dashboard.common import RUN_STATUS_NAMES, Page, local_time, name, pct, source_label, table
 from dashboard.i18n import lang, t
 from warehouse.sources import CHECK_LABELS
 
@@ -46,6 +47,7 @@ def render(page: Page) -> None:
     sources = overview["sources"]
     if not sources:
         st.caption(t("还没有按来源记录的运行。"))
+        linking(page)
         return
     frame = pd.DataFrame(sources)
     table(
@@ -63,6 +65,45 @@ def render(page: Page) -> None:
                 t("最近成功"): local_time(frame["last_success_at"], tz),
                 t("距今（小时）"): frame["freshness_hours"].round(1),
                 t("最近错误"): frame["last_error"].fillna("—"),
+            }
+        )
+    )
+    linking(page)
+
+
+def linking(page: Page) -> None:
+    """Per source: the share of documents with a customer key and linked to a customer; a
+    warning for a source whose keys link none, or far fewer lately than before."""
+    frame: pd.DataFrame = data.frame(page.db, page.stamp, "source_linking")
+    st.subheader(t("客户关联"))
+    if frame.empty:
+        return
+    for row in frame[frame["warning"].notna()].itertuples():
+        if row.warning == "none":
+            st.warning(
+                t(
+                    "{source}：有客户标识的文档最近没有一条关联到客户（客户档案未导入或标识格式变了？）",
+                    source=source_label(row.source),
+                )
+            )
+        else:
+            st.warning(
+                t(
+                    "{source}：最近 7 天的客户关联率 {recent}，此前 {before}，关联可能已失效",
+                    source=source_label(row.source),
+                    recent=pct(row.recent_rate),
+                    before=pct(row.before_rate),
+                )
+            )
+    table(
+        pd.DataFrame(
+            {
+                t("来源"): frame["source"].map(source_label),
+                t("文档数"): frame["n_docs"],
+                t("有客户标识"): frame["keyed_share"].map(pct),
+                t("已关联客户"): frame["linked_share"].map(pct),
+                t("近 7 天关联率"): frame["recent_rate"].map(pct),
+                t("此前关联率"): frame["before_rate"].map(pct),
             }
         )
     )

@@ -14,6 +14,7 @@ from scrapers.complaints import (
     merge_detail,
     parse_detail_page,
     parse_list_page,
+    with_customer_key,
 )
 from scrapers.errors import LayoutChanged
 from scrapers.spiders.base import VocSpider
@@ -34,6 +35,7 @@ class ComplaintsSpider(VocSpider):
         details: str = "true",
         page_size: str = "10",
         max_pages: str = "50",
+        customer_key: str = "none",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -46,6 +48,9 @@ class ComplaintsSpider(VocSpider):
         self.details = str(details).lower() == "true"
         self.page_size = _positive(self.name, "page_size", page_size)
         self.max_pages = _positive(self.name, "max_pages", max_pages)
+        if customer_key not in ("none", "author", "phone_in_text", "email_in_text"):
+            raise ValueError(f"{self.name}: -a customer_key= is not a known key: {customer_key!r}")
+        self.customer_key = customer_key
 
     def first_url(self) -> str:
         return self.page_url(1)
@@ -75,7 +80,7 @@ class ComplaintsSpider(VocSpider):
             if self.details and complaint["url"]:
                 yield self.detail_request(complaint)
             else:
-                yield complaint
+                yield self.keyed(complaint)
         # No pager (a variant endpoint): go on until an empty page or max_pages.
         last = min(pager.page_amount if pager else self.max_pages, self.max_pages)
         if complaints and page < last and not self.older_than_window(complaints):
@@ -104,18 +109,22 @@ class ComplaintsSpider(VocSpider):
                 "voc/layout_changed",
                 f"{self.source_name}: {response.url}: {exc}; kept the list's summary",
             )
-            yield complaint
+            yield self.keyed(complaint)
             return
         except ValueError as exc:  # a login page, another complaint's page
             self.parse_problems(response, [f"{exc}; kept the list's summary"])
-            yield complaint
+            yield self.keyed(complaint)
             return
         self.parse_problems(response, problems)
-        yield merged
+        yield self.keyed(merged)
 
     def on_detail_error(self, failure: Failure) -> Iterator[Any]:
         self.on_download_error(failure)
-        yield failure.request.cb_kwargs["complaint"]  # type: ignore[attr-defined]
+        yield self.keyed(failure.request.cb_kwargs["complaint"])  # type: ignore[attr-defined]
+
+    def keyed(self, complaint: dict[str, Any]) -> dict[str, Any]:
+        """The complaint with its customer key (option customer_key), from its full text."""
+        return with_customer_key(complaint, self.customer_key)
 
 
 def _positive(spider: str, name: str, value: str) -> int:

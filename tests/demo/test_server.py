@@ -104,5 +104,5 @@ def test_ticket_exports_are_bom_utf8_except_the_legacy_gbk_month(demo_server: De
         else:
             assert raw.startswith(b"\xef\xbb\xbf")
             text = raw.decode("utf-8-sig")
-        assert text.startswith("工单号,创建时间,客户,渠道,问题描述,处理结果\r\n")
+        assert text.startswith("工单号,创建时间,客户,渠道,问题描述,处理结果,会员号\r\n")
         assert text.count("\r\n") - 1 == entry["rows"]

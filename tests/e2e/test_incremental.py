@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from demo.customers import build_customers
 from demo.data import build_corpus
 
 pytestmark = pytest.mark.e2e
@@ -21,6 +22,13 @@ def _days(corpus, source: str) -> list[date]:
         return [r.created_at.date() for r in corpus.reviews if not r.broken_date]
     if source == "demo_weibo":
         return [p.created_at.date() for p in corpus.posts]
+    if source == "demo_survey":  # one document per non-empty open answer
+        return [
+            r.submitted_at.date()
+            for r in build_customers(corpus.seed).responses
+            for answer in (r.reason, r.suggestion)
+            if answer
+        ]
     return [t.created_at.date() for t in corpus.tickets if t.description.strip()]
 
 
@@ -53,7 +61,7 @@ def test_incremental_runs_fetch_from_the_watermark_and_land_only_new_documents(
     assert result["mode"] == "incremental"
     corpus = build_corpus()
     runs = _runs(db, result["run_id"])
-    assert set(runs) == {"demo_shop", "demo_weibo", "demo_helpdesk"}
+    assert set(runs) == {"demo_shop", "demo_weibo", "demo_helpdesk", "demo_survey"}
     for source, (mode, since, until, fetched, new, updated, unchanged) in runs.items():
         assert mode == "incremental" and until == TODAY, source
         # The look-back (2 days) re-reads the last days already landed.

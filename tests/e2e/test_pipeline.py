@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from cli.main import main
+from demo.customers import build_customers
 from demo.data import build_corpus
 from demo.events import PLANTED_EVENTS
 from tests.e2e.conftest import E2E_SINCE, E2E_UNTIL
@@ -37,13 +38,21 @@ def test_every_demo_document_in_the_window_lands_once(e2e_db: Path) -> None:
         "demo_helpdesk": sum(
             1 for t in corpus.tickets if _in_window(t.created_at) and t.description.strip()
         ),
+        # One document per non-empty open answer (问卷星 prints a skipped one as "(空)").
+        "demo_survey": sum(
+            bool(r.reason) + bool(r.suggestion)
+            for r in build_customers().responses
+            if _in_window(r.submitted_at)
+        ),
     }
     landed = dict(_query(e2e_db, "SELECT source, count(*) FROM raw_documents GROUP BY 1"))
     assert landed == expected
     channels = dict(
         _query(e2e_db, "SELECT channel, count(DISTINCT source) FROM raw_documents GROUP BY 1")
     )
-    assert channels == {"review": 1, "social": 1, "ticket": 1}
+    assert channels == {"review": 1, "social": 1, "ticket": 1, "survey": 1}
+    responses = _query(e2e_db, "SELECT count(*) FROM survey_responses")[0][0]
+    assert responses == sum(_in_window(r.submitted_at) for r in build_customers().responses)
 
 
 def test_every_distinct_document_has_tokens_and_sentiment(e2e_db: Path) -> None:
@@ -110,7 +119,7 @@ def test_bad_input_is_reported_by_source_and_row_and_the_run_completes(e2e_db: P
 def test_stats_json_lists_counts_themes_and_the_alert(e2e_db: Path, capsys) -> None:
     assert main(["stats", "--db", str(e2e_db), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert set(stats["documents"]["by_channel"]) == {"review", "social", "ticket"}
+    assert set(stats["documents"]["by_channel"]) == {"review", "social", "ticket", "survey"}
     assert stats["sentiment"]["scored"] > 0 and stats["sentiment"]["by_label"]["negative"] > 0
     assert stats["themes"] and all(t["keywords"] for t in stats["themes"])
     planted = [
@@ -122,7 +131,12 @@ def test_stats_json_lists_counts_themes_and_the_alert(e2e_db: Path, capsys) -> N
     assert 0 < docs["voices"] < docs["total"] - docs["exact_duplicates"] + 1
     sizes = [v["size"] for v in docs["top_voices"]]
     assert sizes and sizes == sorted(sizes, reverse=True) and sizes[0] >= 2
-    assert {s["source"] for s in stats["sources"]} == {"demo_shop", "demo_weibo", "demo_helpdesk"}
+    assert {s["source"] for s in stats["sources"]} == {
+        "demo_shop",
+        "demo_weibo",
+        "demo_helpdesk",
+        "demo_survey",
+    }
     assert stats["source_health"] == []
     # Themes carry lifecycle states; spikes carry their explanation; social posts an emotion.
     assert {t["state"] for t in stats["themes"]} <= {

@@ -97,6 +97,34 @@ def test_routes_first_match_wins_else_every_channel() -> None:
     assert config.channels_for(unmatched) == ("ops_wecom", "oncall_dingtalk", "cx_feishu", "mail")
 
 
+def test_a_route_can_match_customer_segments() -> None:
+    config = _parse(
+        EXAMPLE.replace(
+            '[[alerts.routes]]\nseverity = "critical"',
+            '[[alerts.routes]]\nsegment = ["高价值", "VIP*"]\nchannels = ["mail"]\n\n'
+            '[[alerts.routes]]\nseverity = "critical"',
+        )
+    )
+    assert config.routes[0].segment == ("高价值", "VIP*")
+    vip = make_message(severity="critical", scope="高价值 客户 · 物流", segments=("高价值",))
+    assert config.channels_for(vip) == ("mail",)
+    assert config.channels_for(make_message(segments=("一般", "VIP 金卡"))) == ("mail",)
+    # No segment, or another one: the next routes decide.
+    assert config.channels_for(make_message(severity="critical")) == (
+        "oncall_dingtalk",
+        "ops_wecom",
+        "mail",
+    )
+    assert config.channels_for(make_message(scope="主题 物流慢", segments=("一般",))) == (
+        "ops_wecom",
+    )
+    with pytest.raises(ValueError, match=r"#1: segment must be a string or a list of strings"):
+        _parse(
+            '[alerts]\n[alerts.channels.x]\nkind = "slack"\nurl_env = "U"\n'
+            '[[alerts.routes]]\nsegment = 3\nchannels = ["x"]'
+        )
+
+
 def test_quiet_hours_across_midnight_and_within_a_day() -> None:
     night = QuietHours(time(22), time(8))
     assert night.contains(time(23, 30)) and night.contains(time(7, 59))

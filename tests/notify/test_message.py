@@ -153,6 +153,14 @@ def test_message_checks_severity_and_payload_carries_every_field() -> None:
     assert drilldown_url("http://d:8501/", alert="a 1", day=None) == "http://d:8501/?alert=a+1"
 
 
+def test_a_segment_alert_names_its_segments_in_the_header_and_payload() -> None:
+    msg = make_message(title="高价值 客户 · 物流 负面占比激增", segments=["高价值"])
+    assert msg.segments == ("高价值",)
+    assert "\n客户分层：高价值\n" in render_text(msg)
+    assert to_payload(msg)["segments"] == ["高价值"]
+    assert "客户分层" not in render_text(make_message())  # no segment, no line
+
+
 def test_alert_message_is_frozen() -> None:
     message: AlertMessage = make_message()
     with pytest.raises(AttributeError):

@@ -57,6 +57,8 @@ class Helpdesk(http.server.ThreadingHTTPServer):
         self.on_page: Callable[[int], None] | None = None  # called once each page is built
         self.pages_served = 0
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        # Side-loaded with include=users: requester id → user (id, name, email).
+        self.users: dict[int, dict[str, Any]] = {}
 
     @property
     def url(self) -> str:
@@ -96,6 +98,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(Reply(404, b'{"error":"InvalidEndpoint"}'))
         if page is None:
             return self._send(Reply(400, sample("helpdesk_error_pagination.json")))
+        if query.get("include") == "users":
+            ids = dict.fromkeys(t.get("requester_id") for t in page["tickets"])
+            page["users"] = [server.users[i] for i in ids if i in server.users]
         server.pages_served += 1
         body = json.dumps(page, ensure_ascii=False).encode()
         # The hook runs before the page goes out: run after the send, it raced the

@@ -20,12 +20,13 @@ from scrapers.complaints import (
     parse_detail_page,
     parse_list_page,
     status_label,
+    with_customer_key,
 )
 from scrapers.errors import LayoutChanged, SourceError
 from scrapers.parsers import CHINA_TZ
 from scrapers.run import run_crawl
 from tests.localserver import reply, serve
-from voc.records import Document, make_document, read_documents_jsonl
+from voc.records import Document, hash_customer_key, make_document, read_documents_jsonl
 from voc.settings import SourceConfig
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -365,3 +366,25 @@ def test_documents_round_trip_with_attributes() -> None:
     records, _, _ = parse_list_page(_json("complaints_list_p1.json"), NOW)
     doc = make_document(source="heimao", channel="social", **records[0])
     assert Document.from_dict(json.loads(json.dumps(doc.to_dict()))) == doc
+
+
+def test_customer_key_from_the_complaint_text_or_its_author() -> None:
+    record = {"author": "黑猫用户5821", "text": "快递丢件\n联系我 +86 139-1234-5678 谢谢"}
+    assert with_customer_key(record, "phone_in_text")["customer"] == "13912345678"
+    assert with_customer_key(record, "author")["customer"] == "黑猫用户5821"
+    assert with_customer_key(record, "none")["customer"] is None
+    assert with_customer_key(record, "email_in_text")["customer"] is None
+    assert "customer" not in record  # a new dict; the list record is unchanged
+
+
+def test_crawl_with_customer_key_author_links_each_complainant(site, tmp_path: Path) -> None:
+    source = _source(site, customer_key="author", details=False)
+    result, docs = _crawl(source, date(2024, 2, 1), date(2024, 3, 31), tmp_path)
+    assert result.returncode == 0 and docs
+    assert docs[A].customer_key == hash_customer_key("黑猫用户5821", "salt")
+    assert len({d.customer_key for d in docs.values()}) > 1
+    # By default public complaints are not linked to customers.
+    _, unlinked = _crawl(
+        _source(site, details=False), date(2024, 2, 1), date(2024, 3, 31), tmp_path
+    )
+    assert {d.customer_key for d in unlinked.values()} == {None}

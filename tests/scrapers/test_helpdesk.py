@@ -28,7 +28,7 @@ from tests.scrapers.helpdesk_server import (
     sample,
     sample_tickets,
 )
-from voc.records import document_id, hash_author
+from voc.records import document_id, hash_author, hash_customer_key
 from voc.settings import SourceConfig
 
 MARCH = (date(2024, 3, 1), date(2024, 3, 31))
@@ -128,11 +128,19 @@ def test_edited_ticket_comes_again_under_its_id_on_the_next_run(
     assert doc.attributes["status"] == "open"
     assert second.cursor != first.cursor
     if export == "cursor":
-        assert pages(helpdesk)[0] == {"cursor": first.cursor[7:], "per_page": "2"}
+        assert pages(helpdesk)[0] == {
+            "cursor": first.cursor[7:],
+            "per_page": "2",
+            "include": "users",
+        }
         assert second.problems == [] and second.n_rows == 1
     else:
         # start_time is inclusive: the last ticket of the first run is read again.
-        assert pages(helpdesk)[0] == {"start_time": first.cursor[5:], "per_page": "2"}
+        assert pages(helpdesk)[0] == {
+            "start_time": first.cursor[5:],
+            "per_page": "2",
+            "include": "users",
+        }
 
 
 def test_ticket_edited_during_a_run_is_loaded_once_in_its_latest_state(
@@ -314,7 +322,7 @@ def test_invalid_cursor_error_payload_is_a_problem_and_keeps_the_cursor(
     assert load.problems == [
         "kesheng_zendesk: HTTP 400: InvalidPaginationParameter: cursor is not valid: it may "
         f"have expired or been altered at {helpdesk.url}{CURSOR_PATH}"
-        "?cursor=not-a-cursor&per_page=2"
+        "?cursor=not-a-cursor&per_page=2&include=users"
     ]
     assert load.cursor == "cursor:not-a-cursor"
 
@@ -388,3 +396,42 @@ def test_parse_ticket_from_a_saved_page() -> None:
         "via": "mobile_sdk",
     }
     assert doc.created_at == datetime(2024, 3, 7, 20, 31, 55, tzinfo=CHINA_TZ)
+
+
+def test_customer_key_is_the_side_loaded_requester_email_else_the_requester_id(
+    helpdesk: Helpdesk,
+) -> None:
+    requester = helpdesk.tickets[35436]["requester_id"]
+    helpdesk.users = {requester: {"id": requester, "name": "李娜", "email": "Li.Na@Example.com"}}
+    load = load_helpdesk(zendesk(helpdesk), *MARCH, "salt")
+    assert all(query.get("include") == "users" for query in pages(helpdesk))
+    docs = {d.external_id: d for d in load.documents}
+    # The e-mail is normalised before hashing, so the CRM's li.na@example.com links up.
+    assert docs["35436"].customer_key == hash_customer_key("li.na@example.com", "salt")
+    other = docs["35437"]
+    assert other.customer_key == hash_customer_key(
+        str(helpdesk.tickets[35437]["requester_id"]), "salt"
+    )
+    assert other.customer_key != docs["35436"].customer_key
+    # The author stays the requester id's hash, whatever the customer key.
+    assert docs["35436"].author_hash == hash_author(str(requester), "salt")
+
+
+def test_customer_key_requester_id_does_not_side_load_users(helpdesk: Helpdesk) -> None:
+    load = load_helpdesk(zendesk(helpdesk, customer_key="requester_id"), *MARCH, "salt")
+    assert all("include" not in query for query in pages(helpdesk))
+    for doc in load.documents:
+        requester = str(helpdesk.tickets[int(doc.external_id)]["requester_id"])
+        assert doc.customer_key == hash_customer_key(requester, "salt")
+
+
+def test_customer_key_phone_in_text_reads_the_unmasked_description(helpdesk: Helpdesk) -> None:
+    old = helpdesk.tickets[35437]
+    helpdesk.edit(
+        35437, old["updated_at"], description=old["description"] + " 我的手机 138 0013 8000"
+    )
+    load = load_helpdesk(zendesk(helpdesk, customer_key="phone_in_text"), *MARCH, "salt")
+    docs = {d.external_id: d for d in load.documents}
+    assert docs["35437"].customer_key == hash_customer_key("13800138000", "salt")
+    assert "138 0013 8000" in docs["35437"].text  # masking happens later, in the flow
+    assert docs["35436"].customer_key is None  # no number in its text: unlinked, kept

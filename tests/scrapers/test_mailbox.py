@@ -13,7 +13,7 @@ from scrapers.mailbox import imap_utf7, load_mailbox
 from scrapers.mailparse import cut_quoted, parse_mail
 from scrapers.parsers import CHINA_TZ
 from tests.scrapers.imap_server import ImapServer, ImapState, StoredMail
-from voc.records import hash_author
+from voc.records import hash_author, hash_customer_key
 from voc.settings import SourceConfig
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -285,3 +285,26 @@ def test_sources_check_dry_runs_an_imap_mailbox(imap: ImapServer) -> None:
     assert check.reachable and check.error is None
     assert check.items == 4 and len(check.problems) == 1  # the broken mail, named
     assert "UID 14" in check.problems[0]
+
+
+def test_customer_key_is_the_sender_address_by_default() -> None:
+    load = load_mailbox(mail_source(SAMPLES / "mail_utf8_plain.eml"), *MARCH, "salt")
+    [doc] = load.documents
+    assert doc.customer_key == hash_customer_key("Chen.Jing@Example.cn", "salt")
+    none = load_mailbox(
+        mail_source(SAMPLES / "mail_utf8_plain.eml", customer_key="none"), *MARCH, "salt"
+    )
+    assert none.documents[0].customer_key is None
+
+
+def test_customer_key_phone_in_text_reads_the_raw_body(tmp_path: Path) -> None:
+    # The sample's body is 8bit UTF-8: the number goes into the raw body as written.
+    raw = sample("mail_utf8_plain.eml").replace(
+        "你好：".encode(), "你好：我的手机号 138-0013-8000，".encode()
+    )
+    (tmp_path / "phone.eml").write_bytes(raw)
+    load = load_mailbox(
+        mail_source(tmp_path / "phone.eml", customer_key="phone_in_text"), *MARCH, "salt"
+    )
+    [doc] = load.documents
+    assert doc.customer_key == hash_customer_key("13800138000", "salt")

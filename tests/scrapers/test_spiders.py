@@ -28,7 +28,7 @@ def in_window(stamp) -> bool:
 @pytest.fixture(scope="module")
 def crawls(demo_server: DemoServer, tmp_path_factory) -> dict[str, CrawlResult]:
     work = tmp_path_factory.mktemp("crawl")
-    shop, weibo, _ = demo_sources(demo_server.base_url)
+    shop, weibo, *_ = demo_sources(demo_server.base_url)
     return {
         src.name: run_crawl(src, SINCE, UNTIL, work, SALT, timeout=120) for src in (shop, weibo)
     }
@@ -130,7 +130,7 @@ def test_unreachable_source_gives_no_items_and_a_problem_naming_it(tmp_path: Pat
 
 
 def test_crawl_command_maps_kind_to_spider_and_passes_the_window(tmp_path: Path) -> None:
-    _, weibo, tickets = demo_sources("http://127.0.0.1:1")
+    _, weibo, tickets, _ = demo_sources("http://127.0.0.1:1")
     argv = crawl_command(weibo, SINCE, UNTIL, tmp_path / "o.jsonl", tmp_path / "s.json")
     assert argv[1:5] == ["-m", "scrapy", "crawl", "microblog"]
     assert "query=客声优选" in argv and "since=2025-09-20" in argv and "until=2025-09-30" in argv

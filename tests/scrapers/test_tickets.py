@@ -17,7 +17,7 @@ from scrapers.tickets import (
     parse_ticket_time,
     parse_ticket_value,
 )
-from voc.records import hash_author
+from voc.records import hash_author, hash_customer_key
 from voc.settings import SourceConfig, demo_sources
 
 FIXTURE_DIR = Path(__file__).parent.parent / "fixtures" / "tickets"
@@ -399,3 +399,51 @@ def test_ticket_cell_values(value: object, expected: datetime) -> None:
 def test_ticket_cell_values_that_are_not_dates(value: object) -> None:
     with pytest.raises(ValueError, match="is not a date"):
         parse_ticket_value(value)
+
+
+def _keyed_export(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.csv"
+    path.write_text(
+        "工单号,创建时间,客户,会员号,问题描述\n"
+        "T1,2025-07-01 09:00,张三,M0001,快递三天还没到\n"
+        "T2,2025-07-02 10:00,李四,,退款一直没到账，我的手机 138 0013 8000 邮箱 Li.Si@Example.com\n"
+        "T3,2025-07-03 11:00,,,发票开错了\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        # Default: the 客户 column (as the author), hashed.
+        ({}, {"T1": "张三", "T2": "李四", "T3": None}),
+        # Mapping columns.customer_key makes it the default key.
+        ({"columns": {"customer_key": "会员号"}}, {"T1": "M0001", "T2": None, "T3": None}),
+        ({"customer_key": "phone_in_text"}, {"T1": None, "T2": "13800138000", "T3": None}),
+        ({"customer_key": "email_in_text"}, {"T1": None, "T2": "li.si@example.com", "T3": None}),
+        ({"customer_key": "none"}, {"T1": None, "T2": None, "T3": None}),
+    ],
+)
+def test_customer_key_option_picks_the_key_and_unlinked_tickets_are_kept(
+    tmp_path: Path, options: dict, expected: dict
+) -> None:
+    source = SourceConfig("keys", "ticket_export", str(_keyed_export(tmp_path)), options)
+    load = load_ticket_export(source, JULY, AUGUST, "salt")
+    assert load.problems == []
+    docs = {d.external_id: d for d in load.documents}
+    assert {k: d.customer_key for k, d in docs.items()} == {
+        k: hash_customer_key(v, "salt") for k, v in expected.items()
+    }
+    # The key is read before masking; the text is stored as the export gives it.
+    assert "138 0013 8000" in docs["T2"].text
+    assert docs["T1"].author_hash == hash_author("张三", "salt")
+
+
+def test_customer_key_column_without_its_mapping_is_refused(tmp_path: Path) -> None:
+    source = SourceConfig(
+        "keys", "ticket_export", str(_keyed_export(tmp_path)), {"customer_key": "column"}
+    )
+    load = load_ticket_export(source, JULY, AUGUST, "salt")
+    assert load.documents == []
+    assert len(load.problems) == 1 and "columns.customer_key" in load.problems[0]

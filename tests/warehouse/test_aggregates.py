@@ -1,6 +1,6 @@
 """The pages' daily aggregates stay equal to a recomputation from the base tables through
 incremental runs: new and edited documents, re-scoring, a theme merge, a re-tag, new
-emotion, and a new sentiment model."""
+emotion, a customer's new segment, a new link, and a new sentiment model."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ NEG_WORDS = ("太慢", "破损", "退款")
 # Recomputed here independently of warehouse.aggregates, straight from the definitions.
 EXPECTED = {
     "agg_daily_docs": (
-        "SELECT r.local_day, r.source, r.channel, r.product, r.brand, count(*) AS n_docs, "
+        "SELECT r.local_day, r.source, r.channel, r.product, r.brand, dc.segment, dc.province, "
+        " dc.city, dc.owner, "
+        " count(*) AS n_docs, "
         " count(*) FILTER (WHERE s.label = 'negative') AS n_negative, "
         " count(*) FILTER (WHERE s.label = 'neutral') AS n_neutral, "
         " count(*) FILTER (WHERE s.label = 'positive') AS n_positive, "
@@ -41,24 +43,29 @@ EXPECTED = {
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
         "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
         "LEFT JOIN doc_emotion e ON e.doc_id = r.id AND e.model_version = 'emo1' "
-        "GROUP BY ALL"
+        "LEFT JOIN doc_customers dc ON dc.doc_id = r.id GROUP BY ALL"
     ),
     "agg_daily_themes": (
-        "SELECT r.local_day, d.theme_id, r.source, r.channel, r.product, r.brand, "
-        " count(*) AS n_docs, count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
+        "SELECT r.local_day, d.theme_id, r.source, r.channel, r.product, r.brand, dc.segment, "
+        " dc.province, dc.city, dc.owner, count(*) AS n_docs, "
+        " count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
         "FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
         "JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
-        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model GROUP BY ALL"
+        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+        "LEFT JOIN doc_customers dc ON dc.doc_id = r.id GROUP BY ALL"
     ),
     "agg_daily_categories": (
-        "SELECT r.local_day, c.category, r.source, r.channel, r.product, r.brand, "
-        " count(*) AS n_docs, count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
+        "SELECT r.local_day, c.category, r.source, r.channel, r.product, r.brand, dc.segment, "
+        " dc.province, dc.city, dc.owner, count(*) AS n_docs, "
+        " count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
         "FROM doc_categories c JOIN raw_documents r ON r.id = c.doc_id "
         "JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
-        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model GROUP BY ALL"
+        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+        "LEFT JOIN doc_customers dc ON dc.doc_id = r.id GROUP BY ALL"
     ),
     "agg_daily_theme_aspects": (
         "SELECT r.local_day, d.theme_id, a.aspect, r.source, r.channel, r.product, r.brand, "
+        " dc.segment, dc.province, dc.city, dc.owner, "
         " count(*) FILTER (WHERE a.polarity = 'positive') AS n_positive, "
         " count(*) FILTER (WHERE a.polarity = 'neutral') AS n_neutral, "
         " count(*) FILTER (WHERE a.polarity = 'negative') AS n_negative "
@@ -66,22 +73,27 @@ EXPECTED = {
         "JOIN raw_documents r ON r.id = a.doc_id "
         "JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
         "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+        "LEFT JOIN doc_customers dc ON dc.doc_id = r.id "
         "WHERE a.model_version = 'asp1' GROUP BY ALL"
     ),
     "agg_hourly_social": (
         "SELECT r.local_day, date_trunc('hour', timezone('Asia/Shanghai', r.created_at)) AS hour, "
-        " r.source, r.channel, r.product, r.brand, count(*) AS n_docs, "
+        " r.source, r.channel, r.product, r.brand, dc.segment, dc.province, dc.city, dc.owner, "
+        " count(*) AS n_docs, "
         " count(*) FILTER (WHERE s.label = 'negative') AS n_negative "
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
         "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+        "LEFT JOIN doc_customers dc ON dc.doc_id = r.id "
         "WHERE r.channel = 'social' GROUP BY ALL"
     ),
     # One row per distinct document, scored or not, with what Explore shows.
     "agg_search_docs": (
         "SELECT r.local_day, r.id AS doc_id, r.created_at, r.source, r.channel, r.product, "
-        " r.brand, t.text_norm AS text, s.label AS sentiment, s.score, r.url, 1 AS n_docs "
+        " r.brand, t.text_norm AS text, s.label AS sentiment, s.score, r.url, dc.customer_id, "
+        " dc.segment, dc.province, dc.city, dc.acquisition, dc.owner, 1 AS n_docs "
         "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id AND t.duplicate_of IS NULL "
-        "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model"
+        "LEFT JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = $model "
+        "LEFT JOIN doc_customers dc ON dc.doc_id = r.id"
     ),
 }
 
@@ -92,9 +104,13 @@ def _frame(con, sql: str, params: dict | None = None) -> pd.DataFrame:
     return frame.astype({c: "int64" for c in frame.columns if c.startswith("n_")})
 
 
+def _stored(con, agg) -> pd.DataFrame:
+    return _frame(con, f"SELECT {', '.join(agg.columns)} FROM {agg.table}")
+
+
 def _assert_exact(con, model: str) -> None:
     for agg in AGGREGATES:
-        stored = _frame(con, f"SELECT * FROM {agg.table}")
+        stored = _stored(con, agg)
         expected = _frame(con, EXPECTED[agg.table], {"model": model})
         assert len(expected) > 0, agg.table
         pd.testing.assert_frame_equal(stored, expected, check_dtype=False, obj=agg.table)
@@ -157,12 +173,31 @@ def _enrich(con, docs, model: str = "m1") -> None:
     )
 
 
+def _link(con, docs) -> None:
+    """Link `docs` to customers of two tiers (what warehouse.customers writes)."""
+    con.executemany(
+        "INSERT OR REPLACE INTO doc_customers VALUES (?, ?, 'key', ?, ?, ?, '广告', ?)",
+        [
+            (
+                d.id,
+                f"c{i % 5}",
+                "高价值" if i % 5 == 0 else "一般",
+                "浙江",
+                f"杭州{i % 2}",
+                "王经理",
+            )
+            for i, d in enumerate(docs)
+        ],
+    )
+
+
 @pytest.fixture()
 def con(tmp_path: Path, new_warehouse):
     c = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
     docs = [_doc(k, 1 + k % 6, channel="social" if k % 4 else "review") for k in range(36)]
     loaders.upsert_documents(c, docs, "run1")
     _enrich(c, docs)
+    _link(c, docs[::2])
     yield c
     c.close()
 
@@ -171,11 +206,11 @@ def test_first_refresh_builds_everything_and_a_second_changes_nothing(con) -> No
     first = refresh_aggregates(con, "m1", "Asia/Shanghai")
     assert first.full and first.n_days == 6
     _assert_exact(con, "m1")
-    before = {a.table: _frame(con, f"SELECT * FROM {a.table}") for a in AGGREGATES}
+    before = {a.table: _stored(con, a) for a in AGGREGATES}
     again = refresh_aggregates(con, "m1", "Asia/Shanghai")
     assert (again.full, again.n_days) == (False, 0)
     for a in AGGREGATES:
-        pd.testing.assert_frame_equal(_frame(con, f"SELECT * FROM {a.table}"), before[a.table])
+        pd.testing.assert_frame_equal(_stored(con, a), before[a.table])
 
 
 def test_incremental_runs_touch_only_changed_days_and_stay_exact(con) -> None:
@@ -215,6 +250,29 @@ def test_incremental_runs_touch_only_changed_days_and_stay_exact(con) -> None:
     result = refresh_aggregates(con, "m1", "Asia/Shanghai")
     assert (result.full, result.n_days) == (False, 7)
     _assert_exact(con, "m1")
+
+    # Run 4: a customer moves to another tier (one day's link rewritten), and a document of
+    # another day is newly linked: exactly those two days are recomputed.
+    day1 = con.execute(
+        "SELECT doc_id FROM doc_customers JOIN raw_documents r ON r.id = doc_id "
+        "WHERE r.local_day = DATE '2025-06-01' LIMIT 1"
+    ).fetchone()[0]
+    con.execute("UPDATE doc_customers SET segment = '休眠' WHERE doc_id = ?", [day1])
+    unlinked = con.execute(
+        "SELECT id FROM raw_documents WHERE local_day = DATE '2025-06-04' "
+        "AND id NOT IN (SELECT doc_id FROM doc_customers) LIMIT 1"
+    ).fetchone()[0]
+    con.execute(
+        "INSERT INTO doc_customers VALUES (?, 'c9', 'key', '高价值', '广东', '深圳', NULL, NULL)",
+        [unlinked],
+    )
+    result = refresh_aggregates(con, "m1", "Asia/Shanghai")
+    assert (result.full, result.n_days) == (False, 2)
+    _assert_exact(con, "m1")
+    assert (
+        con.execute("SELECT sum(n_docs) FROM agg_daily_docs WHERE segment = '休眠'").fetchone()[0]
+        == 1
+    )
     assert (
         con.execute(
             "SELECT sum(n_docs) FROM agg_daily_categories WHERE category = '价格'"

@@ -24,6 +24,11 @@ class Columns(Options):
     created_at: Headers | None = Field(None, description="创建时间（默认 创建时间）/ created")
     text: Headers | None = Field(None, description="正文（默认 问题描述）/ the text")
     customer: Headers | None = Field(None, description="客户，哈希后保存（默认 客户）/ hashed")
+    customer_key: Headers | None = Field(
+        None,
+        description="客户键列（会员号/手机/邮箱，哈希后保存；见 customer_key）/ the customer "
+        "key column (hashed)",
+    )
     product: Headers | None = Field(None, description="商品 / product")
     rating: Headers | None = Field(None, description="评分 0-5 / rating")
     url: Headers | None = Field(None, description="链接 / link")
@@ -37,6 +42,18 @@ class Columns(Options):
     order_id: Headers | None = Field(None, description="订单号（属性）/ attribute")
 
 
+#: Where a voice's customer key comes from: ``author`` the source's person field (a ticket's
+#: customer column, a mail's sender, a helpdesk requester, a survey's respondent), ``column``
+#: a mapped ``columns.customer_key``, ``phone_in_text`` / ``email_in_text`` the first mobile
+#: number / e-mail address in the raw text (before masking), ``none`` no key.
+KEY_HELP = (
+    "客户键（哈希后保存，用于关联客户档案）：author 来源的人员字段 | phone_in_text 正文中的"
+    "第一个手机号（脱敏前）| email_in_text 正文中的第一个邮箱 | none 不关联 / where the "
+    "customer key comes from: the person field, the first mobile number or e-mail in the "
+    "raw text (before masking), or none"
+)
+
+
 class TicketExportOptions(SourceOptions):
     """Helpdesk exports: CSV, XLSX, JSON or JSON lines."""
 
@@ -47,6 +64,31 @@ class TicketExportOptions(SourceOptions):
     sheet: str | None = Field(
         None, description="仅 XLSX：要读的工作表（默认第一个）/ XLSX only: the worksheet"
     )
+    customer_key: Literal["author", "column", "phone_in_text", "email_in_text", "none"] | None = (
+        Field(
+            None,
+            description=KEY_HELP + "；column 为 columns.customer_key 列。默认：映射了 "
+            "columns.customer_key 则 column，否则 author（客户 列）/ column: the "
+            "columns.customer_key header(s). Default: column if it is mapped, else author "
+            "(the customer column)",
+        )
+    )
+
+    @model_validator(mode="after")
+    def _column_needs_mapping(self) -> TicketExportOptions:
+        if self.customer_key == "column" and not self.columns.customer_key:
+            raise ValueError(
+                "customer_key = column 需要 columns.customer_key（客户键列的表头）/ "
+                "customer_key = column needs columns.customer_key"
+            )
+        return self
+
+    @property
+    def key_from(self) -> str:
+        """Where the customer key comes from, the default resolved."""
+        if self.customer_key:
+            return self.customer_key
+        return "column" if self.columns.customer_key else "author"
 
 
 class MailboxOptions(SourceOptions):
@@ -64,6 +106,9 @@ class MailboxOptions(SourceOptions):
     ignore_from: Annotated[list[str], BeforeValidator(_as_list)] = Field(
         default_factory=list,
         description="客服自己的地址或域名，其邮件不算客户声音 / your agents' addresses or domains",
+    )
+    customer_key: Literal["author", "phone_in_text", "email_in_text", "none"] = Field(
+        "author", description=KEY_HELP + "。默认 author：发件人地址 / default: the sender address"
     )
 
 
@@ -92,12 +137,74 @@ class HelpdeskApiOptions(HttpOptions):
     max_wait: float = Field(
         60.0, ge=0, description="HTTP 429 Retry-After 的最长等待秒数 / longest 429 wait, seconds"
     )
+    customer_key: Literal[
+        "author", "requester_id", "requester_email", "phone_in_text", "email_in_text", "none"
+    ] = Field(
+        "author",
+        description=KEY_HELP + "；requester_id / requester_email 只用请求者 ID / 邮箱（邮箱来自 "
+        "include=users 侧载）。默认 author：请求者邮箱，没有则请求者 ID / requester_id, "
+        "requester_email: only that (the e-mail comes from the side-loaded users). Default: "
+        "the requester's e-mail, else the requester id",
+    )
 
     @model_validator(mode="after")
     def _token_needs_email(self) -> HelpdeskApiOptions:
         if self.token_env and not self.bearer_env and not self.email:
             raise ValueError("选项 token_env 需要选项 email（客服登录名）/ token_env needs email")
         return self
+
+
+class SurveyColumns(Options):
+    """Survey fields → the export's header(s); each unset field has defaults for 问卷星,
+    腾讯问卷 and Qualtrics exports (`scrapers.survey.DEFAULT_COLUMNS`), the first present
+    wins. A Qualtrics header may be its id (``Q3``) or its question text."""
+
+    response_id: Headers | None = Field(
+        None,
+        description="答卷 ID（默认 ResponseId；没有则由答题人与提交时间派生）/ response id "
+        "(default: ResponseId; else derived from respondent, time and 序号/编号)",
+    )
+    respondent: Headers | None = Field(
+        None,
+        description="答题人（会员号/手机/邮箱，哈希后保存）/ the respondent's key (hashed)",
+    )
+    submitted_at: Headers | None = Field(
+        None,
+        description="提交时间（默认 提交答卷时间 / 结束答题时间 / RecordedDate）/ submitted",
+    )
+    nps: Headers | None = Field(
+        None,
+        description="NPS 题（0–10；默认自动识别“推荐…可能”题）/ the 0-10 question "
+        "(default: the question about recommending)",
+    )
+    csat: Headers | None = Field(
+        None,
+        description="满意度题（1–5 或 非常满意…非常不满意；默认自动识别“满意”题）/ the 1-5 "
+        "satisfaction question (default: auto-detected)",
+    )
+
+
+class SurveyOptions(SourceOptions):
+    """Survey exports (问卷星, 腾讯问卷, Qualtrics-style CSV/XLSX)."""
+
+    columns: SurveyColumns = Field(
+        default_factory=SurveyColumns,
+        description="字段 → 导出文件的表头（见下表）/ field → export header(s)",
+    )
+    questions: Headers | None = Field(
+        None,
+        description="开放题的表头（每个非空回答成为一条文档）。默认自动识别：未映射的题目列中，"
+        "表头像开放题（原因/建议/意见/为什么/_TEXT…）或回答多为各不相同的长文本 / the "
+        "open-text question headers; default: unmapped question columns that look open "
+        "(header cues such as 原因/建议/why, Qualtrics _TEXT, or mostly distinct long answers)",
+    )
+    sheet: str | None = Field(
+        None, description="仅 XLSX：要读的工作表（默认第一个）/ XLSX only: the worksheet"
+    )
+    customer_key: Literal["author", "phone_in_text", "email_in_text", "none"] = Field(
+        "author",
+        description=KEY_HELP + "。默认 author：答题人列 / default: the respondent column",
+    )
 
 
 CONNECTOR_KINDS: tuple[SourceKind, ...] = (
@@ -147,6 +254,24 @@ kind = "helpdesk_api"
 url = "https://acme.zendesk.com"
 email = "voc-bot@example.com"
 token_env = "ZENDESK_TOKEN"
+""",
+    ),
+    SourceKind(
+        name="survey",
+        description="满意度问卷导出：问卷星、腾讯问卷、Qualtrics 式 CSV/XLSX；NPS/CSAT 与开放题 / "
+        "survey exports: NPS, CSAT and open answers",
+        options=SurveyOptions,
+        channel="survey",
+        connector="scrapers.survey:load_survey",
+        example="""\
+[sources.nps_survey]
+kind = "survey"
+url = "/data/surveys/"
+brand = "我的品牌"
+
+[sources.nps_survey.columns]
+respondent = "会员号"
+nps = "1、您向朋友推荐我们的可能性有多大？"
 """,
     ),
 )

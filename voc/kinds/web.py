@@ -184,6 +184,13 @@ class ComplaintsOptions(WebOptions):
     )
     page_size: int = Field(10, ge=1, description="每页投诉数 / complaints per list page")
     max_pages: int = Field(50, ge=1, description=_MAX_PAGES)
+    customer_key: Literal["none", "author", "phone_in_text", "email_in_text"] = Field(
+        "none",
+        description="客户键（哈希后保存）：none 不关联（默认；公开投诉多为匿名）| author 投诉人"
+        "昵称 | phone_in_text / email_in_text 投诉正文中的第一个手机号 / 邮箱（脱敏前）/ the "
+        "customer key: none (default), the complainant's name, or the first mobile number or "
+        "e-mail in the raw text (before masking)",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> ComplaintsOptions:
