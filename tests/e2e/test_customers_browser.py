@@ -83,6 +83,8 @@ def _walk(page, url: str) -> None:
     main.get_by_text("关键驱动因素", exact=True).wait_for()
     main.get_by_text("样本不足").first.wait_for()  # March has 5 answers
     # Tables draw on a canvas; the verbatims' select box holds the top driver.
+    # Under load the tables arrive after the headings: wait for the fourth one.
+    page.locator('[data-testid="stDataFrame"]').nth(3).wait_for()
     assert page.locator('[data-testid="stDataFrame"]').count() >= 4
     verbatims_of = main.get_by_role("combobox", name="查看原话")
     assert verbatims_of.input_value() == THEME_LABEL
