@@ -179,7 +179,10 @@ def test_query_console_runs_a_select_and_refuses_a_write(app: AppTest) -> None:
     app.button(key="query_run").click().run()
     assert not app.exception
     result = app.dataframe[-1].value
-    assert list(result["channel"]) == ["review", "social", "survey", "ticket"] and (result["n"] > 0).all()
+    assert (
+        list(result["channel"]) == ["review", "social", "survey", "ticket"]
+        and (result["n"] > 0).all()
+    )
 
     app.text_area(key="query_sql").input("DELETE FROM raw_documents")
     app.button(key="query_run").click().run()
