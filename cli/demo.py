@@ -10,6 +10,7 @@ import time
 from cli.common import add_common, parse_date, settings_from
 from cli.dashboard import run_dashboard
 from cli.stats import print_stats
+from voc.settings import Settings
 
 
 def add_demo_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,9 +18,10 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="start the bundled demo sources, ingest them, open the dashboard",
-        description="Serve the bundled demo sources on localhost, "
-        "run the daily flow over the whole demo period (2025-06-01..2025-09-30) "
-        "and open the dashboard.",
+        description="Serve the bundled demo sources on localhost, import the demo "
+        "customer files (two CRM exports and a microblog uid map, written to demo-customers/ "
+        "beside the warehouse), run the daily flow over the whole demo period "
+        "(2025-06-01..2025-09-30) and open the dashboard.",
     )
     add_common(p)
     p.add_argument("--since", type=parse_date, help="first day (default: start of the demo data)")
@@ -66,6 +68,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # still beats no demo.
         print(f"port {port} unavailable ({exc}); using a free port", file=sys.stderr)
         server = start_demo_server(settings.demo_host, 0)
+    if import_demo_customers(args, settings) != 0:
+        return 1
     with server:
         print(f"演示数据源已启动 / demo sources at {server.base_url}", flush=True)
         result = daily_ingest(
@@ -82,6 +86,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_dashboard:
         return 0
     return run_dashboard(settings.db_path, args.dashboard_port or settings.dashboard_port)
+
+
+def import_demo_customers(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the demo's customer files beside the warehouse and import them with
+    ``voc customers import`` / ``import-uids`` (the later export changes some tiers)."""
+    from cli.main import main
+    from demo.customers import SECOND_EXPORT, build_customers, customer_csv, uid_csv
+    from demo.events import DEMO_START
+
+    data = build_customers()
+    folder = settings.db_path.parent / "demo-customers"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = (
+        ("customers", folder / "crm-2025-06-01-gbk.csv", customer_csv(data), DEMO_START),
+        ("customers", folder / "crm-2025-07-25.csv", customer_csv(data, True), SECOND_EXPORT),
+        ("uids", folder / "weibo-uids.csv", uid_csv(data), SECOND_EXPORT),
+    )
+    common = ["--db", str(settings.db_path)] + (["--config", args.config] if args.config else [])
+    for kind, path, raw, as_of in files:
+        path.write_bytes(raw)
+        command = "import" if kind == "customers" else "import-uids"
+        code = main(["customers", command, str(path), "--as-of", str(as_of), *common])
+        if code != 0:
+            print(f"error: importing the demo file {path} failed ({code})", file=sys.stderr)
+            return code
+    return 0
 
 
 def cmd_demo_server(args: argparse.Namespace) -> int:

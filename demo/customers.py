@@ -236,10 +236,11 @@ _SUGGESTIONS = (
 
 
 def _text(
-    rng: random.Random, parts: tuple[tuple[str, ...], tuple[str, ...]], product: bool = True
+    rng: random.Random, parts: tuple[tuple[str, ...], tuple[str, ...]], product: bool = False
 ) -> str:
     head, tail = rng.choice(parts[0]), rng.choice(parts[1])
-    if product and rng.random() < 0.35:
+    # Only a quality complaint names the product ("买的耳机用了一周就坏了").
+    if product and rng.random() < 0.5:
         head = f"买的{rng.choice(PRODUCTS)[1].removeprefix(BRAND).strip()}{head}"
     return head + tail
 
@@ -287,9 +288,9 @@ def _responses(rng: random.Random, customers: list[DemoCustomer]) -> list[DemoRe
         if theme is None:
             reason = _text(rng, _PRAISE)
         elif nps >= 7:
-            reason = "整体还可以，就是" + _text(rng, _THEMES[theme], product=False)
+            reason = "整体还可以，就是" + _text(rng, _THEMES[theme])
         else:
-            reason = _text(rng, _THEMES[theme])
+            reason = _text(rng, _THEMES[theme], product=theme == "质量")
         out.append(
             DemoResponse(
                 seq=seq,

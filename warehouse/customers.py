@@ -245,7 +245,8 @@ def store_customers(
     Args:
         con: Writable warehouse connection.
         file_name, file_sha256: The file (a re-import of the same bytes that changes nothing
-            records no import).
+            records no import; the same bytes with the same `as_of` as an earlier import
+            are not applied again, so they cannot undo a later export's changes).
         customers: The file's records (`scrapers.customer_file`), duplicates included.
         as_of: The day the file describes (default change day of a segment).
         present: Attributes the file has columns for; the others keep their stored values.
@@ -255,6 +256,23 @@ def store_customers(
         now: The import's timestamp (default: now).
     """
     now = now or datetime.now(UTC)
+    done = con.execute(
+        "SELECT imported_at FROM customer_imports WHERE kind = 'customers' "
+        "AND file_sha256 = ? AND as_of = ? ORDER BY imported_at LIMIT 1",
+        [file_sha256, as_of],
+    ).fetchone()
+    if done:
+        # The same bytes for the same day again (a re-run of a script, `voc demo` twice):
+        # applying them after a later export would turn its changes back.
+        return ImportResult(
+            None,
+            n_rows=len(customers) + n_skipped if n_rows is None else n_rows,
+            n_unchanged=len(customers),
+            messages=[
+                f"{file_name}: 已于 {done[0]:%Y-%m-%d %H:%M} 以同一日期导入过，未重复导入 / "
+                f"already imported as of {as_of}; nothing changed"
+            ],
+        )
     merged, messages, n_conflicts, n_refused = merge_duplicates(customers, on_conflict)
     result = ImportResult(
         None,

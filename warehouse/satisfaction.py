@@ -328,7 +328,8 @@ def _score_dict(s: Score) -> dict[str, Any]:
 
 def satisfaction_summary(con: duckdb.DuckDBPyConnection, min_n: int = MIN_N) -> dict[str, Any]:
     """The ``satisfaction`` section of ``voc stats --json``: responses, NPS and CSAT by
-    month with intervals and n (value None and display "样本不足" below `min_n`), the
+    month with intervals and n (value None and display "样本不足" below `min_n`), NPS by
+    segment (at the time of the answer) and month, the
     change of the last month from the one before with its p-value, and the top drivers
     over all responses."""
     n = con.execute("SELECT count(*) FROM survey_responses").fetchone()[0]
@@ -347,6 +348,13 @@ def satisfaction_summary(con: duckdb.DuckDBPyConnection, min_n: int = MIN_N) -> 
             "p_value": float(last["nps_change_p"]),
             "significant": bool(last["nps_change_p"] < 0.05),
         }
+    by_segment: dict[str, list[dict[str, Any]]] = {}
+    for row in satisfaction_series(con, CustomerFilters(), "month", "segment", min_n).itertuples():
+        if row.dimension is not None and pd.notna(row.dimension):
+            nps = nps_score(row.promoters, row.passives, row.detractors, min_n)
+            by_segment.setdefault(str(row.dimension), []).append(
+                {"month": row.period, **_score_dict(nps)}
+            )
     labels = {("theme", k): v for k, v in theme_labels(con).items()}
     drivers = [driver_dict(d, labels) for d in drivers_for(con, CustomerFilters(), min_n)[:5]]
     return {
@@ -354,6 +362,7 @@ def satisfaction_summary(con: duckdb.DuckDBPyConnection, min_n: int = MIN_N) -> 
         "responses": n,
         "nps_by_month": [{"month": m["month"], **m["nps"]} for m in months],
         "csat_by_month": [{"month": m["month"], **m["csat"]} for m in months],
+        "nps_by_segment_month": by_segment,
         "last_change": change,
         "top_driver": drivers[0] if drivers and drivers[0]["enough"] else None,
         "drivers": drivers,

@@ -21,7 +21,13 @@ E2E_UNTIL = date(2025, 8, 20)
 #: they run on one worker (see `pytest_xdist_make_scheduler` in tests/conftest.py), so the
 #: demo ingestion happens once, and `e2e_rerun` still comes after the tests before it.
 E2E_DB_MODULES = frozenset(
-    {"test_browser.py", "test_dashboard.py", "test_pipeline.py", "test_theme_stability.py"}
+    {
+        "test_browser.py",
+        "test_customers_demo.py",
+        "test_dashboard.py",
+        "test_pipeline.py",
+        "test_theme_stability.py",
+    }
 )
 
 

@@ -128,7 +128,9 @@ def test_stats_json_lists_counts_themes_and_the_alert(e2e_db: Path, capsys) -> N
     assert planted and planted[0]["theme_label"]
     # Copies and reposts are grouped: fewer voices than documents, the biggest listed.
     docs = stats["documents"]
-    assert 0 < docs["voices"] < docs["total"] - docs["exact_duplicates"] + 1
+    # Near-duplicates are one voice; identical short answers (survey "运费太贵。") stay
+    # independent voices, so voices may exceed the distinct texts but never the documents.
+    assert 0 < docs["voices"] < docs["total"]
     sizes = [v["size"] for v in docs["top_voices"]]
     assert sizes and sizes == sorted(sizes, reverse=True) and sizes[0] >= 2
     assert {s["source"] for s in stats["sources"]} == {

@@ -325,3 +325,23 @@ def test_no_raw_personal_key_is_stored_anywhere(con, tmp_path: Path) -> None:
     assert scan(raw) == []
     # The scan does find what is stored in clear: the account manager, a segment dimension.
     assert ("customers", "owner", "王经理") in scan({"王经理"})
+
+
+def test_an_older_export_imported_again_does_not_undo_a_later_one(con, tmp_path: Path) -> None:
+    may = write_csv(tmp_path / "crm-05.csv", [ZHANG, LI])
+    vip = [*ZHANG[:4], "高价值", *ZHANG[5:]]
+    july = write_csv(tmp_path / "crm-07.csv", [vip, LI])
+    import_file(con, may, date(2025, 5, 1))
+    assert import_file(con, july, date(2025, 7, 1)).n_segment_changes == 1
+    before = snapshot(con)
+    # A script (or `voc demo`) run again imports both files again, in the same order.
+    again = import_file(con, may, date(2025, 5, 1))
+    assert again.import_id is None and "already imported" in again.messages[0]
+    assert import_file(con, july, date(2025, 7, 1)).import_id is None
+    assert snapshot(con) == before
+    segments = con.execute(
+        "SELECT segment, valid_from, valid_to FROM customer_segments s JOIN customer_keys k "
+        "ON k.customer_id = s.customer_id WHERE k.key_hash = ? ORDER BY valid_to NULLS LAST",
+        [hash_customer_key("M001", SALT)],
+    ).fetchall()
+    assert segments == [("一般", None, date(2025, 7, 1)), ("高价值", date(2025, 7, 1), None)]
