@@ -91,7 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def import_demo_customers(args: argparse.Namespace, settings: Settings) -> int:
     """Write the demo's customer files beside the warehouse and import them with
     ``voc customers import`` / ``import-uids`` (the later export changes some tiers)."""
-    from cli.main import main
+    from cli.customers import cmd_customers_import, cmd_customers_import_uids
     from demo.customers import SECOND_EXPORT, build_customers, customer_csv, uid_csv
     from demo.events import DEMO_START
 
@@ -103,11 +103,13 @@ def import_demo_customers(args: argparse.Namespace, settings: Settings) -> int:
         ("customers", folder / "crm-2025-07-25.csv", customer_csv(data, True), SECOND_EXPORT),
         ("uids", folder / "weibo-uids.csv", uid_csv(data), SECOND_EXPORT),
     )
-    common = ["--db", str(settings.db_path)] + (["--config", args.config] if args.config else [])
     for kind, path, raw, as_of in files:
         path.write_bytes(raw)
-        command = "import" if kind == "customers" else "import-uids"
-        code = main(["customers", command, str(path), "--as-of", str(as_of), *common])
+        command = cmd_customers_import if kind == "customers" else cmd_customers_import_uids
+        given = argparse.Namespace(
+            file=str(path), as_of=as_of, on_conflict=None, config=args.config, db=args.db
+        )
+        code = command(given)
         if code != 0:
             print(f"error: importing the demo file {path} failed ({code})", file=sys.stderr)
             return code

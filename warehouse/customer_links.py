@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -77,6 +77,24 @@ class LinkShare:
 
 def _n_imports(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM customer_imports").fetchone()[0]
+
+
+def already_imported(
+    con: duckdb.DuckDBPyConnection, file_name: str, file_sha256: str, as_of: date
+) -> str | None:
+    """A message if these bytes were already imported as of this day (a customer file is
+    applied once per as-of day), else None."""
+    done = con.execute(
+        "SELECT min(imported_at) FROM customer_imports WHERE kind = 'customers' "
+        "AND file_sha256 = ? AND as_of = ?",
+        [file_sha256, as_of],
+    ).fetchone()[0]
+    if done is None:
+        return None
+    return (
+        f"{file_name}: 已于 {done:%Y-%m-%d %H:%M} 以同一日期导入过，未重复导入 / already "
+        f"imported as of {as_of}; nothing changed"
+    )
 
 
 def needs_full_rebuild(con: duckdb.DuckDBPyConnection) -> bool:

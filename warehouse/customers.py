@@ -23,6 +23,7 @@ from voc.customers import SEGMENT_FIELDS, Customer
 from warehouse.customer_links import (
     LinkResult,
     LinkShare,
+    already_imported,
     customer_status,
     link_documents,
     linked_share_by_source,
@@ -256,23 +257,10 @@ def store_customers(
         now: The import's timestamp (default: now).
     """
     now = now or datetime.now(UTC)
-    done = con.execute(
-        "SELECT imported_at FROM customer_imports WHERE kind = 'customers' "
-        "AND file_sha256 = ? AND as_of = ? ORDER BY imported_at LIMIT 1",
-        [file_sha256, as_of],
-    ).fetchone()
-    if done:
-        # The same bytes for the same day again (a re-run of a script, `voc demo` twice):
-        # applying them after a later export would turn its changes back.
-        return ImportResult(
-            None,
-            n_rows=len(customers) + n_skipped if n_rows is None else n_rows,
-            n_unchanged=len(customers),
-            messages=[
-                f"{file_name}: 已于 {done[0]:%Y-%m-%d %H:%M} 以同一日期导入过，未重复导入 / "
-                f"already imported as of {as_of}; nothing changed"
-            ],
-        )
+    # The same bytes for the same day again (a script re-run, `voc demo` twice): applied
+    # after a later export they would turn its changes back.
+    if done := already_imported(con, file_name, file_sha256, as_of):
+        return ImportResult(None, n_unchanged=len(customers), messages=[done])
     merged, messages, n_conflicts, n_refused = merge_duplicates(customers, on_conflict)
     result = ImportResult(
         None,
