@@ -95,18 +95,23 @@ def negative_customers(
     first (then most voices, then newest)."""
     voices, params = _voices(con, f)
     params["limit"] = limit
-    # Only customers with a negative voice are candidates: their rows are a small share.
+    # Rank on plain sums first (customers with a negative voice only), then read the
+    # segment attributes of the top few: arg_max over every candidate is the slow part.
     return _run(
         con,
         f"WITH v AS ({voices}), "
-        "neg AS (SELECT DISTINCT customer_id FROM v WHERE n_negative > 0) "
-        "SELECT customer_id, arg_max(segment, last_at) AS segment, "
-        "arg_max(province, last_at) AS province, arg_max(city, last_at) AS city, "
-        "arg_max(acquisition, last_at) AS acquisition, arg_max(owner, last_at) AS owner, "
-        "sum(n_voices)::BIGINT AS n_voices, sum(n_negative)::BIGINT AS n_negative, "
-        "max(local_day) AS last_day FROM v WHERE customer_id IN (SELECT customer_id FROM neg) "
-        "GROUP BY customer_id "
-        "ORDER BY n_negative DESC, n_voices DESC, last_day DESC, customer_id LIMIT $limit",
+        "top AS (SELECT customer_id, sum(n_voices)::BIGINT AS n_voices, "
+        " sum(n_negative)::BIGINT AS n_negative, max(local_day) AS last_day FROM v "
+        " WHERE customer_id IN (SELECT customer_id FROM v WHERE n_negative > 0) "
+        " GROUP BY customer_id "
+        " ORDER BY n_negative DESC, n_voices DESC, last_day DESC, customer_id LIMIT $limit), "
+        "attrs AS (SELECT customer_id, arg_max(segment, last_at) AS segment, "
+        " arg_max(province, last_at) AS province, arg_max(city, last_at) AS city, "
+        " arg_max(acquisition, last_at) AS acquisition, arg_max(owner, last_at) AS owner "
+        " FROM v WHERE customer_id IN (SELECT customer_id FROM top) GROUP BY customer_id) "
+        "SELECT t.customer_id, a.segment, a.province, a.city, a.acquisition, a.owner, "
+        "t.n_voices, t.n_negative, t.last_day FROM top t JOIN attrs a USING (customer_id) "
+        "ORDER BY t.n_negative DESC, t.n_voices DESC, t.last_day DESC, t.customer_id",
         params,
     ).df()
 
