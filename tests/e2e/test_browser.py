@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,16 +49,22 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(e2e_db: Path) -> Iterator[str]:
+def require_browser() -> None:
+    """Skip (or fail, when the browser test is required) without chromium, playwright or a
+    CJK font."""
     problem = _missing()
     if problem:
         if REQUIRED:
             pytest.fail(f"browser test required but {problem}")
         pytest.skip(problem)
+
+
+@contextmanager
+def serve_dashboard(db: Path) -> Iterator[str]:
+    """`voc dashboard` on `db` in a subprocess until it answers its health check; its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--db", str(e2e_db), "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "dashboard", "--db", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "CI": "true"},
@@ -81,6 +88,13 @@ def dashboard_url(e2e_db: Path) -> Iterator[str]:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(e2e_db: Path) -> Iterator[str]:
+    require_browser()
+    with serve_dashboard(e2e_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

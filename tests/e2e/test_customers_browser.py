@@ -5,57 +5,22 @@ build/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from tests.customer_seed import NORMAL, THEME_LABEL, build_customer_warehouse
-from tests.e2e.conftest import free_port
-from tests.e2e.test_browser import REQUIRED, SHOTS, _chromium, _missing, _settle
+from tests.e2e.test_browser import SHOTS, _chromium, _settle, require_browser, serve_dashboard
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def customers_url(tmp_path_factory) -> Iterator[str]:
-    problem = _missing()
-    if problem:
-        if REQUIRED:
-            pytest.fail(f"browser test required but {problem}")
-        pytest.skip(problem)
+    require_browser()
     db = build_customer_warehouse(tmp_path_factory.mktemp("browser") / "voc.duckdb")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--db", str(db), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "CI": "true"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("dashboard did not start within 90 s")
+    with serve_dashboard(db) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_customers_page_filters_by_segment_in_a_real_browser(customers_url: str) -> None:
