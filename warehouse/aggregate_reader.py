@@ -9,7 +9,6 @@ computed with the warehouse's current models from the rows the base tables hold 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +27,7 @@ from warehouse.aggregates import (
     bind,
     current_aspect_model,
 )
+from warehouse.db import snapshot_key
 from warehouse.emotion import latest_emotion_model_version
 
 _BASE_ONLY: ContextVar[bool] = ContextVar("pages_base_only", default=False)
@@ -66,7 +66,7 @@ class PageReader:
 def page_reader(con: duckdb.DuckDBPyConnection) -> PageReader:
     """The reader of `con`: the aggregates when they hold (and `from_base_tables` is not
     in force), else the base tables."""
-    key = _snapshot_key(con)
+    key = snapshot_key(con)
     found = _READERS.get(key) if key else None
     if found is None:
         found = _check_aggregates(con)
@@ -82,23 +82,6 @@ def page_reader(con: duckdb.DuckDBPyConnection) -> PageReader:
 # whether the aggregates hold, which cost a few scans of the large tables to find out. A
 # published snapshot never changes in place (a new one replaces the file).
 _READERS: dict[tuple, tuple[dict[str, Any], bool, str | None]] = {}
-
-
-def _snapshot_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
-    path, readonly = con.execute(
-        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if not (path and readonly):
-        return None
-    stats = []
-    for p in (path, path + ".wal"):
-        try:
-            st = os.stat(p)
-        except OSError:
-            stats.append(None)
-            continue
-        stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
-    return (path, *stats)
 
 
 def _check_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], bool, str | None]:

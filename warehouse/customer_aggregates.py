@@ -11,7 +11,6 @@ same rows computed on the fly, so the page is never stale, only slower.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from warehouse.aggregates import current_aspect_model
-from warehouse.db import transaction
+from warehouse.db import snapshot_key, transaction
 
 #: The tables the aggregates are computed from (their row counts are the freshness check).
 BASE_TABLES = (
@@ -125,7 +124,7 @@ def refresh_customer_aggregates(con: duckdb.DuckDBPyConnection) -> CustomerAggre
 def customer_relations(con: duckdb.DuckDBPyConnection) -> CustomerRelations:
     """The aggregate tables while they hold, else the same rows computed on the fly
     (found out once per published snapshot: a snapshot never changes in place)."""
-    key = _snapshot_key(con)
+    key = snapshot_key(con)
     found = _RELATIONS.get(key) if key else None
     if found is None:
         found = _check(con)
@@ -137,25 +136,6 @@ def customer_relations(con: duckdb.DuckDBPyConnection) -> CustomerRelations:
 
 
 _RELATIONS: dict[tuple, CustomerRelations] = {}
-
-
-def _snapshot_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
-    """A read-only file's identity (path, inode, size, mtime, and its log's); None for a
-    writable connection, whose tables may change under it."""
-    path, readonly = con.execute(
-        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if not (path and readonly):
-        return None
-    stats = []
-    for p in (path, path + ".wal"):
-        try:
-            st = os.stat(p)
-        except OSError:
-            stats.append(None)
-            continue
-        stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
-    return (path, *stats)
 
 
 def _check(con: duckdb.DuckDBPyConnection) -> CustomerRelations:

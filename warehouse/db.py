@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -176,3 +177,23 @@ def _pending(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:
         return True
     return any(m.version not in done for m in list_migrations())
+
+
+def snapshot_key(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """A read-only file's identity (path, and inode, size and mtime of it and of its
+    write-ahead log), for caching what was read from it; None for a writable connection,
+    whose tables may change under it."""
+    path, readonly = con.execute(
+        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not (path and readonly):
+        return None
+    stats = []
+    for p in (path, path + ".wal"):
+        try:
+            st = os.stat(p)
+        except OSError:
+            stats.append(None)
+            continue
+        stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return (path, *stats)
