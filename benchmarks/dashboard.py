@@ -266,7 +266,9 @@ def _add_customers(db: Path, n_customers: int) -> dict | None:
         else:
             log(f"adding {n_customers:,} customers, voice links and survey responses")
             sizes = customer_data.add_customers(con, n_customers)
-        # As the flow does after the page aggregates.
+        # As the flow does after linking: the page aggregates (which carry the segment
+        # dimensions of linked documents), then the 客户 page's own.
+        aggregates.refresh_aggregates(con, SENTIMENT_MODEL, TIMEZONE)
         result = customer_aggregates.refresh_customer_aggregates(con)
         log(f"customer aggregates: {result.n_voice_rows:,} rows in {result.seconds:.1f}s")
     finally:

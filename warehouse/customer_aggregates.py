@@ -1,7 +1,10 @@
-"""The 客户 page's aggregates: voices per day and customer (`agg_customer_voices`) and what
-each survey answer mentions (`agg_survey_mentions`), rebuilt by the flow after the page
-aggregates, so the page reads two narrow tables instead of joining millions of documents
-with their sentiment, themes and aspects.
+"""The 客户 page's aggregates: voices per day and customer (`agg_customer_voices`), their
+whole-history totals per customer and per customer and segment (`agg_customer_totals`,
+`agg_customer_segment_totals`), each customer's documents by time (`agg_customer_docs`) and
+what each survey answer mentions
+(`agg_survey_mentions`), rebuilt by the flow after the page aggregates, so the page reads
+narrow tables instead of joining millions of documents with their sentiment, themes and
+aspects.
 
 `customer_relations` gives the page's readers either the tables (while
 `agg_customer_state` matches the current models and the base tables' row counts) or the
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -38,6 +41,17 @@ VOICES_SQL = (
     "LEFT JOIN doc_texts t ON t.doc_id = dc.doc_id "
     "LEFT JOIN doc_sentiment s ON s.doc_id = dc.doc_id AND s.model_version = $model "
     "WHERE t.duplicate_of IS NULL GROUP BY r.local_day, dc.customer_id"
+)
+
+#: Whole-history totals from a voices relation (`{voices}`, its day column `{day}`): per
+#: customer, or per customer and segment (`{keys}`), with the attributes of the latest voice.
+TOTALS_SQL = (
+    "SELECT customer_id, arg_max(segment, last_at) AS segment, "
+    "arg_max(province, last_at) AS province, arg_max(city, last_at) AS city, "
+    "arg_max(acquisition, last_at) AS acquisition, arg_max(owner, last_at) AS owner, "
+    "sum(n_voices)::INTEGER AS n_voices, sum(n_negative)::INTEGER AS n_negative, "
+    "sum(n_scored)::INTEGER AS n_scored, max({day}) AS last_day, max(last_at) AS last_at "
+    "FROM {voices} GROUP BY {keys}"
 )
 
 #: `agg_survey_mentions` computed from the base tables ($aspect_model).
@@ -71,6 +85,20 @@ class CustomerRelations:
     mentions: str
     params: dict
     aggregated: bool
+    #: Whole-history totals per customer and per customer and segment (aggregated only).
+    totals: str | None = None
+    segment_totals: str | None = None
+    #: Each customer's documents by time (aggregated only).
+    docs: str | None = None
+    #: The first and last day with a voice (aggregated only).
+    first_day: date | None = None
+    last_day: date | None = None
+
+    def covers_history(self, start: date | None, end: date | None) -> bool:
+        """Whether the totals answer a period from `start` to `end` (None: open)."""
+        if self.totals is None or self.first_day is None or self.last_day is None:
+            return False
+        return (start is None or start <= self.first_day) and (end is None or end >= self.last_day)
 
 
 def _current_model(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -96,7 +124,7 @@ def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def refresh_customer_aggregates(con: duckdb.DuckDBPyConnection) -> CustomerAggregateResult:
-    """Rebuild both tables and their state in one transaction (a full rebuild: a few seconds
+    """Rebuild the tables and their state in one transaction (a full rebuild: a few seconds
     at millions of documents, once per run)."""
     started = time.perf_counter()
     model, aspect_model = _current_model(con), current_aspect_model(con)
@@ -109,6 +137,22 @@ def refresh_customer_aggregates(con: duckdb.DuckDBPyConnection) -> CustomerAggre
         con.execute("DELETE FROM agg_survey_mentions")
         con.execute(
             f"INSERT INTO agg_survey_mentions {MENTIONS_SQL}", {"aspect_model": aspect_model}
+        )
+        for table, keys in (
+            ("agg_customer_totals", "customer_id"),
+            ("agg_customer_segment_totals", "customer_id, segment"),
+        ):  # fixed names
+            con.execute(f"DELETE FROM {table}")
+            con.execute(
+                f"INSERT INTO {table} "
+                + TOTALS_SQL.format(voices="agg_customer_voices", keys=keys, day="local_day")
+                + " ORDER BY n_negative DESC"
+            )
+        con.execute("DELETE FROM agg_customer_docs")
+        con.execute(
+            "INSERT INTO agg_customer_docs SELECT dc.customer_id, r.created_at, dc.doc_id, "
+            "dc.segment FROM doc_customers dc JOIN raw_documents r ON r.id = dc.doc_id "
+            "ORDER BY dc.customer_id, r.created_at DESC"
         )
         n_voices = con.execute("SELECT count(*) FROM agg_customer_voices").fetchone()[0]
         n_mentions = con.execute("SELECT count(*) FROM agg_survey_mentions").fetchone()[0]
@@ -145,7 +189,14 @@ def _check(con: duckdb.DuckDBPyConnection) -> CustomerRelations:
     ).fetchone()
     fresh = row is not None and (row[0], row[1]) == (model, aspect_model)
     if fresh and json.loads(row[2]) == _row_counts(con):
-        return CustomerRelations("agg_customer_voices", "agg_survey_mentions", {}, True)
+        first, last = con.execute(
+            "SELECT min(local_day), max(local_day) FROM agg_customer_voices"
+        ).fetchone()
+        return CustomerRelations(
+            "agg_customer_voices", "agg_survey_mentions", {}, True,
+            "agg_customer_totals", "agg_customer_segment_totals", "agg_customer_docs",
+            first, last,
+        )  # fmt: skip
     return CustomerRelations(
         f"({VOICES_SQL})",
         f"({MENTIONS_SQL})",

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from warehouse.aggregates import bind
-from warehouse.customer_aggregates import customer_relations
+from warehouse.customer_aggregates import TOTALS_SQL, CustomerRelations, customer_relations
 from warehouse.satisfaction import CustomerFilters, customer_filter_sql, has_table
 
 _UNLINKED_RESPONSES = (
@@ -62,17 +62,30 @@ def segment_overview(con: duckdb.DuckDBPyConnection, f: CustomerFilters) -> pd.D
     filters on their current attributes), customers who spoke in the period, their voices,
     negative voices and negative share (segment at the time of each voice). Largest first;
     a segment without customers or voices has no row."""
-    voices, params = _voices(con, f)
+    rel = customer_relations(con)
+    if _from_totals(rel, f):
+        # Whole history: one row per customer and segment, so a count is the customers.
+        where, params = customer_filter_sql(CustomerFilters(segments=f.segments), "v.", "")
+        spoke_sql = (
+            "spoke AS (SELECT segment, count(*) AS n_speaking, sum(n_voices) AS n_voices, "
+            " sum(n_negative) AS n_negative, sum(n_scored) AS n_scored "
+            f" FROM {rel.segment_totals} v WHERE {where} GROUP BY segment), "
+        )
+    else:
+        voices, params = _voices(con, f)
+        spoke_sql = (
+            f"v AS ({voices}), "
+            "spoke AS (SELECT segment, count(DISTINCT customer_id) AS n_speaking, "
+            " sum(n_voices) AS n_voices, sum(n_negative) AS n_negative, "
+            " sum(n_scored) AS n_scored FROM v GROUP BY segment), "
+        )
     sizes_where = ["true"]
     for column, values in (("segment", f.segments), ("province", f.provinces), ("owner", f.owners)):
         if values:
             sizes_where.append(f"list_contains(${column}s::VARCHAR[], {column})")
     return _run(
         con,
-        f"WITH v AS ({voices}), "
-        "spoke AS (SELECT segment, count(DISTINCT customer_id) AS n_speaking, "
-        " sum(n_voices) AS n_voices, sum(n_negative) AS n_negative, sum(n_scored) AS n_scored "
-        " FROM v GROUP BY segment), "
+        f"WITH {spoke_sql}"
         "sizes AS (SELECT segment, count(*) AS n_customers FROM customers "
         f" WHERE {' AND '.join(sizes_where)} GROUP BY segment) "
         "SELECT segment, coalesce(sizes.n_customers, 0)::BIGINT AS n_customers, "
@@ -93,6 +106,9 @@ def negative_customers(
     """The customers with the most negative voices in the period: hashed id, the segment
     attributes of their latest voice, voices, negative voices, last day. Most negative
     first (then most voices, then newest)."""
+    rel = customer_relations(con)
+    if _from_totals(rel, f):
+        return _negative_from_totals(con, rel, f, limit)
     voices, params = _voices(con, f)
     params["limit"] = limit
     # Rank on plain sums first (customers with a negative voice only), then read the
@@ -116,15 +132,78 @@ def negative_customers(
     ).df()
 
 
-def _sources(con: duckdb.DuckDBPyConnection, ids: list[tuple]) -> list[str]:
-    """The documents whose sentiment `ids` show (an exact duplicate shows its original's)."""
-    keys = [r[0] for r in ids]
-    originals = con.execute(
-        "SELECT duplicate_of FROM doc_texts WHERE list_contains(?, doc_id) "
-        "AND duplicate_of IS NOT NULL",
-        [keys],
+def _from_totals(rel: CustomerRelations, f: CustomerFilters) -> bool:
+    """Whether the whole-history totals answer `f` (all history, at most a segment filter:
+    province and owner are attributes at the time of each voice)."""
+    return rel.covers_history(f.start, f.end) and not f.provinces and not f.owners
+
+
+_RANKING = "ORDER BY n_negative DESC, n_voices DESC, last_day DESC, customer_id LIMIT $limit"
+
+
+def _negative_from_totals(
+    con: duckdb.DuckDBPyConnection, rel: CustomerRelations, f: CustomerFilters, limit: int
+) -> pd.DataFrame:
+    columns = "customer_id, segment, province, city, acquisition, owner"
+    counts = "n_voices::BIGINT AS n_voices, n_negative::BIGINT AS n_negative, last_day"
+    if not f.segments:
+        sql = f"SELECT {columns}, {counts} FROM {rel.totals} WHERE n_negative > 0 {_RANKING}"
+        return _run(con, sql, {"limit": limit}).df()
+    # Several segments: a customer who moved between them has a row in each.
+    totals = TOTALS_SQL.format(
+        voices=f"(SELECT * FROM {rel.segment_totals} "
+        "WHERE list_contains($segments::VARCHAR[], segment))",
+        keys="customer_id",
+        day="last_day",
+    )
+    sql = f"SELECT {columns}, {counts} FROM ({totals}) WHERE n_negative > 0 {_RANKING}"
+    return _run(con, sql, {"limit": limit, "segments": list(f.segments)}).df()
+
+
+#: Ids per lookup: DuckDB answers an id list from the key index up to a few thousand
+#: keys, and scans the whole table above that (or under an ORDER BY).
+_ID_CHUNK = 1000
+
+
+def _newest_voices(
+    con: duckdb.DuckDBPyConnection, customer_id: str, limit: int
+) -> list[tuple[str, str | None]]:
+    """(doc id, segment then) of a customer's newest `limit` documents, newest first:
+    from `agg_customer_docs` while it holds, else the ids from doc_customers' customer
+    index and their times from raw_documents' key index in chunks (a join or an ordered
+    query would scan every document)."""
+    rel = customer_relations(con)
+    if rel.docs is not None:
+        return con.execute(
+            f"SELECT doc_id, segment FROM {rel.docs} WHERE customer_id = ? "
+            "ORDER BY created_at DESC, doc_id LIMIT ?",
+            [customer_id, limit],
+        ).fetchall()
+    linked = dict(
+        con.execute(
+            "SELECT doc_id, segment FROM doc_customers WHERE customer_id = ?", [customer_id]
+        ).fetchall()
+    )
+    keys = list(linked)
+    times: list[tuple] = []
+    for i in range(0, len(keys), _ID_CHUNK):
+        times += con.execute(
+            "SELECT created_at, id FROM raw_documents WHERE list_contains(?, id)",
+            [keys[i : i + _ID_CHUNK]],
+        ).fetchall()
+    # Newest first, ties by id, as the page lists them.
+    times.sort(key=lambda r: r[1])
+    times.sort(key=lambda r: r[0], reverse=True)
+    return [(doc_id, linked[doc_id]) for _, doc_id in times[:limit]]
+
+
+def _sources(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[str]:
+    """The documents whose sentiment `keys` show (an exact duplicate shows its original's)."""
+    # Only the id condition in SQL: a second one makes DuckDB scan instead of using the key.
+    rows = con.execute(
+        "SELECT duplicate_of FROM doc_texts WHERE list_contains(?, doc_id)", [keys]
     ).fetchall()
-    return keys + [r[0] for r in originals]
+    return keys + [r[0] for r in rows if r[0] is not None]
 
 
 def customer_timeline(
@@ -140,26 +219,30 @@ def customer_timeline(
     )
     row = cursor.fetchone()
     customer = dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
-    # The customer's newest documents first, then their texts and labels by id: a join
-    # would read every document's text and label for one customer's few.
-    newest = con.execute(
-        "SELECT r.id FROM raw_documents r "
-        "WHERE r.id IN (SELECT doc_id FROM doc_customers WHERE customer_id = ?) "
-        "ORDER BY r.created_at DESC, r.id LIMIT ?",
-        [customer_id, limit],
-    ).fetchall()
+    newest = _newest_voices(con, customer_id, limit)
+    ids = [doc_id for doc_id, _ in newest]
+    # Each table by its id index: DuckDB answers a short `list_contains` list from it.
     voices = con.execute(
         "WITH d AS (SELECT id, created_at, local_day, source, channel, text, url "
         " FROM raw_documents WHERE list_contains($ids, id)), "
         "t AS (SELECT doc_id, duplicate_of FROM doc_texts WHERE list_contains($ids, doc_id)), "
-        "dc AS (SELECT doc_id, segment FROM doc_customers WHERE list_contains($ids, doc_id)) "
+        "s AS MATERIALIZED (SELECT doc_id, model_version, label FROM doc_sentiment "
+        " WHERE list_contains($sources, doc_id)), "
+        "dc AS (SELECT unnest($ids) AS doc_id, unnest($segments) AS segment) "
         "SELECT d.created_at, d.local_day, d.source, d.channel, dc.segment, "
         "s.label AS sentiment, d.text, d.url FROM d JOIN dc ON dc.doc_id = d.id "
         "LEFT JOIN t ON t.doc_id = d.id "
-        "LEFT JOIN (SELECT doc_id, label FROM doc_sentiment WHERE model_version = $model "
-        " AND list_contains($sources, doc_id)) s ON s.doc_id = coalesce(t.duplicate_of, d.id) "
+        # Materialized, and the model compared here: pushed into the scan, that second
+        # condition makes DuckDB scan every label instead of using the index.
+        "LEFT JOIN (SELECT doc_id, label FROM s WHERE model_version = $model) s "
+        " ON s.doc_id = coalesce(t.duplicate_of, d.id) "
         "ORDER BY d.created_at DESC, d.id",
-        {"ids": [r[0] for r in newest], "model": _model(con), "sources": _sources(con, newest)},
+        {
+            "ids": ids,
+            "segments": [segment for _, segment in newest],
+            "model": _model(con),
+            "sources": _sources(con, ids),
+        },
     ).df()
     links = "response_customers" if has_table(con, "response_customers") else _UNLINKED_RESPONSES
     responses = con.execute(

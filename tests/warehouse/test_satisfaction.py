@@ -199,9 +199,17 @@ def test_page_aggregates_equal_the_base_tables_and_go_stale(db: Path, tmp_path: 
 
     def page(con) -> list:
         full = sat.CustomerFilters()
+        # Whole history, also by segment: the aggregated page reads the totals tables.
+        both = sat.CustomerFilters(segments=("高价值", "一般"))
         return [
             cv.segment_overview(con, FEB),
+            cv.segment_overview(con, full),
+            cv.segment_overview(con, sat.CustomerFilters(segments=("高价值",))),
             cv.negative_customers(con, full, limit=50),
+            cv.negative_customers(con, both, limit=50),
+            cv.negative_customers(con, sat.CustomerFilters(segments=("一般",)), limit=50),
+            # The customer who moved: newest voices first, the segment of each voice's day.
+            cv.customer_timeline(con, cid("M01"), limit=3)["voices"],
             sat.satisfaction_drivers(con, full),
             sat.driver_verbatims(con, FEB, "aspect", "物流", limit=50),
         ]
@@ -210,6 +218,8 @@ def test_page_aggregates_equal_the_base_tables_and_go_stale(db: Path, tmp_path: 
     shutil.copy(db, copy)
     with warehouse(copy) as con:
         assert customer_relations(con).aggregated
+        assert customer_relations(con).covers_history(None, None)
+        assert not customer_relations(con).covers_history(FEB.start, FEB.end)
         assert con.execute("SELECT count(*) FROM agg_survey_mentions").fetchone()[0] == 65
         aggregated = page(con)
         con.execute("DELETE FROM agg_customer_state")
