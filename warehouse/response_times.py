@@ -323,6 +323,8 @@ def response_time_summary(
         "FROM s GROUP BY grp ORDER BY n_voices DESC, grp NULLS LAST"
     )
     frame = con.execute(sql, bind(sql, params)).df()
+    # A group without a value (no theme, unlinked customer) is None, not pandas' NaN.
+    frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
     for column in ("n_voices", "n_answered", "n_resolved", "n_due", "n_breached"):
         frame[column] = frame[column].astype("int64")
     frame["breach_rate"] = [
