@@ -50,7 +50,8 @@ _REPLY_COLUMNS = ["message_id", "source", "replied_at", "replier", "refs"]
 
 # One row per response-tracked voice of the scope (doc ids in rt_scope). Attribute values
 # are JSON text; minutes are converted with microseconds, as DuckDB has no fractional
-# minute interval.
+# minute interval. A step dated before the voice (a platform's list time a little after
+# its 发起投诉 step) counts as 0 minutes, never negative.
 _DERIVE = """
 WITH d AS (
     SELECT r.id, r.source, r.channel, r.created_at, r.attributes AS a,
@@ -101,9 +102,11 @@ t AS (
 )
 SELECT id, source, channel, opened_at, first_response_at, resolved_at,
     CASE WHEN origin = 'zendesk_metrics' THEN reply_min
-        ELSE (epoch(first_response_at) - epoch(opened_at)) / 60 END,
+        WHEN first_response_at IS NOT NULL  -- greatest() would turn NULL into 0
+            THEN greatest((epoch(first_response_at) - epoch(opened_at)) / 60, 0) END,
     CASE WHEN origin = 'zendesk_metrics' THEN CASE WHEN is_solved THEN full_min END
-        ELSE (epoch(resolved_at) - epoch(opened_at)) / 60 END,
+        WHEN resolved_at IS NOT NULL  -- greatest() would turn NULL into 0
+            THEN greatest((epoch(resolved_at) - epoch(opened_at)) / 60, 0) END,
     CASE WHEN origin = 'zendesk_metrics' THEN first_res_min END,
     CASE WHEN origin = 'zendesk_metrics' THEN reply_bmin END,
     CASE WHEN origin = 'zendesk_metrics' AND is_solved THEN full_bmin END,

@@ -357,3 +357,10 @@ def test_outcomes_compare_answered_within_24h_with_later_and_unanswered(planted)
     # A shorter window drops the answers of 03-20 onwards for the voices of 03-01.
     short = _by(outcomes_by_speed(planted, window_days=14, now=NOW, min_n=1), "speed")
     assert short["within"]["n_nps"] == 0 and short["within"]["n_later_voices"] == 4
+
+
+def test_a_step_dated_before_the_voice_counts_as_zero_minutes_not_negative(con) -> None:
+    early = _complaint("early", 0, -10, None)  # the list's time is after its reply step
+    upsert_documents(con, [early], "run-1")
+    refresh_response_times(con, doc_ids=[early.id])
+    assert _rows(con, "heimao")["early"][:2] == (0.0, None)
