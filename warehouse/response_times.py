@@ -294,9 +294,10 @@ def response_time_summary(
         first: ``n_voices``; ``n_answered``, ``first_response_median`` and
         ``first_response_p90`` (minutes); ``business_first_response_median`` (Zendesk's
         business minutes, where given); ``n_resolved``, ``resolution_median``,
-        ``resolution_p90``; ``n_due`` (answered, or unanswered past the threshold),
-        ``n_breached`` (answered later than the threshold, or unanswered past it) and
-        ``breach_rate`` = n_breached / n_due (None when nothing is due yet).
+        ``resolution_p90``, ``business_resolution_median``; ``n_due`` (answered, or
+        unanswered past the threshold), ``n_breached`` (answered later than the
+        threshold, or unanswered past it) and ``breach_rate`` = n_breached / n_due
+        (None when nothing is due yet).
 
     Raises:
         ValueError: for an unknown `by`, naming the known ones.
@@ -321,6 +322,7 @@ def response_time_summary(
         "count(resolution_minutes) AS n_resolved, "
         "quantile_cont(resolution_minutes, 0.5) AS resolution_median, "
         "quantile_cont(resolution_minutes, 0.9) AS resolution_p90, "
+        "quantile_cont(business_resolution_minutes, 0.5) AS business_resolution_median, "
         "count(*) FILTER (WHERE speed <> 'pending') AS n_due, "
         "count(*) FILTER (WHERE speed IN ('later', 'unanswered')) AS n_breached "
         "FROM s GROUP BY grp ORDER BY n_voices DESC, grp NULLS LAST"

@@ -5,6 +5,7 @@ hand-computed medians, p90s, breach rates and outcomes by speed."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -279,6 +280,7 @@ def test_summary_by_channel_has_median_p90_and_breach_rate(planted) -> None:
     assert ticket["first_response_median"] == 120.0
     assert ticket["first_response_p90"] == pytest.approx(120 + 0.8 * (1500 - 120))
     assert ticket["business_first_response_median"] == 60.0
+    assert math.isnan(ticket["business_resolution_median"])  # none planted: NaN, not 0
     assert (ticket["resolution_median"], ticket["resolution_p90"]) == (900.0, 1140.0)
     # Due: t1, t2, t3 (answered) and t4 (overdue); t5 is 4 h old. Breached: t3, t4.
     assert (ticket["n_due"], ticket["n_breached"], ticket["breach_rate"]) == (4, 2, 0.5)
