@@ -40,6 +40,7 @@ __all__ = [
     "outcomes_by_speed",
     "refresh_response_times",
     "response_time_summary",
+    "response_time_voices",
     "upsert_mail_replies",
 ]
 
@@ -336,6 +337,44 @@ def response_time_summary(
         b / d if d else None for b, d in zip(frame["n_breached"], frame["n_due"], strict=True)
     ]
     return frame
+
+
+def response_time_voices(
+    con: duckdb.DuckDBPyConnection,
+    threshold_minutes: float = DEFAULT_THRESHOLD_MINUTES,
+    filters: ResponseFilters | None = None,
+    now: datetime | None = None,
+    speeds: Sequence[str] = ("later", "unanswered"),
+    limit: int = 100,
+) -> pd.DataFrame:
+    """The voices behind a breach rate: by default the breaches (answered late, or still
+    unanswered past the threshold), slowest first, oldest unanswered before them.
+
+    Returns:
+        Columns ``doc_id``, ``source``, ``channel``, ``origin``, ``opened_at``,
+        ``first_response_at``, ``resolved_at``, ``first_response_minutes``,
+        ``resolution_minutes``, ``responder``, ``segment``, ``owner``, ``theme``,
+        ``speed`` (within / later / unanswered / pending), ``text`` (the stored, masked
+        text, first 300 characters) and ``url``.
+    """
+    voices, params = _voices_sql(filters or ResponseFilters())
+    params |= {
+        "threshold": float(threshold_minutes),
+        "now": now or datetime.now(UTC),
+        "speeds": list(speeds),
+        "limit": int(limit),
+    }
+    sql = (
+        f"WITH v AS ({voices}), s AS (SELECT v.*, {_speed_sql()} AS speed FROM v) "
+        "SELECT s.doc_id, s.source, s.channel, s.origin, s.opened_at, s.first_response_at, "
+        "s.resolved_at, s.first_response_minutes, s.resolution_minutes, s.responder, "
+        "s.segment, s.owner, s.theme, s.speed, left(r.text, 300) AS text, r.url "
+        "FROM s JOIN raw_documents r ON r.id = s.doc_id "
+        "WHERE list_contains($speeds::VARCHAR[], s.speed) "
+        "ORDER BY s.first_response_minutes IS NOT NULL, s.first_response_minutes DESC, "
+        "s.opened_at, s.doc_id LIMIT $limit"
+    )
+    return con.execute(sql, bind(sql, params)).df()
 
 
 #: The speed groups `outcomes_by_speed` compares, in order.

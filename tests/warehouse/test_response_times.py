@@ -26,6 +26,7 @@ from warehouse.response_times import (
     outcomes_by_speed,
     refresh_response_times,
     response_time_summary,
+    response_time_voices,
     upsert_mail_replies,
 )
 
@@ -366,3 +367,14 @@ def test_a_step_dated_before_the_voice_counts_as_zero_minutes_not_negative(con) 
     upsert_documents(con, [early], "run-1")
     refresh_response_times(con, doc_ids=[early.id])
     assert _rows(con, "heimao")["early"][:2] == (0.0, None)
+
+
+def test_breached_voices_list_the_unanswered_oldest_first_then_the_slowest(planted) -> None:
+    frame = response_time_voices(planted, now=NOW)
+    by_id = dict(planted.execute("SELECT id, external_id FROM raw_documents").fetchall())
+    assert [by_id[d] for d in frame.doc_id] == ["t4", "c3", "c2", "t3"]
+    assert list(frame.speed) == ["unanswered", "unanswered", "later", "later"]
+    assert frame.text.iloc[0] == "工单 t4" and frame.theme.iloc[3] == "物流延误"
+    pending = response_time_voices(planted, now=NOW, speeds=("pending",))
+    assert [by_id[d] for d in pending.doc_id] == ["t5"]
+    assert len(response_time_voices(planted, now=NOW, limit=1)) == 1
