@@ -21,8 +21,17 @@ from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
 from voc.customers import SurveyResponse
 from voc.records import Document
+from voc.response_times import MailReply
 from voc.settings import Settings, SourceConfig
-from warehouse import aggregates, customer_aggregates, customers, enrichment, loaders, surveys
+from warehouse import (
+    aggregates,
+    customer_aggregates,
+    customers,
+    enrichment,
+    loaders,
+    response_times,
+    surveys,
+)
 from warehouse.db import warehouse
 
 
@@ -41,6 +50,8 @@ class StageResult:
     documents: list[Document] = field(default_factory=list, repr=False)
     #: Fetch only: survey responses' scores (their open answers are among `documents`).
     responses: list[SurveyResponse] = field(default_factory=list, repr=False)
+    #: Fetch only: our replies to customers' mails (their first response times).
+    replies: list[MailReply] = field(default_factory=list, repr=False)
     #: Fetch only: the connector's resume point, items with empty text, pages whose
     #: structure no longer matched, pages that were a login wall, captcha or rate limit.
     cursor: str | None = None
@@ -79,6 +90,7 @@ def fetch_source(
         layout_changed=got.layout_changed,
         blocked=got.blocked,
         responses=got.responses,
+        replies=got.replies,
     )
     result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
@@ -104,8 +116,9 @@ def load_documents(
     mask_pii: bool = True,
     keep_raw_text: bool = False,
 ) -> StageResult:
-    """Upsert one source's documents into raw_documents (personal data masked first), and a
-    survey's responses with their open answers."""
+    """Upsert one source's documents into raw_documents (personal data masked first), a
+    survey's responses with their open answers, a mailbox's replies, and rebuild the
+    source's response times (`warehouse.response_times`)."""
     started = time.perf_counter()
     docs, masked = mask_documents(fetched.documents) if mask_pii else (fetched.documents, {})
     with warehouse(db_path) as con:
@@ -113,6 +126,12 @@ def load_documents(
             con, docs, run_id, timezone, originals=fetched.documents if keep_raw_text else None
         )
         scored = surveys.upsert_survey_responses(con, fetched.responses, docs, run_id, timezone)
+        response_times.upsert_mail_replies(con, fetched.replies, run_id)
+        timed = response_times.refresh_response_times(
+            con,
+            doc_ids=[d.id for d in docs],
+            reply_refs=[ref for reply in fetched.replies for ref in reply.refs],
+        )
     if fetched.responses:
         get_run_logger().info(
             "%s: survey responses %d new, %d updated, %d unchanged, %d without a customer "
@@ -125,12 +144,15 @@ def load_documents(
             scored.answers,
         )
     get_run_logger().info(
-        "%s: %d new, %d updated, %d unchanged; personal data masked: %s",
+        "%s: %d new, %d updated, %d unchanged; personal data masked: %s; %d replies, "
+        "%d response times",
         fetched.source,
         counts.new,
         counts.updated,
         counts.unchanged,
         dict(masked) or "none",
+        len(fetched.replies),
+        timed,
     )
     return StageResult(
         "load",

@@ -3,7 +3,9 @@
 The list (``/api/index/s?keywords=`` or ``/api/company/received_complaints?couid=``) gives
 each complaint's number (sn), title, a summary, the company complained about, the demand,
 the amount, the status and the time; the complaint's own page adds the full 投诉内容 and
-the status timeline (发起投诉, 已分配, 商家回复, 已完成, each with a time).
+the status timeline (发起投诉, 已分配, 商家回复, 已完成, each with a time). The first merchant
+reply and the completion step's times become the attributes ``replied_at`` and
+``completed_at`` (`response_steps`), the complaint's response and resolution times.
 
 A complaint keeps its sn as external_id through status changes, so a re-crawl updates the
 stored record instead of adding another.
@@ -28,6 +30,10 @@ STATUS_LABELS = {"1": "待分配", "2": "处理中", "3": "已回复", "4": "已
 FIRST_STEP = "发起投诉"
 
 _AMOUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
+#: Timeline labels of the merchant's reply (商家已回复, 商家回复, 商家回应) and of the end
+#: of the complaint (投诉已完成, 已完成, 已结案).
+MERCHANT_REPLY = re.compile(r"商家.{0,3}回[复应]|^已?回复$")
+COMPLETED = re.compile(r"完成|结案")
 
 
 class Pager(NamedTuple):
@@ -230,6 +236,16 @@ def parse_detail_page(html: str, url: str, now: datetime) -> tuple[dict[str, Any
     return detail, problems
 
 
+def response_steps(
+    steps: list[tuple[datetime, str]],
+) -> tuple[datetime | None, datetime | None]:
+    """(first merchant reply, last completion) of a timeline's (time, label) steps; None
+    for a step that has not happened."""
+    replies = [at for at, label in steps if MERCHANT_REPLY.search(label)]
+    done = [at for at, label in steps if COMPLETED.search(label)]
+    return (min(replies) if replies else None, max(done) if done else None)
+
+
 def _step_text(item: Selector) -> str:
     """A timeline step's text, one line per paragraph."""
     paragraphs = item.css(".ts-d-cont p") or item.css(".ts-d-cont")
@@ -265,6 +281,12 @@ def merge_detail(record: dict[str, Any], detail: dict[str, Any]) -> dict[str, An
     steps = detail.get("steps") or []
     attributes["status_steps"] = detail.get("step_count", len(steps))
     attributes["updated_at"] = steps[-1][0].isoformat() if steps else None
+    if steps:
+        # The timeline was read: a complaint without a reply step is unanswered so far.
+        replied, completed = response_steps(steps)
+        attributes["replied_at"] = replied.isoformat() if replied else None
+        attributes["completed_at"] = completed.isoformat() if completed else None
+        attributes["response_origin"] = "complaint_steps"
     merged = {**record, "attributes": attributes}
     if detail.get("body"):
         merged["text"] = _join(attributes.get("title") or "", detail["body"])

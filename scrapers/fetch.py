@@ -11,6 +11,7 @@ from scrapers.connectors import CONNECTORS, load_source
 from scrapers.run import run_crawl
 from voc.customers import SurveyResponse
 from voc.records import Document, read_documents_jsonl
+from voc.response_times import MailReply
 from voc.settings import SourceConfig
 
 # Crawl stats (scrapers.stats) of items dropped as unreadable, and of pages that were a
@@ -33,6 +34,7 @@ class FetchResult:
         layout_changed: Pages whose structure no longer matched.
         blocked: Pages that were a login wall, captcha, rate limit or ban.
         responses: Survey responses' scores (``survey`` sources).
+        replies: Our replies to customers' mails (``mailbox`` sources with our_domains).
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -44,6 +46,7 @@ class FetchResult:
     layout_changed: int = 0
     blocked: int = 0
     responses: list[SurveyResponse] = field(default_factory=list)
+    replies: list[MailReply] = field(default_factory=list)
 
 
 def fetch_documents(
@@ -67,6 +70,7 @@ def fetch_documents(
             n_skipped=load.n_skipped,
             cursor=load.cursor,
             responses=list(load.responses),
+            replies=list(load.replies),
         )
     crawl = run_crawl(source, since, until, work_dir, author_salt)
     docs, bad_lines = read_documents_jsonl(crawl.jsonl_path, source.name)

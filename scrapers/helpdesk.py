@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
+from scrapers.helpdesk_metrics import metric_attributes, metric_sets_by_ticket
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, parse_ticket_value, pick_customer_key
 from voc.kinds.connectors import HelpdeskApiOptions
@@ -61,15 +62,20 @@ class _Config:
     secrets: tuple[str, ...]
     proxy: str | None
     customer_key: str = "author"
+    metric_sets: bool = True
 
     def page_url(self, position: str) -> str:
         kind, _, value = position.partition(":")
         query = {"cursor": value} if kind == "cursor" else {"start_time": value}
         if self.per_page:
             query["per_page"] = str(self.per_page)
-        if self.customer_key in ("author", "requester_email"):
-            # Side-loaded users carry the requesters' e-mail addresses.
-            query["include"] = "users"
+        # Side-loaded users carry the requesters' e-mail addresses; metric sets the reply
+        # and resolution times (`scrapers.helpdesk_metrics`).
+        include = ["users"] if self.customer_key in ("author", "requester_email") else []
+        if self.metric_sets:
+            include.append("metric_sets")
+        if include:
+            query["include"] = ",".join(include)
         return f"{self.base}{EXPORT_PATHS[self.export]}?{urlencode(query)}"
 
 
@@ -89,7 +95,8 @@ def load_helpdesk(
             ``email/token:TOKEN``) or ``bearer_env`` (OAuth), ``per_page``, ``max_pages``,
             ``max_wait`` (longest Retry-After wait), the retry options, ``proxy_env``,
             ``customer_key`` (default: the requester's e-mail from the side-loaded users,
-            ``include=users``, else the requester id).
+            ``include=users``, else the requester id), ``metric_sets`` (side-load the
+            ticket metrics: reply and resolution minutes as attributes; default on).
         since: First day (China time) of the first run; ignored when resuming from a cursor.
         until: Last day (inclusive): tickets created later are left for a later run.
         author_salt: Salt for hashing the requester id.
@@ -105,9 +112,9 @@ def load_helpdesk(
         return TicketLoad(problems=[f"{source.name}: {exc}"], cursor=cursor)
     problems: list[str] = []
     start = _start_position(source.name, config, since, cursor, problems)
-    pages, position, emails = _read_pages(source.name, config, start, problems)
+    pages, position, emails, metrics = _read_pages(source.name, config, start, problems)
     end = datetime.combine(until + timedelta(days=1), datetime.min.time(), CHINA_TZ)
-    load = _documents(source.name, config, pages, end, author_salt, problems, emails)
+    load = _documents(source.name, config, pages, end, author_salt, problems, emails, metrics)
     if not pages:  # no page read in full: the next run starts where this one did
         position = cursor
     elif load.cursor is not None:  # a ticket created after `until`: resume at it
@@ -124,6 +131,7 @@ def parse_ticket(
     brand: str | None = None,
     customer_key: str = "author",
     emails: Mapping[str, str] | None = None,
+    metric_sets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Document:
     """One exported ticket as a ``ticket`` document (external id = the ticket id).
 
@@ -136,6 +144,8 @@ def parse_ticket(
             else the requester id), ``requester_id``, ``requester_email``,
             ``phone_in_text``, ``email_in_text`` or ``none``.
         emails: Requester id → e-mail, from the pages' side-loaded ``users``.
+        metric_sets: Ticket id → metric set, from the side-loaded ``metric_sets``: its
+            reply and resolution minutes become attributes (`scrapers.helpdesk_metrics`).
 
     Raises:
         RecordError: naming the field that is missing or invalid.
@@ -159,6 +169,7 @@ def parse_ticket(
         "updated_at": ticket.get("updated_at"),
         "via": via.get("channel") if isinstance(via, Mapping) else None,
         "tags": ",".join(str(t) for t in tags) if isinstance(tags, list) else None,
+        **metric_attributes(ticket, metric_sets),
     }
     requester = ticket.get("requester_id")
     requester_id = None if requester is None else str(requester)
@@ -205,6 +216,7 @@ def _config(source: SourceConfig) -> _Config:
         secrets=secrets,
         proxy=os.environ.get(options.proxy_env) if options.proxy_env else None,
         customer_key=options.customer_key,
+        metric_sets=options.metric_sets,
     )
 
 
@@ -247,9 +259,9 @@ def _start_position(
 
 def _read_pages(
     name: str, config: _Config, position: str, problems: list[str]
-) -> tuple[list[tuple[str, list[Any]]], str, dict[str, str]]:
-    """(url, tickets) of each page read in full, the position after the last one, and
-    user id → e-mail of the side-loaded users."""
+) -> tuple[list[tuple[str, list[Any]]], str, dict[str, str], dict[str, Mapping[str, Any]]]:
+    """(url, tickets) of each page read in full, the position after the last one, user id
+    → e-mail of the side-loaded users and ticket id → side-loaded metric set."""
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
         if config.proxy
@@ -258,6 +270,7 @@ def _read_pages(
     )
     pages: list[tuple[str, list[Any]]] = []
     emails: dict[str, str] = {}
+    metrics: dict[str, Mapping[str, Any]] = {}
     for _ in range(config.max_pages):
         url = config.page_url(position)
         try:
@@ -265,16 +278,17 @@ def _read_pages(
             tickets, position, done = _next_position(config, url, payload, position)
         except HelpdeskError as exc:
             problems.append(f"{name}: {exc}")
-            return pages, position, emails
+            return pages, position, emails, metrics
         pages.append((url, tickets))
         emails.update(_user_emails(payload))
+        metrics.update(metric_sets_by_ticket(payload))  # a later page's is the newer
         if done:
-            return pages, position, emails
+            return pages, position, emails, metrics
     problems.append(
         f"{name}: stopped after {config.max_pages} pages (max_pages) at {config.base}; "
         "the next run continues from there"
     )
-    return pages, position, emails
+    return pages, position, emails, metrics
 
 
 def _user_emails(payload: Mapping[str, Any]) -> dict[str, str]:
@@ -428,6 +442,7 @@ def _documents(
     author_salt: str,
     problems: list[str],
     emails: Mapping[str, str] | None = None,
+    metrics: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> _Load:
     """Documents of the latest version of each ticket; the cursor to hold back at, if any."""
     latest: dict[str, tuple[str, Mapping[str, Any]]] = {}
@@ -452,7 +467,9 @@ def _documents(
             logger.debug("%s: ticket %s (%s) is deleted, skipped", name, key, url)
             continue
         try:
-            doc = parse_ticket(ticket, name, author_salt, config.brand, config.customer_key, emails)
+            doc = parse_ticket(
+                ticket, name, author_salt, config.brand, config.customer_key, emails, metrics
+            )
         except RecordError as exc:
             n_skipped += 1
             problems.append(f"{name}: ticket {key} ({url}): {exc}")

@@ -1,5 +1,10 @@
 """Customer e-mails as tickets: .eml/.mbox files on disk, or an IMAP folder (kind mailbox).
 
+A mail from one of our own domains (option ``our_domains``) is not a customer's voice but a
+reply: it becomes a `voc.response_times.MailReply` naming the mails it answers
+(In-Reply-To, References), from which the warehouse takes each customer mail's first reply.
+An automatic mail (an auto-acknowledgement) is never a reply.
+
 IMAP runs are incremental: the cursor ``uidvalidity:uid`` is the highest UID settled, so the
 next run fetches only UIDs above it (all again if the folder's UIDVALIDITY changed). The
 folder is opened read-only (EXAMINE), so fetching never marks the agents' mails as read.
@@ -19,11 +24,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from scrapers.mailparse import MailError, parse_mail
+from scrapers.mailparse import Mail, MailError, parse_mail
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, pick_customer_key
 from voc.kinds.connectors import MailboxOptions
 from voc.records import Document, RecordError, make_document
+from voc.response_times import MailReply
 from voc.settings import SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -46,7 +52,8 @@ def load_mailbox(
             one such file, or ``imaps://host[:port]/FOLDER`` (``imap://`` for plain or
             STARTTLS). Options: ``user``, ``password_env`` (name of the environment
             variable holding the password), ``starttls``, ``ignore_from`` (addresses or
-            ``@domain`` whose mails are not customers', e.g. the agents'), ``brand``,
+            ``@domain`` whose mails are not customers', e.g. the agents'), ``our_domains``
+            (our own domains: their mails are replies, `MailReply`), ``brand``,
             ``customer_key`` (`pick_customer_key`; default the sender address).
         since: First day (inclusive, China time).
         until: Last day (inclusive).
@@ -68,7 +75,14 @@ def load_mailbox(
     else:
         _read_files(batch, Path(source.url.removeprefix("file://")))
         new_cursor = None
-    return TicketLoad(batch.documents, batch.problems, batch.n_rows, batch.n_skipped, new_cursor)
+    return TicketLoad(
+        batch.documents,
+        batch.problems,
+        batch.n_rows,
+        batch.n_skipped,
+        new_cursor,
+        replies=list(batch.replies.values()),
+    )
 
 
 class _Batch:
@@ -86,14 +100,16 @@ class _Batch:
         self.options = options
         self.brand = options.brand or None
         self.ignore = tuple(a.lower() for a in options.ignore_from)
+        self.ours = tuple(d.strip().lower().lstrip("@") for d in options.our_domains if d.strip())
+        self.replies: dict[str, MailReply] = {}
         self.documents: list[Document] = []
         self.problems: list[str] = []
         self.n_rows = self.n_skipped = 0
         self.ids: set[str] = set()
 
     def add(self, where: str, raw: bytes) -> str:
-        """Read one mail; returns ``loaded``, ``skipped``, ``ignored``, ``before`` or
-        ``after`` (the window)."""
+        """Read one mail; returns ``loaded``, ``reply``, ``skipped``, ``ignored``, ``before``
+        or ``after`` (the window)."""
         self.n_rows += 1
         try:
             mail = parse_mail(raw)
@@ -104,7 +120,11 @@ class _Batch:
             return "before"
         if day > self.until:
             return "after"
-        if mail.automatic or (mail.sender and mail.sender.endswith(self.ignore or ("\0",))):
+        if mail.automatic:
+            return "ignored"
+        if self.is_ours(mail.sender):
+            return self.add_reply(mail)
+        if mail.sender and mail.sender.endswith(self.ignore or ("\0",)):
             return "ignored"
         if mail.message_id in self.ids:  # the same mail in an .eml and an .mbox
             return "ignored"
@@ -117,7 +137,12 @@ class _Batch:
                 created_at=mail.created_at,
                 author=mail.sender,
                 brand=self.brand,
-                attributes={"subject": mail.subject, "in_reply_to": mail.in_reply_to},
+                attributes={
+                    "subject": mail.subject,
+                    "in_reply_to": mail.in_reply_to,
+                    # Replies are read here: no reply yet means unanswered, not unknown.
+                    **({"response_origin": "mail_thread"} if self.ours else {}),
+                },
                 author_salt=self.author_salt,
                 customer=pick_customer_key(
                     self.options.customer_key, author=mail.sender, text=mail.text
@@ -128,6 +153,19 @@ class _Batch:
         self.ids.add(mail.message_id)
         self.documents.append(doc)
         return "loaded"
+
+    def is_ours(self, sender: str | None) -> bool:
+        """Whether `sender` is an address at one of our domains (or a subdomain)."""
+        domain = (sender or "").rpartition("@")[2]
+        return bool(domain) and any(domain == d or domain.endswith("." + d) for d in self.ours)
+
+    def add_reply(self, mail: Mail) -> str:
+        refs = tuple(dict.fromkeys(r for r in (mail.in_reply_to, *mail.references) if r))
+        if refs:  # a mail of ours that answers nothing (a newsletter) is just ignored
+            self.replies[mail.message_id] = MailReply(
+                mail.message_id, self.source.name, mail.created_at, mail.sender, refs
+            )
+        return "reply"
 
     def skip(self, message: str) -> str:
         self.n_skipped += 1

@@ -41,6 +41,7 @@ class Mail:
         body: The best text body (text/plain, else text/html as text), quotes cut off.
         in_reply_to: In-Reply-To without angle brackets, if any.
         automatic: Auto-Submitted says it was sent by a machine (auto-replies, bounces).
+        references: Message-IDs of the References header (the thread, oldest first).
     """
 
     message_id: str
@@ -50,6 +51,7 @@ class Mail:
     body: str
     in_reply_to: str | None
     automatic: bool = False
+    references: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -89,6 +91,9 @@ def parse_mail(raw: bytes) -> Mail:
         body=cut_quoted(body_text(msg)),
         in_reply_to=_strip_id(headers.get("in-reply-to")) or None,
         automatic=auto not in ("", "no"),
+        references=tuple(
+            dict.fromkeys(_MESSAGE_IDS.findall(header_text(headers.get("references", ""))))
+        ),
     )
 
 
@@ -169,6 +174,8 @@ class _TextExtractor(HTMLParser):
             self.out.append(data)
 
 
+#: The ``<id>`` items of a References header.
+_MESSAGE_IDS = re.compile(r"<\s*([^<>\s]+)\s*>")
 _REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|回复|答复|转发)\s*[:：])+", re.IGNORECASE)
 #: "-----原始邮件-----" (Outlook, Foxmail), "------------------ 原始邮件 ------------------" (QQ).
 _SEPARATOR = re.compile(r"^[-_=—\s]*(?:原始邮件|邮件原件|original message)[-_=—\s]*$", re.I)

@@ -24,6 +24,7 @@ from scrapers.ticket_files import FORMATS, TableError, cell_text, decode_export,
 from voc.customers import SurveyResponse, find_customer_key
 from voc.kinds.connectors import TicketExportOptions
 from voc.records import Document, RecordError, make_document
+from voc.response_times import MailReply
 from voc.settings import SourceConfig
 
 __all__ = [
@@ -88,6 +89,8 @@ class TicketLoad:
             a helpdesk API's incremental export); None = no cursor.
         responses: Survey responses' scores (``survey`` sources; their open answers are
             among `documents`).
+        replies: Our own replies to customers' mails (``mailbox`` sources with
+            ``our_domains``), for their first response times.
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -96,6 +99,7 @@ class TicketLoad:
     n_skipped: int = 0
     cursor: str | None = None
     responses: list[SurveyResponse] = field(default_factory=list)
+    replies: list[MailReply] = field(default_factory=list)
 
 
 def pick_customer_key(

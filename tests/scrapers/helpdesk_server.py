@@ -59,6 +59,8 @@ class Helpdesk(http.server.ThreadingHTTPServer):
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
         # Side-loaded with include=users: requester id → user (id, name, email).
         self.users: dict[int, dict[str, Any]] = {}
+        # Side-loaded with include=metric_sets: ticket id → its Ticket Metric object.
+        self.metric_sets: dict[int, dict[str, Any]] = {}
 
     @property
     def url(self) -> str:
@@ -98,9 +100,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(Reply(404, b'{"error":"InvalidEndpoint"}'))
         if page is None:
             return self._send(Reply(400, sample("helpdesk_error_pagination.json")))
-        if query.get("include") == "users":
+        includes = query.get("include", "").split(",")
+        if "users" in includes:
             ids = dict.fromkeys(t.get("requester_id") for t in page["tickets"])
             page["users"] = [server.users[i] for i in ids if i in server.users]
+        if "metric_sets" in includes:
+            # Zendesk side-loads one Ticket Metric object per ticket of the page.
+            page["metric_sets"] = [
+                server.metric_sets[t["id"]]
+                for t in page["tickets"]
+                if t["id"] in server.metric_sets
+            ]
         server.pages_served += 1
         body = json.dumps(page, ensure_ascii=False).encode()
         # The hook runs before the page goes out: run after the send, it raced the

@@ -131,7 +131,7 @@ def test_edited_ticket_comes_again_under_its_id_on_the_next_run(
         assert pages(helpdesk)[0] == {
             "cursor": first.cursor[7:],
             "per_page": "2",
-            "include": "users",
+            "include": "users,metric_sets",
         }
         assert second.problems == [] and second.n_rows == 1
     else:
@@ -139,7 +139,7 @@ def test_edited_ticket_comes_again_under_its_id_on_the_next_run(
         assert pages(helpdesk)[0] == {
             "start_time": first.cursor[5:],
             "per_page": "2",
-            "include": "users",
+            "include": "users,metric_sets",
         }
 
 
@@ -322,7 +322,7 @@ def test_invalid_cursor_error_payload_is_a_problem_and_keeps_the_cursor(
     assert load.problems == [
         "kesheng_zendesk: HTTP 400: InvalidPaginationParameter: cursor is not valid: it may "
         f"have expired or been altered at {helpdesk.url}{CURSOR_PATH}"
-        "?cursor=not-a-cursor&per_page=2&include=users"
+        "?cursor=not-a-cursor&per_page=2&include=users%2Cmetric_sets"
     ]
     assert load.cursor == "cursor:not-a-cursor"
 
@@ -404,7 +404,7 @@ def test_customer_key_is_the_side_loaded_requester_email_else_the_requester_id(
     requester = helpdesk.tickets[35436]["requester_id"]
     helpdesk.users = {requester: {"id": requester, "name": "李娜", "email": "Li.Na@Example.com"}}
     load = load_helpdesk(zendesk(helpdesk), *MARCH, "salt")
-    assert all(query.get("include") == "users" for query in pages(helpdesk))
+    assert all(query.get("include") == "users,metric_sets" for query in pages(helpdesk))
     docs = {d.external_id: d for d in load.documents}
     # The e-mail is normalised before hashing, so the CRM's li.na@example.com links up.
     assert docs["35436"].customer_key == hash_customer_key("li.na@example.com", "salt")
@@ -419,7 +419,8 @@ def test_customer_key_is_the_side_loaded_requester_email_else_the_requester_id(
 
 def test_customer_key_requester_id_does_not_side_load_users(helpdesk: Helpdesk) -> None:
     load = load_helpdesk(zendesk(helpdesk, customer_key="requester_id"), *MARCH, "salt")
-    assert all("include" not in query for query in pages(helpdesk))
+    # Only the metric sets are side-loaded (response times), not the users.
+    assert all(query.get("include") == "metric_sets" for query in pages(helpdesk))
     for doc in load.documents:
         requester = str(helpdesk.tickets[int(doc.external_id)]["requester_id"])
         assert doc.customer_key == hash_customer_key(requester, "salt")

@@ -107,6 +107,12 @@ class MailboxOptions(SourceOptions):
         default_factory=list,
         description="客服自己的地址或域名，其邮件不算客户声音 / your agents' addresses or domains",
     )
+    our_domains: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default_factory=list,
+        description="我方邮件域名（如 kesheng.cn）：这些域名发出的邮件是回复，不是客户声音；"
+        "用于计算首次回复时间 / our own mail domains: their mails are replies (first reply "
+        "time), not customer voices",
+    )
     customer_key: Literal["author", "phone_in_text", "email_in_text", "none"] = Field(
         "author", description=KEY_HELP + "。默认 author：发件人地址 / default: the sender address"
     )
@@ -145,6 +151,11 @@ class HelpdeskApiOptions(HttpOptions):
         "include=users 侧载）。默认 author：请求者邮箱，没有则请求者 ID / requester_id, "
         "requester_email: only that (the e-mail comes from the side-loaded users). Default: "
         "the requester's e-mail, else the requester id",
+    )
+    metric_sets: bool = Field(
+        True,
+        description="侧载工单指标（include=metric_sets）：首次回复、解决时长（日历/工作时间分钟）"
+        "/ side-load the ticket metrics: first reply and resolution minutes",
     )
 
     @model_validator(mode="after")
