@@ -13,6 +13,8 @@ and DELETE, so history cannot be edited even by hand-written SQL.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -193,12 +195,13 @@ def store_url(
     configured_url: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """The case store's URL: the configured one, else ``VOC_CASES_DATABASE_URL``, else
-    the SQLite side store beside the warehouse (``<stem>.actions.sqlite``).
+    """The case store's URL: the configured one, else the environment variable that
+    ``[cases] database_url_env`` names, else ``VOC_CASES_DATABASE_URL``, else the SQLite
+    side store beside the warehouse (``<stem>.actions.sqlite``).
 
     Args:
-        settings_or_db_path: `voc.settings.Settings` (its ``cases.database_url`` counts as
-            configured once set) or the warehouse file path.
+        settings_or_db_path: `voc.settings.Settings` (its ``cases`` table counts once
+            wired) or the warehouse file path.
         configured_url: ``[cases] database_url`` when the caller has it at hand.
         env: Environment to read (default: ``os.environ``).
     """
@@ -207,7 +210,13 @@ def store_url(
     env = os.environ if env is None else env
     db_path = getattr(settings_or_db_path, "db_path", settings_or_db_path)
     cases = getattr(settings_or_db_path, "cases", None)
-    url = configured_url or getattr(cases, "database_url", None) or env.get(URL_ENV)
+    url_env = getattr(cases, "database_url_env", None)
+    url = (
+        configured_url
+        or getattr(cases, "database_url", None)
+        or (env.get(url_env) if url_env else None)
+        or env.get(URL_ENV)
+    )
     if url:
         return url
     return f"sqlite:///{actions_path(Path(db_path))}"
@@ -268,8 +277,16 @@ def connect_store(url: str | sa.URL, **engine_kw: Any) -> Engine:
     return engine
 
 
+#: Modules that add their tables to `METADATA`: imported before the schema is created, so
+#: the schema is whole whichever store module a caller imported first.
+STORE_MODULES = ("warehouse.followup_store",)
+
+
 def create_schema(engine: Engine) -> None:
     """Create the store's tables, indexes and append-only triggers (those missing)."""
+    for name in STORE_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
     with _connected(engine) as con, con.begin():
         METADATA.create_all(con)
 
