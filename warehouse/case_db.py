@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
 from voc.cases import CaseError
@@ -364,6 +365,18 @@ def bulk_insert(
     con.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) VALUES ({marks})", [tuple(r) for r in rows]
     )
+
+
+def in_values(con: Connection, column: sa.ColumnElement, values: Sequence[Any]) -> Any:
+    """``column IN values`` as one bound parameter however long the list: PostgreSQL
+    ``= ANY(array)``, SQLite ``IN (SELECT value FROM json_each(json))``. A plain IN list
+    is one parameter per value, and compiling 5,000 of them costs more than the query."""
+    if con.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    listed = sa.select(sa.column("value")).select_from(
+        sa.func.json_each(sa.bindparam(None, json.dumps(list(values)), type_=sa.Text))
+    )
+    return column.in_(listed.scalar_subquery())
 
 
 def next_ids(con: Connection, table: sa.Table, n: int) -> list[int]:

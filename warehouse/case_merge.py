@@ -28,12 +28,13 @@ from warehouse.case_db import (
     case_cases,
     case_events,
     case_voices,
+    in_values,
     next_ids,
     write_transaction,
 )
 
-#: Bound values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
-CHUNK = 5000
+#: Values per `in_values` list (one bound parameter each).
+CHUNK = 50_000
 #: Tries of an opening transaction that lost a race with another writer.
 OPEN_ATTEMPTS = 5
 _VOICE_FIELDS = [f.name for f in fields(CaseVoice)]
@@ -183,7 +184,7 @@ def _existing_doc_ids(con: Connection, doc_ids: list[str]) -> set[str]:
     found: set[str] = set()
     unique = sorted(set(doc_ids))
     for chunk in _chunks(unique):
-        query = sa.select(case_voices.c.doc_id).where(case_voices.c.doc_id.in_(chunk))
+        query = sa.select(case_voices.c.doc_id).where(in_values(con, case_voices.c.doc_id, chunk))
         found.update(con.execute(query).scalars())
     return found
 
@@ -195,7 +196,7 @@ def _open_cases_by_key(con: Connection, keys: set[str]) -> dict[str, dict[str, A
     for chunk in _chunks(sorted(keys)):
         query = (
             sa.select(c.case_id, c.merge_key, c.last_voice_at, c.version, c.priority, c.status)
-            .where(c.merge_key.in_(chunk), c.status.in_(OPEN_STATUSES))
+            .where(in_values(con, c.merge_key, chunk), c.status.in_(OPEN_STATUSES))
             .order_by(c.last_voice_at)
         )
         for row in con.execute(query):
