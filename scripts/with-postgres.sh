@@ -52,7 +52,9 @@ if ! bindir=$(find_bindir); then
     fi
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/voc-pg.XXXXXX")
+# Under /tmp whatever TMPDIR says: the `postgres` user must reach it, and a unix socket path
+# must stay under ~100 characters.
+dir=$(mktemp -d /tmp/voc-pg.XXXXXX)
 # initdb refuses to run as root: as root the cluster belongs to the `postgres` OS user.
 as_owner=()
 if [ "$(id -u)" = 0 ]; then
@@ -62,22 +64,25 @@ if [ "$(id -u)" = 0 ]; then
     chown postgres "$dir"
     as_owner=(runuser -u postgres --)
 fi
+# Run a PostgreSQL tool as the cluster's owner, from the cluster's folder (`postgres` may
+# not be allowed into the caller's).
+as_owner_in_dir() { (cd "$dir" && "${as_owner[@]}" "$@"); }
 
 cleanup() {
-    "${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate -s stop >/dev/null 2>&1 || true
+    as_owner_in_dir "$bindir/pg_ctl" -D "$dir/data" -m immediate -s stop >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"${as_owner[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C \
+as_owner_in_dir "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C \
     --no-sync >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
     exit 1
 }
 # Durability off: a throw-away cluster; this makes CREATE DATABASE per test cheap.
-"${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
+as_owner_in_dir "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
     "-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off \
      -c full_page_writes=off -c max_connections=200" || {
     cat "$dir/server.log" >&2

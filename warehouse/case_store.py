@@ -8,7 +8,8 @@ updated or deleted (`warehouse.case_db.append_only`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ from warehouse.case_db import (
     case_cases,
     case_events,
     case_voices,
+    in_values,
     read_connection,
     write_transaction,
 )
@@ -63,13 +65,13 @@ class CaseFilters:
 
 
 def _checked(fn):  # ActionError (who/note checks) is a refused case action too
+    @functools.wraps(fn)
     def wrapper(*args, **kw):
         try:
             return fn(*args, **kw)
         except ActionError as exc:
             raise CaseError(str(exc)) from exc
 
-    wrapper.__doc__, wrapper.__name__ = fn.__doc__, fn.__name__
     return wrapper
 
 
@@ -105,6 +107,26 @@ class CaseStore:
         with read_connection(self.engine) as con:
             row = con.execute(_select_cases().where(case_cases.c.case_id == case_id)).first()
         return _case(row) if row else None
+
+    def get_many(self, case_ids: Sequence[int]) -> dict[int, Case]:
+        """The current state of each of `case_ids` that exists, by id (one query)."""
+        with read_connection(self.engine) as con:
+            query = _select_cases().where(in_values(con, case_cases.c.case_id, list(case_ids)))
+            return {r.case_id: _case(r) for r in con.execute(query)}
+
+    def histories(self, case_ids: Sequence[int]) -> dict[int, list[CaseEvent]]:
+        """The events of each of `case_ids`, oldest first (one query: SLA clocks of a
+        whole queue)."""
+        out: dict[int, list[CaseEvent]] = {case_id: [] for case_id in case_ids}
+        with read_connection(self.engine) as con:
+            query = (
+                sa.select(case_events)
+                .where(in_values(con, case_events.c.case_id, list(out)))
+                .order_by(case_events.c.case_id, case_events.c.seq)
+            )
+            for row in con.execute(query):
+                out[row.case_id].append(_event(row))
+        return out
 
     def history(self, case_id: int) -> list[CaseEvent]:
         """The case's events, oldest first."""

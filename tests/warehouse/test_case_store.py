@@ -291,6 +291,18 @@ def test_all_events_pages_in_seq_order(store: CaseStore) -> None:
     assert since == events[6:]
 
 
+def test_many_cases_and_histories_in_one_call(store: CaseStore) -> None:
+    store.open_cases([opening(f"doc:{i}", voice(str(i))) for i in range(5)], now=NOW)
+    ids = [store.case_of_doc(str(i)) for i in range(5)]
+    store.move(ids[2], "acknowledged", "甲", 1)
+    cases = store.get_many([*ids[1:4], 999])
+    assert sorted(cases) == ids[1:4] and cases[ids[2]].status == "acknowledged"
+    histories = store.histories([ids[2], ids[4], 999])
+    assert [e.action for e in histories[ids[2]]] == ["open", "status"]
+    assert histories[ids[2]] == store.history(ids[2]) and histories[999] == []
+    assert len(histories[ids[4]]) == 1 and store.get_many([]) == {}
+
+
 def test_naive_datetimes_and_unknown_priorities_are_refused(store: CaseStore) -> None:
     naive = CaseVoice(
         doc_id="n", source="s", channel="ticket", created_at=datetime(2025, 1, 1), excerpt="x"
