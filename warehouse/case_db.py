@@ -405,12 +405,24 @@ def _connected(engine: Engine) -> Iterator[Connection]:
     try:
         con = engine.connect()
     except sa.exc.OperationalError as exc:
-        raise StoreUnavailable(
-            f"工单库无法连接：{shown_url(engine.url)} / the case store cannot be reached: "
-            f"{shown_url(engine.url)} ({str(exc.orig).strip().splitlines()[0]})"
-        ) from exc
-    with con:
-        yield con
+        raise _unavailable(engine, exc) from exc
+    try:
+        with con:
+            yield con
+    except sa.exc.DBAPIError as exc:
+        # The server went away mid-transaction (it rolled back): the same "unreachable" as
+        # at connect, so callers handle one error. Other database errors stay as they are.
+        if exc.connection_invalidated:
+            raise _unavailable(engine, exc) from exc
+        raise
+
+
+def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> StoreUnavailable:
+    reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    return StoreUnavailable(
+        f"工单库无法连接：{shown_url(engine.url)} / the case store cannot be reached: "
+        f"{shown_url(engine.url)} ({reason})"
+    )
 
 
 @contextmanager

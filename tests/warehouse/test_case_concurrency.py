@@ -164,3 +164,32 @@ def test_a_merge_racing_a_user_move_keeps_both(case_engine: sa.Engine) -> None:
     assert actions.count("merge") == 5 and actions.count("status") == 5
     assert final.version == 6  # merges do not invalidate the user's version
     other.dispose()
+
+
+def test_a_user_acting_during_a_big_opening_is_not_lost(case_engine: sa.Engine) -> None:
+    """The dashboard acting while an ingestion opens 20,000 cases: the user's change waits
+    at most for the opening's transaction (SQLite) or not at all (PostgreSQL), and is there
+    as soon as the call returns."""
+    other = second_engine(case_engine)
+    ingestion, user = CaseStore(case_engine), CaseStore(other)
+    case_id = one_case(user)
+    big = [opening(f"doc:big{i}", voice(f"big{i}", i % 7)) for i in range(20_000)]
+
+    def act() -> list[int]:
+        versions, version = [], 1
+        for status in ("acknowledged", "in_progress", "waiting_customer", "in_progress"):
+            case = user.move(case_id, status, "甲", version)
+            assert user.get(case_id).status == status  # shows at once
+            versions.append(version := case.version)
+        return versions
+
+    opened, versions = race(lambda: ingestion.open_cases(big, now=NOW), act)
+    assert not isinstance(opened, Exception) and opened.n_opened == 20_000
+    assert versions == [2, 3, 4, 5]
+    assert [e.to_status for e in user.history(case_id)][-4:] == [
+        "acknowledged",
+        "in_progress",
+        "waiting_customer",
+        "in_progress",
+    ]
+    other.dispose()
