@@ -93,8 +93,14 @@ def open_cases(
     """
     who = _who(who)
     openings = list(openings)
-    for opening in openings:
-        check_priority(opening.priority)
+    for index, opening in enumerate(openings, 1):
+        _check_opening(index, opening)
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise CaseError(f"now 必须是带时区的时间 / now must be timezone-aware, got {now!r}")
+    if isinstance(merge_days, bool) or not isinstance(merge_days, int) or merge_days < 0:
+        raise CaseError(
+            f"merge_days 必须是非负整数 / merge_days must be a whole number ≥ 0, got {merge_days!r}"
+        )
     window = timedelta(days=merge_days)
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
@@ -168,6 +174,28 @@ def _open_once(
     return OpenResult(len(pending), n_merged, n_known, n_voices)
 
 
+def _check_opening(index: int, opening: CaseOpening) -> None:
+    """Refuse an opening that cannot be stored, naming it (before anything is written)."""
+    where = f"第 {index} 个开单 / opening #{index} ({opening.merge_key!r})"
+    if not isinstance(opening.merge_key, str) or not opening.merge_key.strip():
+        raise CaseError(f"{where}: merge_key 不能为空 / merge_key must not be empty")
+    if not opening.voices:
+        raise CaseError(f"{where}: 没有声音 / has no voices")
+    try:
+        check_priority(opening.priority)
+    except CaseError as exc:
+        raise CaseError(f"{where}: {exc}") from None
+    for voice in opening.voices:
+        if not isinstance(voice.doc_id, str) or not voice.doc_id:
+            raise CaseError(f"{where}: doc_id 不能为空 / a voice's doc_id must not be empty")
+        created = voice.created_at
+        if not isinstance(created, datetime) or created.tzinfo is None:
+            raise CaseError(
+                f"{where}: 声音 {voice.doc_id} 的 created_at 必须是带时区的时间 / voice "
+                f"{voice.doc_id}: created_at must be a timezone-aware datetime, got {created!r}"
+            )
+
+
 def _who(who: str) -> str:
     try:
         return checked_who(who)
@@ -232,29 +260,15 @@ _NEW_CASE_COLUMNS = (
 )
 
 
+_EXCERPT = _VOICE_FIELDS.index("excerpt")
+_REACH = _VOICE_FIELDS.index("reach")
+
+
 def _voice_row(case_id: int, voice: CaseVoice, now: datetime) -> tuple[Any, ...]:
-    return (
-        case_id,
-        now,
-        voice.doc_id,
-        voice.source,
-        voice.channel,
-        voice.created_at,
-        cut_excerpt(voice.excerpt or ""),
-        voice.url,
-        voice.sentiment,
-        voice.negative_score,
-        voice.anger,
-        int(voice.reach or 0),
-        voice.theme_id,
-        voice.theme_label,
-        voice.aspect,
-        voice.category,
-        voice.customer_id,
-        voice.segment,
-        voice.province,
-        voice.dup_group,
-    )
+    row = [case_id, now, *(getattr(voice, name) for name in _VOICE_FIELDS)]
+    row[2 + _EXCERPT] = cut_excerpt(voice.excerpt or "")
+    row[2 + _REACH] = int(voice.reach or 0)
+    return tuple(row)
 
 
 def _insert_new(con: Connection, pending: list[dict[str, Any]], now: datetime, who: str) -> None:

@@ -307,10 +307,20 @@ def test_naive_datetimes_and_unknown_priorities_are_refused(store: CaseStore) ->
     naive = CaseVoice(
         doc_id="n", source="s", channel="ticket", created_at=datetime(2025, 1, 1), excerpt="x"
     )
-    with pytest.raises(CaseError, match="timezone-aware"):
-        store.open_cases([opening("doc:n", naive)], now=NOW)
-    with pytest.raises(CaseError, match="unknown priority"):
+    with pytest.raises(CaseError, match=r"opening #2 \('doc:n'\).*voice n: created_at"):
+        store.open_cases([opening("doc:ok", voice("ok")), opening("doc:n", naive)], now=NOW)
+    with pytest.raises(CaseError, match=r"opening #1 \('doc:p'\).*unknown priority 'high'"):
         store.open_cases([opening("doc:p", voice("p"), priority="high")], now=NOW)
+    with pytest.raises(CaseError, match="merge_key must not be empty"):
+        store.open_cases([opening(" ", voice("k"))], now=NOW)
+    with pytest.raises(CaseError, match="has no voices"):
+        store.open_cases([opening("doc:none")], now=NOW)
+    with pytest.raises(CaseError, match="doc_id must not be empty"):
+        store.open_cases([opening("doc:e", voice(""))], now=NOW)
+    with pytest.raises(CaseError, match="merge_days must be"):
+        store.open_cases([opening("doc:m", voice("m"))], now=NOW, merge_days=-1)
+    with pytest.raises(CaseError, match="timezone-aware"):
+        store.open_cases([opening("doc:t", voice("t"))], now=datetime(2025, 1, 1))
     assert store.count_cases(CaseFilters()) == 0  # nothing half-written
 
 
