@@ -35,6 +35,8 @@ BUSY_TIMEOUT_MS = 10_000
 #: Seconds a PostgreSQL connection attempt waits for the server.
 CONNECT_TIMEOUT_S = 5
 URL_ENV = "VOC_CASES_DATABASE_URL"
+#: PostgreSQL advisory lock key held while the schema is created ("voccase" in ASCII).
+SCHEMA_LOCK = 0x766F6363617365
 
 METADATA = sa.MetaData()
 
@@ -177,7 +179,7 @@ def append_only(table: sa.Table) -> sa.Table:
         table,
         "after_create",
         sa.DDL(
-            f"CREATE FUNCTION {name}_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            f"CREATE OR REPLACE FUNCTION {name}_refuse() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{name} is append-only'; END $$; "
             f"CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name} "
             f"FOR EACH ROW EXECUTE FUNCTION {name}_refuse()"
@@ -290,7 +292,11 @@ def create_schema(engine: Engine) -> None:
     for name in STORE_MODULES:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
-    with _connected(engine) as con, con.begin():
+    with write_transaction(engine) as con:
+        if con.dialect.name == "postgresql":
+            # Two processes starting on a new database (the dashboard and a flow) would
+            # both see a table missing and both create it: one at a time.
+            con.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
         METADATA.create_all(con)
 
 

@@ -193,3 +193,18 @@ def test_a_user_acting_during_a_big_opening_is_not_lost(case_engine: sa.Engine) 
         "in_progress",
     ]
     other.dispose()
+
+
+def test_processes_creating_the_schema_at_once_all_succeed(case_engine: sa.Engine) -> None:
+    from warehouse.case_db import METADATA, create_schema
+
+    METADATA.drop_all(case_engine)
+    engines = [second_engine(case_engine) for _ in range(4)]
+    results = race(*(lambda e=e: create_schema(e) for e in engines))
+    assert results == [None] * 4
+    store = CaseStore(case_engine)
+    store.open_cases([opening("doc:a", voice("a"))], now=NOW)
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), case_engine.begin() as con:
+        con.execute(sa.delete(case_events))  # the trigger came back with the table
+    for engine in engines:
+        engine.dispose()
