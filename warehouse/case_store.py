@@ -22,7 +22,6 @@ from voc.cases import (
     CLOSED,
     IN_PROGRESS,
     NEW,
-    PRIORITIES,
     RESOLVED,
     Case,
     CaseError,
@@ -60,6 +59,7 @@ class CaseFilters:
     owners: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
+    customer_ids: tuple[str, ...] = ()  # a customer's cases (the 回访 screen)
     opened_from: datetime | None = None
     opened_to: datetime | None = None  # exclusive
 
@@ -323,6 +323,7 @@ def _filtered(query: sa.Select, f: CaseFilters) -> sa.Select:
         (c.owner, f.owners),
         (c.channel, f.channels),
         (c.segment, f.segments),
+        (c.customer_id, f.customer_ids),
     ):
         if values:
             query = query.where(column.in_(list(values)))
@@ -383,4 +384,4 @@ def _change(
     return _case(row)
 
 
-__all__ = ["PRIORITIES", "CaseFilters", "CaseStore", "OpenResult"]
+__all__ = ["CaseFilters", "CaseStore", "OpenResult"]

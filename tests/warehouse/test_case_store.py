@@ -250,7 +250,7 @@ def test_list_and_count_filter_every_field(store: CaseStore) -> None:
         [
             opening("doc:a", voice("a"), priority="P1", segment="高价值", owner="甲"),
             opening("doc:b", voice("b", channel="review"), channel="review", team="电商组"),
-            opening("doc:c", voice("c"), priority="P2", owner="乙"),
+            opening("doc:c", voice("c"), priority="P2", owner="乙", customer_id="c7"),
         ],
         now=NOW,
     )
@@ -274,6 +274,7 @@ def test_list_and_count_filter_every_field(store: CaseStore) -> None:
     assert keys(owners=("甲", "乙")) == ["doc:a", "doc:c"]
     assert keys(channels=("review",)) == ["doc:b"]
     assert keys(segments=("高价值",)) == ["doc:a"]
+    assert keys(customer_ids=("c7",)) == ["doc:c"]
     assert keys(opened_from=NOW + timedelta(days=1)) == ["doc:d"]
     assert keys(opened_to=NOW + timedelta(days=1)) == ["doc:a", "doc:c", "doc:b"]
     page = store.list_cases(CaseFilters(), limit=2, offset=1)
