@@ -1,4 +1,6 @@
 # Two commands for a fresh machine: `make demo` and `make test` (see README).
+# `make test` runs the suite beside a throw-away PostgreSQL cluster (scripts/with-postgres.sh)
+# so the case store tests run on PostgreSQL as well as SQLite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,7 +22,7 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	bash scripts/browser-deps.sh
-	$(PY) -m pytest
+	bash scripts/with-postgres.sh $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from demo.server import DemoServer, start_demo_server
+from warehouse.case_db import connect_store, create_schema
 from warehouse.db import open_warehouse
 
 
@@ -68,3 +72,40 @@ def new_warehouse(warehouse_template: Path) -> Callable[[Path], Path]:
         return path
 
     return make
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def case_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A fresh, empty case store (schema created) on a real database: a SQLite file, or a
+    new database on the PostgreSQL server of ``VOC_TEST_POSTGRES_URL``
+    (`scripts/with-postgres.sh`, which `make test` runs). Without that URL the postgresql
+    case skips, or fails when ``VOC_REQUIRE_POSTGRES=1`` (`.ci/run`).
+
+    ``engine.url.render_as_string(hide_password=False)`` is the store's URL, for tests of
+    code that connects by URL (the CLI, the dashboard).
+    """
+    if request.param == "sqlite":
+        engine = connect_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+        create_schema(engine)
+        yield engine
+        engine.dispose()
+        return
+    admin_url = os.environ.get("VOC_TEST_POSTGRES_URL")
+    if not admin_url:
+        message = "VOC_TEST_POSTGRES_URL is not set (run under scripts/with-postgres.sh)"
+        if os.environ.get("VOC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"voc_test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as con:
+        con.exec_driver_sql(f'CREATE DATABASE "{name}"')  # a generated name, not input
+    engine = connect_store(sa.make_url(admin_url).set(database=name))
+    try:
+        create_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as con:
+            con.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
