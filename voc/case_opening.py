@@ -99,8 +99,10 @@ def build_openings(
         run: list[tuple[OpenRule, Candidate]] = []
         for item in items:
             newest = run[-1][1].voice.created_at if run else None
-            if newest is not None and not key.startswith("alert:") and (
-                item[1].voice.created_at - newest > gap
+            if (
+                newest is not None
+                and not key.startswith("alert:")
+                and (item[1].voice.created_at - newest > gap)
             ):
                 openings.append(opening(key, run, config))
                 run = []
