@@ -51,7 +51,8 @@ WITH docs AS (
 )
 SELECT s.id, s.source, s.channel, epoch_us(s.created_at), s.excerpt, s.url, s.label,
     round(s.negative_score, 4), round(e.anger, 4), s.reach, th.theme_id,
-    coalesce(tt.label, ct.label), dc.customer_id, dc.segment, dc.province, g.group_id, cats.categories, asp.aspects
+    coalesce(tt.label, ct.label), dc.customer_id, dc.segment, dc.province, g.group_id,
+    cats.categories, asp.aspects
 FROM scored s
 LEFT JOIN doc_emotion e ON e.doc_id = s.base_id AND e.model_version = $emotion_model
 LEFT JOIN doc_themes th ON th.doc_id = s.base_id
