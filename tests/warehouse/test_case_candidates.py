@@ -1,0 +1,188 @@
+"""Candidate voices and alert verbatims read from a real DuckDB warehouse: the current
+models decide, exact duplicates take their original's enrichments, the customer's tier is
+the one of the voice's day, and the rules turn them into the expected openings."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from voc.case_opening import build_openings
+from voc.case_rules import parse_case_rules
+from warehouse.case_candidates import (
+    EXCERPT_CHARS,
+    alert_verbatims,
+    candidate_voices,
+    current_sentiment_model,
+)
+from warehouse.db import open_warehouse
+
+MODEL, OLD = "sent-v2", "sent-v1"
+DAY = date(2025, 9, 29)
+LONG = "快递三天没到，打电话客服也不接，" * 30
+
+
+def _doc(con, doc_id, day=DAY, hour=2, channel="ticket", source="demo_helpdesk", text=None,
+         reposts=None, comments=None, duplicate_of=None):  # fmt: skip
+    created = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    text = text or f"{doc_id}：快递三天没到"
+    con.execute(
+        "INSERT INTO raw_documents (id, source, channel, external_id, text, created_at, "
+        "local_day, url, content_hash, repost_count, comment_count, first_run_id, last_run_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed', 'seed')",
+        [doc_id, source, channel, doc_id, text, created, day, f"https://x.test/{doc_id}",
+         doc_id, reposts, comments],
+    )  # fmt: skip
+    con.execute("INSERT INTO doc_texts VALUES (?, ?, ?, ?)", [doc_id, text, doc_id, duplicate_of])
+
+
+def _sentiment(con, doc_id, label, score, model=MODEL, at=datetime(2025, 9, 30, tzinfo=UTC)):
+    con.execute(
+        "INSERT INTO doc_sentiment VALUES (?, ?, ?, ?, ?)", [doc_id, model, label, score, at]
+    )
+
+
+@pytest.fixture
+def con(tmp_path, new_warehouse):
+    con = open_warehouse(new_warehouse(tmp_path / "w.duckdb"))
+    old_at, new_at = datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 9, 30, tzinfo=UTC)
+    # d1: a 高价值 customer's ticket, themed, two categories, aspects, angry.
+    _doc(con, "d1", text=LONG)
+    _sentiment(con, "d1", "negative", 0.08)
+    _sentiment(con, "d1", "positive", 0.9, OLD, old_at)
+    # d2: an exact duplicate of d1 posted on social with reach; no enrichments of its own.
+    _doc(con, "d2", hour=5, channel="social", source="demo_weibo", text=LONG, reposts=30,
+         comments=12, duplicate_of="d1")  # fmt: skip
+    # d3 positive, d4 negative but the day after the range, d5 negative only by the old
+    # model, d6 not scored yet, d7 neutral.
+    _doc(con, "d3", hour=3)
+    _sentiment(con, "d3", "positive", 0.93)
+    _doc(con, "d4", day=date(2025, 9, 30))
+    _sentiment(con, "d4", "negative", 0.2)
+    _doc(con, "d5", hour=4)
+    _sentiment(con, "d5", "positive", 0.8)
+    _sentiment(con, "d5", "negative", 0.1, OLD, old_at)
+    _doc(con, "d6", hour=6)
+    _doc(con, "d7", hour=7, channel="review", source="demo_shop")
+    _sentiment(con, "d7", "neutral", 0.5)
+    con.execute("INSERT INTO doc_emotion VALUES ('d1', 'emo-v2', 'anger', 0.8, 0.83, ?)", [new_at])
+    con.execute("INSERT INTO doc_emotion VALUES ('d1', 'emo-v1', 'joy', 0.9, 0.01, ?)", [old_at])
+    con.execute(
+        "INSERT INTO tracked_themes VALUES ('t1', '{}', 2, ['快递'], ['快递慢'], '快递太慢', "
+        "2, 2, 1.0, ?, ?, 'growing', 'r', 'r', NULL)",
+        [DAY, DAY],
+    )
+    con.execute("INSERT INTO doc_themes VALUES ('d1', 't1', 'themes-v2', 0.9)")
+    for category, score in (("客服态度", 0.6), ("物流配送", 1.0)):
+        con.execute(
+            "INSERT INTO doc_categories VALUES ('d1', ?, 'keyword', 'x', ?, 'tax-v1')",
+            [category, score],
+        )
+    for aspect, polarity, confidence, model in (
+        ("客服", "negative", 0.7, "asp-v2"),
+        ("物流", "negative", 0.95, "asp-v2"),
+        ("价格", "positive", 0.99, "asp-v2"),
+        ("包装", "negative", 0.99, "asp-v1"),
+    ):
+        at = new_at if model == "asp-v2" else old_at
+        con.execute(
+            "INSERT INTO doc_aspects VALUES ('d1', ?, ?, 0.1, ?, 'x', ?, ?)",
+            [aspect, polarity, confidence, model, at],
+        )
+    con.execute(
+        "INSERT INTO doc_customers VALUES ('d1', 'c1', 'key', '高价值', '广东', '深圳', "
+        "'广告', '经理01')"
+    )
+    con.execute("INSERT INTO doc_groups VALUES ('d1', 'g1', 1.0, '\\x00'::BLOB, ?)", [new_at])
+    yield con
+    con.close()
+
+
+def _episode(con, episode_id, start, end, severity, verbatims):
+    explanation = {"verbatims": [{"doc_id": d, "text": "x"} for d in verbatims]}
+    con.execute(
+        "INSERT INTO spike_episodes VALUES (?, 'theme', 't1', 'day', 'negative_volume', ?, ?, ?, "
+        "9, 2, 4.5, 5, 0.0001, ?, ?, ?, true, 1, ?, 'run')",
+        [episode_id, start, end, start, datetime(2025, 9, 1), datetime(2025, 9, 28), severity,
+         json.dumps(explanation)],
+    )  # fmt: skip
+
+
+def test_negative_voices_of_the_range_by_the_current_model_oldest_first(con):
+    assert current_sentiment_model(con) == MODEL
+    got = candidate_voices(con, DAY, DAY)
+    assert [c.voice.doc_id for c in got] == ["d1", "d2"]
+    # The model asked for decides (d5 is negative by the old model only, d1 positive).
+    assert [c.voice.doc_id for c in candidate_voices(con, DAY, DAY, OLD)] == ["d5"]
+    everything = candidate_voices(con, DAY, DAY, labels=("negative", "neutral", "positive"))
+    assert [c.voice.doc_id for c in everything] == ["d1", "d3", "d5", "d2", "d7"]  # not d6
+
+
+def test_a_candidate_carries_the_enrichments_of_the_current_models(con):
+    [d1, d2] = candidate_voices(con, DAY, DAY)
+    v = d1.voice
+    assert (v.source, v.channel, v.url) == ("demo_helpdesk", "ticket", "https://x.test/d1")
+    assert v.created_at == datetime(2025, 9, 29, 2, tzinfo=UTC)
+    assert v.created_at.tzinfo is UTC
+    assert v.excerpt == LONG[:EXCERPT_CHARS] and len(LONG) > EXCERPT_CHARS
+    assert (v.sentiment, v.negative_score) == ("negative", 0.92)  # 1 − 0.08
+    assert v.anger == 0.83  # emo-v2, not emo-v1's 0.01
+    assert (v.theme_id, v.theme_label) == ("t1", "快递太慢")
+    assert d1.categories == ("物流配送", "客服态度")  # strongest first
+    assert d1.aspects == ("物流", "客服")  # negative ones of asp-v2, most confident first
+    assert (v.category, v.aspect) == ("物流配送", "物流")
+    assert (v.customer_id, v.segment, v.province) == ("c1", "高价值", "广东")
+    assert (v.dup_group, v.reach) == ("g1", 0)
+    # The exact duplicate: its own source, reach and (no) customer; the original's rest.
+    w = d2.voice
+    assert (w.source, w.channel, w.reach, w.customer_id) == ("demo_weibo", "social", 42, None)
+    assert (w.sentiment, w.anger, w.theme_id, w.dup_group) == ("negative", 0.83, "t1", "g1")
+    assert d2.categories == d1.categories
+
+
+def test_given_documents_are_candidates_whatever_their_day_and_label(con):
+    got = candidate_voices(con, DAY, DAY, doc_ids=["d4", "d3", "d6"])
+    assert [c.voice.doc_id for c in got] == ["d1", "d3", "d2", "d4"]
+    assert candidate_voices(con, date(2025, 10, 1), date(2025, 10, 2)) == []
+
+
+def test_alert_verbatims_of_episodes_overlapping_the_range(con):
+    _episode(con, "ep-in", datetime(2025, 9, 28), datetime(2025, 9, 29), "high", ["d1", "d4", "d1"])
+    _episode(con, "ep-out", datetime(2025, 9, 20), datetime(2025, 9, 21), "high", ["d3"])
+    _episode(con, "ep-none", datetime(2025, 9, 29), datetime(2025, 9, 29), "low", [])
+    [alert] = alert_verbatims(con, DAY, DAY)
+    assert (alert.episode_id, alert.severity, alert.key_kind, alert.key_value) == (
+        "ep-in", "high", "theme", "t1",
+    )  # fmt: skip
+    assert alert.doc_ids == ("d1", "d4")
+
+
+def test_the_rules_turn_the_planted_candidates_into_the_expected_openings(con):
+    _episode(con, "ep-in", datetime(2025, 9, 28), datetime(2025, 9, 29), "high", ["d4"])
+    config = parse_case_rules(
+        {
+            "teams": {"物流组": {}},
+            "rules": [
+                {"name": "alert", "from": "alerts"},
+                {"name": "vip", "segment": "高价值"},
+                {"name": "social", "channel": "social"},
+            ],
+            "routes": [{"category": "物流*", "team": "物流组"}],
+        },
+        "voc.toml",
+    )
+    alerts = alert_verbatims(con, DAY, DAY)
+    ids = [d for a in alerts for d in a.doc_ids]
+    candidates = candidate_voices(con, DAY, DAY, labels=config.labels_needed(), doc_ids=ids)
+    openings = build_openings(candidates, config, alerts=alerts)
+    got = [(o.merge_key, o.rule, [v.doc_id for v in o.voices], o.priority, o.team)
+           for o in openings]  # fmt: skip
+    # d1: 3 (0.92) + 3 (0.83) + 3 (高价值) + 0 = 9 → P1; d2: 3 + 3 + 0 + 1 (42) = 7 → P2;
+    # d4: 2 (0.8) + 0 + 0 + 0 = 2 → P4.
+    assert got == [
+        ("cust:c1:t1", "vip", ["d1"], "P1", "物流组"),
+        ("dup:g1", "social", ["d2"], "P2", "物流组"),
+        ("alert:ep-in", "alert", ["d4"], "P4", None),
+    ]
