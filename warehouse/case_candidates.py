@@ -13,15 +13,18 @@ original's enrichments and group.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
-from voc.case_rules import AlertVerbatims, Candidate
-from voc.cases import CaseVoice
+from voc.case_opening import build_openings, merge_key, opening
+from voc.case_rules import AlertVerbatims, Candidate, CaseRulesConfig, OpenRule
+from voc.cases import CaseOpening, CaseVoice
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The rule of a case opened by hand from a verbatim.
+MANUAL_RULE = OpenRule("manual", sentiments=())
 
 #: Characters of the stored (already PII-masked) text a case keeps.
 EXCERPT_CHARS = 300
@@ -164,3 +167,50 @@ def alert_verbatims(
         if ids:
             out.append(AlertVerbatims(episode_id, severity, kind, value, ids))
     return out
+
+
+def read_openings(
+    con: duckdb.DuckDBPyConnection,
+    since: date,
+    until: date,
+    config: CaseRulesConfig,
+    source_kinds: Mapping[str, str] | None = None,
+    model_version: str | None = None,
+) -> list[CaseOpening]:
+    """The case openings of local days [since, until] by `config`'s rules: the candidate
+    voices and the verbatims of the alerts of those days (`voc.case_opening`).
+
+    Args:
+        con: The warehouse.
+        since: First local day.
+        until: Last local day (inclusive).
+        config: Opening rules, priority formula, routes.
+        source_kinds: Source name → kind (``Settings.sources``), for ``source_kind``.
+        model_version: The current sentiment model; default the newest.
+    """
+    if not config.rules:
+        return []
+    alerts = (
+        alert_verbatims(con, since, until)
+        if any(rule.origin == "alerts" for rule in config.rules)
+        else []
+    )
+    ids = [doc_id for alert in alerts for doc_id in alert.doc_ids]
+    candidates = candidate_voices(con, since, until, model_version, config.labels_needed(), ids)
+    return build_openings(candidates, config, source_kinds, alerts)
+
+
+def manual_opening(
+    con: duckdb.DuckDBPyConnection,
+    doc_id: str,
+    config: CaseRulesConfig,
+    model_version: str | None = None,
+) -> CaseOpening | None:
+    """A case opening for one verbatim chosen by hand (rule ``manual``), whatever its
+    label: its merge key, priority and route as the rules would give them. None when the
+    document is not stored or not scored yet."""
+    found = candidate_voices(con, date.max, date.min, model_version, (), [doc_id])
+    if not found:
+        return None
+    c = found[0]
+    return opening(merge_key(c.voice), [(MANUAL_RULE, c)], config)

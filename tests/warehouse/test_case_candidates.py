@@ -16,6 +16,8 @@ from warehouse.case_candidates import (
     alert_verbatims,
     candidate_voices,
     current_sentiment_model,
+    manual_opening,
+    read_openings,
 )
 from warehouse.db import open_warehouse
 
@@ -186,3 +188,27 @@ def test_the_rules_turn_the_planted_candidates_into_the_expected_openings(con):
         ("dup:g1", "social", ["d2"], "P2", "物流组"),
         ("alert:ep-in", "alert", ["d4"], "P4", None),
     ]
+
+
+def test_read_openings_reads_what_the_rules_need_and_nothing_without_rules(con):
+    _episode(con, "ep-in", datetime(2025, 9, 28), datetime(2025, 9, 29), "high", ["d7"])
+    config = parse_case_rules(
+        {"rules": [{"name": "alert", "from": "alerts"}, {"name": "tickets", "channel": "ticket"}]},
+        "voc.toml",
+    )
+    got = [(o.merge_key, o.rule) for o in read_openings(con, DAY, DAY, config)]
+    # d7 (neutral) only as an alert verbatim; d2 is social, no rule takes it.
+    assert got == [("cust:c1:t1", "tickets"), ("alert:ep-in", "alert")]
+    assert read_openings(con, DAY, DAY, parse_case_rules({"rules": []}, "voc.toml")) == []
+
+
+def test_a_verbatim_opened_by_hand_gets_the_rules_key_priority_and_route(con):
+    config = parse_case_rules({"teams": {"客服组": {}}, "routes": [{"team": "客服组"}]}, "voc.toml")
+    o = manual_opening(con, "d3", config)  # a positive review: by hand any label will do
+    assert (o.rule, o.merge_key, o.team, [v.doc_id for v in o.voices]) == (
+        "manual", "doc:d3", "客服组", ["d3"],
+    )  # fmt: skip
+    assert o.priority == "P4"  # negativity 0.07: no points
+    assert manual_opening(con, "d1", config).merge_key == "cust:c1:t1"
+    assert manual_opening(con, "d6", config) is None  # not scored yet
+    assert manual_opening(con, "nope", config) is None
