@@ -26,11 +26,19 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import duckdb
 
 from benchmarks import customer_data
 from benchmarks.dashboard_data import LAST_DAY, N_DAYS, SENTIMENT_MODEL, generate_warehouse, log
+from voc.case_opening import build_openings
+from voc.case_rules import parse_case_rules
+from warehouse.case_candidates import alert_verbatims, candidate_voices
+from warehouse.case_db import connect_store, create_schema
+from warehouse.case_store import CaseStore
 from warehouse.db import open_warehouse
 
 #: Benchmark source-name prefixes → the source kind a real deployment would configure.
@@ -91,11 +99,8 @@ def build_warehouse(db: Path, n_docs: int, n_customers: int) -> dict:
 
 def source_kinds(db: Path) -> dict[str, str]:
     """Each benchmark source's kind (by its name's prefix)."""
-    con = open_warehouse(db)
-    try:
+    with duckdb.connect(str(db), read_only=True) as con:
         names = [r[0] for r in con.execute("SELECT DISTINCT source FROM raw_documents").fetchall()]
-    finally:
-        con.close()
     return {name: KINDS[name.split("_")[0]] for name in names}
 
 
@@ -126,9 +131,68 @@ def main() -> None:
     )
 
 
+def _timed(fn, *args):
+    started, cpu = time.perf_counter(), time.process_time()
+    value = fn(*args)
+    return value, round(time.perf_counter() - started, 2), round(time.process_time() - cpu, 2)
+
+
 def run(db: Path) -> dict:
     """Time candidates, openings and the store over the whole warehouse, then a re-run."""
-    raise NotImplementedError  # filled in below once the pieces exist
+    config = parse_case_rules(CASES_TABLE, "benchmarks.cases")
+    kinds = source_kinds(db)
+    since = LAST_DAY - timedelta(days=N_DAYS - 1)
+    out: dict = {"load_average_at_start": [round(x, 1) for x in os.getloadavg()]}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        _, out["baseline_negative_scan_s"], _ = _timed(
+            lambda: con.execute(
+                "SELECT count(*) FROM raw_documents r LEFT JOIN doc_texts t ON t.doc_id = r.id "
+                "JOIN doc_sentiment s ON s.doc_id = coalesce(t.duplicate_of, r.id) "
+                "AND s.model_version = ? WHERE s.label = 'negative' AND r.local_day >= ?",
+                [SENTIMENT_MODEL, since],
+            ).fetchone()
+        )
+
+        def read() -> tuple[list, list]:
+            alerts = alert_verbatims(con, since, LAST_DAY)
+            ids = [d for a in alerts for d in a.doc_ids]
+            found = candidate_voices(
+                con, since, LAST_DAY, SENTIMENT_MODEL, config.labels_needed(), ids
+            )
+            return alerts, found
+
+        (alerts, found), out["candidates_s"], out["candidates_cpu_s"] = _timed(read)
+    finally:
+        con.close()
+    out["n_candidates"], out["n_alerts"] = len(found), len(alerts)
+    openings, out["openings_s"], out["openings_cpu_s"] = _timed(
+        build_openings, found, config, kinds, alerts
+    )
+    out["n_openings"] = len(openings)
+    out["n_voices"] = sum(len(o.voices) for o in openings)
+    out["by_rule"] = dict(Counter(o.rule for o in openings).most_common())
+    out["by_priority"] = dict(sorted(Counter(o.priority for o in openings).items()))
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = connect_store(f"sqlite:///{Path(tmp) / 'cases.sqlite'}")
+        create_schema(engine)
+        store = CaseStore(engine)
+        opened, out["store_s"], out["store_cpu_s"] = _timed(
+            store.open_cases, openings, now, config.merge_days
+        )
+        out["opened"] = {"opened": opened.n_opened, "merged": opened.n_merged,
+                         "known": opened.n_known}  # fmt: skip
+        again, out["rerun_store_s"], _ = _timed(store.open_cases, openings, now, config.merge_days)
+        out["rerun"] = {"opened": again.n_opened, "merged": again.n_merged,
+                        "known": again.n_known}  # fmt: skip
+        assert again.n_opened == again.n_merged == 0, "a re-run opened cases"
+        engine.dispose()
+    out["total_s"] = round(out["candidates_s"] + out["openings_s"] + out["store_s"], 2)
+    out["vs_baseline"] = round(out["total_s"] / max(out["baseline_negative_scan_s"], 0.01), 1)
+    out["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    out["finished_at"] = datetime.now().isoformat(timespec="seconds")
+    return out
 
 
 if __name__ == "__main__":

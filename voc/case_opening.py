@@ -12,7 +12,7 @@ already in a case, so re-reading a day opens nothing new.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from voc.case_priority import priority_of, priority_points
@@ -113,7 +113,25 @@ def build_openings(
 
 
 def _first(voices: Sequence[CaseVoice], attr: str):
+    if len(voices) == 1:
+        return getattr(voices[0], attr)
     return next((getattr(v, attr) for v in voices if getattr(v, attr) is not None), None)
+
+
+Items = Sequence[tuple[OpenRule, Candidate]]
+#: A case's values for each routing criterion, from its voices.
+_ROUTE_VALUES: dict[str, Callable[[Items], set[str]]] = {
+    "rule": lambda items: {rule.name for rule, _ in items},
+    "theme": lambda items: {
+        x for _, c in items for x in (c.voice.theme_id, c.voice.theme_label) if x
+    },
+    "category": lambda items: {x for _, c in items for x in c.categories},
+    "aspect": lambda items: {x for _, c in items for x in c.aspects},
+    "region": lambda items: {c.voice.province for _, c in items if c.voice.province},
+    "segment": lambda items: {c.voice.segment for _, c in items if c.voice.segment},
+    "source": lambda items: {c.voice.source for _, c in items},
+    "channel": lambda items: {c.voice.channel for _, c in items},
+}
 
 
 def opening(
@@ -126,25 +144,22 @@ def opening(
     the earliest voice that has them."""
     voices = tuple(c.voice for _, c in items)
     p = config.priority
-    negative = max((v.negative_score for v in voices if v.negative_score is not None), default=None)
-    anger = max((v.anger for v in voices if v.anger is not None), default=None)
-    reach = sum(v.reach or 0 for v in voices)
-    segments = [v.segment for v in voices if v.segment]
-    # The tier worth most points (a customer's tier may change between voices).
-    segment = max(segments, key=lambda s: p.tiers.get(s, 0), default=None)
+    if len(voices) == 1:  # most openings: skip the aggregation
+        v = voices[0]
+        negative, anger, reach, segment = v.negative_score, v.anger, v.reach or 0, v.segment
+        floor = items[0][0].min_priority
+    else:
+        negative = max((v.negative_score for v in voices if v.negative_score is not None),
+                       default=None)  # fmt: skip
+        anger = max((v.anger for v in voices if v.anger is not None), default=None)
+        reach = sum(v.reach or 0 for v in voices)
+        # The tier worth most points (a customer's tier may change between voices).
+        segment = max((v.segment for v in voices if v.segment),
+                      key=lambda s: p.tiers.get(s, 0), default=None)  # fmt: skip
+        floors = [rule.min_priority for rule, _ in items if rule.min_priority]
+        floor = min(floors, key=PRIORITIES.index) if floors else None
     points = priority_points(p, negative, anger, segment, reach)
-    floors = [rule.min_priority for rule, _ in items if rule.min_priority]
-    floor = min(floors, key=PRIORITIES.index) if floors else None
-    route_fields = {
-        "rule": {rule.name for rule, _ in items},
-        "theme": {x for v in voices for x in (v.theme_id, v.theme_label) if x},
-        "category": {x for _, c in items for x in c.categories},
-        "aspect": {x for _, c in items for x in c.aspects},
-        "region": {v.province for v in voices if v.province},
-        "segment": set(segments),
-        "source": {v.source for v in voices},
-        "channel": {v.channel for v in voices},
-    }
+    route_fields = {k: _ROUTE_VALUES[k](items) for k in config.route_keys}
     route = next((r for r in config.routes if r.matches(route_fields)), None)
     theme_label = _first(voices, "theme_label")
     category = _first(voices, "category")

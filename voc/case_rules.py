@@ -15,6 +15,7 @@ import fnmatch
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from voc.case_priority import PriorityConfig, parse_priority
@@ -153,28 +154,39 @@ class OpenRule:
     min_severity: str = "low"
     alert_kinds: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Only the criteria given are checked (a rule is tried on every candidate voice).
+        given = (("channel", self.channels), ("source", self.sources), ("segment", self.segments))
+        object.__setattr__(self, "_voice_globs", tuple((a, g) for a, g in given if g))
+        object.__setattr__(
+            self,
+            "_thresholds",
+            tuple(
+                (attr, floor)
+                for attr, floor in (
+                    ("negative_score", self.min_negative_score),
+                    ("anger", self.min_anger),
+                    ("reach", self.min_reach),
+                )
+                if floor is not None
+            ),
+        )
+
     def matches(self, c: Candidate, source_kind: str | None) -> bool:
         """Whether the voice meets every criterion (an alert rule's alert is checked by
         `matches_alert`)."""
         v = c.voice
         if self.sentiments and v.sentiment not in self.sentiments:
             return False
-        if self.min_negative_score is not None and (
-            v.negative_score is None or v.negative_score < self.min_negative_score
-        ):
-            return False
-        if self.min_anger is not None and (v.anger is None or v.anger < self.min_anger):
-            return False
-        if self.min_reach is not None and (v.reach or 0) < self.min_reach:
-            return False
-        for globs, value in (
-            (self.channels, v.channel),
-            (self.source_kinds, source_kind),
-            (self.sources, v.source),
-            (self.segments, v.segment),
-        ):
-            if globs and not globs.match(value):
+        for attr, floor in self._thresholds:
+            value = getattr(v, attr)
+            if value is None or value < floor:
                 return False
+        for attr, globs in self._voice_globs:
+            if not globs.match(getattr(v, attr)):
+                return False
+        if self.source_kinds and not self.source_kinds.match(source_kind):
+            return False
         if self.categories and not self.categories.match_any(c.categories):
             return False
         if self.aspects and not self.aspects.match_any(c.aspects):
@@ -208,14 +220,19 @@ class CaseRoute:
     sources: Globs = field(default_factory=_no_globs)
     channels: Globs = field(default_factory=_no_globs)
 
+    def __post_init__(self) -> None:
+        given = tuple((key, getattr(self, attr)) for key, attr in _ROUTE_GLOBS.items())
+        object.__setattr__(self, "_given", tuple((k, g) for k, g in given if g))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The criteria this route gives (rule, theme, category…)."""
+        return tuple(key for key, _ in self._given)
+
     def matches(self, fields: Mapping[str, Collection[str | None]]) -> bool:
         """Whether every given criterion matches one of the case's values for it (keys
         rule, theme, category, aspect, region, segment, source, channel)."""
-        for key, attr in _ROUTE_GLOBS.items():
-            globs = getattr(self, attr)
-            if globs and not globs.match_any(fields.get(key, ())):
-                return False
-        return True
+        return all(globs.match_any(fields.get(key, ())) for key, globs in self._given)
 
 
 #: The issue's examples, used when ``[[cases.rules]]`` is not written.
@@ -246,6 +263,11 @@ class CaseRulesConfig:
     rules: tuple[OpenRule, ...] = DEFAULT_RULES
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     routes: tuple[CaseRoute, ...] = ()
+
+    @cached_property
+    def route_keys(self) -> frozenset[str]:
+        """The criteria some route gives (only those values are gathered per case)."""
+        return frozenset(key for route in self.routes for key in route.keys)
 
     def labels_needed(self) -> tuple[str, ...]:
         """The sentiment labels some voice rule accepts (what candidates must include)."""
