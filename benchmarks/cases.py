@@ -61,7 +61,7 @@ CASES_TABLE = {
         {"name": "vip_negative", "segment": ["高价值"], "channel": ["review", "social"]},
         {"name": "viral_post", "channel": ["social"], "min_reach": 500},
     ],
-    "routes": [
+    "routing": [
         {"category": ["物流配送", "包装破损"], "team": "物流组"},
         {"category": ["退款售后", "安装维修"], "team": "售后组"},
         {"channel": ["social"], "team": "舆情组"},

@@ -3,24 +3,28 @@ docs/cases-rules.md), config errors at load, rule matching, merge keys and mergi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from voc.case_opening import assign_rules, build_openings, merge_key
-from voc.case_priority import PriorityConfig, priority_of, priority_points
+from voc.case_priority import PriorityConfig, parse_case_priority, priority_of, priority_points
 from voc.case_rules import (
     DEFAULT_RULES,
     AlertVerbatims,
     Candidate,
     CaseRulesConfig,
     parse_case_rules,
+    parse_opening_rules,
+    parse_routing,
+    rules_config,
 )
 from voc.cases import CaseVoice
 
 ORIGIN = "voc.toml"
 T0 = datetime(2025, 9, 29, 2, 0, tzinfo=UTC)
-TEAMS = {"物流组": {}, "客服组": {}, "舆情组": {}}
+TEAMS = {"物流组": {}, "客服组": {"owners": ["张三", "李四"]}, "舆情组": {}}
 
 
 def voice(doc_id: str, hours: float = 0, **kw) -> CaseVoice:
@@ -125,10 +129,10 @@ def test_a_merged_opening_takes_the_worst_voice_and_the_summed_reach():
     ("table", "message"),
     [
         (
-            {"routes": [{"team": "物流组"}, {"team": "法务组", "theme": "*"}]},
-            "voc.toml: [[cases.routes]] 第 2 条 team: 未知团队 '法务组'",
+            {"routing": [{"team": "物流组"}, {"team": "法务组", "theme": "*"}]},
+            "voc.toml: [[cases.routing]] 第 2 条 team: 未知团队 '法务组'",
         ),
-        ({"merge_days": -1}, "voc.toml: [cases] merge_days: 须为 0 到 365 的整数"),
+        ({"merge_days": 0}, "voc.toml: [cases] merge_days: 须为 1 到 365 的整数"),
         ({"merge_days": True}, "merge_days"),
         (
             {"rules": [{"name": "x", "chanel": "ticket"}]},
@@ -154,7 +158,12 @@ def test_a_merged_opening_takes_the_worst_voice_and_the_summed_reach():
         ({"priority": {"levels": {"P1": 5, "P2": 3}}}, "须且仅须给出 P1、P2、P3"),
         ({"priority": {"tiers": {"高价值": -1}}}, "tiers: 须为 名称 = 非负整数 的表"),
         ({"priority": {"weights": {}}}, "[cases.priority]: 未知的键 / unknown key(s): weights"),
-        ({"routes": [{"team": "物流组", "owner": ""}]}, "第 1 条 owner: 须为非空文本"),
+        ({"routing": [{"team": "物流组", "owner": ""}]}, "第 1 条 owner: 须为非空文本"),
+        (
+            {"routing": [{"team": "客服组", "owner": "赵六"}]},
+            "第 1 条 owner: '赵六' 不在 客服组 的 owners 中（张三、李四）",
+        ),
+        ({"routing": {"team": "物流组"}}, "routing: 须写成 [[cases.routing]] 表数组"),
     ],
 )
 def test_bad_config_is_refused_at_load_naming_file_entry_and_key(table, message):
@@ -166,9 +175,9 @@ def test_bad_config_is_refused_at_load_naming_file_entry_and_key(table, message)
 
 def test_a_route_to_a_team_nobody_configured_names_the_configured_teams():
     with pytest.raises(ValueError, match="已配置：客服组、物流组、舆情组"):
-        parse(routes=[{"team": "售后组"}])
+        parse(routing=[{"team": "售后组"}])
     with pytest.raises(ValueError, match="已配置：无 / none"):
-        parse_case_rules({"routes": [{"team": "售后组"}]}, ORIGIN)
+        parse_case_rules({"routing": [{"team": "售后组"}]}, ORIGIN)
 
 
 def test_without_rules_the_documented_defaults_apply_and_an_empty_list_opens_nothing():
@@ -182,6 +191,44 @@ def test_without_rules_the_documented_defaults_apply_and_an_empty_list_opens_not
     assert parse(merge_days=3).merge_days == 3
     # Keys of other parts of [cases] are not this parser's business.
     assert parse(database_url="sqlite:///x", sla={"x": 1}).merge_days == 7
+
+
+def test_the_part_parsers_build_the_same_config_from_settings_cases():
+    # What Settings.cases holds: merge_days and teams of [cases], the parts parsed by
+    # parse_opening_rules / parse_routing / parse_case_priority once wired, or raw.
+    @dataclass(frozen=True)
+    class Team:
+        name: str
+        owners: tuple[str, ...] = ()
+
+    @dataclass(frozen=True)
+    class Cases:
+        merge_days: int = 7
+        teams: dict = field(default_factory=dict)
+        rules: object = None
+        routing: object = None
+        priority: object = None
+
+    teams = {"物流组": Team("物流组", ("王芳",))}
+    raw_rules = [{"name": "t", "channel": "ticket"}]
+    raw_routing = [{"team": "物流组", "owner": "王芳"}]
+    raw_priority = {"levels": {"P1": 9, "P2": 6, "P3": 2}}
+    wired = Cases(
+        3,
+        teams,
+        parse_opening_rules(raw_rules, ORIGIN),
+        parse_routing(raw_routing, ORIGIN, teams=teams),
+        parse_case_priority(raw_priority, ORIGIN),
+    )
+    raw = Cases(3, teams, raw_rules, raw_routing, raw_priority)
+    expected = parse(merge_days=3, rules=raw_rules, routing=raw_routing, priority=raw_priority)
+    assert rules_config(wired) == rules_config(raw) == expected
+    assert expected.routes[0].owner == "王芳" and expected.merge_days == 3
+    assert rules_config(Cases()) == CaseRulesConfig()
+    assert rules_config(None).rules == DEFAULT_RULES
+    assert rules_config(Cases(rules=())).rules == ()
+    with pytest.raises(ValueError, match="owner: '李四' 不在 物流组 的 owners 中"):
+        parse_routing([{"team": "物流组", "owner": "李四"}], ORIGIN, teams=teams)
 
 
 def test_labels_needed_follow_the_voice_rules_only():
@@ -332,7 +379,7 @@ def test_alert_verbatims_open_one_case_per_episode_before_other_rules():
 def test_routing_takes_the_first_route_matching_any_voice_value():
     config = parse(
         rules=[{"name": "n"}],
-        routes=[
+        routing=[
             {"category": "物流*", "region": "广东", "team": "物流组", "owner": "王芳"},
             {"channel": "social", "team": "舆情组"},
             {"team": "客服组"},

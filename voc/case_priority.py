@@ -104,12 +104,13 @@ def _thresholds(spec: Mapping[str, Any], key: str, where: str, top: float | None
     return tuple(values)
 
 
-def parse_priority(spec: Any, where: str) -> PriorityConfig:
-    """Build the formula from a ``[cases.priority]`` table; `where` prefixes errors.
+def parse_case_priority(spec: Any, origin: str) -> PriorityConfig:
+    """Build the formula from the ``[cases.priority]`` table.
 
     Raises:
-        ValueError: naming `where` and the key.
+        ValueError: naming `origin`, the table and the key, in Chinese and English.
     """
+    where = f"{origin}: [cases.priority]"
     if not isinstance(spec, Mapping):
         raise ValueError(f"{where}: 须为表 / must be a table")
     unknown = sorted(set(spec) - _PRIORITY_KEYS)

@@ -1,6 +1,6 @@
 """Case opening rules: which voices open a case, how urgent it is, and who gets it.
 
-The ``merge_days``, ``[cases.priority]``, ``[[cases.rules]]`` and ``[[cases.routes]]``
+The ``merge_days``, ``[cases.priority]``, ``[[cases.rules]]`` and ``[[cases.routing]]``
 parts of the ``[cases]`` table (docs/cases-rules.md has the reference and examples).
 Pure: no database, no I/O; `voc.case_opening` applies them to candidate voices.
 
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from voc.case_priority import PriorityConfig, parse_priority
+from voc.case_priority import PriorityConfig, parse_case_priority
 from voc.cases import PRIORITIES, CaseVoice
 from voc.kinds import kind_names, nearest_kind
 from voc.records import CHANNELS
 
 #: The keys of the ``[cases]`` table this module reads (the others belong to other parts).
-RULES_KEYS = ("merge_days", "priority", "rules", "routes")
+RULES_KEYS = ("merge_days", "priority", "rules", "routing")
 SENTIMENTS = ("negative", "neutral", "positive")
 #: `spike_episodes.severity` values, least severe first.
 EPISODE_SEVERITIES = ("low", "medium", "high")
@@ -205,7 +205,7 @@ class OpenRule:
 
 @dataclass(frozen=True)
 class CaseRoute:
-    """One ``[[cases.routes]]`` entry: the team (and owner) of the cases it matches. The
+    """One ``[[cases.routing]]`` entry: the team (and owner) of the cases it matches. The
     first matching route decides; criteria as in `OpenRule` (``region`` = the customer's
     province)."""
 
@@ -279,57 +279,99 @@ class CaseRulesConfig:
         return tuple(s for s in SENTIMENTS if s in labels)
 
 
-def parse_case_rules(table: Mapping[str, Any], origin: str) -> CaseRulesConfig:
-    """Build the opening rules from the ``[cases]`` table (only `RULES_KEYS` are read;
-    team names come from ``[cases.teams]``).
+def parse_opening_rules(value: Any, origin: str) -> tuple[OpenRule, ...]:
+    """Build the opening rules from the ``[[cases.rules]]`` array (disabled ones dropped).
 
     Raises:
-        ValueError: naming `origin`, the table, the entry and the key, in Chinese and
-            English (e.g. ``voc.toml: [[cases.routes]] 第 2 条 team: 未知团队 …``).
+        ValueError: naming `origin`, the entry and the key, in Chinese and English (e.g.
+            ``voc.toml: [[cases.rules]] 第 2 条 (vip) segment: …``).
+    """
+    if not isinstance(value, list):
+        raise ValueError(
+            f"{origin}: [cases] rules: 须写成 [[cases.rules]] 表数组 / must be an array of "
+            "[[cases.rules]] tables"
+        )
+    rules = [_rule(i, spec, origin) for i, spec in enumerate(value, 1)]
+    seen: set[str] = set()
+    for i, rule in enumerate(rules, 1):
+        if rule.name in seen:
+            raise ValueError(
+                f"{origin}: [[cases.rules]] 第 {i} 条 name: 规则名重复 {rule.name!r} / "
+                "rule names must be unique"
+            )
+        seen.add(rule.name)
+    return tuple(r for r, spec in zip(rules, value, strict=True) if spec.get("enabled", True))
+
+
+def parse_routing(value: Any, origin: str, teams: Mapping[str, Any]) -> tuple[CaseRoute, ...]:
+    """Build the routes from the ``[[cases.routing]]`` array; `teams` are the configured
+    ``[cases.teams]`` (names → `voc.case_config.TeamConfig` or their tables).
+
+    Raises:
+        ValueError: a route naming a team that is not configured, or an owner not among
+            the team's ``owners`` (when it lists them); naming `origin`, entry and key.
+    """
+    if not isinstance(value, list):
+        raise ValueError(
+            f"{origin}: [cases] routing: 须写成 [[cases.routing]] 表数组 / must be an array of "
+            "[[cases.routing]] tables"
+        )
+    return tuple(_route(i, spec, teams, origin) for i, spec in enumerate(value, 1))
+
+
+def parse_case_rules(table: Mapping[str, Any], origin: str) -> CaseRulesConfig:
+    """Build the whole opening part from a ``[cases]`` table (only `RULES_KEYS` and the
+    team names of ``[cases.teams]`` are read).
+
+    Raises:
+        ValueError: as `parse_opening_rules`, `parse_routing` and
+            `voc.case_priority.parse_case_priority`.
     """
     if not isinstance(table, Mapping):
         raise ValueError(f"{origin}: [cases] 必须是表 / must be a table")
     values: dict[str, Any] = {}
     if "merge_days" in table:
         days = table["merge_days"]
-        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
             raise ValueError(
-                f"{origin}: [cases] merge_days: 须为 0 到 365 的整数 / must be an integer "
-                f"from 0 to 365, got {days!r}"
+                f"{origin}: [cases] merge_days: 须为 1 到 365 的整数 / must be an integer "
+                f"from 1 to 365, got {days!r}"
             )
         values["merge_days"] = days
     if "priority" in table:
-        values["priority"] = parse_priority(table["priority"], f"{origin}: [cases.priority]")
+        values["priority"] = parse_case_priority(table["priority"], origin)
     if "rules" in table:
-        raw = table["rules"]
-        if not isinstance(raw, list):
-            raise ValueError(
-                f"{origin}: [cases] rules: 须写成 [[cases.rules]] 表数组 / must be an array "
-                "of [[cases.rules]] tables"
-            )
-        rules = [_rule(i, spec, origin) for i, spec in enumerate(raw, 1)]
-        seen: set[str] = set()
-        for i, rule in enumerate(rules, 1):
-            if rule.name in seen:
-                raise ValueError(
-                    f"{origin}: [[cases.rules]] 第 {i} 条 name: 规则名重复 {rule.name!r} / "
-                    "rule names must be unique"
-                )
-            seen.add(rule.name)
-        values["rules"] = tuple(
-            r for r, spec in zip(rules, raw, strict=True) if spec.get("enabled", True)
-        )
+        values["rules"] = parse_opening_rules(table["rules"], origin)
     teams = table.get("teams", {})
-    team_names = set(teams) if isinstance(teams, Mapping) else set()
-    if "routes" in table:
-        raw = table["routes"]
-        if not isinstance(raw, list):
-            raise ValueError(
-                f"{origin}: [cases] routes: 须写成 [[cases.routes]] 表数组 / must be an array "
-                "of [[cases.routes]] tables"
-            )
-        values["routes"] = tuple(
-            _route(i, spec, team_names, origin) for i, spec in enumerate(raw, 1)
+    if "routing" in table:
+        values["routes"] = parse_routing(
+            table["routing"], origin, teams if isinstance(teams, Mapping) else {}
+        )
+    return CaseRulesConfig(**values)
+
+
+def rules_config(cases: Any, origin: str = "[cases]") -> CaseRulesConfig:
+    """The opening part of a `voc.case_config.CaseConfig` (``Settings.cases``): its
+    ``merge_days``, ``rules``, ``priority`` and ``routing`` slots, parsed already when the
+    settings wired this module's parsers, else parsed here. None: the defaults."""
+    if cases is None:
+        return CaseRulesConfig()
+    teams = getattr(cases, "teams", {}) or {}
+    rules = getattr(cases, "rules", None)
+    priority = getattr(cases, "priority", None)
+    routing = getattr(cases, "routing", None)
+    values: dict[str, Any] = {"merge_days": getattr(cases, "merge_days", 7)}
+    if rules is not None:
+        values["rules"] = rules if isinstance(rules, tuple) else parse_opening_rules(rules, origin)
+    if priority is not None:
+        values["priority"] = (
+            priority
+            if isinstance(priority, PriorityConfig)
+            else parse_case_priority(priority, origin)
+        )
+    if routing is not None:
+        values["routes"] = (
+            routing if isinstance(routing, tuple) else parse_routing(routing, origin, teams)
         )
     return CaseRulesConfig(**values)
 
@@ -433,8 +475,8 @@ def _rule(index: int, spec: Any, origin: str) -> OpenRule:
     return OpenRule(**values)
 
 
-def _route(index: int, spec: Any, teams: set[str], origin: str) -> CaseRoute:
-    where = f"{origin}: [[cases.routes]] 第 {index} 条"
+def _route(index: int, spec: Any, teams: Mapping[str, Any], origin: str) -> CaseRoute:
+    where = f"{origin}: [[cases.routing]] 第 {index} 条"
     if not isinstance(spec, Mapping):
         raise ValueError(f"{where}: 须为表 / must be a table")
     unknown = sorted(set(spec) - {"team", "owner", *_ROUTE_GLOBS})
@@ -443,19 +485,31 @@ def _route(index: int, spec: Any, teams: set[str], origin: str) -> CaseRoute:
     team = spec.get("team")
     if not isinstance(team, str) or not team.strip():
         raise ValueError(f"{where} team: 必填 / is required (a team of [cases.teams])")
-    if team.strip() not in teams:
+    team = team.strip()
+    if team not in teams:
         configured = "、".join(sorted(teams)) or "无 / none"
         raise ValueError(
-            f"{where} team: 未知团队 {team.strip()!r}，已配置：{configured} / unknown team; "
-            "add it under [cases.teams]"
+            f"{where} team: 未知团队 {team!r}，已配置：{configured} / unknown team; add it "
+            "under [cases.teams]"
         )
-    values: dict[str, Any] = {"team": team.strip()}
+    values: dict[str, Any] = {"team": team}
     if "owner" in spec:
         owner = spec["owner"]
         if not isinstance(owner, str) or not owner.strip():
             raise ValueError(f"{where} owner: 须为非空文本 / must be a non-empty string")
+        members = _owners(teams[team])
+        if members and owner.strip() not in members:
+            raise ValueError(
+                f"{where} owner: {owner.strip()!r} 不在 {team} 的 owners 中（{'、'.join(members)}）"
+                f" / is not one of the team's owners"
+            )
         values["owner"] = owner.strip()
     for key, attr in _ROUTE_GLOBS.items():
         if key in spec:
             values[attr] = _globs(spec, key, where)
     return CaseRoute(**values)
+
+
+def _owners(team: Any) -> tuple[str, ...]:
+    owners = team.get("owners", ()) if isinstance(team, Mapping) else getattr(team, "owners", ())
+    return tuple(owners or ())

@@ -171,7 +171,7 @@ def test_the_rules_turn_the_planted_candidates_into_the_expected_openings(con):
                 {"name": "vip", "segment": "高价值"},
                 {"name": "social", "channel": "social"},
             ],
-            "routes": [{"category": "物流*", "team": "物流组"}],
+            "routing": [{"category": "物流*", "team": "物流组"}],
         },
         "voc.toml",
     )
@@ -203,7 +203,9 @@ def test_read_openings_reads_what_the_rules_need_and_nothing_without_rules(con):
 
 
 def test_a_verbatim_opened_by_hand_gets_the_rules_key_priority_and_route(con):
-    config = parse_case_rules({"teams": {"客服组": {}}, "routes": [{"team": "客服组"}]}, "voc.toml")
+    config = parse_case_rules(
+        {"teams": {"客服组": {}}, "routing": [{"team": "客服组"}]}, "voc.toml"
+    )
     o = manual_opening(con, "d3", config)  # a positive review: by hand any label will do
     assert (o.rule, o.merge_key, o.team, [v.doc_id for v in o.voices]) == (
         "manual", "doc:d3", "客服组", ["d3"],
