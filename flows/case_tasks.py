@@ -12,8 +12,8 @@ from prefect.cache_policies import NO_CACHE
 from flows.tasks import StageResult
 from voc.case_rules import CaseRulesConfig
 from warehouse.case_candidates import read_openings
-from warehouse.case_db import StoreUnavailable, connect_store, create_schema, shown_url
-from warehouse.case_store import CaseStore
+from warehouse.case_db import shown_url
+from warehouse.case_spool import open_or_spool
 from warehouse.db import warehouse
 
 
@@ -26,27 +26,43 @@ def open_cases(
     model_version: str,
     since: date,
     until: date,
+    runs_dir: Path,
     now: datetime | None = None,
 ) -> StageResult:
     """Open or extend cases for the voices of local days [since, until] by the opening
-    rules; the case store unreachable is reported, and the next run reads them again."""
+    rules; with the case store unreachable they are spooled and opened by the next run."""
     started = time.perf_counter()
     logger = get_run_logger()
     with warehouse(db_path) as con:
         openings = read_openings(con, since, until, rules, source_kinds, model_version)
-    try:
-        engine = connect_store(store_url)
-        create_schema(engine)
-        opened = CaseStore(engine).open_cases(openings, now or datetime.now(UTC), rules.merge_days)
-    except StoreUnavailable as exc:
-        logger.warning("cases: %s", exc)
+    outcome = open_or_spool(
+        store_url, openings, now or datetime.now(UTC), runs_dir, rules.merge_days
+    )
+    if outcome.replayed:
+        r = outcome.replayed_result
+        logger.info(
+            "cases: %d spooled file(s) replayed: %d opened, %d merged",
+            len(outcome.replayed),
+            r.n_opened,
+            r.n_merged,
+        )
+    problems = [f"cases: 无法读取的暂存文件 / unreadable spool file kept: {p}" for p in outcome.bad]
+    if outcome.result is None:
+        problems.insert(
+            0,
+            f"cases: {outcome.error}; {len(openings)} 个待开工单已暂存 / openings spooled to "
+            f"{outcome.spooled} ({len(outcome.pending)} file(s) waiting)",
+        )
+        for problem in problems:
+            logger.warning("%s", problem)
         return StageResult(
             "cases",
             n_in=len(openings),
-            n_errors=1,
-            problems=[f"cases: {exc}"],
+            n_errors=len(problems),
+            problems=problems,
             seconds=time.perf_counter() - started,
         )
+    opened = outcome.result
     logger.info(
         "cases (%s): %d openings → %d opened, %d merged, %d voices already in a case",
         shown_url(store_url),
@@ -55,10 +71,14 @@ def open_cases(
         opened.n_merged,
         opened.n_known,
     )
+    for problem in problems:
+        logger.warning("%s", problem)
     return StageResult(
         "cases",
         n_in=len(openings),
-        n_out=opened.n_opened,
+        n_out=opened.n_opened + outcome.replayed_result.n_opened,
         n_skipped=opened.n_known,
+        n_errors=len(problems),
+        problems=problems,
         seconds=time.perf_counter() - started,
     )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 
+from flows.case_tasks import open_cases
 from flows.tasks import (
     StageResult,
     deliver_alerts,
@@ -25,9 +26,11 @@ from flows.tasks import (
 from nlp.pipeline import build_pipeline
 from signals.spikes import DetectorParams
 from signals.theme_run import THEME_SPEC
+from voc.case_rules import rules_config
 from voc.settings import Settings, SourceConfig, load_settings
 from voc.stages import fingerprints
 from warehouse import actions, loaders, sources
+from warehouse.case_db import store_url
 from warehouse.db import warehouse
 from warehouse.snapshot import publish_snapshot
 
@@ -221,6 +224,20 @@ def run_pipeline(
             find_spikes(db_path, model_version, params, run_id, settings.timezone),
         )
         _record(db_path, run_id, deliver_alerts(db_path, settings.alerts))
+        if first_day is not None and last_day is not None:
+            # getattr: [cases] reaches Settings when voc.case_config is wired (defaults till then).
+            cases = getattr(settings, "cases", None)
+            opened = open_cases(
+                db_path,
+                store_url(settings),
+                rules_config(cases),
+                {s.name: s.kind for s in settings.sources},
+                model_version,
+                first_day,
+                last_day,
+                settings.runs_dir,
+            )
+            _record(db_path, run_id, opened)
         status = "partial" if source_errors else "ok"
     finally:
         with warehouse(db_path) as con:
