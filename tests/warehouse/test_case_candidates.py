@@ -19,6 +19,7 @@ from warehouse.case_candidates import (
     manual_opening,
     read_openings,
 )
+from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import open_warehouse
 
 MODEL, OLD = "sent-v2", "sent-v1"
@@ -214,3 +215,71 @@ def test_a_verbatim_opened_by_hand_gets_the_rules_key_priority_and_route(con):
     assert manual_opening(con, "d1", config).merge_key == "cust:c1:t1"
     assert manual_opening(con, "d6", config) is None  # not scored yet
     assert manual_opening(con, "nope", config) is None
+
+
+# --- into the case store (SQLite and PostgreSQL: `case_engine`) --------------------------
+
+STORE_RULES = {
+    "teams": {"物流组": {}},
+    "rules": [{"name": "vip", "segment": "高价值"}, {"name": "social", "channel": "social"}],
+    "routing": [{"category": "物流*", "team": "物流组"}],
+}
+
+
+def _linked_ticket(con, doc_id, day, theme="t1"):
+    """A negative ticket of customer c1 (高价值) about `theme` on `day`."""
+    _doc(con, doc_id, day=day)
+    _sentiment(con, doc_id, "negative", 0.05)
+    con.execute("INSERT INTO doc_themes VALUES (?, ?, 'themes-v2', 0.9)", [doc_id, theme])
+    con.execute(
+        "INSERT INTO doc_customers VALUES (?, 'c1', 'key', '高价值', '广东', '深圳', '广告', "
+        "'经理01')",
+        [doc_id],
+    )
+
+
+def test_opening_a_day_twice_stores_its_cases_once(con, case_engine):
+    store = CaseStore(case_engine)
+    config = parse_case_rules(STORE_RULES, "voc.toml")
+    now = datetime(2025, 9, 30, 8, tzinfo=UTC)
+    first = store.open_cases(read_openings(con, DAY, DAY, config), now, config.merge_days)
+    assert (first.n_opened, first.n_merged, first.n_known) == (2, 0, 0)
+    again = store.open_cases(read_openings(con, DAY, DAY, config), now, config.merge_days)
+    assert (again.n_opened, again.n_merged, again.n_known) == (0, 0, 2)
+    cases = {c.merge_key: c for c in store.list_cases(CaseFilters())}
+    assert set(cases) == {"cust:c1:t1", "dup:g1"}
+    vip = cases["cust:c1:t1"]
+    assert (vip.rule, vip.priority, vip.team, vip.status) == ("vip", "P1", "物流组", "new")
+    assert (vip.customer_id, vip.segment, vip.theme_label) == ("c1", "高价值", "快递太慢")
+    assert vip.severity["points"] == 9
+    [stored] = store.voices(vip.case_id)
+    assert (stored.doc_id, stored.anger, stored.category) == ("d1", 0.83, "物流配送")
+    assert len(stored.excerpt) <= EXCERPT_CHARS
+
+
+def test_a_later_voice_joins_the_open_case_of_its_customer_and_theme_not_a_resolved_one(
+    con, case_engine
+):
+    store = CaseStore(case_engine)
+    config = parse_case_rules({**STORE_RULES, "merge_days": 7}, "voc.toml")
+    now = datetime(2025, 10, 9, 8, tzinfo=UTC)
+    store.open_cases(read_openings(con, DAY, DAY, config), now, config.merge_days)
+    [case] = [c for c in store.list_cases(CaseFilters()) if c.merge_key == "cust:c1:t1"]
+    # Three days later, same customer and theme: a merge into the open case.
+    later = date(2025, 10, 2)
+    _linked_ticket(con, "d8", later)
+    _linked_ticket(con, "d9", later, theme="t2")  # another theme: a case of its own
+    merged = store.open_cases(read_openings(con, later, later, config), now, config.merge_days)
+    assert (merged.n_opened, merged.n_merged) == (1, 1)
+    assert [v.doc_id for v in store.voices(case.case_id)] == ["d1", "d8"]
+    assert [e.action for e in store.history(case.case_id)] == ["open", "merge"]
+    # Resolved, the case takes no more voices: the next one opens a new case.
+    current = store.get(case.case_id)
+    current = store.move(case.case_id, "in_progress", "王芳", current.version)
+    store.move(case.case_id, "resolved", "王芳", current.version)
+    last = date(2025, 10, 4)
+    _linked_ticket(con, "d10", last)
+    after = store.open_cases(read_openings(con, last, last, config), now, config.merge_days)
+    assert (after.n_opened, after.n_merged) == (1, 0)
+    assert [v.doc_id for v in store.voices(case.case_id)] == ["d1", "d8"]
+    assert store.count_cases(CaseFilters()) == 4
