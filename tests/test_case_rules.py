@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from voc.case_match import AlertVerbatims, Candidate
 from voc.case_opening import assign_rules, build_openings, merge_key
 from voc.case_priority import PriorityConfig, parse_case_priority, priority_of, priority_points
 from voc.case_rules import (
     DEFAULT_RULES,
-    AlertVerbatims,
-    Candidate,
     CaseRulesConfig,
     parse_case_rules,
     parse_opening_rules,

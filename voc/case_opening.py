@@ -15,8 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 
+from voc.case_match import AlertVerbatims, Candidate
 from voc.case_priority import priority_of, priority_points
-from voc.case_rules import AlertVerbatims, Candidate, CaseRulesConfig, OpenRule
+from voc.case_rules import CaseRulesConfig, OpenRule
 from voc.cases import PRIORITIES, CaseOpening, CaseVoice
 
 #: Characters of the first voice's excerpt in a case title.

@@ -20,7 +20,8 @@ from voc.cases import PRIORITIES
 _PRIORITY_KEYS = {"negative_score", "anger", "reach", "tiers", "levels"}
 
 
-def _number(value: Any, key: str, where: str, top: float | None) -> float:
+def number(value: Any, key: str, where: str, top: float | None) -> float:
+    """`value` checked to be a number from 0 (to `top`); errors name `where` and `key`."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{where} {key}: 须为数字 / must be a number, got {value!r}")
     if value < 0 or (top is not None and value > top):
@@ -98,7 +99,7 @@ def _thresholds(spec: Mapping[str, Any], key: str, where: str, top: float | None
         raise ValueError(
             f"{where} {key}: 须为递增的数字列表 / must be a list of increasing numbers"
         )
-    values = [_number(v, key, where, top) for v in raw]
+    values = [number(v, key, where, top) for v in raw]
     if any(b <= a for a, b in pairwise(values)):
         raise ValueError(f"{where} {key}: 阈值须严格递增 / thresholds must increase, got {raw!r}")
     return tuple(values)

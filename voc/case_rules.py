@@ -12,14 +12,14 @@ P1–P4 by the configured levels; a rule may set a floor (``min_priority``).
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from voc.case_priority import PriorityConfig, parse_case_priority
-from voc.cases import PRIORITIES, CaseVoice
+from voc.case_match import AlertVerbatims, Candidate, Globs, no_globs
+from voc.case_priority import PriorityConfig, number, parse_case_priority
+from voc.cases import PRIORITIES
 from voc.kinds import kind_names, nearest_kind
 from voc.records import CHANNELS
 
@@ -57,64 +57,6 @@ _ROUTE_GLOBS = {
 }
 
 
-class Globs:
-    """Shell-style patterns (``高价值*``, ``demo_*``); a value matches if any pattern does."""
-
-    def __init__(self, patterns: tuple[str, ...] = ()) -> None:
-        self.patterns = patterns
-        exact = [p for p in patterns if not any(c in p for c in "*?[")]
-        wild = [fnmatch.translate(p) for p in patterns if p not in exact]
-        self._exact = frozenset(exact)
-        self._wild = re.compile("|".join(wild)) if wild else None
-
-    def __bool__(self) -> bool:
-        return bool(self.patterns)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Globs) and other.patterns == self.patterns
-
-    def __hash__(self) -> int:
-        return hash(self.patterns)
-
-    def __repr__(self) -> str:
-        return f"Globs({self.patterns!r})"
-
-    def match(self, value: str | None) -> bool:
-        """Whether `value` matches one of the patterns (None never does)."""
-        if value is None:
-            return False
-        return value in self._exact or bool(self._wild and self._wild.match(value))
-
-    def match_any(self, values: Collection[str | None]) -> bool:
-        """Whether one of `values` matches."""
-        return any(self.match(v) for v in values)
-
-
-def _no_globs() -> Globs:
-    return Globs()
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A voice as the rules see it: the case voice, and every category and negative aspect
-    of the document (the voice carries one of each)."""
-
-    voice: CaseVoice
-    categories: tuple[str, ...] = ()
-    aspects: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AlertVerbatims:
-    """The verbatims behind one spike episode (`warehouse.spikes` explanation)."""
-
-    episode_id: str
-    severity: str
-    key_kind: str
-    key_value: str
-    doc_ids: tuple[str, ...]
-
-
 @dataclass(frozen=True)
 class OpenRule:
     """One ``[[cases.rules]]`` entry: which voices open (or join) a case.
@@ -139,13 +81,13 @@ class OpenRule:
 
     name: str
     origin: str = "voices"
-    channels: Globs = field(default_factory=_no_globs)
-    source_kinds: Globs = field(default_factory=_no_globs)
-    sources: Globs = field(default_factory=_no_globs)
-    segments: Globs = field(default_factory=_no_globs)
-    categories: Globs = field(default_factory=_no_globs)
-    aspects: Globs = field(default_factory=_no_globs)
-    themes: Globs = field(default_factory=_no_globs)
+    channels: Globs = field(default_factory=no_globs)
+    source_kinds: Globs = field(default_factory=no_globs)
+    sources: Globs = field(default_factory=no_globs)
+    segments: Globs = field(default_factory=no_globs)
+    categories: Globs = field(default_factory=no_globs)
+    aspects: Globs = field(default_factory=no_globs)
+    themes: Globs = field(default_factory=no_globs)
     sentiments: tuple[str, ...] = ("negative",)
     min_negative_score: float | None = None
     min_anger: float | None = None
@@ -211,14 +153,14 @@ class CaseRoute:
 
     team: str
     owner: str | None = None
-    rules: Globs = field(default_factory=_no_globs)
-    themes: Globs = field(default_factory=_no_globs)
-    categories: Globs = field(default_factory=_no_globs)
-    aspects: Globs = field(default_factory=_no_globs)
-    regions: Globs = field(default_factory=_no_globs)
-    segments: Globs = field(default_factory=_no_globs)
-    sources: Globs = field(default_factory=_no_globs)
-    channels: Globs = field(default_factory=_no_globs)
+    rules: Globs = field(default_factory=no_globs)
+    themes: Globs = field(default_factory=no_globs)
+    categories: Globs = field(default_factory=no_globs)
+    aspects: Globs = field(default_factory=no_globs)
+    regions: Globs = field(default_factory=no_globs)
+    segments: Globs = field(default_factory=no_globs)
+    sources: Globs = field(default_factory=no_globs)
+    channels: Globs = field(default_factory=no_globs)
 
     def __post_init__(self) -> None:
         given = tuple((key, getattr(self, attr)) for key, attr in _ROUTE_GLOBS.items())
@@ -391,16 +333,6 @@ def _globs(spec: Mapping[str, Any], key: str, where: str) -> Globs:
     return Globs(tuple(i.strip() for i in items))
 
 
-def _number(value: Any, key: str, where: str, top: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where} {key}: 须为数字 / must be a number, got {value!r}")
-    if value < 0 or (top is not None and value > top):
-        bound = f"0 到 {top}" if top is not None else "≥ 0"
-        en = f"from 0 to {top}" if top is not None else "≥ 0"
-        raise ValueError(f"{where} {key}: 须在 {bound} / must be {en}, got {value!r}")
-    return value
-
-
 def _choice(value: Any, allowed: tuple[str, ...], where: str, key: str) -> str:
     if value not in allowed:
         raise ValueError(
@@ -450,7 +382,7 @@ def _rule(index: int, spec: Any, origin: str) -> OpenRule:
             values["sentiments"] = tuple(_choice(s, SENTIMENTS, where, "sentiment") for s in items)
     for key, top in (("min_negative_score", 1.0), ("min_anger", 1.0), ("min_reach", None)):
         if key in spec:
-            values[key] = _number(spec[key], key, where, top)
+            values[key] = number(spec[key], key, where, top)
     if "min_reach" in values:
         values["min_reach"] = int(values["min_reach"])
     if "min_priority" in spec:

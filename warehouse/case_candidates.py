@@ -18,8 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from voc.case_match import AlertVerbatims, Candidate
 from voc.case_opening import build_openings, merge_key, opening
-from voc.case_rules import AlertVerbatims, Candidate, CaseRulesConfig, OpenRule
+from voc.case_rules import CaseRulesConfig, OpenRule
 from voc.cases import CaseOpening, CaseVoice
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
