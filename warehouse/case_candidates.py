@@ -1,13 +1,14 @@
 """The voices that may open a case: candidate voices of a day range, and the verbatims
-behind spike alerts, read from the warehouse as `voc.case_rules.Candidate`s.
+behind spike alerts, read from the warehouse as `voc.case_match.Candidate`s.
 
-A candidate carries what the opening rules and the priority formula read: the label and
-negativity by the current sentiment model (1 − its positivity score), anger by the
-current emotion model, reach (reposts + comments), theme, every category and every
-negatively judged aspect, the customer and the tier it had on the voice's day
-(`doc_customers`), and its near-duplicate group. An exact duplicate (`doc_texts.
-duplicate_of`) is a voice of its own (its own customer, reach and URL) with its
-original's enrichments and group.
+A candidate carries what the opening rules and the priority formula read: the label by
+the current sentiment model (a person's correction of it, `v_sentiment_corrections`,
+wins: a voice corrected to positive opens no case) and its negativity (1 − the model's
+positivity score), anger by the current emotion model, reach (reposts + comments), theme,
+every category and every negatively judged aspect, the customer and the tier it had on
+the voice's day (`doc_customers`), and its near-duplicate group. An exact duplicate
+(`doc_texts.duplicate_of`) is a voice of its own (its own customer, reach and URL) with
+its original's enrichments, corrections and group.
 """
 
 from __future__ import annotations
@@ -39,10 +40,16 @@ WITH docs AS (
         coalesce(r.repost_count, 0) + coalesce(r.comment_count, 0) AS reach
     FROM raw_documents r LEFT JOIN doc_texts t ON t.doc_id = r.id
     WHERE (r.local_day BETWEEN $since AND $until) OR r.id IN (SELECT unnest($ids))
+), fixes AS (
+    SELECT doc_id, corrected_label FROM v_sentiment_corrections
 ), scored AS (
-    SELECT d.*, s.label, 1 - s.score AS negative_score
+    SELECT d.*, coalesce(own.corrected_label, orig.corrected_label, s.label) AS label,
+        1 - s.score AS negative_score
     FROM docs d JOIN doc_sentiment s ON s.doc_id = d.base_id AND s.model_version = $model
-    WHERE list_contains($labels, s.label) OR list_contains($ids, d.id)
+    LEFT JOIN fixes own ON own.doc_id = d.id
+    LEFT JOIN fixes orig ON orig.doc_id = d.base_id
+    WHERE list_contains($labels, coalesce(own.corrected_label, orig.corrected_label, s.label))
+        OR list_contains($ids, d.id)
 ), cats AS (
     SELECT doc_id, list(category ORDER BY score DESC, category) AS categories
     FROM doc_categories WHERE doc_id IN (SELECT base_id FROM scored) GROUP BY doc_id

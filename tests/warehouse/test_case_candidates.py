@@ -145,6 +145,20 @@ def test_a_candidate_carries_the_enrichments_of_the_current_models(con):
     assert d2.categories == d1.categories
 
 
+def test_a_persons_correction_of_the_label_wins_for_the_voice_and_its_duplicates(con):
+    fix = "INSERT INTO sentiment_corrections VALUES (?, ?, 'x', ?, ?, ?, '王芳', '', ?)"
+    at = datetime(2025, 9, 30, 9, tzinfo=UTC)
+    # d1 (and so its duplicate d2) is not negative after all; d7 (neutral) is.
+    con.execute(fix, [1, "d1", MODEL, "negative", "positive", at])
+    con.execute(fix, [2, "d7", MODEL, "neutral", "negative", at])
+    assert [c.voice.doc_id for c in candidate_voices(con, DAY, DAY)] == ["d7"]
+    [d7] = candidate_voices(con, DAY, DAY)
+    assert (d7.voice.sentiment, d7.voice.negative_score) == ("negative", 0.5)
+    # Withdrawn (the model's own label again): the model's label stands.
+    con.execute(fix, [3, "d1", MODEL, "negative", "negative", at])
+    assert [c.voice.doc_id for c in candidate_voices(con, DAY, DAY)] == ["d1", "d2", "d7"]
+
+
 def test_given_documents_are_candidates_whatever_their_day_and_label(con):
     got = candidate_voices(con, DAY, DAY, doc_ids=["d4", "d3", "d6"])
     assert [c.voice.doc_id for c in got] == ["d1", "d3", "d2", "d4"]
