@@ -38,10 +38,10 @@ def voice(doc_id: str, hours: float = 0, **kw) -> CaseVoice:
     return CaseVoice(doc_id=doc_id, created_at=T0 + timedelta(hours=hours), **values)
 
 
-def cand(doc_id: str, hours: float = 0, categories=(), aspects=(), **kw) -> Candidate:
+def cand(doc_id: str, hours: float = 0, categories=(), aspects=(), escalations=(), **kw):
     v = voice(doc_id, hours, category=categories[0] if categories else None,
               aspect=aspects[0] if aspects else None, **kw)  # fmt: skip
-    return Candidate(v, tuple(categories), tuple(aspects))
+    return Candidate(v, tuple(categories), tuple(aspects), tuple(escalations))
 
 
 def parse(**table) -> CaseRulesConfig:
@@ -149,6 +149,7 @@ def test_a_merged_opening_takes_the_worst_voice_and_the_summed_reach():
             'only apply to rules with from = "alerts"',
         ),
         ({"rules": [{"name": "x", "from": "spikes"}]}, "(x) from: 须为 voices / alerts"),
+        ({"rules": [{"name": "x", "escalation": "police"}]}, "(x) escalation: 须为 regulator"),
         ({"rules": [{"name": "x"}, {"name": "x"}]}, "第 2 条 name: 规则名重复 'x'"),
         ({"rules": [{"name": "x", "segment": []}]}, "(x) segment: 须为文本或文本列表"),
         ({"rules": {"name": "x"}}, "rules: 须写成 [[cases.rules]] 表数组"),
@@ -275,6 +276,13 @@ def test_each_criterion_must_match_and_globs_lists_and_missing_values_behave():
     [by_id] = parse(rules=[{"name": "t", "theme": "t01*"}]).rules
     assert by_id.matches(cand("i", theme_id="t017"), None)
     assert not by_id.matches(cand("i"), None)
+
+
+def test_an_escalation_criterion_matches_any_threat_of_the_voice():
+    [threat] = parse(rules=[{"name": "threat", "escalation": ["regulator", "med*"]}]).rules
+    assert threat.matches(cand("a", escalations=("compensation", "media")), None)
+    assert not threat.matches(cand("b", escalations=("legal",)), None)
+    assert not threat.matches(cand("c"), None)
 
 
 def test_sentiment_and_source_kind_criteria():

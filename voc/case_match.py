@@ -50,12 +50,14 @@ def no_globs() -> Globs:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A voice as the rules see it: the case voice, and every category and negative aspect
-    of the document (the voice carries one of each)."""
+    """A voice as the rules see it: the case voice, every category and negative aspect of
+    the document (the voice carries one of each), and the escalations it threatens
+    (regulator, media, legal, compensation)."""
 
     voice: CaseVoice
     categories: tuple[str, ...] = ()
     aspects: tuple[str, ...] = ()
+    escalations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

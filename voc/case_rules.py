@@ -31,6 +31,8 @@ EPISODE_SEVERITIES = ("low", "medium", "high")
 #: Where a rule's voices come from: every stored voice, or the verbatims behind an alert.
 RULE_ORIGINS = ("voices", "alerts")
 ALERT_KEY_KINDS = ("source", "product", "category", "theme", "aspect", "segment")
+#: `doc_escalation.kind` values (`nlp.stages.escalation`).
+ESCALATION_KINDS = ("regulator", "media", "legal", "compensation")
 
 _GLOB_KEYS = {
     "channel": "channels",
@@ -40,6 +42,7 @@ _GLOB_KEYS = {
     "category": "categories",
     "aspect": "aspects",
     "theme": "themes",
+    "escalation": "escalations",
 }
 _RULE_KEYS = {
     "name", "enabled", "from", "sentiment", "min_negative_score", "min_anger", "min_reach",
@@ -63,7 +66,8 @@ class OpenRule:
 
     Every criterion given must match; an omitted one matches everything. Glob criteria
     list shell-style patterns, any of which may match; `categories` and `aspects` match
-    any of the document's categories or negatively judged aspects; `themes` matches the
+    any of the document's categories or negatively judged aspects, `escalations` any of
+    the escalations it threatens (regulator, media, legal, compensation); `themes` matches the
     theme id or its label; `segments` needs a customer link (an unlinked voice has none).
 
     Attributes:
@@ -88,6 +92,7 @@ class OpenRule:
     categories: Globs = field(default_factory=no_globs)
     aspects: Globs = field(default_factory=no_globs)
     themes: Globs = field(default_factory=no_globs)
+    escalations: Globs = field(default_factory=no_globs)
     sentiments: tuple[str, ...] = ("negative",)
     min_negative_score: float | None = None
     min_anger: float | None = None
@@ -132,6 +137,8 @@ class OpenRule:
         if self.categories and not self.categories.match_any(c.categories):
             return False
         if self.aspects and not self.aspects.match_any(c.aspects):
+            return False
+        if self.escalations and not self.escalations.match_any(c.escalations):
             return False
         return not self.themes or self.themes.match_any((v.theme_id, v.theme_label))
 
@@ -371,6 +378,9 @@ def _rule(index: int, spec: Any, origin: str) -> OpenRule:
                 f"{where} source_kind: 未知类型 {kind!r}{hint} / unknown source kind; kinds: "
                 f"{', '.join(kind_names())}"
             )
+    for kind in values.get("escalations", Globs()).patterns:
+        if not any(fnmatch.fnmatchcase(k, kind) for k in ESCALATION_KINDS):
+            _choice(kind, ESCALATION_KINDS, where, "escalation")
     if "sentiment" in spec:
         raw = spec["sentiment"]
         items = [raw] if isinstance(raw, str) else raw

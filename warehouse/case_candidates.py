@@ -5,7 +5,8 @@ A candidate carries what the opening rules and the priority formula read: the la
 the current sentiment model (a person's correction of it, `v_sentiment_corrections`,
 wins: a voice corrected to positive opens no case) and its negativity (1 − the model's
 positivity score), anger by the current emotion model, reach (reposts + comments), theme,
-every category and every negatively judged aspect, the customer and the tier it had on
+every category and every negatively judged aspect, the escalations it threatens
+(`doc_escalation`: regulator, media, legal, compensation), the customer and the tier it had on
 the voice's day (`doc_customers`), and its near-duplicate group. An exact duplicate
 (`doc_texts.duplicate_of`) is a voice of its own (its own customer, reach and URL) with
 its original's enrichments, corrections and group.
@@ -59,11 +60,14 @@ WITH docs AS (
     WHERE polarity = 'negative' AND model_version = $aspect_model
         AND doc_id IN (SELECT base_id FROM scored)
     GROUP BY doc_id
+), esc AS (
+    SELECT doc_id, list(DISTINCT kind ORDER BY kind) AS kinds
+    FROM doc_escalation WHERE doc_id IN (SELECT base_id FROM scored) GROUP BY doc_id
 )
 SELECT s.id, s.source, s.channel, epoch_us(s.created_at), s.excerpt, s.url, s.label,
     round(s.negative_score, 4), round(e.anger, 4), s.reach, th.theme_id,
     coalesce(tt.label, ct.label), dc.customer_id, dc.segment, dc.province, g.group_id,
-    cats.categories, asp.aspects
+    cats.categories, asp.aspects, esc.kinds
 FROM scored s
 LEFT JOIN doc_emotion e ON e.doc_id = s.base_id AND e.model_version = $emotion_model
 LEFT JOIN doc_themes th ON th.doc_id = s.base_id
@@ -73,6 +77,7 @@ LEFT JOIN doc_customers dc ON dc.doc_id = s.id
 LEFT JOIN doc_groups g ON g.doc_id = s.base_id
 LEFT JOIN cats ON cats.doc_id = s.base_id
 LEFT JOIN asp ON asp.doc_id = s.base_id
+LEFT JOIN esc ON esc.doc_id = s.base_id
 ORDER BY s.created_at, s.id
 """
 
@@ -152,6 +157,7 @@ def candidate_voices(
             ),
             categories=tuple(r[16] or ()),
             aspects=tuple(r[17] or ()),
+            escalations=tuple(r[18] or ()),
         )
         for r in rows
     ]

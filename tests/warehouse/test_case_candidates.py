@@ -99,6 +99,10 @@ def con(tmp_path, new_warehouse):
         "'广告', '经理01')"
     )
     con.execute("INSERT INTO doc_groups VALUES ('d1', 'g1', 1.0, '\\x00'::BLOB, ?)", [new_at])
+    for kind in ("regulator", "media"):
+        con.execute(
+            "INSERT INTO doc_escalation VALUES ('d1', ?, '12315', 'esc-v1', ?)", [kind, new_at]
+        )
     yield con
     con.close()
 
@@ -138,11 +142,12 @@ def test_a_candidate_carries_the_enrichments_of_the_current_models(con):
     assert (v.category, v.aspect) == ("物流配送", "物流")
     assert (v.customer_id, v.segment, v.province) == ("c1", "高价值", "广东")
     assert (v.dup_group, v.reach) == ("g1", 0)
+    assert d1.escalations == ("media", "regulator")
     # The exact duplicate: its own source, reach and (no) customer; the original's rest.
     w = d2.voice
     assert (w.source, w.channel, w.reach, w.customer_id) == ("demo_weibo", "social", 42, None)
     assert (w.sentiment, w.anger, w.theme_id, w.dup_group) == ("negative", 0.83, "t1", "g1")
-    assert d2.categories == d1.categories
+    assert (d2.categories, d2.escalations) == (d1.categories, d1.escalations)
 
 
 def test_a_persons_correction_of_the_label_wins_for_the_voice_and_its_duplicates(con):
