@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from voc.case_config import PART_PARSERS, parse_case_config
 from voc.case_match import AlertVerbatims, Candidate
 from voc.case_opening import assign_rules, build_openings, merge_key
 from voc.case_priority import PriorityConfig, parse_case_priority, priority_of, priority_points
@@ -229,6 +230,27 @@ def test_the_part_parsers_build_the_same_config_from_settings_cases():
     assert rules_config(Cases(rules=())).rules == ()
     with pytest.raises(ValueError, match="owner: '李四' 不在 物流组 的 owners 中"):
         parse_routing([{"team": "物流组", "owner": "李四"}], ORIGIN, teams=teams)
+
+
+def test_settings_cases_wired_or_not_give_the_same_opening_config(monkeypatch):
+    table = {
+        "merge_days": 3,
+        "teams": {"物流组": {"owners": ["王芳"]}, "客服组": {}},
+        "rules": [{"name": "t", "channel": "ticket"}, {"name": "off", "enabled": False}],
+        "routing": [{"category": "物流*", "team": "物流组", "owner": "王芳"}, {"team": "客服组"}],
+    }
+    raw = parse_case_config(table, ORIGIN)  # parts kept as given until wired
+    monkeypatch.setitem(PART_PARSERS, "rules", parse_opening_rules)
+    monkeypatch.setitem(PART_PARSERS, "routing", parse_routing)
+    wired = parse_case_config(table, ORIGIN)
+    assert isinstance(wired.rules, tuple) and isinstance(wired.routing, tuple)
+    assert rules_config(wired) == rules_config(raw) == parse(**table)
+    assert [r.name for r in rules_config(wired).rules] == ["t"]
+    assert rules_config(wired).merge_days == 3
+    # Wired, a route to an unknown team or owner fails when the settings load.
+    bad = {**table, "routing": [{"team": "物流组", "owner": "赵六"}]}
+    with pytest.raises(ValueError, match=r"voc.toml: \[\[cases.routing\]\] 第 1 条 owner"):
+        parse_case_config(bad, ORIGIN)
 
 
 def test_labels_needed_follow_the_voice_rules_only():

@@ -23,14 +23,11 @@ import duckdb
 from voc.case_match import AlertVerbatims, Candidate
 from voc.case_opening import build_openings, merge_key, opening
 from voc.case_rules import CaseRulesConfig, OpenRule
-from voc.cases import CaseOpening, CaseVoice
+from voc.cases import EXCERPT_CHARS, CaseOpening, CaseVoice, cut_excerpt
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The rule of a case opened by hand from a verbatim.
 MANUAL_RULE = OpenRule("manual", sentiments=())
-
-#: Characters of the stored (already PII-masked) text a case keeps.
-EXCERPT_CHARS = 300
 
 # One pass: the day range (or the given ids) → scored → enrichments joined by the
 # original's id. Lists are aggregated only for the candidates' documents.
@@ -128,7 +125,7 @@ def candidate_voices(
             "ids": list(doc_ids),
             "model": model_version,
             "labels": list(labels),
-            "chars": EXCERPT_CHARS,
+            "chars": EXCERPT_CHARS + 1,  # one more: cut_excerpt marks a cut text
             "aspect_model": _newest(con, "doc_aspects"),
             "emotion_model": _newest(con, "doc_emotion"),
         },
@@ -140,7 +137,7 @@ def candidate_voices(
                 source=r[1],
                 channel=r[2],
                 created_at=_EPOCH + timedelta(microseconds=r[3]),
-                excerpt=r[4],
+                excerpt=cut_excerpt(r[4]),
                 url=r[5],
                 sentiment=r[6],
                 negative_score=r[7],

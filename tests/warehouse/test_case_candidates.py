@@ -11,8 +11,8 @@ import pytest
 
 from voc.case_opening import build_openings
 from voc.case_rules import parse_case_rules
+from voc.cases import EXCERPT_CHARS, cut_excerpt
 from warehouse.case_candidates import (
-    EXCERPT_CHARS,
     alert_verbatims,
     candidate_voices,
     current_sentiment_model,
@@ -133,7 +133,8 @@ def test_a_candidate_carries_the_enrichments_of_the_current_models(con):
     assert (v.source, v.channel, v.url) == ("demo_helpdesk", "ticket", "https://x.test/d1")
     assert v.created_at == datetime(2025, 9, 29, 2, tzinfo=UTC)
     assert v.created_at.tzinfo is UTC
-    assert v.excerpt == LONG[:EXCERPT_CHARS] and len(LONG) > EXCERPT_CHARS
+    assert len(LONG) > EXCERPT_CHARS
+    assert v.excerpt == cut_excerpt(LONG) == LONG[: EXCERPT_CHARS - 1] + "…"
     assert (v.sentiment, v.negative_score) == ("negative", 0.92)  # 1 − 0.08
     assert v.anger == 0.83  # emo-v2, not emo-v1's 0.01
     assert (v.theme_id, v.theme_label) == ("t1", "快递太慢")
