@@ -225,12 +225,10 @@ def run_pipeline(
         )
         _record(db_path, run_id, deliver_alerts(db_path, settings.alerts))
         if first_day is not None and last_day is not None:
-            # getattr: [cases] reaches Settings when voc.case_config is wired (defaults till then).
-            cases = getattr(settings, "cases", None)
             opened = open_cases(
                 db_path,
                 store_url(settings),
-                rules_config(cases),
+                rules_config(settings.cases),
                 {s.name: s.kind for s in settings.sources},
                 model_version,
                 first_day,

@@ -10,7 +10,7 @@ is an error naming the file and the key before anything runs. Example (``docs/ca
     database_url_env = "VOC_CASES_DATABASE_URL"                    # the URL with it
     merge_days = 7
 
-    [cases.teams.客服一组]
+    [cases.teams."客服一组"]
     channels = ["wecom_service"]       # [alerts.channels] names
     owners = ["张三", "李四"]
 """
@@ -24,11 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from voc.case_priority import parse_case_priority
+from voc.case_rules import parse_opening_rules, parse_routing
+from voc.response_times import parse_response_times
+
 #: The parts other modules own: sub-table → its parser ``parse_<part>(value, origin)``
 #: (a parser that also takes ``teams=`` gets the parsed teams, to check team names).
-#: The lead wires each one here as it lands; until then the sub-table is kept as given.
-PART_PARSERS: dict[str, Callable[..., Any]] = {}
-PARTS = ("sla", "calendar", "rules", "routing", "followups")
+PART_PARSERS: dict[str, Callable[..., Any]] = {
+    "rules": parse_opening_rules,
+    "routing": parse_routing,
+    "priority": parse_case_priority,
+    "response_times": parse_response_times,
+}
+PARTS = ("sla", "calendar", "rules", "routing", "priority", "followups", "response_times")
 
 _KEYS = {"database_url", "database_url_env", "merge_days", "teams", *PARTS}
 _TEAM_KEYS = {"channels", "owners"}
@@ -66,9 +74,12 @@ class CaseConfig:
         teams: Team name → `TeamConfig`.
         sla: SLA policies (``[cases.sla]``, `voc.sla`), once wired.
         calendar: The working calendar (``[cases.calendar]``, `voc.business_time`).
-        rules: Opening rules (``[cases.rules]``, `voc.case_rules`).
-        routing: Routing rules (``[cases.routing]``, `voc.case_rules`).
+        rules: Opening rules (``[[cases.rules]]``, `voc.case_rules`); None = the defaults.
+        routing: Routing rules (``[[cases.routing]]``, `voc.case_rules`).
+        priority: The priority formula (``[cases.priority]``, `voc.case_priority`).
         followups: 回访 rules (``[cases.followups]``, `voc.followup_rules`).
+        response_times: Response-time analytics (``[cases.response_times]``,
+            `voc.response_times`).
     """
 
     database_url: str | None = None
@@ -79,7 +90,9 @@ class CaseConfig:
     calendar: Any = None
     rules: Any = None
     routing: Any = None
+    priority: Any = None
     followups: Any = None
+    response_times: Any = None
 
     def team(self, name: str) -> TeamConfig | None:
         """The team called `name`, or None."""

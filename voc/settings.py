@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from voc.alert_settings import AlertConfig, parse_alert_config
+from voc.case_config import CaseConfig, parse_case_config
 from voc.customers import CustomerConfig
 from voc.kinds import OptionError, SourceOptions, find_kind, kind_names, nearest_kind
 
@@ -130,6 +131,9 @@ class Settings:
         alerts: Alert delivery: channels, routes, quiet hours (`voc.alert_settings`).
         customers: How a CRM customer file is read (``[customers]``: column mapping,
             conflict policy; `voc.customers.CustomerConfig`, ``docs/customers.md``).
+        cases: Cases, SLA clocks and 回访 (``[cases]``: the case store, opening and
+            routing rules, teams, policies; `voc.case_config.CaseConfig`,
+            ``docs/cases.md``).
         user_dict_paths: Extra jieba user dictionaries (added after the bundled one).
         stopword_paths: Extra stopword lists (added to the bundled one).
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
@@ -158,6 +162,7 @@ class Settings:
     emotion_model_dir: Path | None = None
     alerts: AlertConfig = field(default_factory=AlertConfig)
     customers: CustomerConfig = field(default_factory=CustomerConfig)
+    cases: CaseConfig = field(default_factory=CaseConfig)
     user_dict_paths: tuple[Path, ...] = ()
     stopword_paths: tuple[Path, ...] = ()
     author_salt: str = "voc-monitor"
@@ -244,6 +249,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         values["alerts"] = raw["alerts"]
     if "customers" in raw:
         values["customers"] = raw["customers"]
+    if "cases" in raw:
+        values["cases"] = raw["cases"]
     return values
 
 
@@ -274,13 +281,26 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
                     raise SettingsError(str(exc)) from exc
         elif key == "customers":
             out[key] = _build_customers(value, origin)
+        elif key == "cases":
+            continue  # after the alerts: teams name alert channels
         elif key in ("user_dict_paths", "stopword_paths"):
             out[key] = tuple(Path(v) for v in value)
         elif key == "sources":
             out[key] = _build_sources(value, origin)
         else:
             out[key] = value
+    if "cases" in values:
+        out["cases"] = _build_cases(values["cases"], origin, out.get("alerts", AlertConfig()))
     return Settings(**out)
+
+
+def _build_cases(raw: Any, origin: str, alerts: AlertConfig) -> CaseConfig:
+    if isinstance(raw, CaseConfig):
+        return raw
+    try:
+        return parse_case_config(raw, origin, {c.name for c in alerts.channels})
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _build_customers(raw: Any, origin: str) -> CustomerConfig:
