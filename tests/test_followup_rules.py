@@ -37,20 +37,20 @@ RULES = FollowupsConfig(default_owner="值班", default_team="客服")
     ],
 )
 def test_case_followup_is_due_the_next_working_day(resolved: date, due: date) -> None:
-    p = plan_after_case("c1", 7, resolved, "王五", None, "cust-1", RULES)
+    p = plan_after_case(41, 7, resolved, "王五", None, "cust-1", RULES)
     assert p.due_on == due
     assert (p.plan_key, p.reason, p.owner, p.team) == (
-        "case_resolved:c1:7",
+        "case_resolved:41:7",
         "case_resolved",
         "王五",
         "客服",
     )
-    assert p.case_id == "c1" and p.customer_id == "cust-1"
+    assert p.case_id == 41 and p.customer_id == "cust-1"
 
 
 def test_case_without_owner_goes_to_the_default_owner() -> None:
-    assert plan_after_case("c1", 1, date(2025, 3, 3), None, "售后", None, RULES).owner == "值班"
-    assert plan_after_case("c1", 1, date(2025, 3, 3), None, "售后", None, RULES).team == "售后"
+    assert plan_after_case(41, 1, date(2025, 3, 3), None, "售后", None, RULES).owner == "值班"
+    assert plan_after_case(41, 1, date(2025, 3, 3), None, "售后", None, RULES).team == "售后"
 
 
 def test_add_workdays_counts_working_days_only() -> None:
@@ -110,17 +110,17 @@ def test_periodic_followups_come_once_per_cycle_and_spread_over_the_days() -> No
 
 
 def test_second_followup_is_two_working_days_later_unless_chosen() -> None:
-    p = plan_second("fu-1", date(2025, 9, 30), "王五", "客服", "c1", "cust", RULES)
+    p = plan_second(11, date(2025, 9, 30), "王五", "客服", 41, "cust", RULES)
     assert (p.plan_key, p.reason, p.due_on, p.parent_id) == (
-        "second:fu-1",
+        "second:11",
         "second",
         date(2025, 10, 10),
-        "fu-1",
+        11,
     )
     chosen = plan_second(
         "fu-1", date(2025, 9, 30), "王五", None, None, None, RULES, date(2025, 11, 1)
     )
-    assert chosen.due_on == date(2025, 11, 1)
+    assert chosen.due_on == date(2025, 11, 1) and chosen.owner == "值班"
 
 
 def test_reason_labels_are_chinese() -> None:
@@ -175,7 +175,7 @@ def test_parse_followups_reads_every_key() -> None:
     ],
 )
 def test_parse_followups_names_the_file_and_key(table: dict, message: str) -> None:
-    with pytest.raises(ValueError, match="voc.toml: \\[cases.followups\\]") as err:
+    with pytest.raises(ValueError, match=r"voc.toml: \[cases.followups\]") as err:
         parse_followups(table, "voc.toml")
     assert message in str(err.value)
 

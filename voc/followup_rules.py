@@ -165,11 +165,11 @@ class PlannedFollowup:
     plan_key: str
     reason: str
     due_on: date
-    owner: str
+    owner: str | None
     team: str | None = None
-    case_id: str | None = None
+    case_id: int | None = None
     customer_id: str | None = None
-    parent_id: str | None = None
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +196,7 @@ def _due(day: date, rules: FollowupsConfig, is_workday: IsWorkday) -> date:
 
 
 def plan_after_case(
-    case_id: str,
+    case_id: int,
     seq: int,
     day: date,
     owner: str | None,
@@ -283,11 +283,11 @@ def plan_periodic(
 
 
 def plan_second(
-    parent_id: str,
+    parent_id: int,
     day: date,
-    owner: str,
+    owner: str | None,
     team: str | None,
-    case_id: str | None,
+    case_id: int | None,
     customer_id: str | None,
     rules: FollowupsConfig,
     due_on: date | None = None,
@@ -299,7 +299,7 @@ def plan_second(
         plan_key=f"second:{parent_id}",
         reason="second",
         due_on=due_on or add_workdays(day, rules.second_after_days, is_workday),
-        owner=owner,
+        owner=owner or rules.default_owner,
         team=team,
         case_id=case_id,
         customer_id=customer_id,
