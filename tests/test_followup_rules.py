@@ -117,9 +117,7 @@ def test_second_followup_is_two_working_days_later_unless_chosen() -> None:
         date(2025, 10, 10),
         11,
     )
-    chosen = plan_second(
-        "fu-1", date(2025, 9, 30), "王五", None, None, None, RULES, date(2025, 11, 1)
-    )
+    chosen = plan_second(11, date(2025, 9, 30), None, None, None, None, RULES, date(2025, 11, 1))
     assert chosen.due_on == date(2025, 11, 1) and chosen.owner == "值班"
 
 
