@@ -117,7 +117,8 @@ def deliver_followup_lists_task(
     except StoreUnavailable as exc:
         logger.warning("followup lists: %s", exc)
         return StageResult("followup_lists", n_errors=1, problems=[str(exc)])
-    update = deliver_followup_lists(Path(settings.db_path), daily, config, now)
+    teams = getattr(getattr(settings, "cases", None), "teams", None)
+    update = deliver_followup_lists(Path(settings.db_path), daily, config, now, teams)
     for r in update.failed:
         logger.warning("followup list %s to %s failed: %s", r.alert_id, r.channel, r.error)
     return StageResult(

@@ -2,21 +2,26 @@
 ``followup``) per owner and day, sent through the existing channels with their dedup
 (once per owner, day and channel, recorded in ``alert_deliveries``) and quiet hours.
 
-Routing uses the ``[alerts]`` routes: a route with ``kind = ["followup"]`` takes every list;
-the scope is ``团队 <team> · 负责人 <owner>``, so ``scope = ["团队 售后*"]`` sends one team's
-lists to its own group.
+Routing: a team's list goes to its ``[cases.teams.<team>] channels`` when it has some;
+otherwise the ``[alerts]`` routes decide: a route with ``kind = ["followup"]`` takes every
+list, and as the scope is ``团队 <team> · 负责人 <owner>``, ``scope = ["团队 售后*"]`` sends
+one team's lists to its own group.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from notify.deliver import count_statuses, deliver
 from notify.message import AlertMessage, Verbatim, drilldown_url
 from signals.alert_run import AlertUpdate
-from voc.alert_settings import AlertConfig
+from voc.alert_settings import AlertConfig, Route
 from voc.followup_rules import reason_label
 from warehouse import deliveries
 from warehouse.db import warehouse
@@ -65,13 +70,35 @@ def followup_messages(daily: DailyList, dashboard_url: str | None = None) -> lis
     return out
 
 
+def _glob_literal(text: str) -> str:
+    # Route scopes are shell globs: a team called "[VIP]" must match itself only.
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def with_team_routes(config: AlertConfig, teams: Mapping[str, Any] | None) -> AlertConfig:
+    """`config` with a first route per team that has channels (``[cases.teams.<team>]
+    channels``): that team's 回访 lists go there."""
+    routes = tuple(
+        Route(tuple(team.channels), kind=("followup",), scope=(f"团队 {_glob_literal(name)} · *",))
+        for name, team in (teams or {}).items()
+        if getattr(team, "channels", ())
+    )
+    return dataclasses.replace(config, routes=routes + config.routes) if routes else config
+
+
 def deliver_followup_lists(
-    db_path: Path, daily: DailyList, config: AlertConfig, now: datetime
+    db_path: Path,
+    daily: DailyList,
+    config: AlertConfig,
+    now: datetime,
+    teams: Mapping[str, Any] | None = None,
 ) -> AlertUpdate:
-    """Send each owner's list of `daily` once per channel; deliveries are recorded in the
-    warehouse like alerts' (failed ones are retried on the next run of the same day)."""
+    """Send each owner's list of `daily` once per channel (team channels first, see the
+    module); deliveries are recorded in the warehouse like alerts' (failed ones are
+    retried on the next run of the same day)."""
     if not config.channels or not daily.by_owner:
         return AlertUpdate()
+    config = with_team_routes(config, teams)
     messages = followup_messages(daily, config.dashboard_url)
     with warehouse(db_path) as con:
         sent = deliveries.delivered_pairs(con)

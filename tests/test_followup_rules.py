@@ -155,6 +155,21 @@ def test_parse_followups_reads_every_key() -> None:
         False,
     )
     assert parse_followups(None, "voc.toml") == FollowupsConfig()
+    nested = parse_followups({"recovery": {"windows": [14]}}, "voc.toml")
+    assert nested.recovery.windows == (14,)
+
+
+def test_parse_followups_checks_team_names_when_known() -> None:
+    table = {
+        "default_team": "客服",
+        "periodic": [{"segments": "高价值", "every_days": 30, "team": "大客户"}],
+    }
+    assert parse_followups(table, "voc.toml", teams={"客服": 1, "大客户": 2}).default_team == "客服"
+    with pytest.raises(ValueError, match="第 1 条 periodic team: 未知团队 大客户") as err:
+        parse_followups(table, "voc.toml", teams={"客服": 1})
+    assert "[cases.teams] has: 客服" in str(err.value)
+    with pytest.raises(ValueError, match="default_team: 未知团队 客服"):
+        parse_followups(table, "voc.toml", teams={})
 
 
 @pytest.mark.parametrize(
@@ -181,7 +196,9 @@ def test_parse_followups_names_the_file_and_key(table: dict, message: str) -> No
 def test_parse_recovery() -> None:
     cfg = parse_recovery({"windows": [90, 30], "silent_days": 45, "min_n": 5}, "voc.toml")
     assert (cfg.windows, cfg.silent_days, cfg.min_n) == ((30, 90), 45, 5)
-    with pytest.raises(ValueError, match=r"\[cases.recovery\] satisfied_from: 必须在 1 到 5"):
+    with pytest.raises(
+        ValueError, match=r"\[cases.followups.recovery\] satisfied_from: 必须在 1 到 5"
+    ):
         parse_recovery({"satisfied_from": 6}, "voc.toml")
     with pytest.raises(ValueError, match="unknown key"):
         parse_recovery({"window": [30]}, "voc.toml")

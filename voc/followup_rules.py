@@ -1,6 +1,6 @@
-"""回访 rules (follow-up plans) and the recovery settings: the ``[cases.followups]`` and
-``[cases.recovery]`` tables, and the pure planners that turn a resolved case, an order or a
-customer's tier into dated follow-ups.
+"""回访 rules (follow-up plans): the pure planners that turn a resolved case, an order or a
+customer's tier into dated follow-ups, by the ``[cases.followups]`` settings
+(`voc.followup_config`, re-exported here with its parse functions).
 
 A planned follow-up carries a **plan key** that says why it exists; the store keeps one
 follow-up per key, so planning the same day again plans nothing new:
@@ -26,10 +26,18 @@ passes another calendar (the SLA's business calendar).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+
+from voc.followup_config import (
+    CASE_STATUSES,
+    FollowupsConfig,
+    PeriodicRule,
+    RecoveryConfig,
+    parse_followups,
+    parse_recovery,
+)
 
 #: Follow-up statuses (stored) → shown.
 FOLLOWUP_STATUSES = {"planned": "待回访", "done": "已回访", "cancelled": "已取消"}
@@ -39,8 +47,6 @@ REASON_LABELS = {
     "periodic": "定期回访",
     "second": "二次回访",
 }
-#: The case statuses whose entry plans a 回访 by default.
-CASE_STATUSES = ("follow_up", "resolved")
 
 IsWorkday = Callable[[date], bool]
 
@@ -78,84 +84,6 @@ def add_workdays(day: date, n: int, is_workday: IsWorkday = china_workday) -> da
         if is_workday(out):
             n -= 1
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodicRule:
-    """Call the customers of some tiers every `every_days` days.
-
-    Attributes:
-        segments: Tiers (客户分层, the customer file's current segment), e.g. ``高价值``.
-        every_days: Days between calls (30, 90 …).
-        owner: Who calls; None = the customer's account manager, else the default owner.
-        team: The team; None = the default team.
-    """
-
-    segments: tuple[str, ...]
-    every_days: int
-    owner: str | None = None
-    team: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FollowupsConfig:
-    """The ``[cases.followups]`` table.
-
-    Attributes:
-        default_owner: Owner of a follow-up whose case or customer has none.
-        default_team: Team of a follow-up whose case has none.
-        case_statuses: Entering one of these case statuses plans a 回访.
-        after_case_days: Working days after that (1 = the next working day).
-        order_days: Days after an order (calendar days; 5 and 15).
-        order_dates: Which customer-file dates count as orders: ``last_order``,
-            ``first_order``.
-        order_export: An order export file (CSV or XLSX) to read orders from, or None.
-        order_key_column: Its customer key header (会员号/手机/邮箱, hashed like the customer
-            file's keys).
-        order_date_column: Its order date header.
-        shift_to_workday: Move a due day that is not a working day to the next one.
-        periodic: Periodic rules.
-        second_after_days: Working days after an outcome for a second 回访.
-        grace_days: Plan what fell due up to this many days ago.
-        lookahead_days: Plan what falls due up to this many days ahead.
-    """
-
-    default_owner: str = "未分配"
-    default_team: str | None = None
-    case_statuses: tuple[str, ...] = CASE_STATUSES
-    after_case_days: int = 1
-    order_days: tuple[int, ...] = (5, 15)
-    order_dates: tuple[str, ...] = ("last_order",)
-    order_export: str | None = None
-    order_key_column: str = "会员号"
-    order_date_column: str = "下单日期"
-    shift_to_workday: bool = True
-    periodic: tuple[PeriodicRule, ...] = ()
-    second_after_days: int = 2
-    grace_days: int = 7
-    lookahead_days: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveryConfig:
-    """The ``[cases.recovery]`` table (see `warehouse.recovery` for the method).
-
-    Attributes:
-        windows: Days after resolution in which later voices and answers count (30, 90).
-        satisfied_from: A 回访 satisfaction (1–5) or survey CSAT at least this is recovered.
-        nps_from: A later NPS answer at least this (0–10) is recovered.
-        silent_days: A customer with no voice nor answer for this many days after an
-            unresolved or unrecovered case is a churn risk.
-        dormant_segments: Tiers that mean the customer went dormant (休眠).
-        min_n: Fewest measured cases before a recovery rate is shown as a number.
-    """
-
-    windows: tuple[int, ...] = (30, 90)
-    satisfied_from: int = 4
-    nps_from: int = 7
-    silent_days: int = 30
-    dormant_segments: tuple[str, ...] = ("休眠",)
-    min_n: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,164 +233,6 @@ def plan_second(
         customer_id=customer_id,
         parent_id=parent_id,
     )
-
-
-# --- config parsing ---------------------------------------------------------------------
-
-
-def _no_unknown(table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ValueError(
-            f"{where}: 未知设置 {', '.join(unknown)} / unknown key(s): {', '.join(unknown)}"
-        )
-
-
-def _int(table: Mapping[str, Any], key: str, where: str, low: int, high: int) -> int:
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{where} {key}: 必须是整数 / must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(
-            f"{where} {key}: 必须在 {low} 到 {high} 之间 / must be between {low} and {high}, "
-            f"got {value}"
-        )
-    return value
-
-
-def _ints(table: Mapping[str, Any], key: str, where: str, low: int, high: int) -> tuple[int, ...]:
-    value = table[key]
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError(
-            f"{where} {key}: 必须是非空整数列表 / must be a non-empty list of integers"
-        )
-    return tuple(_int({key: v}, key, where, low, high) for v in value)
-
-
-def _text(table: Mapping[str, Any], key: str, where: str) -> str:
-    value = table[key]
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{where} {key}: 必须是非空文本 / must be non-empty text")
-    return value.strip()
-
-
-def _texts(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = table[key]
-    value = [value] if isinstance(value, str) else value
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"{where} {key}: 必须是非空文本列表 / must be a non-empty list of text")
-    return tuple(_text({key: v}, key, where) for v in value)
-
-
-_ORDER_DATES = ("first_order", "last_order")
-
-
-def _periodic(raw: Any, where: str) -> tuple[PeriodicRule, ...]:
-    if not isinstance(raw, list | tuple):
-        raise ValueError(
-            f"{where} periodic: 必须是 [[cases.followups.periodic]] 表的列表 / must be an "
-            "array of tables"
-        )
-    rules = []
-    for i, item in enumerate(raw, 1):
-        at = f"{where} 第 {i} 条 periodic"
-        if not isinstance(item, Mapping):
-            raise ValueError(f"{at}: 必须是表 / must be a table")
-        _no_unknown(item, ("segments", "every_days", "owner", "team"), at)
-        for key in ("segments", "every_days"):
-            if key not in item:
-                raise ValueError(f"{at}: 缺少 {key} / {key} is required")
-        rules.append(
-            PeriodicRule(
-                segments=_texts(item, "segments", at),
-                every_days=_int(item, "every_days", at, 1, 3660),
-                owner=_text(item, "owner", at) if item.get("owner") is not None else None,
-                team=_text(item, "team", at) if item.get("team") is not None else None,
-            )
-        )
-    return tuple(rules)
-
-
-def parse_followups(value: Mapping[str, Any] | None, origin: str) -> FollowupsConfig:
-    """Build the `FollowupsConfig` of a ``[cases.followups]`` table.
-
-    Raises:
-        ValueError: naming `origin`, the table and the key, in Chinese and English.
-    """
-    if value is None:
-        return FollowupsConfig()
-    where = f"{origin}: [cases.followups]"
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where}: 必须是表 / must be a table")
-    _no_unknown(value, FollowupsConfig.__dataclass_fields__, where)
-    out: dict[str, Any] = {}
-    for key in ("default_owner", "order_key_column", "order_date_column"):
-        if key in value:
-            out[key] = _text(value, key, where)
-    for key in ("default_team", "order_export"):
-        if value.get(key) is not None:
-            out[key] = _text(value, key, where)
-    if "case_statuses" in value:
-        out["case_statuses"] = _texts(value, "case_statuses", where)
-        bad = [s for s in out["case_statuses"] if s not in ("follow_up", "resolved", "closed")]
-        if bad:
-            raise ValueError(
-                f"{where} case_statuses: 未知状态 {', '.join(bad)} / unknown status; one of "
-                "follow_up, resolved, closed"
-            )
-    for key, low, high in (
-        ("after_case_days", 0, 60),
-        ("second_after_days", 0, 60),
-        ("grace_days", 0, 366),
-        ("lookahead_days", 0, 366),
-    ):
-        if key in value:
-            out[key] = _int(value, key, where, low, high)
-    if "order_days" in value:
-        out["order_days"] = tuple(sorted(set(_ints(value, "order_days", where, 1, 3660))))
-    if "order_dates" in value:
-        out["order_dates"] = _texts(value, "order_dates", where)
-        bad = [d for d in out["order_dates"] if d not in _ORDER_DATES]
-        if bad:
-            raise ValueError(
-                f"{where} order_dates: 未知字段 {', '.join(bad)} / unknown; one of "
-                f"{', '.join(_ORDER_DATES)}"
-            )
-    if "shift_to_workday" in value:
-        if not isinstance(value["shift_to_workday"], bool):
-            raise ValueError(f"{where} shift_to_workday: 必须是 true/false / must be a boolean")
-        out["shift_to_workday"] = value["shift_to_workday"]
-    if "periodic" in value:
-        out["periodic"] = _periodic(value["periodic"], where)
-    return FollowupsConfig(**out)
-
-
-def parse_recovery(value: Mapping[str, Any] | None, origin: str) -> RecoveryConfig:
-    """Build the `RecoveryConfig` of a ``[cases.recovery]`` table.
-
-    Raises:
-        ValueError: naming `origin`, the table and the key, in Chinese and English.
-    """
-    if value is None:
-        return RecoveryConfig()
-    where = f"{origin}: [cases.recovery]"
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where}: 必须是表 / must be a table")
-    _no_unknown(value, RecoveryConfig.__dataclass_fields__, where)
-    out: dict[str, Any] = {}
-    if "windows" in value:
-        out["windows"] = tuple(sorted(set(_ints(value, "windows", where, 1, 3660))))
-    for key, low, high in (
-        ("satisfied_from", 1, 5),
-        ("nps_from", 0, 10),
-        ("silent_days", 1, 3660),
-        ("min_n", 1, 100_000),
-    ):
-        if key in value:
-            out[key] = _int(value, key, where, low, high)
-    if "dormant_segments" in value:
-        out["dormant_segments"] = _texts(value, "dormant_segments", where)
-    return RecoveryConfig(**out)
 
 
 __all__ = [

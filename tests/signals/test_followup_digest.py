@@ -4,8 +4,9 @@ kind and by the team in its scope send it to the right channel."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
-from signals.followup_digest import followup_messages
+from signals.followup_digest import followup_messages, with_team_routes
 from voc.alert_settings import AlertConfig, ChannelConfig, Route
 from voc.cases import Case, Followup
 from warehouse.followup_views import DailyList
@@ -88,3 +89,10 @@ def test_one_message_per_owner_oldest_first() -> None:
     assert config.channels_for(wang) == ("after_sales",)
     assert config.channels_for(li) == ("lists",)
     assert followup_messages(DailyList(DAY, {}, {})) == []
+    # A team's own channels come first; a team without channels keeps the [alerts] routes.
+    teams = {"售后": SimpleNamespace(channels=("all",)), "[VIP]": SimpleNamespace(channels=())}
+    routed = with_team_routes(config, teams)
+    assert routed.channels_for(wang) == ("all",) and routed.channels_for(li) == ("lists",)
+    vip = with_team_routes(config, {"[VIP]": SimpleNamespace(channels=("all",))})
+    assert vip.channels_for(wang) == ("after_sales",)
+    assert vip.routes[0].scope == ("团队 [[]VIP] · *",)
