@@ -31,13 +31,35 @@ HEADERS = {
 }
 
 
+def followup_records(
+    items: Sequence[Followup], today: date, cases: Mapping[int, Case] | None = None
+) -> list[dict]:
+    """One dict per follow-up under the keys of `HEADERS` (for ``--json``): due day as
+    ISO text, days overdue against `today` (0 when due today or later), reason and status
+    as Chinese labels plus their codes, and the case's title, priority and segment when
+    `cases` has the case."""
+    return [
+        {
+            **row,
+            "due_on": row["due_on"].isoformat(),
+            "reason_code": f.reason,
+            "status_code": f.status,
+        }
+        for f, row in zip(items, _rows(items, today, cases or {}), strict=True)
+    ]
+
+
 def followup_table(
-    items: Sequence[Followup], today: date, cases: Mapping[str, Case] | None = None
+    items: Sequence[Followup], today: date, cases: Mapping[int, Case] | None = None
 ) -> pd.DataFrame:
     """One row per follow-up with Chinese labels and headers (`HEADERS`): days overdue
     against `today` (0 when due today or later), and the case's title, priority and
     segment when `cases` has the case."""
-    cases = cases or {}
+    rows = _rows(items, today, cases or {})
+    return pd.DataFrame(rows, columns=list(HEADERS)).rename(columns=HEADERS)
+
+
+def _rows(items: Sequence[Followup], today: date, cases: Mapping[int, Case]) -> list[dict]:
     rows = []
     for f in items:
         case = cases.get(f.case_id) if f.case_id else None
@@ -57,7 +79,7 @@ def followup_table(
                 "segment": (case.segment or "") if case else "",
             }
         )
-    return pd.DataFrame(rows, columns=list(HEADERS)).rename(columns=HEADERS)
+    return rows
 
 
 def export_followups(
@@ -65,7 +87,7 @@ def export_followups(
     fmt: str,
     out: str | Path | IO[bytes],
     today: date,
-    cases: Mapping[str, Case] | None = None,
+    cases: Mapping[int, Case] | None = None,
 ) -> int:
     """Write the list to `out` (a path or a binary file) as CSV (UTF-8 with BOM, so Excel
     reads Chinese) or Excel; returns the rows written.

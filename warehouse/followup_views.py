@@ -21,7 +21,13 @@ from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.churn_risk import churn_risk
 from warehouse.customer_voices import customer_timeline
 from warehouse.followup_store import FollowupStore
-from warehouse.recovery import CLOSED_STATUSES, CaseRecovery, case_recoveries, recovery_rates
+from warehouse.recovery import (
+    CLOSED_STATUSES,
+    CaseRecovery,
+    case_recoveries,
+    overall_rate,
+    recovery_rates,
+)
 
 _PAGE = 1000
 
@@ -160,6 +166,37 @@ class RecoveryReport:
         None)."""
         window = window_days or self.config.windows[0]
         return recovery_rates(self.recoveries, by, window, self.config.min_n)
+
+    def as_dict(self, window_days: int | None = None) -> dict[str, Any]:
+        """The report as plain JSON-able values (for ``--json``): the window, the rate of
+        all closed cases, the rates per dimension, and the churn-risk rows."""
+        window = window_days or self.config.windows[0]
+        return {
+            "window_days": window,
+            "overall": dict(overall_rate(self.recoveries, window, self.config.min_n)),
+            "rates": {
+                by: _records(self.rates(by, window))
+                for by in ("theme", "owner", "channel", "segment")
+            },
+            "churn_risk": _records(self.churn),
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict("records"):
+        out.append({k: _plain(v) for k, v in row.items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or (isinstance(value, float) and value != value):  # NaN
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
 
 
 def recovery_report(

@@ -15,7 +15,12 @@ import sqlalchemy as sa
 from voc.cases import CaseError, CaseOpening, CaseVoice
 from voc.followup_rules import FollowupsConfig, PlannedFollowup
 from warehouse.case_store import CaseStore
-from warehouse.followup_export import export_followups, followup_table, owner_digest
+from warehouse.followup_export import (
+    export_followups,
+    followup_records,
+    followup_table,
+    owner_digest,
+)
 from warehouse.followup_store import (
     FollowupConflictError,
     FollowupStore,
@@ -275,6 +280,14 @@ def test_export_csv_and_xlsx(store: FollowupStore, case_engine: sa.Engine, tmp_p
     with pytest.raises(ValueError, match="unknown export format 'pdf'"):
         export_followups(items, "pdf", out, TODAY)
     assert followup_table([], TODAY).columns[0] == "回访编号"
+    records = followup_records(items, TODAY, cases)
+    assert [
+        (r["due_on"], r["overdue_days"], r["reason_code"], r["status_code"]) for r in records
+    ] == [
+        ("2025-09-26", 4, "order_day5", "planned"),
+        ("2025-09-30", 0, "case_resolved", "planned"),
+    ]
+    assert records[1]["case_title"] == "物流慢" and records[1]["case_id"] == case_id
     text = owner_digest("王五", items, TODAY)
     assert text.splitlines()[0] == "王五 今日回访 2 个（逾期 1 个） / 2025-09-30"
     assert "逾期 4 天" in text

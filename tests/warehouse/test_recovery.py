@@ -22,6 +22,7 @@ Open cases: C10 (Q5, opened 11-01, silent since), C11 (Q6, opened 2026-01-10).
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -208,6 +209,13 @@ def test_rates_with_wilson_intervals(planted) -> None:
     )
     assert list(report.rates("channel", 30)["channel"]) == ["ticket", "weibo"]
     assert set(report.rates("segment", 30)["segment"]) == {"高价值", "一般"}
+    plain = report.as_dict(30)
+    assert plain["overall"]["n_measured"] == 6 and plain["overall"]["n_recovered"] == 3
+    assert plain["overall"]["low"] == pytest.approx(18.76, abs=0.01)  # Wilson 3/6
+    assert plain["overall"]["high"] == pytest.approx(81.24, abs=0.01)
+    assert {r["owner"]: r["n_recovered"] for r in plain["rates"]["owner"]} == {"王五": 2, "李四": 1}
+    assert plain["churn_risk"][0]["dormant_since"] == "2025-12-01"
+    json.dumps(plain, ensure_ascii=False)  # plain values only
     with pytest.raises(ValueError, match="unknown dimension 'city'"):
         recovery_rates(report.recoveries, "city", 30)
 
