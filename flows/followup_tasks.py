@@ -25,7 +25,7 @@ from voc.followup_rules import FollowupsConfig
 from voc.settings import Settings
 from warehouse.case_db import StoreUnavailable, connect_store, create_schema, store_url
 from warehouse.case_store import CaseStore
-from warehouse.db import warehouse
+from warehouse.db import WarehouseError, warehouse
 from warehouse.followup_orders import OrderFileError
 from warehouse.followup_plan import plan_followups
 from warehouse.followup_store import FollowupStore
@@ -60,18 +60,20 @@ def plan_followups_task(
     started, now = time.perf_counter(), now or datetime.now(UTC)
     rules = rules or followup_rules(settings)
     logger = get_run_logger()
+    today, problems = local_today(settings, now), []
     try:
         engine, store = _store(settings, rules, url)
         try:
-            with warehouse(settings.db_path) as con:
-                report = plan_followups(
-                    store,
-                    CaseStore(engine),
-                    con,
-                    local_today(settings, now),
-                    now,
-                    salt=settings.author_salt,
-                )
+            try:
+                with warehouse(settings.db_path) as con:
+                    report = plan_followups(
+                        store, CaseStore(engine), con, today, now, salt=settings.author_salt
+                    )
+            except WarehouseError as exc:
+                # Another writer holds the warehouse: plan from the cases now; orders and
+                # tiers are planned by the next run (their grace days cover it).
+                problems.append(f"followups: {exc}; orders and tiers next run")
+                report = plan_followups(store, CaseStore(engine), None, today, now)
         finally:
             engine.dispose()
     except (StoreUnavailable, OrderFileError) as exc:
@@ -85,14 +87,15 @@ def plan_followups_task(
         report.n_known,
         report.n_cancelled,
     )
-    for problem in report.problems:
+    problems += report.problems
+    for problem in problems:
         logger.warning("followups: %s", problem)
     return StageResult(
         "followups",
         n_in=report.total + report.n_known,
         n_out=report.total,
         n_skipped=report.n_known + report.n_unmatched_orders,
-        problems=list(report.problems),
+        problems=problems,
         seconds=time.perf_counter() - started,
     )
 

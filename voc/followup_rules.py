@@ -25,6 +25,7 @@ passes another calendar (the SLA's business calendar).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +59,12 @@ def reason_label(reason: str) -> str:
     return REASON_LABELS.get(reason, reason)
 
 
+@functools.lru_cache(maxsize=4096)
 def china_workday(day: date) -> bool:
     """Whether `day` is a working day in mainland China (holidays and 调休 included);
-    Monday–Friday for a year the `chinese_calendar` package does not cover yet."""
+    Monday–Friday for a year the `chinese_calendar` package does not cover yet. Cached:
+    the package scans its whole table on every call, and a planning run asks ~100,000
+    times about a few dozen days."""
     import chinese_calendar
 
     try:

@@ -301,10 +301,10 @@ class FollowupStore:
             return [_followup(r) for r in con.execute(q)]
 
     def due_by_owner(self, day: date, teams: Sequence[str] = ()) -> dict[str, list[Followup]]:
-        """`due` grouped per owner (the daily 回访 list of each person)."""
+        """`due` grouped per owner (the daily 回访 list of each person; "" for none)."""
         out: dict[str, list[Followup]] = {}
         for f in self.due(day, teams=teams):
-            out.setdefault(f.owner, []).append(f)
+            out.setdefault(f.owner or "", []).append(f)
         return out
 
     def list_followups(
