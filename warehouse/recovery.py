@@ -254,8 +254,8 @@ def recovery_table(recoveries: Sequence[CaseRecovery]) -> pd.DataFrame:
     frame = pd.DataFrame([_asdict(r) for r in recoveries])
     if frame.empty:
         return frame
-    frame["verdict_label"] = [VERDICT_LABELS[v] for v in frame["verdict"]]
-    frame["evidence"] = ["；".join(e) for e in frame["evidence"]]
+    frame["verdict_label"] = [VERDICT_LABELS[r.verdict] for r in recoveries]
+    frame["evidence"] = ["；".join(r.evidence) for r in recoveries]
     return frame.sort_values(["ended_at", "case_id"], ascending=[False, True], ignore_index=True)
 
 

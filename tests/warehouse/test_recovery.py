@@ -43,7 +43,7 @@ from warehouse.case_store import CaseStore
 from warehouse.db import warehouse
 from warehouse.followup_store import FollowupStore
 from warehouse.followup_views import customer_history, recovery_report, todays_list
-from warehouse.recovery import NOT_RECOVERED, RECOVERED, decide, recovery_rates
+from warehouse.recovery import NOT_RECOVERED, RECOVERED, decide, recovery_rates, recovery_table
 
 AS_OF = utc(2026, 1, 15)
 CONFIG = RecoveryConfig(windows=(30, 90), silent_days=30, min_n=3)
@@ -172,6 +172,10 @@ def test_verdicts_per_case_and_window(planted) -> None:
     c9 = next(r for r in report.recoveries if r.case_id == ids["C9"] and r.window_days == 30)
     assert (c9.n_after, c9.neg_after) == (1, 0)  # the duplicate is not counted
     assert ids["C10"] not in {r.case_id for r in report.recoveries}
+    table = recovery_table([r for r in report.recoveries if r.window_days == 90])
+    assert len(table) == 9 and table.iloc[0].case_id == ids["C6"]  # newest ended first
+    row = table.set_index("case_id").loc[ids["C4"]]
+    assert (row.verdict_label, row.evidence, row.neg_after) == ("未挽回", "后续负面声音 1 条", 1)
 
 
 def test_rates_with_wilson_intervals(planted) -> None:
