@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -119,8 +119,9 @@ def periodic_followups(
     rules: FollowupsConfig,
     window: Window,
     is_workday: IsWorkday = china_workday,
-) -> list[PlannedFollowup]:
-    """The periodic 回访 due in `window` of the customers whose current tier has a rule."""
+) -> list[tuple[PlannedFollowup, int]]:
+    """The periodic 回访 due in `window` of the customers whose current tier has a rule,
+    each with its cycle in days (before `drop_near_contacts`)."""
     segments = sorted({s for r in rules.periodic for s in r.segments})
     if not segments:
         return []
@@ -131,8 +132,32 @@ def periodic_followups(
     ).fetchall()
     out = []
     for customer_id, segment, owner in rows:
-        out.extend(plan_periodic(customer_id, segment, owner, rules, window, is_workday))
+        for p in plan_periodic(customer_id, segment, owner, rules, window, is_workday):
+            out.append((p, _cycle(rules, segment)))
     return out
+
+
+def _cycle(rules: FollowupsConfig, segment: str | None) -> int:
+    return next((r.every_days for r in rules.periodic if segment in r.segments), 0)
+
+
+def drop_near_contacts(
+    periodic: list[tuple[PlannedFollowup, int]], store: FollowupStore
+) -> list[PlannedFollowup]:
+    """The periodic 回访 without another 回访 of the customer (a case's, an order's)
+    less than half a cycle away: a customer just called about a case is not called again
+    "just to keep in touch" three days later."""
+    if not periodic:
+        return []
+    longest = max(cycle for _, cycle in periodic)
+    first = min(p.due_on for p, _ in periodic) - timedelta(days=longest)
+    last = max(p.due_on for p, _ in periodic) + timedelta(days=longest)
+    near = store.contact_days([p.customer_id for p, _ in periodic], first, last)
+    return [
+        p
+        for p, cycle in periodic
+        if all(abs((p.due_on - d).days) >= cycle / 2 for d in near.get(p.customer_id, ()))
+    ]
 
 
 def plan_followups(
@@ -165,6 +190,7 @@ def plan_followups(
     planned, reopened = case_followups(
         events, case_store.get, rules, window, str(store.zone), store.is_workday
     )
+    periodic: list[tuple[PlannedFollowup, int]] = []
     if con is not None:
         orders = customer_file_orders(con, rules, window) if rules.order_dates else []
         if rules.order_export:
@@ -172,15 +198,20 @@ def plan_followups(
             orders += read.orders
             report.n_unmatched_orders, report.problems = read.n_unmatched, read.problems
         planned += order_followups(orders, rules, window, store.is_workday)
-        planned += periodic_followups(con, rules, window, store.is_workday)
+        periodic = periodic_followups(con, rules, window, store.is_workday)
+    # Cancel before planning: a case reopened and resolved again in this batch keeps the
+    # 回访 of its new resolution.
     for e in reopened:
         report.n_cancelled += store.cancel_planned_for_case(
             e.case_id, who, f"工单重新打开 / case reopened (event {e.seq})", at=now
         )
-    result = store.plan(planned, now)
-    report.n_known = result.n_known
-    for p in result.new:
-        report.n_planned[p.reason] = report.n_planned.get(p.reason, 0) + 1
+    # Cases' and orders' 回访 first, so the periodic ones near them are left out.
+    results = [store.plan(planned, now)]
+    results.append(store.plan(drop_near_contacts(periodic, store), now))
+    for result in results:
+        report.n_known += result.n_known
+        for p in result.new:
+            report.n_planned[p.reason] = report.n_planned.get(p.reason, 0) + 1
     if events:
         store.set_watermark(CASE_READER, max(e.seq for e in events))
     return report

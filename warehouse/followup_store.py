@@ -332,6 +332,27 @@ class FollowupStore:
         with read_connection(self.engine) as con:
             return [_followup(r) for r in con.execute(q)]
 
+    def contact_days(
+        self, customer_ids: Sequence[str], first: date, last: date
+    ) -> dict[str, list[date]]:
+        """Customer → due days of its other (not periodic, not cancelled) 回访 between
+        `first` and `last`."""
+        out: dict[str, list[date]] = {}
+        ids = list(dict.fromkeys(customer_ids))
+        with read_connection(self.engine) as con:
+            for start in range(0, len(ids), _CHUNK):
+                rows = con.execute(
+                    sa.select(_F.customer_id, _F.due_on).where(
+                        _F.customer_id.in_(ids[start : start + _CHUNK]),
+                        _F.reason != "periodic",
+                        _F.status != "cancelled",
+                        _F.due_on.between(first, last),
+                    )
+                )
+                for customer_id, due_on in rows:
+                    out.setdefault(customer_id, []).append(due_on)
+        return out
+
     def outcomes(
         self, followup_ids: Sequence[int] = (), case_ids: Sequence[int] = ()
     ) -> list[tuple[Followup, FollowupOutcome]]:

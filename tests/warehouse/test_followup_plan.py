@@ -9,7 +9,7 @@ Today is Friday 2025-10-10 (国庆 was 10-01…10-08; Saturday 10-11 is a 调休
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from tests.followup_seed import add_customer, open_case, utc, walk
-from voc.followup_rules import FollowupsConfig, PeriodicRule, cycle_offset
+from voc.followup_rules import FollowupsConfig, PeriodicRule, Window, cycle_offset
 from voc.records import hash_customer_key
 from warehouse.case_store import CaseStore
 from warehouse.db import warehouse
@@ -189,3 +189,25 @@ def test_order_export_xlsx_and_errors(db: Path, tmp_path: Path) -> None:
             read_order_export(tmp_path / "none.csv", RULES, SALT, con)
     assert parse_day("2025年3月1日") == date(2025, 3, 1)
     assert parse_day("2025-02-30") is None and parse_day(None) is None
+
+
+def test_no_periodic_call_next_to_another(case_engine: sa.Engine, new_warehouse, tmp_path) -> None:
+    """A 高价值 customer whose day-5 order 回访 is 2 days from its periodic day gets only the
+    order's call; one whose order call is half a cycle (15 days) away gets both."""
+    rules = dataclasses.replace(
+        RULES, order_days=(5,), grace_days=0, lookahead_days=29, shift_to_workday=False
+    )
+    window = Window.around(TODAY, rules)  # 30 days: one periodic day per customer
+    db = new_warehouse(tmp_path / "near.duckdb")
+    with warehouse(db) as con:
+        for name, gap in (("NEAR", 2), ("FAR", 15)):
+            start = window.first.toordinal()
+            periodic = date.fromordinal(start + (cycle_offset(name, 30) - start) % 30)
+            call = periodic - timedelta(days=gap)
+            call = call if window.holds(call) else periodic + timedelta(days=gap)
+            add_customer(con, name, "高价值", "王经理", last_order=call - timedelta(days=5))
+        store = FollowupStore(case_engine, rules)
+        report = plan_followups(store, CaseStore(case_engine), con, TODAY, NOW)
+    got = sorted((f.customer_id, f.reason) for f in store.list_followups())
+    assert got == [("FAR", "order_day5"), ("FAR", "periodic"), ("NEAR", "order_day5")]
+    assert report.n_planned == {"order_day5": 2, "periodic": 1}
