@@ -211,3 +211,23 @@ def test_no_periodic_call_next_to_another(case_engine: sa.Engine, new_warehouse,
     got = sorted((f.customer_id, f.reason) for f in store.list_followups())
     assert got == [("FAR", "order_day5"), ("FAR", "periodic"), ("NEAR", "order_day5")]
     assert report.n_planned == {"order_day5": 2, "periodic": 1}
+
+
+def test_reopened_and_resolved_again_in_one_batch(case_engine: sa.Engine) -> None:
+    store, cases = FollowupStore(case_engine, RULES), CaseStore(case_engine)
+    case = open_case(case_engine, "r", "K9", utc(2025, 10, 8))
+    plan_followups(store, cases, None, TODAY, NOW)  # nothing to plan; the watermark moves
+    walk(
+        case_engine,
+        case,
+        [
+            ("in_progress", utc(2025, 10, 9)),
+            ("resolved", utc(2025, 10, 9, 3)),
+            ("in_progress", utc(2025, 10, 9, 4)),
+            ("resolved", utc(2025, 10, 9, 5)),
+        ],
+    )
+    report = plan_followups(store, cases, None, TODAY, NOW)
+    assert report.n_planned == {"case_resolved": 1} and report.n_cancelled == 0
+    (f,) = store.list_followups(case_ids=[case.case_id])
+    assert (f.status, f.due_on) == ("planned", TODAY)
