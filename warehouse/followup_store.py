@@ -360,13 +360,19 @@ class FollowupStore:
         given), oldest first."""
         q = sa.select(followups, *[c for c in followup_outcomes.c if c.name != "followup_id"])
         q = q.join_from(followups, followup_outcomes, _O.followup_id == _F.followup_id)
-        if followup_ids:
-            q = q.where(_F.followup_id.in_(list(followup_ids)))
-        if case_ids:
-            q = q.where(_F.case_id.in_(list(case_ids)))
-        q = q.order_by(_O.at, _O.outcome_id)
+        # Long id lists are asked in chunks: databases cap the parameters of a statement.
+        column, ids = (_F.followup_id, followup_ids) if followup_ids else (_F.case_id, case_ids)
+        ids = list(dict.fromkeys(ids))
+        chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)] if ids else [None]
+        rows = []
         with read_connection(self.engine) as con:
-            return [(_followup(r), _outcome(r)) for r in con.execute(q)]
+            for chunk in chunks:
+                part = q if chunk is None else q.where(column.in_(chunk))
+                if followup_ids and case_ids:
+                    part = part.where(_F.case_id.in_(list(case_ids)))
+                rows += [(r.at, r.outcome_id, r) for r in con.execute(part)]
+        rows.sort(key=lambda t: (t[0], t[1]))
+        return [(_followup(r), _outcome(r)) for _, _, r in rows]
 
     # --- changes ----------------------------------------------------------------------
 

@@ -211,7 +211,8 @@ def recovery_report(
     config = config or RecoveryConfig()
     cases = load_cases(case_store)
     closed = [c for c in cases if c.status in CLOSED_STATUSES]
-    outcomes = store.outcomes(case_ids=[c.case_id for c in closed]) if closed else []
+    ids = {c.case_id for c in closed}
+    outcomes = [(f, o) for f, o in store.outcomes() if f.case_id in ids]
     recoveries = case_recoveries(con, closed, outcomes, as_of, config)
     churn = churn_risk(con, cases, recoveries, as_of, config, timezone)
     return RecoveryReport(recoveries, churn, config)

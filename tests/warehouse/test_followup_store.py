@@ -291,3 +291,15 @@ def test_export_csv_and_xlsx(store: FollowupStore, case_engine: sa.Engine, tmp_p
     text = owner_digest("王五", items, TODAY)
     assert text.splitlines()[0] == "王五 今日回访 2 个（逾期 1 个） / 2025-09-30"
     assert "逾期 4 天" in text
+
+
+def test_outcomes_of_many_ids_at_once(store: FollowupStore) -> None:
+    store.plan([planned(k, TODAY) for k in ("a", "b", "c")], NOW)
+    ids = [f.followup_id for f in store.due(TODAY)]
+    for minutes, followup_id in zip((30, 10, 20), ids, strict=True):
+        at = NOW.replace(minute=minutes)
+        store.record_outcome(followup_id, "王五", True, 5, at=at)
+    many = [*range(10_000, 12_000), *ids]  # past any cap on a statement's parameters
+    got = store.outcomes(followup_ids=many)
+    assert [f.followup_id for f, _ in got] == [ids[1], ids[2], ids[0]]  # oldest first
+    assert len(store.outcomes(case_ids=list(range(1, 3000)))) == 0
