@@ -34,6 +34,7 @@ from warehouse.case_db import (
     METADATA,
     UTCDateTime,
     append_only,
+    in_values,
     read_connection,
     write_transaction,
 )
@@ -338,19 +339,17 @@ class FollowupStore:
         """Customer → due days of its other (not periodic, not cancelled) 回访 between
         `first` and `last`."""
         out: dict[str, list[date]] = {}
-        ids = list(dict.fromkeys(customer_ids))
         with read_connection(self.engine) as con:
-            for start in range(0, len(ids), _CHUNK):
-                rows = con.execute(
-                    sa.select(_F.customer_id, _F.due_on).where(
-                        _F.customer_id.in_(ids[start : start + _CHUNK]),
-                        _F.reason != "periodic",
-                        _F.status != "cancelled",
-                        _F.due_on.between(first, last),
-                    )
+            rows = con.execute(
+                sa.select(_F.customer_id, _F.due_on).where(
+                    in_values(con, _F.customer_id, list(dict.fromkeys(customer_ids))),
+                    _F.reason != "periodic",
+                    _F.status != "cancelled",
+                    _F.due_on.between(first, last),
                 )
-                for customer_id, due_on in rows:
-                    out.setdefault(customer_id, []).append(due_on)
+            )
+            for customer_id, due_on in rows:
+                out.setdefault(customer_id, []).append(due_on)
         return out
 
     def outcomes(
@@ -360,19 +359,14 @@ class FollowupStore:
         given), oldest first."""
         q = sa.select(followups, *[c for c in followup_outcomes.c if c.name != "followup_id"])
         q = q.join_from(followups, followup_outcomes, _O.followup_id == _F.followup_id)
-        # Long id lists are asked in chunks: databases cap the parameters of a statement.
-        column, ids = (_F.followup_id, followup_ids) if followup_ids else (_F.case_id, case_ids)
-        ids = list(dict.fromkeys(ids))
-        chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)] if ids else [None]
-        rows = []
+        q = q.order_by(_O.at, _O.outcome_id)
         with read_connection(self.engine) as con:
-            for chunk in chunks:
-                part = q if chunk is None else q.where(column.in_(chunk))
-                if followup_ids and case_ids:
-                    part = part.where(_F.case_id.in_(list(case_ids)))
-                rows += [(r.at, r.outcome_id, r) for r in con.execute(part)]
-        rows.sort(key=lambda t: (t[0], t[1]))
-        return [(_followup(r), _outcome(r)) for _, _, r in rows]
+            # One bound parameter however long the list (`in_values`).
+            if followup_ids:
+                q = q.where(in_values(con, _F.followup_id, list(followup_ids)))
+            if case_ids:
+                q = q.where(in_values(con, _F.case_id, list(case_ids)))
+            return [(_followup(r), _outcome(r)) for r in con.execute(q)]
 
     # --- changes ----------------------------------------------------------------------
 

@@ -12,11 +12,9 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import sqlalchemy as sa
 
 from voc.cases import Case, Followup, FollowupOutcome
 from voc.followup_rules import RecoveryConfig
-from warehouse.case_db import case_cases, read_connection
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.churn_risk import churn_risk
 from warehouse.customer_voices import customer_timeline
@@ -43,26 +41,16 @@ def load_cases(case_store: CaseStore, statuses: Sequence[str] = ()) -> list[Case
             return out
 
 
-def cases_of(case_store: CaseStore, case_ids: Sequence[int]) -> dict[int, Case]:
-    """Case id → case, for the ids that exist."""
-    out = {}
-    for case_id in dict.fromkeys(i for i in case_ids if i is not None):
-        case = case_store.get(case_id)
-        if case is not None:
-            out[case_id] = case
-    return out
+def cases_of(case_store: CaseStore, case_ids: Sequence[int | None]) -> dict[int, Case]:
+    """Case id → case, for the ids that exist (one query)."""
+    ids = list(dict.fromkeys(i for i in case_ids if i is not None))
+    return case_store.get_many(ids) if ids else {}
 
 
-def customer_cases(case_store: CaseStore, customer_id: str) -> list[Case]:
+def customer_cases(case_store: CaseStore, customer_id: str, limit: int = 500) -> list[Case]:
     """A customer's cases, newest opened first."""
-    with read_connection(case_store.engine) as con:
-        ids = con.execute(
-            sa.select(case_cases.c.case_id)
-            .where(case_cases.c.customer_id == customer_id)
-            .order_by(case_cases.c.opened_at.desc(), case_cases.c.case_id.desc())
-        ).scalars()
-        ids = list(ids)
-    return list(cases_of(case_store, ids).values())
+    cases = case_store.list_cases(CaseFilters(customer_ids=(customer_id,)), limit=limit)
+    return sorted(cases, key=lambda c: (c.opened_at, c.case_id), reverse=True)
 
 
 @dataclass(frozen=True)
