@@ -187,8 +187,13 @@ def plan_followups(
     window = Window.around(today, rules)
     since = store.watermark(CASE_READER)
     events = list(case_store.all_events(since_seq=since))
+    # The cases of the status events, in one query (a first run reads every event ever).
+    wanted = {
+        e.case_id for e in events if e.action == "status" and e.to_status in rules.case_statuses
+    }
+    cases = case_store.get_many(list(wanted)) if wanted else {}
     planned, reopened = case_followups(
-        events, case_store.get, rules, window, str(store.zone), store.is_workday
+        events, cases.get, rules, window, str(store.zone), store.is_workday
     )
     periodic: list[tuple[PlannedFollowup, int]] = []
     if con is not None:
