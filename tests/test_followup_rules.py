@@ -202,3 +202,22 @@ def test_parse_recovery() -> None:
         parse_recovery({"satisfied_from": 6}, "voc.toml")
     with pytest.raises(ValueError, match="unknown key"):
         parse_recovery({"window": [30]}, "voc.toml")
+
+
+def test_wired_into_the_cases_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the lead wires it: ``PART_PARSERS["followups"] = parse_followups``; the teams of
+    ``[cases.teams]`` are checked, and the rules land on ``CaseConfig.followups``."""
+    from voc import case_config
+
+    monkeypatch.setitem(case_config.PART_PARSERS, "followups", parse_followups)
+    table = {
+        "teams": {"售后": {"channels": []}},
+        "followups": {"default_team": "售后", "order_days": [5], "recovery": {"windows": [30]}},
+    }
+    cfg = case_config.parse_case_config(table, "voc.toml")
+    assert cfg.followups.default_team == "售后" and cfg.followups.recovery.windows == (30,)
+    table["followups"]["default_team"] = "客服"
+    with pytest.raises(
+        ValueError, match=r"voc.toml: \[cases.followups\] default_team: 未知团队 客服"
+    ):
+        case_config.parse_case_config(table, "voc.toml")
