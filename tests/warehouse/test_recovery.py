@@ -40,7 +40,7 @@ from tests.followup_seed import (
 )
 from voc.followup_rules import PlannedFollowup, RecoveryConfig
 from warehouse.case_store import CaseStore
-from warehouse.db import warehouse
+from warehouse.db import read_only, warehouse
 from warehouse.followup_store import FollowupStore
 from warehouse.followup_views import customer_history, recovery_report, todays_list
 from warehouse.recovery import NOT_RECOVERED, RECOVERED, decide, recovery_rates, recovery_table
@@ -137,7 +137,8 @@ def _plant(engine: sa.Engine, db: Path) -> dict[str, int]:
 def planted(case_engine: sa.Engine, new_warehouse, tmp_path: Path):
     db = new_warehouse(tmp_path / "voc.duckdb")
     ids = _plant(case_engine, db)
-    with warehouse(db) as con:
+    # Read-only, as the dashboard reads its snapshot.
+    with read_only(db) as con:
         report = recovery_report(
             con, CaseStore(case_engine), FollowupStore(case_engine), AS_OF, CONFIG
         )
