@@ -142,7 +142,9 @@ def test_a_year_given_in_the_config_is_used() -> None:
 
 def test_weekend_and_holiday_options() -> None:
     # A six-day week without public holidays: Saturday counts, the 国庆 Wednesday too.
-    cal = parse_calendar({"working_hours": "09:00-17:00", "weekend": ["sun"], "holidays": "none"}, "x")
+    cal = parse_calendar(
+        {"working_hours": "09:00-17:00", "weekend": ["sun"], "holidays": "none"}, "x"
+    )
     assert cal.is_workday(date(2025, 9, 27)) and cal.is_workday(date(2025, 10, 1))
     assert not cal.is_workday(date(2025, 9, 28))
     assert cal.knows_year(2035)

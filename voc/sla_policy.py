@@ -209,11 +209,11 @@ def parse_sla_config(
         raise ValueError(f"{where}: 未知键 / unknown key(s): {', '.join(unknown)}")
     raw_calendar = table.get("calendar", {})
     now = now or datetime.now(UTC)
-    calendar = parse_calendar(raw_calendar, f"{where}.calendar")
+    calendar = parse_calendar(raw_calendar, f"{origin}: [cases.sla.calendar]")
     try:
         calendar.check_year(now.astimezone(calendar.zone).year)
     except CalendarYearError as exc:
-        raise CalendarYearError(f"{where}.calendar: {exc}") from None
+        raise CalendarYearError(f"{origin}: [cases.sla.calendar]: {exc}") from None
     per_day = calendar.minutes_per_day
     default_due_soon = _due_soon(
         table.get("due_soon", DEFAULT_DUE_SOON), f"{where} due_soon", per_day
