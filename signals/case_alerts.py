@@ -65,6 +65,7 @@ class CaseAlert:
     case_id: int | str
     clock: str
     state: str
+    priority: str
     team: str | None
     message: AlertMessage
     due_at: datetime | None
@@ -163,14 +164,18 @@ def sla_alerts(
             if clock is None:
                 continue
             message = case_message(case, status, clock, state, sla.calendar.timezone, dashboard_url)
-            alerts.append(CaseAlert(case.case_id, name, state, case.team, message, clock.due_at))
+            alerts.append(
+                CaseAlert(
+                    case.case_id, name, state, case.priority, case.team, message, clock.due_at
+                )
+            )
     alerts.sort(key=_urgency_key)
     return alerts, problems
 
 
 def _urgency_key(alert: CaseAlert) -> tuple:
     due = alert.due_at or datetime.max.replace(tzinfo=UTC)
-    return (_URGENCY[alert.state], alert.message.severity != "critical", due, str(alert.case_id))
+    return (_URGENCY[alert.state], alert.priority, due, str(alert.case_id))
 
 
 def send_case_alerts(
