@@ -8,9 +8,11 @@ Working hours 09:00–12:00 and 13:00–18:00 (480 minutes a day, so a business 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -372,3 +374,18 @@ def test_team_channels_must_be_configured_alert_channels() -> None:
         "voc.toml: [cases.teams.售后] channels: 未配置的告警渠道 / unknown channel "
         "'after_sales'; [alerts.channels] 已有 / configured: aftersales"
     )
+
+
+def test_the_documented_example_loads() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "sla.md"
+    block = re.search(r"```toml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)[1]
+    raw = tomllib.loads(block)["cases"]
+    sla = parse_sla_config(raw["sla"], "docs/sla.md", LOAD)
+    assert [p.name for p in sla.policies] == ["投诉平台", "工单 P1/P2", "其他"]
+    assert sla.calendar.minutes_per_day == 450
+    assert [p.first_response for p in sla.policies] == [120, 240, 450]
+    assert sla.policies[1].due_soon.window(240) == 60
+    assert not sla.calendar.is_workday(date(2025, 12, 31))
+    assert parse_team_channels(raw["teams"], ["cx_feishu"], "docs/sla.md") == {
+        "售后": ("cx_feishu",)
+    }
