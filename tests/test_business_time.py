@@ -11,6 +11,7 @@ matter, as the State Council set them for 2025:
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import chinese_calendar
@@ -177,3 +178,29 @@ def test_bad_calendar_tables_are_named(table: dict, message: str) -> None:
         parse_calendar(table, "voc.toml: [cases.sla.calendar]")
     assert str(err.value).startswith("voc.toml: [cases.sla.calendar]: ")
     assert message in str(err.value)
+
+
+def _reference_minutes(start: datetime, end: datetime) -> float:
+    """Day by day with the package's own is_workday: slow and obviously right."""
+    total, day = 0.0, start.date()
+    while day <= end.date():
+        if chinese_calendar.is_workday(day):
+            for lo, hi in (("09:00", "12:00"), ("13:00", "18:00")):
+                a = max(start, at(day.isoformat(), lo))
+                b = min(end, at(day.isoformat(), hi))
+                total += max(0.0, (b - a).total_seconds() / 60)
+        day += timedelta(days=1)
+    return total
+
+
+def test_fast_counting_matches_day_by_day_counting(cal: WorkingCalendar) -> None:
+    rng = random.Random(16)
+    base = at("2025-09-15", "00:00")
+    for _ in range(300):
+        start = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
+        end = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 25))
+        expected = _reference_minutes(start, end)
+        assert cal.business_minutes(start, end) == pytest.approx(expected), (start, end)
+        if expected > 0:
+            due = cal.add_business_minutes(start, expected)
+            assert due <= end and cal.business_minutes(start, due) == pytest.approx(expected)

@@ -17,7 +17,8 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,11 +52,6 @@ def _package_version() -> str:
         return "?"
 
 
-def _minutes(start: datetime, end: datetime) -> float:
-    # Aware datetimes sharing a tzinfo subtract as wall times; UTC makes it exact.
-    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60
-
-
 @dataclass(frozen=True)
 class WorkingCalendar:
     """When the business clock runs.
@@ -83,13 +79,16 @@ class WorkingCalendar:
     _workday_cache: dict[date, bool] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )
+    _prefix_cache: dict[int, list[int]] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         """The calendar's time zone."""
         return ZoneInfo(self.timezone)
 
-    @property
+    @cached_property
     def minutes_per_day(self) -> float:
         """Working minutes of one working day (what a business ``1d`` means)."""
         return sum(_window_minutes(start, end) for start, end in self.windows)
@@ -154,20 +153,43 @@ class WorkingCalendar:
                 return day
         raise ValueError(f"no working day within {_MAX_IDLE_DAYS} days after {day}")
 
-    def _day_windows(self, day: date) -> list[tuple[datetime, datetime]]:
+    @cached_property
+    def _spans(self) -> tuple[tuple[float, float], ...]:
+        # Working windows as minutes after local midnight (24:00 = 1440).
+        return tuple(
+            (_clock_minutes(start), 1440.0 if end == time.max else _clock_minutes(end))
+            for start, end in self.windows
+        )
+
+    def _local(self, moment: datetime) -> datetime:
+        # Working hours are wall-clock hours: arithmetic is on local wall time.
+        return moment.astimezone(self.zone).replace(tzinfo=None)
+
+    def _within(self, day: date, lo: float, hi: float) -> float:
+        """Working minutes of `day` between `lo` and `hi` minutes after midnight."""
         if not self.is_workday(day):
-            return []
-        zone = self.zone
-        out = []
-        for start, end in self.windows:
-            begin = datetime.combine(day, start, zone)
-            finish = (
-                datetime.combine(day + timedelta(days=1), time(0), zone)
-                if end == time.max
-                else datetime.combine(day, end, zone)
-            )
-            out.append((begin, finish))
-        return out
+            return 0.0
+        return sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in self._spans)
+
+    def _year_prefix(self, year: int) -> list[int]:
+        prefix = self._prefix_cache.get(year)
+        if prefix is None:
+            first, count, prefix = date(year, 1, 1), 0, [0]
+            for n in range((date(year + 1, 1, 1) - first).days):
+                count += self.is_workday(first + timedelta(days=n))
+                prefix.append(count)
+            self._prefix_cache[year] = prefix
+        return prefix
+
+    def workdays_between(self, first: date, last: date) -> int:
+        """How many working days there are from `first` to `last`, both included."""
+        total = 0
+        for year in range(first.year, last.year + 1):
+            prefix = self._year_prefix(year)
+            lo = (first - date(year, 1, 1)).days if year == first.year else 0
+            hi = (last - date(year, 1, 1)).days + 1 if year == last.year else len(prefix) - 1
+            total += prefix[hi] - prefix[lo] if hi > lo else 0
+        return total
 
     def business_minutes(self, start: datetime, end: datetime) -> float:
         """Working minutes between two aware moments (0 when `end` is not after `start`).
@@ -179,15 +201,14 @@ class WorkingCalendar:
         _aware(start, end)
         if end <= start:
             return 0.0
-        zone = self.zone
-        day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
-        total = 0.0
-        while day <= last:
-            for begin, finish in self._day_windows(day):
-                lo, hi = max(begin, start), min(finish, end)
-                if hi > lo:
-                    total += _minutes(lo, hi)
-            day += timedelta(days=1)
+        s, e = self._local(start), self._local(end)
+        lo, hi = _day_minutes(s), _day_minutes(e)
+        if s.date() == e.date():
+            return self._within(s.date(), lo, hi)
+        total = self._within(s.date(), lo, 1440.0) + self._within(e.date(), 0.0, hi)
+        inner_first, inner_last = s.date() + timedelta(days=1), e.date() - timedelta(days=1)
+        if inner_first <= inner_last:
+            total += self.workdays_between(inner_first, inner_last) * self.minutes_per_day
         return total
 
     def add_business_minutes(self, start: datetime, minutes: float) -> datetime:
@@ -206,22 +227,25 @@ class WorkingCalendar:
         if minutes == 0:
             return start
         remaining = float(minutes)
-        day = start.astimezone(self.zone).date()
+        local = self._local(start)
+        day, lo = local.date(), _day_minutes(local)
         idle = 0
         while True:
-            windows = self._day_windows(day)
-            for begin, finish in windows:
-                lo = max(begin, start)
-                if finish <= lo:
-                    continue
-                span = _minutes(lo, finish)
-                if remaining <= span:
-                    return (lo + timedelta(minutes=remaining)).astimezone(start.tzinfo)
-                remaining -= span
-            idle = 0 if windows else idle + 1
-            if idle > _MAX_IDLE_DAYS:
-                raise ValueError(f"no working time within {_MAX_IDLE_DAYS} days after {day}")
-            day += timedelta(days=1)
+            if self.is_workday(day):
+                idle = 0
+                for begin, finish in self._spans:
+                    begin = max(begin, lo)
+                    if finish <= begin:
+                        continue
+                    if remaining <= finish - begin:
+                        wall = datetime.combine(day, time(0)) + timedelta(minutes=begin + remaining)
+                        return wall.replace(tzinfo=self.zone).astimezone(start.tzinfo)
+                    remaining -= finish - begin
+            else:
+                idle += 1
+                if idle > _MAX_IDLE_DAYS:
+                    raise ValueError(f"no working time within {_MAX_IDLE_DAYS} days after {day}")
+            day, lo = day + timedelta(days=1), 0.0
 
 
 def _aware(*moments: datetime) -> None:
@@ -231,8 +255,15 @@ def _aware(*moments: datetime) -> None:
 
 
 def _window_minutes(start: time, end: time) -> float:
-    end_minutes = 24 * 60 if end == time.max else end.hour * 60 + end.minute
-    return end_minutes - (start.hour * 60 + start.minute)
+    return (1440.0 if end == time.max else _clock_minutes(end)) - _clock_minutes(start)
+
+
+def _clock_minutes(moment: time) -> float:
+    return moment.hour * 60 + moment.minute + moment.second / 60
+
+
+def _day_minutes(moment: datetime) -> float:
+    return _clock_minutes(moment.time()) + moment.microsecond / 60_000_000
 
 
 # --- config ------------------------------------------------------------------------------

@@ -221,11 +221,18 @@ def sla_status(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     business = policy.time == "business"
+    measured: dict[tuple[datetime, datetime], float] = {}
 
     def measure(start: datetime, end: datetime) -> float:
-        if business:
-            return calendar.business_minutes(start, end)
-        return max(0.0, (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60)
+        # Both clocks and the paused total read the same spans: count each once.
+        key = (start, end)
+        if key not in measured:
+            if business:
+                measured[key] = calendar.business_minutes(start, end)
+            else:
+                seconds = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds()
+                measured[key] = max(0.0, seconds / 60)
+        return measured[key]
 
     def add(start: datetime, minutes: float) -> datetime:
         if business:
