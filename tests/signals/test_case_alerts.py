@@ -288,3 +288,80 @@ def test_message_for_a_paused_clock_has_no_due_time(sla: SlaConfig) -> None:
     message = case_message(case, status, clock, "due_soon", "Asia/Shanghai")
     assert message.window == "解决已暂停"
     assert message.scope == "工单 #40 · 负责人 未分配 · 团队 售后"
+
+
+def test_deliver_case_alerts_over_a_real_store(
+    case_engine,
+    make_receiver: Callable[[], Receiver],  # noqa: F811
+    sla: SlaConfig,
+    tmp_path: Path,
+) -> None:
+    from voc.cases import CaseOpening, CaseVoice
+    from warehouse.case_store import CaseStore
+
+    aftersales, ops = make_receiver(), make_receiver()
+    config = alert_config(
+        {"aftersales": aftersales, "ops": ops}, routes=[{"kind": "sla", "channels": ["ops"]}]
+    )
+    teams = {"售后": ("aftersales",)}
+    store = CaseStore(case_engine)
+    opened = at("2025-09-30", "16:00").astimezone(UTC)
+
+    def opening(doc: str, team: str, priority: str) -> CaseOpening:
+        voice = CaseVoice(doc, "demo_helpdesk", "ticket", opened, f"{doc}：快递三天没到，客服不回")
+        return CaseOpening(
+            f"doc:{doc}", "negative_ticket", f"物流慢 {doc}", (voice,), priority,
+            team=team, channel="ticket", source="demo_helpdesk",
+        )  # fmt: skip
+
+    store.open_cases(
+        [opening("d1", "售后", "P3"), opening("d2", "物流", "P1"), opening("d3", "售后", "P3")],
+        opened,
+    )
+    ids = {c.title: c.case_id for c in store.list_cases(_open_filter())}
+    paused = store.get(ids["物流慢 d3"])
+    paused = store.move(
+        paused.case_id, "acknowledged", "张三", paused.version, at=at("2025-10-09", "09:10")
+    )
+    store.move(
+        paused.case_id, "waiting_customer", "张三", paused.version, at=at("2025-10-09", "09:20")
+    )
+    db = tmp_path / "w.duckdb"
+
+    from signals.case_alerts import deliver_case_alerts
+
+    def send(now: datetime, **kw: Any):
+        return deliver_case_alerts(store, db, config, sla, teams, now=now, env={}, **kw)
+
+    first = send(at("2025-10-09", "10:00"), max_alerts=1)
+    assert (first.n_open, first.n_alerts, first.n_deferred) == (3, 2, 1)
+    assert first.counts["sent"] == 1 and first.problems == []
+    (request,) = ops.requests  # the P1 case first
+    assert request.json["alert_id"] == f"sla:{ids['物流慢 d2']}:first_response:due_soon"
+    assert [v["text"] for v in request.json["verbatims"]] == ["d2：快递三天没到，客服不回"]
+
+    second = send(at("2025-10-09", "10:05"), max_alerts=1)
+    assert second.n_deferred == 0 and second.counts["sent"] == 1
+    assert [r.json["alert_id"] for r in aftersales.requests] == [
+        f"sla:{ids['物流慢 d1']}:first_response:due_soon"
+    ]
+
+    breached = send(at("2025-10-09", "11:30"))
+    assert breached.counts["sent"] == 2
+    again = send(at("2025-10-09", "11:45"))
+    assert again.counts["sent"] == 0 and again.counts["skipped"] == 2
+    assert [r.json["alert_id"].rsplit(":", 1)[1] for r in ops.requests] == ["due_soon", "breached"]
+    assert len(aftersales.requests) == 2
+
+    # A reply stops the first-response clock: the case is no longer alerted.
+    case = store.get(ids["物流慢 d1"])
+    store.record_reply(case.case_id, "张三", case.version, at=at("2025-10-09", "11:50"))
+    later = send(at("2025-10-09", "12:00"))
+    assert later.n_alerts == 1 and later.counts["skipped"] == 1
+
+
+def _open_filter():
+    from voc.cases import OPEN_STATUSES
+    from warehouse.case_store import CaseFilters
+
+    return CaseFilters(statuses=OPEN_STATUSES)
