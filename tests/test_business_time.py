@@ -22,6 +22,7 @@ from voc.business_time import (
     WorkingCalendar,
     known_package_years,
     parse_calendar,
+    parse_calendar_config,
 )
 
 CST = timezone(timedelta(hours=8))
@@ -34,7 +35,7 @@ def at(day: str, hm: str) -> datetime:
 
 @pytest.fixture(scope="module")
 def cal() -> WorkingCalendar:
-    return parse_calendar(HOURS, "test.toml: [cases.sla.calendar]")
+    return parse_calendar(HOURS, "test.toml: [cases.calendar]")
 
 
 def test_the_package_agrees_with_the_days_these_tests_assume(cal: WorkingCalendar) -> None:
@@ -115,9 +116,9 @@ def test_a_year_the_package_does_not_know_is_an_error_at_load_and_in_use() -> No
     years = known_package_years()
     assert (years[0], years[-1]) == (2004, 2026)
     with pytest.raises(CalendarYearError) as err:
-        parse_calendar(HOURS, "voc.toml: [cases.sla.calendar]", need=[2026, 2027])
+        parse_calendar(HOURS, "voc.toml: [cases.calendar]", need=[2026, 2027])
     message = str(err.value)
-    assert message.startswith("voc.toml: [cases.sla.calendar]: ")
+    assert message.startswith("voc.toml: [cases.calendar]: ")
     assert "2027" in message and "2004–2026" in message
     assert "extra_holidays" in message and "extra_workdays" in message
     loaded = parse_calendar(HOURS, "x", need=[2026])
@@ -175,8 +176,8 @@ def test_weekend_and_holiday_options() -> None:
 )
 def test_bad_calendar_tables_are_named(table: dict, message: str) -> None:
     with pytest.raises(ValueError) as err:
-        parse_calendar(table, "voc.toml: [cases.sla.calendar]")
-    assert str(err.value).startswith("voc.toml: [cases.sla.calendar]: ")
+        parse_calendar(table, "voc.toml: [cases.calendar]")
+    assert str(err.value).startswith("voc.toml: [cases.calendar]: ")
     assert message in str(err.value)
 
 
@@ -204,3 +205,19 @@ def test_fast_counting_matches_day_by_day_counting(cal: WorkingCalendar) -> None
         if expected > 0:
             due = cal.add_business_minutes(start, expected)
             assert due <= end and cal.business_minutes(start, due) == pytest.approx(expected)
+
+
+def test_calendar_config_needs_the_current_year() -> None:
+    default = parse_calendar_config(None, "voc.toml", datetime(2025, 9, 29, tzinfo=CST))
+    assert default.windows == ((time(9), time(18)),) and default.minutes_per_day == 540
+    assert default.weekend == {6, 7} and default.holidays == "cn"
+    with pytest.raises(CalendarYearError) as err:
+        parse_calendar_config(HOURS, "voc.toml", datetime(2027, 1, 4, tzinfo=CST))
+    assert str(err.value).startswith("voc.toml: [cases.calendar]: 节假日日历不含 2027 年")
+    # New Year's Eve 2026 at 23:00 UTC is already 2027 in Shanghai.
+    with pytest.raises(CalendarYearError, match="2027"):
+        parse_calendar_config({}, "voc.toml", datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
+    given = {"extra_holidays": ["2027-01-01"]}
+    assert parse_calendar_config(given, "voc.toml", datetime(2027, 1, 4, tzinfo=CST)).knows_year(
+        2027
+    )

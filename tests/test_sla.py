@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from voc.business_time import CalendarYearError
+from voc.business_time import CalendarYearError, parse_calendar_config
+from voc.case_config import parse_case_config
 from voc.cases import Case, CaseEvent
 from voc.sla import (
     SlaConfig,
@@ -25,7 +26,6 @@ from voc.sla import (
     first_response_at,
     parse_duration,
     parse_sla_config,
-    parse_team_channels,
     sla_status,
 )
 
@@ -36,7 +36,7 @@ CONFIG = """
 [cases.sla]
 due_soon = "25%"
 
-[cases.sla.calendar]
+[cases.calendar]
 timezone = "Asia/Shanghai"
 working_hours = ["09:00-12:00", "13:00-18:00"]
 
@@ -68,7 +68,9 @@ def at(day: str, hm: str) -> datetime:
 
 
 def load(text: str = CONFIG, now: datetime = LOAD) -> SlaConfig:
-    return parse_sla_config(tomllib.loads(text)["cases"]["sla"], "voc.toml", now)
+    raw = tomllib.loads(text).get("cases", {})
+    calendar = parse_calendar_config(raw.get("calendar"), "voc.toml", now)
+    return parse_sla_config(raw.get("sla"), "voc.toml", calendar, now)
 
 
 @pytest.fixture(scope="module")
@@ -334,9 +336,14 @@ def test_bad_sla_tables_are_named() -> None:
         load('[cases.sla]\n[[cases.sla.polices]]\nfirst_response = "1h"\n')
     with pytest.raises(ValueError, match=r"voc.toml: \[cases.sla\] due_soon: 时长不能为负"):
         load('[cases.sla]\ndue_soon = "-5m"\n')
-    with pytest.raises(ValueError, match=r"voc.toml: \[cases.sla.calendar\]: working_hours"):
+    with pytest.raises(ValueError, match=r"voc.toml: \[cases.calendar\]: working_hours"):
+        load('[cases.calendar]\nworking_hours = ["9-18"]\n')
+    with pytest.raises(ValueError, match=r"voc.toml: \[cases.sla\]: 未知键 .*: calendar"):
         load('[cases.sla.calendar]\nworking_hours = ["9-18"]\n')
     assert load("[cases.sla]\n").policies == ()
+    # Without a calendar table: the default one (09:00–18:00, Chinese holidays).
+    default = parse_sla_config({"policies": [{"first_response": "1d"}]}, "voc.toml", now=LOAD)
+    assert default.policies[0].first_response == 540 and default.calendar.holidays == "cn"
 
 
 def test_a_due_time_in_a_year_the_package_does_not_know_fails_at_load() -> None:
@@ -350,42 +357,31 @@ def test_a_due_time_in_a_year_the_package_does_not_know_fails_at_load() -> None:
     assert load(text, datetime(2026, 12, 1, 10, 0, tzinfo=CST)).policies  # fits in 2026
 
     # Running in 2027 is refused for the calendar itself, before any policy.
-    with pytest.raises(CalendarYearError, match=r"^voc.toml: \[cases.sla.calendar\]: .*2027"):
+    with pytest.raises(CalendarYearError, match=r"^voc.toml: \[cases.calendar\]: .*2027"):
         load("[cases.sla]\n", datetime(2027, 3, 1, tzinfo=CST))
+    with pytest.raises(CalendarYearError, match=r"^voc.toml: \[cases.calendar\]: .*2027"):
+        parse_sla_config({}, "voc.toml", now=datetime(2027, 3, 1, tzinfo=CST))
 
     # Giving 2027's days in the config lets it load, and they are used.
     given = text.replace(
         "[cases.sla]\n",
-        '[cases.sla]\n[cases.sla.calendar]\nextra_holidays = ["2027-01-01"]\n',
+        '[cases.calendar]\nextra_holidays = ["2027-01-01"]\n[cases.sla]\n',
     )
     sla = load(given, datetime(2026, 12, 24, 10, 0, tzinfo=CST))
     assert not sla.calendar.is_workday(date(2027, 1, 1))
     assert sla.calendar.is_workday(date(2027, 1, 4))
 
 
-def test_team_channels_must_be_configured_alert_channels() -> None:
-    teams = {"售后": {"channels": ["aftersales"], "members": ["张三"]}, "物流": {"lead": "李四"}}
-    assert parse_team_channels(teams, ["aftersales", "ops"], "voc.toml") == {
-        "售后": ("aftersales",)
-    }
-    with pytest.raises(ValueError) as err:
-        parse_team_channels({"售后": {"channels": ["after_sales"]}}, ["aftersales"], "voc.toml")
-    assert str(err.value) == (
-        "voc.toml: [cases.teams.售后] channels: 未配置的告警渠道 / unknown channel "
-        "'after_sales'; [alerts.channels] 已有 / configured: aftersales"
-    )
-
-
 def test_the_documented_example_loads() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs" / "sla.md"
     block = re.search(r"```toml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)[1]
     raw = tomllib.loads(block)["cases"]
-    sla = parse_sla_config(raw["sla"], "docs/sla.md", LOAD)
+    calendar = parse_calendar_config(raw["calendar"], "docs/sla.md", LOAD)
+    sla = parse_sla_config(raw["sla"], "docs/sla.md", calendar, LOAD)
     assert [p.name for p in sla.policies] == ["投诉平台", "工单 P1/P2", "其他"]
     assert sla.calendar.minutes_per_day == 450
     assert [p.first_response for p in sla.policies] == [120, 240, 450]
     assert sla.policies[1].due_soon.window(240) == 60
     assert not sla.calendar.is_workday(date(2025, 12, 31))
-    assert parse_team_channels(raw["teams"], ["cx_feishu"], "docs/sla.md") == {
-        "售后": ("cx_feishu",)
-    }
+    cases = parse_case_config(raw, "docs/sla.md", channel_names={"cx_feishu"})
+    assert cases.teams["售后"].channels == ("cx_feishu",)

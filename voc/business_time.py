@@ -17,7 +17,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -275,7 +275,7 @@ CALENDAR_KEYS = {"timezone", "working_hours", "weekend", "holidays", "extra_holi
 def parse_calendar(
     table: Mapping[str, Any], origin: str, need: Iterable[int] = ()
 ) -> WorkingCalendar:
-    """Build a `WorkingCalendar` from a ``[cases.sla.calendar]`` table.
+    """Build a `WorkingCalendar` from a calendar table (``[cases.calendar]``).
 
     Keys (all optional): ``timezone`` (default ``Asia/Shanghai``), ``working_hours``
     (``["09:00-12:00", "13:30-18:00"]``; default ``["09:00-18:00"]``; ``24:00`` ends a day),
@@ -285,7 +285,7 @@ def parse_calendar(
 
     Args:
         table: The table's contents (``tomllib`` output).
-        origin: Where it came from, for messages (``voc.toml: [cases.sla.calendar]``).
+        origin: Where it came from, for messages (``voc.toml: [cases.calendar]``).
         need: Years the configuration must know (the current one, and any a due time
             computed now can reach); an unknown one is an error.
 
@@ -333,6 +333,31 @@ def parse_calendar(
             calendar.check_year(year)
         except CalendarYearError as exc:
             raise CalendarYearError(f"{origin}: {exc}") from None
+    return calendar
+
+
+def parse_calendar_config(
+    table: Mapping[str, Any] | None, origin: str, now: datetime | None = None
+) -> WorkingCalendar:
+    """Build the working calendar from the ``[cases.calendar]`` table (see `parse_calendar`
+    for its keys); it must know the current year.
+
+    Args:
+        table: The table (None or empty = the defaults: 09:00–18:00, Sat/Sun, ``cn``).
+        origin: The file name, for messages.
+        now: The moment config load happens (default: the current time).
+
+    Raises:
+        ValueError: naming `origin`, the table and the key (`CalendarYearError` when the
+            current year is unknown).
+    """
+    where = f"{origin}: [cases.calendar]"
+    calendar = parse_calendar(table or {}, where)
+    year = (now or datetime.now(UTC)).astimezone(calendar.zone).year
+    try:
+        calendar.check_year(year)
+    except CalendarYearError as exc:
+        raise CalendarYearError(f"{where}: {exc}") from None
     return calendar
 
 

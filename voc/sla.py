@@ -36,7 +36,6 @@ from voc.sla_policy import (
     SlaPolicy,
     parse_duration,
     parse_sla_config,
-    parse_team_channels,
 )
 
 # The policy records and the config parser live in voc.sla_policy (module size); they are
@@ -61,7 +60,6 @@ __all__ = [
     "first_response_at",
     "parse_duration",
     "parse_sla_config",
-    "parse_team_channels",
     "sla_status",
     "status_segments",
 ]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from voc.business_time import CalendarYearError, WorkingCalendar, parse_calendar
+from voc.business_time import CalendarYearError, WorkingCalendar, parse_calendar_config
 from voc.records import CHANNELS
 
 CLOCKS = ("first_response", "resolution")
@@ -122,7 +122,7 @@ class SlaConfig:
 
 # --- config ------------------------------------------------------------------------------
 
-_SLA_KEYS = {"calendar", "policies", "due_soon"}
+_SLA_KEYS = {"policies", "due_soon"}
 _POLICY_KEYS = {"name", "channel", "priority", "source", "first_response", "resolution", "time",
                 "due_soon"}  # fmt: skip
 
@@ -185,35 +185,36 @@ def _names(value: Any, where: str, allowed: Sequence[str] | None = None) -> tupl
 
 
 def parse_sla_config(
-    table: Mapping[str, Any], origin: str, now: datetime | None = None
+    table: Mapping[str, Any] | None,
+    origin: str,
+    calendar: WorkingCalendar | None = None,
+    now: datetime | None = None,
 ) -> SlaConfig:
     """Build an `SlaConfig` from the ``[cases.sla]`` table (see docs/sla.md).
 
-    The calendar must know the current year and every day a due time computed `now` can
-    reach (`now` defaults to the current time): otherwise a `CalendarYearError` names the
-    year and the policy.
+    Every day a due time computed `now` can reach must be known to `calendar`: a
+    ten-working-day target loaded on 2026-12-24 needs 2027, else a `CalendarYearError`
+    names the year and the policy.
 
     Args:
-        table: The ``[cases.sla]`` table (``tomllib`` output); empty = no policies.
+        table: The ``[cases.sla]`` table (``tomllib`` output); None or empty = no policies.
         origin: The file name, for messages.
-        now: The moment config load happens (tests pass one).
+        calendar: The working calendar (``[cases.calendar]``, `parse_calendar_config`);
+            None = the default one (09:00–18:00, Sat/Sun off, Chinese holidays).
+        now: The moment config load happens (default: the current time).
 
     Raises:
         ValueError: naming `origin`, the table and the key.
     """
     where = f"{origin}: [cases.sla]"
+    table = {} if table is None else table
     if not isinstance(table, Mapping):
         raise ValueError(f"{where}: 应为表 / must be a table")
     unknown = sorted(set(table) - _SLA_KEYS)
     if unknown:
         raise ValueError(f"{where}: 未知键 / unknown key(s): {', '.join(unknown)}")
-    raw_calendar = table.get("calendar", {})
     now = now or datetime.now(UTC)
-    calendar = parse_calendar(raw_calendar, f"{origin}: [cases.sla.calendar]")
-    try:
-        calendar.check_year(now.astimezone(calendar.zone).year)
-    except CalendarYearError as exc:
-        raise CalendarYearError(f"{origin}: [cases.sla.calendar]: {exc}") from None
+    calendar = calendar or parse_calendar_config({}, origin, now)
     per_day = calendar.minutes_per_day
     default_due_soon = _due_soon(
         table.get("due_soon", DEFAULT_DUE_SOON), f"{where} due_soon", per_day
@@ -284,39 +285,3 @@ def _check_reach(policy: SlaPolicy, calendar: WorkingCalendar, now: datetime, at
             calendar.add_business_minutes(now, limit)
         except CalendarYearError as exc:
             raise CalendarYearError(f"{at} {key}: {exc}") from None
-
-
-def parse_team_channels(
-    teams: Mapping[str, Any], channel_names: Iterable[str], origin: str
-) -> dict[str, tuple[str, ...]]:
-    """The alert channels of each team, from ``[cases.teams.<team>] channels = [...]``.
-
-    Only the ``channels`` key is read (other keys of a team table belong to other parts);
-    a team without it gets its SLA alerts by the ``[alerts]`` routes.
-
-    Args:
-        teams: The ``[cases.teams]`` table.
-        channel_names: The channels configured under ``[alerts.channels]``.
-        origin: The file name, for messages.
-
-    Raises:
-        ValueError: a channel that is not configured, naming the team and the configured ones.
-    """
-    if not isinstance(teams, Mapping):
-        raise ValueError(f"{origin}: [cases.teams]: 应为表 / must be a table")
-    known = set(channel_names)
-    out: dict[str, tuple[str, ...]] = {}
-    for team, spec in teams.items():
-        where = f"{origin}: [cases.teams.{team}] channels"
-        if not isinstance(spec, Mapping) or "channels" not in spec:
-            continue
-        names = _names(spec["channels"], where) if spec["channels"] != [] else ()
-        for name in names:
-            if name not in known:
-                configured = ", ".join(sorted(known)) or "无 / none"
-                raise ValueError(
-                    f"{where}: 未配置的告警渠道 / unknown channel {name!r}; "
-                    f"[alerts.channels] 已有 / configured: {configured}"
-                )
-        out[team] = names
-    return out

@@ -22,21 +22,26 @@ from signals.case_alerts import (
     CaseAlert,
     alert_id,
     case_message,
+    deliver_case_alerts,
     send_case_alerts,
     sla_alerts,
 )
 from tests.notify.conftest import Receiver, make_receiver  # noqa: F401 (fixture)
 from voc.alert_settings import AlertConfig, parse_alert_config
-from voc.cases import Case, CaseEvent
+from voc.business_time import parse_calendar_config
+from voc.case_config import TeamConfig
+from voc.cases import OPEN_STATUSES, Case, CaseEvent, CaseOpening, CaseVoice
 from voc.sla import SlaConfig, case_sla, parse_sla_config
+from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import open_warehouse
 from warehouse.deliveries import delivered_pairs, held_or_failed, save_deliveries
 
 CST = timezone(timedelta(hours=8))
 SLA = """
-[cases.sla]
-[cases.sla.calendar]
+[cases.calendar]
 working_hours = ["09:00-12:00", "13:00-18:00"]
+
+[cases.sla]
 
 [[cases.sla.policies]]
 name = "工单"
@@ -60,9 +65,9 @@ def at(day: str, hm: str) -> datetime:
 
 @pytest.fixture(scope="module")
 def sla() -> SlaConfig:
-    return parse_sla_config(
-        tomllib.loads(SLA)["cases"]["sla"], "voc.toml", at("2025-09-29", "09:00")
-    )
+    raw, now = tomllib.loads(SLA)["cases"], at("2025-09-29", "09:00")
+    calendar = parse_calendar_config(raw["calendar"], "voc.toml", now)
+    return parse_sla_config(raw["sla"], "voc.toml", calendar, now)
 
 
 def alert_config(channels: dict[str, Receiver], **alerts: Any) -> AlertConfig:
@@ -146,7 +151,7 @@ def test_due_soon_then_breached_each_sent_once_to_the_owners_team(
         routes=[{"kind": "sla", "channels": ["ops"]}],
         dashboard_url="http://dash.example:8501",
     )
-    teams = {"售后": ("aftersales",)}
+    teams = {"售后": TeamConfig("售后", ("aftersales",)), "物流": TeamConfig("物流")}
     opened = at("2025-09-30", "16:00")
     cases = with_events(
         make_case(7, opened),  # 售后: its team's channel
@@ -296,14 +301,11 @@ def test_deliver_case_alerts_over_a_real_store(
     sla: SlaConfig,
     tmp_path: Path,
 ) -> None:
-    from voc.cases import CaseOpening, CaseVoice
-    from warehouse.case_store import CaseStore
-
     aftersales, ops = make_receiver(), make_receiver()
     config = alert_config(
         {"aftersales": aftersales, "ops": ops}, routes=[{"kind": "sla", "channels": ["ops"]}]
     )
-    teams = {"售后": ("aftersales",)}
+    teams = {"售后": TeamConfig("售后", ("aftersales",)), "物流": TeamConfig("物流")}
     store = CaseStore(case_engine)
     opened = at("2025-09-30", "16:00").astimezone(UTC)
 
@@ -327,8 +329,6 @@ def test_deliver_case_alerts_over_a_real_store(
         paused.case_id, "waiting_customer", "张三", paused.version, at=at("2025-10-09", "09:20")
     )
     db = tmp_path / "w.duckdb"
-
-    from signals.case_alerts import deliver_case_alerts
 
     def send(now: datetime, **kw: Any):
         return deliver_case_alerts(store, db, config, sla, teams, now=now, env={}, **kw)
@@ -360,8 +360,5 @@ def test_deliver_case_alerts_over_a_real_store(
     assert later.n_alerts == 1 and later.counts["skipped"] == 1
 
 
-def _open_filter():
-    from voc.cases import OPEN_STATUSES
-    from warehouse.case_store import CaseFilters
-
+def _open_filter() -> CaseFilters:
     return CaseFilters(statuses=OPEN_STATUSES)
