@@ -266,6 +266,35 @@ def test_quiet_hours_hold_a_warning_and_let_a_p1_breach_through(
         con.close()
 
 
+def test_a_warning_held_overnight_goes_out_in_the_morning(
+    make_receiver: Callable[[], Receiver],  # noqa: F811
+    sla: SlaConfig,
+    tmp_path: Path,
+) -> None:
+    # Opened Thu 10-09 14:30: by 18:00 it has used 210 of its 240 working minutes, and the
+    # business clock stands still overnight, so it stays due soon until Friday 09:00.
+    hook = make_receiver()
+    config = alert_config({"hook": hook}, quiet_hours="22:00-08:00", timezone="Asia/Shanghai")
+    cases = with_events(make_case(50, at("2025-10-09", "14:30"), team=None))
+    con = open_warehouse(tmp_path / "w.duckdb")
+    try:
+        for now, status in (
+            (at("2025-10-09", "23:00"), "held"),
+            (at("2025-10-10", "07:30"), "held"),
+            (at("2025-10-10", "08:30"), "sent"),
+            (at("2025-10-10", "08:45"), "skipped"),
+        ):
+            alerts, _ = sla_alerts(cases, sla, now)
+            assert summary(run(alerts, config, {}, con, now)) == [
+                ("sla:50:first_response:due_soon", "hook", status)
+            ], now
+        assert [r.json["statistic"] for r in hook.requests] == [
+            "剩余 30 分钟（工作时间），策略 工单"
+        ]
+    finally:
+        con.close()
+
+
 def test_a_case_in_an_unknown_year_is_a_problem_not_a_stop(sla: SlaConfig) -> None:
     cases = with_events(
         make_case(30, at("2003-06-02", "10:00")),  # before the package's first year
