@@ -26,12 +26,13 @@ from signals.case_alerts import (
     send_case_alerts,
     sla_alerts,
 )
-from tests.notify.conftest import Receiver, make_receiver  # noqa: F401 (fixture)
+from tests.notify.conftest import Receiver, make_receiver, receiver  # noqa: F401 (fixtures)
 from voc.alert_settings import AlertConfig, parse_alert_config
 from voc.business_time import parse_calendar_config
 from voc.case_config import TeamConfig
 from voc.cases import OPEN_STATUSES, Case, CaseEvent, CaseOpening, CaseVoice
 from voc.sla import SlaConfig, case_sla, parse_sla_config
+from warehouse.case_db import StoreUnavailable, connect_store
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import open_warehouse
 from warehouse.deliveries import delivered_pairs, held_or_failed, save_deliveries
@@ -391,3 +392,17 @@ def test_deliver_case_alerts_over_a_real_store(
 
 def _open_filter() -> CaseFilters:
     return CaseFilters(statuses=OPEN_STATUSES)
+
+
+def test_an_unreachable_store_raises_and_records_nothing(
+    receiver: Receiver,  # noqa: F811
+    sla: SlaConfig,
+    tmp_path: Path,
+) -> None:
+    # Port 1 on localhost refuses at once: the PostgreSQL server is down.
+    store = CaseStore(connect_store("postgresql+psycopg://voc@127.0.0.1:1/voc"))
+    config = alert_config({"hook": receiver})
+    db = tmp_path / "w.duckdb"
+    with pytest.raises(StoreUnavailable):
+        deliver_case_alerts(store, db, config, sla, {}, now=at("2025-10-09", "10:00"), env={})
+    assert receiver.requests == [] and not db.exists()
