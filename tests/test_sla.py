@@ -292,6 +292,31 @@ def test_events_after_now_and_naive_now() -> None:
     assert before.first_response_at is None and before.clock("first_response").running
     with pytest.raises(ValueError, match="timezone-aware"):
         case_sla(sla, log.case(), log.events, datetime(2025, 10, 9, 10))
+    # Judged at 10:30, a reply at 11:40 has not happened: the 10:20 acknowledgement counts.
+    log = (
+        Log(at("2025-09-30", "16:00"))
+        .move(at("2025-10-09", "10:20"), "acknowledged")
+        .reply(at("2025-10-09", "11:40"))
+    )
+    assert status_at(sla, log, at("2025-10-09", "10:30")).first_response_at == at(
+        "2025-10-09", "10:20"
+    )
+
+
+def test_without_events_the_case_fields_are_used() -> None:
+    sla = load()
+    closed = make_case(
+        at("2025-09-30", "16:00"),
+        "closed",
+        updated_at=at("2025-10-09", "10:00"),
+        first_response_at=at("2025-10-09", "09:30"),
+    )
+    status = case_sla(sla, closed, [], at("2025-10-20", "10:00"))
+    first, resolution = status.clocks
+    assert first.met and first.stopped_at == at("2025-10-09", "09:30")
+    assert first.elapsed_minutes == 150
+    assert resolution.met and resolution.stopped_at == at("2025-10-09", "10:00")
+    assert resolution.elapsed_minutes == 180 and status.alert_states() == []
 
 
 def test_durations() -> None:

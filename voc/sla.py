@@ -187,11 +187,18 @@ def first_response_at(case: CaseLike, events: Iterable[EventLike]) -> datetime |
 def status_segments(
     case: CaseLike, events: Iterable[EventLike], now: datetime
 ) -> list[tuple[datetime, datetime, str]]:
-    """(start, end, status) spans from opening to `now`, from the events' status moves."""
+    """(start, end, status) spans from opening to `now`, from the events' status moves.
+
+    The events are the record; only when they carry no status move at all (none were
+    given) is the case's own status taken to hold since its ``updated_at``.
+    """
     spans: list[tuple[datetime, str]] = [(case.opened_at, "new")]
     for event in sorted(events, key=lambda e: e.seq):
         if event.to_status and event.to_status != spans[-1][1] and event.at <= now:
             spans.append((max(event.at, spans[-1][0]), event.to_status))
+    changed = getattr(case, "updated_at", None) or now
+    if len(spans) == 1 and case.status != "new" and changed <= now:
+        spans.append((max(changed, spans[-1][0]), case.status))
     ends = [start for start, _ in spans[1:]] + [max(now, spans[-1][0])]
     return [(start, end, status) for (start, status), end in zip(spans, ends, strict=True)]
 
@@ -237,6 +244,7 @@ def sla_status(
             return calendar.add_business_minutes(start, max(minutes, 0.0))
         return start + timedelta(minutes=max(minutes, 0.0))
 
+    events = [e for e in events if e.at <= now]  # judged as things stood at `now`
     segments = status_segments(case, events, now)
     responded = first_response_at(case, events)
     if responded is not None and responded > now:

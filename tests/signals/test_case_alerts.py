@@ -157,8 +157,8 @@ def test_due_soon_then_breached_each_sent_once_to_the_owners_team(
     cases = with_events(
         make_case(7, opened),  # 售后: its team's channel
         make_case(8, opened, team="物流", priority="P1"),  # no channels: by the routes
-        make_case(9, opened, priority="P1"),  # closed unanswered: no alert
-        make_case(10, opened),  # waiting on the customer: paused
+        make_case(9, opened, "closed", priority="P1"),  # closed unanswered: no alert
+        make_case(10, opened, "waiting_customer"),  # waiting on the customer: paused
         moves={
             9: [(at("2025-10-09", "09:05"), "closed")],
             10: [
