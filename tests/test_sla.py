@@ -70,7 +70,7 @@ def at(day: str, hm: str) -> datetime:
 def load(text: str = CONFIG, now: datetime = LOAD) -> SlaConfig:
     raw = tomllib.loads(text).get("cases", {})
     calendar = parse_calendar_config(raw.get("calendar"), "voc.toml", now)
-    return parse_sla_config(raw.get("sla"), "voc.toml", calendar, now)
+    return parse_sla_config(raw.get("sla"), "voc.toml", calendar=calendar, now=now)
 
 
 @pytest.fixture(scope="module")
@@ -402,7 +402,7 @@ def test_the_documented_example_loads() -> None:
     block = re.search(r"```toml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)[1]
     raw = tomllib.loads(block)["cases"]
     calendar = parse_calendar_config(raw["calendar"], "docs/sla.md", LOAD)
-    sla = parse_sla_config(raw["sla"], "docs/sla.md", calendar, LOAD)
+    sla = parse_sla_config(raw["sla"], "docs/sla.md", calendar=calendar, now=LOAD)
     assert [p.name for p in sla.policies] == ["投诉平台", "工单 P1/P2", "其他"]
     assert sla.calendar.minutes_per_day == 450
     assert [p.first_response for p in sla.policies] == [120, 240, 450]

@@ -187,6 +187,7 @@ def _names(value: Any, where: str, allowed: Sequence[str] | None = None) -> tupl
 def parse_sla_config(
     table: Mapping[str, Any] | None,
     origin: str,
+    *,
     calendar: WorkingCalendar | None = None,
     now: datetime | None = None,
 ) -> SlaConfig:

@@ -68,7 +68,7 @@ def at(day: str, hm: str) -> datetime:
 def sla() -> SlaConfig:
     raw, now = tomllib.loads(SLA)["cases"], at("2025-09-29", "09:00")
     calendar = parse_calendar_config(raw["calendar"], "voc.toml", now)
-    return parse_sla_config(raw["sla"], "voc.toml", calendar, now)
+    return parse_sla_config(raw["sla"], "voc.toml", calendar=calendar, now=now)
 
 
 def alert_config(channels: dict[str, Receiver], **alerts: Any) -> AlertConfig:
