@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 
-from flows.case_tasks import open_cases
+from flows.case_tasks import deliver_sla_alerts, open_cases
+from flows.followup_tasks import deliver_followup_lists_task, plan_followups_task
 from flows.tasks import (
     StageResult,
     deliver_alerts,
@@ -236,6 +237,22 @@ def run_pipeline(
                 settings.runs_dir,
             )
             _record(db_path, run_id, opened)
+        if settings.cases.sla.policies:
+            _record(
+                db_path,
+                run_id,
+                deliver_sla_alerts(
+                    db_path,
+                    store_url(settings),
+                    settings.alerts,
+                    settings.cases.sla,
+                    settings.cases.teams,
+                ),
+            )
+        # 回访: plan the day's calls (resolved cases, orders, periodic tiers), then send
+        # each owner their list once; the case store being down never fails the run.
+        _record(db_path, run_id, plan_followups_task(settings))
+        _record(db_path, run_id, deliver_followup_lists_task(settings))
         status = "partial" if source_errors else "ok"
     finally:
         with warehouse(db_path) as con:

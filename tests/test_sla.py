@@ -173,7 +173,7 @@ def test_breach_is_dated_when_the_target_was_reached(sla: SlaConfig) -> None:
     assert status.alert_states() == [("first_response", "breached")]
 
 
-def test_first_response_is_the_first_reply_else_the_first_move_out_of_new(sla: SlaConfig) -> None:
+def test_first_response_is_the_earliest_reply_or_move_out_of_new(sla: SlaConfig) -> None:
     opened, now = at("2025-09-30", "16:00"), at("2025-10-09", "15:00")
     acked = Log(opened).move(at("2025-10-09", "10:50"), "acknowledged")
     assert first_response_at(acked.case(), acked.events) == at("2025-10-09", "10:50")
@@ -181,14 +181,20 @@ def test_first_response_is_the_first_reply_else_the_first_move_out_of_new(sla: S
     assert first.met and not first.breached and first.state == "met"
     assert first.stopped_at == at("2025-10-09", "10:50") and first.elapsed_minutes == 230
 
-    # A reply recorded later is the response, not the acknowledgement: 11:40 is too late.
+    # A reply after the acknowledgement does not move the response (the clock never
+    # changes its verdict afterwards, and it agrees with the case's first_response_at).
     replied = (
         Log(opened).move(at("2025-10-09", "10:50"), "acknowledged").reply(at("2025-10-09", "11:40"))
     )
-    assert first_response_at(replied.case(), replied.events) == at("2025-10-09", "11:40")
+    assert first_response_at(replied.case(), replied.events) == at("2025-10-09", "10:50")
     first = status_at(sla, replied, now).clock("first_response")
-    assert first.met and first.breached and first.due_at == at("2025-10-09", "11:00")
-    assert status_at(sla, replied, now).alert_states() == []  # stopped clocks alert no one
+    assert first.met and not first.breached and first.remaining_minutes == 10
+    # A reply before any move is the response; a later acknowledgement changes nothing.
+    early = (
+        Log(opened).reply(at("2025-10-09", "09:30")).move(at("2025-10-09", "10:50"), "acknowledged")
+    )
+    assert first_response_at(early.case(), early.events) == at("2025-10-09", "09:30")
+    assert status_at(sla, early, now).alert_states() == []  # stopped clocks alert no one
 
 
 def test_a_reply_after_hours_is_late_even_though_the_clock_stood_still(sla: SlaConfig) -> None:

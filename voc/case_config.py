@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from voc.business_time import parse_calendar_config
 from voc.case_priority import parse_case_priority
 from voc.case_rules import parse_opening_rules, parse_routing
+from voc.followup_config import parse_followups
 from voc.response_times import parse_response_times
+from voc.sla_policy import SlaConfig, SlaPolicy, parse_sla_config
 
 #: The parts other modules own: sub-table → its parser ``parse_<part>(value, origin)``
 #: (a parser that also takes ``teams=`` gets the parsed teams, to check team names).
@@ -35,7 +38,18 @@ PART_PARSERS: dict[str, Callable[..., Any]] = {
     "routing": parse_routing,
     "priority": parse_case_priority,
     "response_times": parse_response_times,
+    "followups": parse_followups,
+    "calendar": parse_calendar_config,
 }
+
+#: The SLA without a ``[cases.sla]`` table: the practice's "reply within 24 hours", and a
+#: resolution within three days, around the clock (calendar time needs no holiday data, so
+#: a year the calendar package does not know yet cannot stop a settings load).
+DEFAULT_SLA = SlaConfig(
+    policies=(
+        SlaPolicy(name="默认", first_response=24 * 60, resolution=3 * 24 * 60, time="calendar"),
+    )
+)
 PARTS = ("sla", "calendar", "rules", "routing", "priority", "followups", "response_times")
 
 _KEYS = {"database_url", "database_url_env", "merge_days", "teams", *PARTS}
@@ -72,7 +86,7 @@ class CaseConfig:
         merge_days: An opening joins an open case with the same merge key whose newest
             voice is at most this many days older.
         teams: Team name → `TeamConfig`.
-        sla: SLA policies (``[cases.sla]``, `voc.sla`), once wired.
+        sla: SLA policies (``[cases.sla]``, `voc.sla`); without the table `DEFAULT_SLA`.
         calendar: The working calendar (``[cases.calendar]``, `voc.business_time`).
         rules: Opening rules (``[[cases.rules]]``, `voc.case_rules`); None = the defaults.
         routing: Routing rules (``[[cases.routing]]``, `voc.case_rules`).
@@ -86,7 +100,7 @@ class CaseConfig:
     database_url_env: str | None = None
     merge_days: int = 7
     teams: Mapping[str, TeamConfig] = field(default_factory=dict)
-    sla: Any = None
+    sla: SlaConfig = DEFAULT_SLA
     calendar: Any = None
     rules: Any = None
     routing: Any = None
@@ -140,7 +154,7 @@ def parse_case_config(
     teams = _teams(table.get("teams", {}), origin, channel_names)
     parts: dict[str, Any] = {}
     for part in PARTS:
-        if part not in table:
+        if part not in table or part == "sla":
             continue
         parser = PART_PARSERS.get(part)
         if parser is None:
@@ -149,6 +163,11 @@ def parse_case_config(
             parts[part] = parser(table[part], origin, teams=teams)
         else:
             parts[part] = parser(table[part], origin)
+    if "sla" in table:
+        # Business-time targets need the working calendar (the default one when the file
+        # has no [cases.calendar]), which must know the years the due times can reach.
+        calendar = parts.get("calendar") or parse_calendar_config({}, origin)
+        parts["sla"] = parse_sla_config(table["sla"], origin, calendar=calendar)
     return CaseConfig(
         database_url=url,
         database_url_env=env,

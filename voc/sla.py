@@ -2,9 +2,10 @@
 
 Two clocks run per case (both optional per policy):
 
-- ``first_response``: from opening to the first response — the first ``reply`` event, or
-  the first move out of ``new`` to ``acknowledged``/``in_progress`` when no reply was
-  recorded. It stops without a response when the case is resolved or closed first.
+- ``first_response``: from opening to the first response — the earliest ``reply`` event or
+  move out of ``new`` to ``acknowledged``/``in_progress`` (受理 tells the customer the case
+  is taken on), as the case store keeps it. It stops without a response when the case is
+  resolved or closed first.
 - ``resolution``: from opening until the case reaches ``follow_up``, ``resolved`` or
   ``closed``; a reopened case's clock resumes with the minutes it had already used.
 
@@ -168,20 +169,19 @@ class SlaStatus:
 
 
 def first_response_at(case: CaseLike, events: Iterable[EventLike]) -> datetime | None:
-    """The first ``reply`` event, else the first move out of ``new`` to ``acknowledged``
-    or ``in_progress``; the case's own ``first_response_at`` when there are no events."""
-    events = sorted(events, key=lambda e: e.seq)
+    """The earliest ``reply`` event or move out of ``new`` to ``acknowledged`` or
+    ``in_progress`` (the rule `warehouse.case_store` keeps in the case's state, so the queue
+    and the clock agree); the case's own ``first_response_at`` when there are no events."""
+    events = list(events)
     if not events:
         return case.first_response_at
-    replies = [e.at for e in events if e.action == "reply"]
-    if replies:
-        return min(replies)
-    moves = [
+    responses = [
         e.at
         for e in events
-        if e.from_status == "new" and e.to_status in ("acknowledged", "in_progress")
+        if e.action == "reply"
+        or (e.from_status == "new" and e.to_status in ("acknowledged", "in_progress"))
     ]
-    return min(moves) if moves else None
+    return min(responses) if responses else None
 
 
 def status_segments(

@@ -23,8 +23,11 @@ def test_the_next_run_copies_dashboard_actions_into_warehouse_and_snapshot(
 
     db = tmp_path / "w.duckdb"
     args = dict(db_path=str(db), demo_port=e2e_server.port)
-    daily_ingest(since=DAY, until=DAY, **args)  # no side store yet: the run is unaffected
-    assert not action_store.actions_path(db).exists()
+    # No dashboard action yet (the run's case store shares the file): nothing to copy, and
+    # the run is unaffected.
+    daily_ingest(since=DAY, until=DAY, **args)
+    with action_store.store_reader(db) as store:
+        assert store is None
     with duckdb.connect(str(db), read_only=True) as con:
         doc_id, text, label, version = con.execute(
             "SELECT r.id, t.text_norm, s.label, s.model_version FROM raw_documents r"
