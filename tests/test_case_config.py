@@ -24,7 +24,10 @@ owners = ["张三", " 李四 "]
 [cases.teams."电商组"]
 
 [cases.sla]
-default = { first_response = "24h" }
+[[cases.sla.policies]]
+name = "全部"
+first_response = "24h"
+time = "calendar"
 """
 
 
@@ -38,7 +41,9 @@ def test_a_full_table_parses(tmp_path: Path) -> None:
     assert config.merge_days == 5 and config.database_url_env == "VOC_TEAM_CASES_URL"
     assert config.team("客服一组") == TeamConfig("客服一组", ("wecom_service",), ("张三", "李四"))
     assert config.team("电商组") == TeamConfig("电商组") and config.team("无") is None
-    assert config.sla == {"default": {"first_response": "24h"}}  # kept until wired
+    # The SLA part is parsed at load (voc.sla_policy): one calendar-time policy of 24 h.
+    (policy,) = config.sla.policies
+    assert (policy.name, policy.first_response, policy.time) == ("全部", 24 * 60, "calendar")
 
     class Settings:
         db_path = tmp_path / "voc.duckdb"
