@@ -1,0 +1,332 @@
+"""AppTest of the 工单 and 回访 pages on a real case store (the `case_engine` fixture: a
+SQLite file and, when the suite has one, a real PostgreSQL server): the queue and its
+filters, a case moved through the workflow with the reader's name on every event and shown
+at once, a stale tab's change refused with the conflict shown and nothing lost, bulk moves
+and assignment, the name rule behind the password login, the store down, and the 回访
+list with the customer's history and an outcome that schedules a second 回访."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.customer_seed import build_customer_warehouse, cid
+from voc.cases import CaseOpening, CaseVoice
+from warehouse.case_store import CaseFilters, CaseStore
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+NOW = datetime.now(UTC).replace(microsecond=0)
+HOSTILE_TITLE = "<script>alert(1)</script> **粗体** [点我](http://evil.example) :red[红]"
+
+
+@pytest.fixture(scope="module")
+def warehouse_db(tmp_path_factory) -> Path:
+    return build_customer_warehouse(tmp_path_factory.mktemp("cases") / "voc.duckdb")
+
+
+def opening(
+    i: int,
+    *,
+    priority: str = "P2",
+    channel: str = "ticket",
+    customer: str | None = None,
+    title: str | None = None,
+    team: str = "售后",
+) -> CaseOpening:
+    voice = CaseVoice(
+        doc_id=f"doc-{i}",
+        source="helpdesk",
+        channel=channel,
+        created_at=NOW - timedelta(hours=i + 1),
+        excerpt=f"第 {i} 单：快递三天没动，客服也不回",
+        sentiment="negative",
+        negative_score=0.9,
+        customer_id=customer,
+    )
+    return CaseOpening(
+        merge_key=f"doc:doc-{i}",
+        rule="negative_ticket",
+        title=title or f"物流太慢 #{i}",
+        voices=(voice,),
+        priority=priority,
+        severity={"negative_score": 0.9},
+        team=team,
+        customer_id=customer,
+        source="helpdesk",
+        channel=channel,
+    )
+
+
+@pytest.fixture()
+def store(case_engine, monkeypatch) -> CaseStore:
+    """The store, with 6 open cases: 2 P1 (one a 高价值 customer's), 4 P3 (one social)."""
+    from warehouse.case_db import create_schema
+
+    create_schema(case_engine)
+    monkeypatch.setenv(
+        "VOC_CASES_DATABASE_URL", case_engine.url.render_as_string(hide_password=False)
+    )
+    cases = CaseStore(case_engine)
+    openings = [
+        opening(0, priority="P1", customer=cid("H01")),
+        opening(1, priority="P1"),
+        opening(2, priority="P3"),
+        opening(3, priority="P3"),
+        opening(4, priority="P3", channel="social"),
+        opening(5, priority="P3", title=HOSTILE_TITLE),
+    ]
+    result = cases.open_cases(openings, NOW)
+    assert result.n_opened == 6
+    return cases
+
+
+def open_page(db: Path, monkeypatch, page: str = "cases", **state) -> AppTest:
+    monkeypatch.setenv("VOC_DB", str(db))
+    monkeypatch.delenv("VOC_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["page"] = page
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def queue(at: AppTest):
+    return next(d.value for d in at.dataframe if "工单号" in d.value.columns)
+
+
+def history(at: AppTest):
+    return next(d.value for d in at.dataframe if "操作" in d.value.columns)
+
+
+def fields(at: AppTest) -> dict[str, str]:
+    frame = next(d.value for d in at.dataframe if "字段" in d.value.columns)
+    return dict(zip(frame["字段"], frame["值"], strict=True))
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def case_id_of(store: CaseStore, title: str) -> str:
+    return next(c.case_id for c in store.list_cases(CaseFilters()) if c.title == title)
+
+
+def test_queue_lists_open_cases_and_filters_narrow_it(warehouse_db, store, monkeypatch) -> None:
+    at = open_page(warehouse_db, monkeypatch)
+    assert [h.value for h in at.header] == ["工单"]
+    rows = queue(at)
+    assert len(rows) == 6 and set(rows["状态"]) == {"新建"}
+    assert list(rows["优先级"]).count("P1") == 2
+    assert "共 6 件工单" in at.caption[0].value
+    at.multiselect(key="cs_priorities").set_value(["P1"]).run()
+    assert sorted(queue(at)["标题"]) == ["物流太慢 #0", "物流太慢 #1"]
+    at.multiselect(key="cs_priorities").set_value([]).run()
+    at.multiselect(key="cs_channels").set_value(["social"]).run()
+    assert list(queue(at)["标题"]) == ["物流太慢 #4"]
+    at.multiselect(key="cs_channels").set_value([]).run()
+    at.multiselect(key="cs_statuses").set_value(["resolved"]).run()
+    assert not any("工单号" in d.value.columns for d in at.dataframe)
+    assert "没有符合条件的工单" in at.success[0].value
+
+
+def test_a_case_moves_through_the_workflow_with_the_name_on_every_event(
+    warehouse_db, store, monkeypatch
+) -> None:
+    case_id = case_id_of(store, "物流太慢 #1")
+    at = open_page(warehouse_db, monkeypatch, case=case_id)
+    assert at.selectbox(key="case").value == case_id
+    assert fields(at)["状态"] == "新建"
+    # The voices come from the store's excerpts, the history from its events.
+    voices = next(d.value for d in at.dataframe if "原文摘录" in d.value.columns)
+    assert list(voices["原文摘录"]) == ["第 1 单：快递三天没动，客服也不回"]
+    assert list(history(at)["操作"]) == ["开单"]
+    at.text_input(key="cs_who").input("张三")
+    for to, note in (
+        ("acknowledged", "已受理"),
+        ("in_progress", "联系仓库"),
+        ("resolved", "已补发"),
+    ):
+        at.selectbox(key=f"cs_to_{case_id}").set_value(to)
+        at.text_area(key=f"cs_move_note_{case_id}").input(note)
+        click(at, "保存流转")
+        assert "已保存" in at.success[0].value
+    # Shown at once, on the same run: the fields, the history and the queue.
+    assert fields(at)["状态"] == "已解决"
+    steps = history(at)
+    assert list(steps["到"])[1:] == ["已受理", "处理中", "已解决"]
+    assert list(steps["处理人"])[1:] == ["张三"] * 3
+    assert list(steps["备注"])[1:] == ["已受理", "联系仓库", "已补发"]
+    # The store holds the same (the page did not just draw it).
+    events = store.history(case_id)
+    assert [(e.to_status, e.who) for e in events[1:]] == [
+        ("acknowledged", "张三"),
+        ("in_progress", "张三"),
+        ("resolved", "张三"),
+    ]
+    # A resolved case may only be closed or reopened: the page offers just those.
+    assert set(at.selectbox(key=f"cs_to_{case_id}").options) == {"已关闭", "处理中"}
+
+
+def test_a_stale_tab_is_told_and_nothing_is_lost(warehouse_db, store, monkeypatch) -> None:
+    case_id = case_id_of(store, "物流太慢 #2")
+    at = open_page(warehouse_db, monkeypatch, case=case_id)
+    seen = store.get(case_id)
+    # Another tab acknowledges and assigns the case after this one was drawn.
+    store.move(case_id, "acknowledged", "李四", seen.version, note="我来处理")
+    other = store.assign(case_id, "李四", "售后", "李四", seen.version + 1)
+    at.text_input(key="cs_who").input("张三")
+    at.selectbox(key=f"cs_to_{case_id}").set_value("closed")
+    at.text_area(key=f"cs_move_note_{case_id}").input("重复工单，关闭")
+    click(at, "保存流转")
+    error = at.error[0].value
+    assert "冲突" in error and "没有保存" in error
+    # The other tab's change stands; this tab's note is still in its form.
+    now = store.get(case_id)
+    assert (now.status, now.owner, now.version) == ("acknowledged", "李四", other.version)
+    assert at.text_area(key=f"cs_move_note_{case_id}").value == "重复工单，关闭"
+    # And the page now shows the newest state, so a retry works.
+    assert fields(at)["状态"] == "已受理" and fields(at)["负责人"] == "李四"
+    at.selectbox(key=f"cs_to_{case_id}").set_value("closed")
+    click(at, "保存流转")
+    assert store.get(case_id).status == "closed"
+    assert store.history(case_id)[-1].note == "重复工单，关闭"
+
+
+def test_a_change_needs_a_name(warehouse_db, store, monkeypatch) -> None:
+    case_id = case_id_of(store, "物流太慢 #3")
+    at = open_page(warehouse_db, monkeypatch, case=case_id)
+    at.text_area(key=f"cs_note_{case_id}").input("客户来电催促")
+    click(at, "添加备注")
+    assert "请填写处理人" in at.error[0].value
+    assert len(store.history(case_id)) == 1
+    assert at.text_area(key=f"cs_note_{case_id}").value == "客户来电催促"
+    at.text_input(key="cs_who").input("王五")
+    click(at, "添加备注")
+    last = store.history(case_id)[-1]
+    assert (last.action, last.who, last.note) == ("note", "王五", "客户来电催促")
+
+
+def test_reply_sets_the_first_response(warehouse_db, store, monkeypatch) -> None:
+    case_id = case_id_of(store, "物流太慢 #0")
+    at = open_page(warehouse_db, monkeypatch, case=case_id, cs_who="赵六")
+    assert fields(at)["首次响应"] == "未响应"
+    at.text_area(key=f"cs_reply_note_{case_id}").input("已致电致歉")
+    click(at, "记录回复")
+    assert store.get(case_id).first_response_at is not None
+    assert fields(at)["首次响应"] != "未响应"
+    assert list(history(at)["操作"])[-1] == "回复客户"
+
+
+def test_bulk_assign_and_move_with_refusals_named(warehouse_db, store, monkeypatch) -> None:
+    ids = [case_id_of(store, f"物流太慢 #{i}") for i in (2, 3)]
+    at = open_page(warehouse_db, monkeypatch, cs_who="组长")
+    at.multiselect(key="cs_selected").set_value(ids).run()
+    at.text_input(key="cs_bulk_owner").input("小刘")
+    click(at, "批量指派")
+    assert "已处理 2 件工单" in at.success[0].value
+    assert [store.get(i).owner for i in ids] == ["小刘", "小刘"]
+    assert [store.get(i).team for i in ids] == ["售后", "售后"]  # team kept
+    # 新建 → 已解决 is not a move the workflow allows: each case is refused by name.
+    at.multiselect(key="cs_selected").set_value(ids).run()
+    at.selectbox(key="cs_bulk_to").set_value("resolved")
+    click(at, "批量流转")
+    warning = at.warning[0].value
+    assert "已处理 0 件；2 件未处理" in warning and all(i in warning for i in ids)
+    assert {store.get(i).status for i in ids} == {"new"}
+    at.multiselect(key="cs_selected").set_value(ids).run()
+    at.selectbox(key="cs_bulk_to").set_value("acknowledged")
+    click(at, "批量流转")
+    assert {store.get(i).status for i in ids} == {"acknowledged"}
+    assert {store.history(i)[-1].who for i in ids} == {"组长"}
+
+
+def test_password_login_then_a_name_is_asked(warehouse_db, store, monkeypatch) -> None:
+    monkeypatch.setenv("VOC_DB", str(warehouse_db))
+    monkeypatch.setenv("VOC_DASHBOARD_PASSWORD", "s3cret-口令")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["page"] = "cases"
+    at.run()
+    assert not any("工单号" in d.value.columns for d in at.dataframe)  # nothing before login
+    at.text_input(key="login_password").input("s3cret-口令")
+    at.button[0].click().run()
+    assert not at.exception
+    assert len(queue(at)) == 6
+    assert at.text_input(key="cs_who").label == "处理人"  # the password knows no name
+
+
+def test_store_down_is_said_and_nothing_breaks(warehouse_db, monkeypatch) -> None:
+    monkeypatch.setenv("VOC_CASES_DATABASE_URL", "postgresql+psycopg://voc@127.0.0.1:9/none")
+    at = open_page(warehouse_db, monkeypatch)
+    assert "工单库暂时无法连接" in at.error[0].value
+    assert "采集不受影响" in at.error[0].value
+
+
+def test_english_and_hostile_titles_stay_plain_text(warehouse_db, store, monkeypatch) -> None:
+    case_id = case_id_of(store, HOSTILE_TITLE)
+    at = open_page(warehouse_db, monkeypatch, case=case_id, lang="en")
+    assert at.header[0].value == "Cases"
+    assert "Case" in queue_en(at).columns
+    assert HOSTILE_TITLE in set(queue_en(at)["Title"])
+    assert at.get("text")[0].value.endswith(HOSTILE_TITLE)  # st.text: plain
+    rendered = [
+        e.value
+        for kind in ("markdown", "caption", "title", "header", "subheader", "error", "info")
+        for e in at.get(kind)
+    ] + [w.label for w in (*at.selectbox, *at.text_input, *at.text_area, *at.multiselect)]
+    for text in rendered:
+        for marker in ("<script", "](http://evil", ":red[", "**粗体**"):
+            assert marker not in str(text), text
+
+
+def queue_en(at: AppTest):
+    return next(d.value for d in at.dataframe if "Case" in d.value.columns)
+
+
+def test_followups_list_history_and_outcome(warehouse_db, store, monkeypatch) -> None:
+    from warehouse.followup_store import FollowupStore
+
+    followups = FollowupStore(store.engine)
+    today = NOW.astimezone().date()
+    case_id = case_id_of(store, "物流太慢 #0")
+    due = followups.add(case_id, cid("H01"), "王经理", "售后", today, "case_resolved")
+    followups.add(None, cid("G01"), "李经理", "售后", today - timedelta(days=2), "order_day5")
+    followups.add(None, cid("G02"), "李经理", "售后", today + timedelta(days=3), "order_day15")
+    at = open_page(warehouse_db, monkeypatch, "followups")
+    assert [h.value for h in at.header] == ["回访"]
+    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
+    assert len(listed) == 2 and list(listed["逾期天数"]) == [2, 0]  # overdue first
+    at.selectbox(key="fu_owner").set_value("王经理").run()
+    assert at.selectbox(key="followup").value == due
+    # The customer's history on one page: voices and survey answers, cases.
+    past = next(d.value for d in at.dataframe if "原文" in d.value.columns)
+    assert len(past) == 7  # H01: 5 negative and 1 positive tickets, 1 survey answer
+    assert any("NPS" in d.value.columns for d in at.dataframe)
+    mine = next(
+        d.value for d in at.dataframe if "工单号" in d.value.columns and "标题" in d.value.columns
+    )
+    assert list(mine["工单号"]) == [case_id]
+    at.text_input(key="fu_who").input("王经理")
+    at.radio(key=f"fu_reached_{due}").set_value(True)
+    at.select_slider(key=f"fu_sat_{due}").set_value(2)
+    at.text_area(key=f"fu_note_{due}").input("还是不满意，要求补偿")
+    at.checkbox(key=f"fu_second_{due}").check()
+    click(at, "保存回访结果")
+    assert "回访结果已保存" in at.success[0].value
+    history_rows = followups.customer_followups(cid("H01"))
+    done = [(f.reason, f.status, o and o.satisfaction) for f, o in history_rows]
+    assert ("case_resolved", "done", 2) in done
+    assert any(f.reason == "second" and f.status == "planned" for f, _ in history_rows)
+
+
+@pytest.fixture()
+def case_engine(tmp_path):  # TEMP until H1's conftest fixture lands
+    from warehouse.case_db import connect_store
+
+    return connect_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
