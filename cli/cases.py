@@ -67,8 +67,8 @@ class StoreUnreachable(RuntimeError):
     """The case store could not be reached (PostgreSQL down, a bad URL)."""
 
 
-def open_store(settings: Settings):
-    """The case store of `settings` (`warehouse.case_store.CaseStore`), schema created.
+def open_engine(settings: Settings):
+    """The case store's `sqlalchemy.Engine` for `settings`, schema created.
 
     Raises:
         StoreUnreachable: the database did not answer.
@@ -76,14 +76,20 @@ def open_store(settings: Settings):
     from sqlalchemy.exc import SQLAlchemyError
 
     from warehouse.case_db import connect_store, create_schema, store_url
-    from warehouse.case_store import CaseStore
 
     try:
         engine = connect_store(store_url(settings))
         create_schema(engine)
     except SQLAlchemyError as exc:
         raise StoreUnreachable(short_error(exc)) from exc
-    return CaseStore(engine)
+    return engine
+
+
+def open_store(settings: Settings):
+    """The case store of `settings` (`warehouse.case_store.CaseStore`)."""
+    from warehouse.case_store import CaseStore
+
+    return CaseStore(open_engine(settings))
 
 
 def short_error(exc: BaseException) -> str:
@@ -226,7 +232,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _print_json(value: Any) -> None:
+def print_json(value: Any) -> None:
+    """`value` as indented JSON (dates as ISO text, Chinese as is)."""
     print(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
 
 
@@ -254,7 +261,7 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
         cases = store.list_cases(filters, limit=args.limit, offset=args.offset)
         rows = [case_record(c, settings.timezone) for c in cases]
         if args.json:
-            _print_json({"total": total, "offset": args.offset, "cases": rows})
+            print_json({"total": total, "offset": args.offset, "cases": rows})
             return 0
         print(f"工单 cases: {total} matching, showing {len(rows)} from {args.offset + 1}")
         for r in rows:
@@ -278,7 +285,7 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
         voices = store.voices(args.case_id)
         events = store.history(args.case_id)
         if args.json:
-            _print_json(
+            print_json(
                 {
                     "case": {**asdict(case), "severity": dict(case.severity)},
                     "allowed_moves": list(TRANSITIONS.get(case.status, ())),
@@ -401,7 +408,7 @@ def _current_version(store, case_id: str, expected: int | None) -> int:
 
 def _changed(args: argparse.Namespace, settings: Settings, case: Case) -> int:
     if args.json:
-        _print_json(case_record(case, settings.timezone))
+        print_json(case_record(case, settings.timezone))
     else:
         row = case_record(case, settings.timezone)
         print(

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from tests.customer_seed import build_customer_warehouse, cid
 from voc.cases import CaseOpening, CaseVoice
 from warehouse.case_store import CaseFilters, CaseStore
+from warehouse.followup_store import FollowupStore
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -290,8 +291,6 @@ def queue_en(at: AppTest):
 
 
 def test_followups_list_history_and_outcome(warehouse_db, store, monkeypatch) -> None:
-    from warehouse.followup_store import FollowupStore
-
     followups = FollowupStore(store.engine)
     today = NOW.astimezone().date()
     case_id = case_id_of(store, "物流太慢 #0")
