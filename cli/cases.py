@@ -12,7 +12,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, time
 from pathlib import Path
@@ -20,19 +20,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cli.common import add_common, parse_date, settings_from
-from voc.cases import OPEN_STATUSES, PRIORITIES, TRANSITIONS, Case, CaseError, ConflictError
+from voc.cases import (
+    OPEN_STATUSES,
+    PRIORITIES,
+    STATUS_NAMES,
+    TRANSITIONS,
+    Case,
+    CaseError,
+    ConflictError,
+)
 from voc.settings import Settings
 
-#: Status code → shown name (the same names as the dashboard's 工单 page).
-STATUS_NAMES = {
-    "new": "新建",
-    "acknowledged": "已受理",
-    "in_progress": "处理中",
-    "waiting_customer": "等待客户",
-    "follow_up": "待回访",
-    "resolved": "已解决",
-    "closed": "已关闭",
-}
 #: Columns of ``list`` and ``export``, in order.
 COLUMNS = (
     "case_id",
@@ -75,12 +73,12 @@ def open_engine(settings: Settings):
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from warehouse.case_db import connect_store, create_schema, store_url
+    from warehouse.case_db import StoreUnavailable, connect_store, create_schema, store_url
 
     try:
         engine = connect_store(store_url(settings))
         create_schema(engine)
-    except SQLAlchemyError as exc:
+    except (StoreUnavailable, SQLAlchemyError) as exc:
         raise StoreUnreachable(short_error(exc)) from exc
     return engine
 
@@ -146,7 +144,7 @@ def add_cases_parser(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.set_defaults(func=cmd_cases_list)
     p = csub.add_parser("show", help="one case: fields, voices and the full event history")
-    p.add_argument("case_id")
+    p.add_argument("case_id", type=int)
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     add_common(p)
     p.set_defaults(func=cmd_cases_show)
@@ -157,12 +155,12 @@ def add_cases_parser(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.set_defaults(func=cmd_cases_export)
     p = csub.add_parser("move", help="move a case to another status")
-    p.add_argument("case_id")
+    p.add_argument("case_id", type=int)
     p.add_argument("status", type=status_code, help="the new status (code or name)")
     _add_change_options(p)
     p.set_defaults(func=cmd_cases_move)
     p = csub.add_parser("assign", help="give a case an owner and/or a team")
-    p.add_argument("case_id")
+    p.add_argument("case_id", type=int)
     p.add_argument("--owner", help="the new owner (default: keep)")
     p.add_argument("--team", help="the new team (default: keep)")
     _add_change_options(p)
@@ -239,11 +237,13 @@ def print_json(value: Any) -> None:
 
 def _run(args: argparse.Namespace, body) -> int:
     """Run `body(settings, store)`; the store's refusals and faults as exit codes."""
+    from warehouse.case_db import StoreUnavailable
+
     settings = settings_from(args)
     try:
         store = open_store(settings)
         return body(settings, store)
-    except StoreUnreachable as exc:
+    except (StoreUnreachable, StoreUnavailable) as exc:
         print(f"错误：工单库无法连接 / error: case store unreachable: {exc}", file=sys.stderr)
         return 2
     except ConflictError as exc:
@@ -354,33 +354,44 @@ def export_format(path: Path, fmt: str | None) -> str:
     return chosen
 
 
-def write_rows(path: Path, fmt: str, columns: Sequence[str], rows: Iterable[dict]) -> int:
-    """Write `rows` to `path` as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX;
-    returns the rows written. A partial file never stays behind."""
+def write_atomically(path: Path, write: Callable[[Path], int]) -> int:
+    """`write(partial_path)` then move the file into place: a failed export never leaves
+    a half-written file behind. Returns what `write` returned (the rows)."""
     partial = path.with_name(path.name + ".partial")
-    n = 0
     try:
-        if fmt == "csv":
-            with partial.open("w", newline="", encoding="utf-8-sig") as out:
-                writer = csv.DictWriter(out, fieldnames=list(columns))
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow(row)
-                    n += 1
-        else:
-            from openpyxl import Workbook
-
-            book = Workbook(write_only=True)
-            sheet = book.create_sheet("cases")
-            sheet.append(list(columns))
-            for row in rows:
-                sheet.append([row.get(c) for c in columns])
-                n += 1
-            book.save(partial)
+        n = write(partial)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     return n
+
+
+def write_rows(path: Path, fmt: str, columns: Sequence[str], rows: Iterable[dict]) -> int:
+    """Write `rows` to `path` as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX;
+    returns the rows written."""
+
+    def write(out: Path) -> int:
+        n = 0
+        if fmt == "csv":
+            with out.open("w", newline="", encoding="utf-8-sig") as f:
+                writer = csv.DictWriter(f, fieldnames=list(columns))
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow(row)
+                    n += 1
+            return n
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("cases")
+        sheet.append(list(columns))
+        for row in rows:
+            sheet.append([row.get(c) for c in columns])
+            n += 1
+        book.save(out)
+        return n
+
+    return write_atomically(path, write)
 
 
 def cmd_cases_export(args: argparse.Namespace) -> int:
@@ -397,7 +408,7 @@ def cmd_cases_export(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
-def _current_version(store, case_id: str, expected: int | None) -> int:
+def _current_version(store, case_id: int, expected: int | None) -> int:
     if expected is not None:
         return expected
     case = store.get(case_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cli.cases import StoreUnreachable, export_format, open_engine, print_json, write_rows
+from cli.cases import StoreUnreachable, export_format, open_engine, print_json, write_atomically
 from cli.common import add_common, parse_date, settings_from
 from voc.cases import CaseError
 from voc.settings import Settings
@@ -105,19 +105,22 @@ def _followup_store(settings: Settings):
     # Imported first: its tables join the store's MetaData before the schema is created.
     from warehouse.followup_store import FollowupStore
 
-    return FollowupStore(open_engine(settings))
+    rules = getattr(getattr(settings, "cases", None), "followups", None)
+    return FollowupStore(open_engine(settings), rules=rules, timezone=settings.timezone)
 
 
-def _due_rows(args: argparse.Namespace, settings: Settings) -> tuple[date, list[dict]]:
+def _due(args: argparse.Namespace, settings: Settings) -> tuple[date, list]:
     store = _followup_store(settings)
     day = _day(args, settings)
-    return day, [followup_record(f, day) for f in store.due(day, owner=args.owner)]
+    return day, store.due(day, owners=(args.owner,) if args.owner else ())
 
 
 def _guarded(body) -> int:
+    from warehouse.case_db import StoreUnavailable
+
     try:
         return body()
-    except StoreUnreachable as exc:
+    except (StoreUnreachable, StoreUnavailable) as exc:
         print(f"错误：工单库无法连接 / error: case store unreachable: {exc}", file=sys.stderr)
         return 2
     except CaseError as exc:
@@ -129,7 +132,8 @@ def cmd_followups_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     def body() -> int:
-        day, rows = _due_rows(args, settings)
+        day, due = _due(args, settings)
+        rows = [followup_record(f, day) for f in due]
         if args.json:
             print_json({"day": day, "owner": args.owner, "followups": rows})
             return 0
@@ -151,8 +155,10 @@ def cmd_followups_export(args: argparse.Namespace) -> int:
     fmt = export_format(path, args.format)
 
     def body() -> int:
-        day, rows = _due_rows(args, settings)
-        n = write_rows(path, fmt, COLUMNS, rows)
+        from warehouse.followup_export import export_followups
+
+        day, due = _due(args, settings)
+        n = write_atomically(path, lambda out: export_followups(due, fmt, out, day))
         print(f"导出 exported {n} follow-ups due {day} to {path}")
         return 0
 
@@ -164,7 +170,7 @@ def cmd_followups_record(args: argparse.Namespace) -> int:
 
     def body() -> int:
         store = _followup_store(settings)
-        outcome = store.record_outcome(
+        result = store.record_outcome(
             args.followup_id,
             who=args.who,
             reached=args.reached,
@@ -172,13 +178,19 @@ def cmd_followups_record(args: argparse.Namespace) -> int:
             note=args.note,
             needs_second=args.second,
         )
+        outcome = result.outcome
         if args.json:
-            print_json(asdict(outcome))
+            second = asdict(result.second) if result.second else None
+            print_json({**asdict(outcome), "second": second})
         else:
             reached = "联系上 reached" if outcome.reached else "未联系上 not reached"
             print(
                 f"{args.followup_id}: {reached}, 满意度 {outcome.satisfaction or '—'}"
-                + ("，已安排二次回访 second 回访 planned" if outcome.needs_second else "")
+                + (
+                    f"，已安排二次回访 second 回访 planned on {result.second.due_on}"
+                    if result.second
+                    else ""
+                )
             )
         return 0
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard.common import Page
 from dashboard.i18n import t
 from voc.cases import CaseError, ConflictError
-from warehouse.case_db import connect_store, create_schema, store_url
+from warehouse.case_db import StoreUnavailable, connect_store, create_schema, store_url
 from warehouse.case_store import CaseStore
 
 CASE_STATUS_NAMES = {
@@ -53,6 +53,8 @@ FOLLOWUP_STATUS_NAMES = {
     "cancelled": ("已取消", "Cancelled"),
 }
 FLASH = "_case_flash"
+#: What a store that does not answer raises: the store's own error, or the driver's.
+UNREACHABLE = (StoreUnavailable, SQLAlchemyError)
 
 
 @st.cache_resource(show_spinner=False)
@@ -71,7 +73,7 @@ def engine_of(page: Page):
     """The page's store engine, or None (and the page says why) when unreachable."""
     try:
         return _engine(store_url_of(page))
-    except SQLAlchemyError as exc:
+    except UNREACHABLE as exc:
         unreachable(exc)
         return None
 
@@ -97,6 +99,14 @@ def unreachable(exc: BaseException) -> None:
             error=short_error(exc),
         )
     )
+
+
+def case_id_of(value: object) -> int | None:
+    """A case id from the URL or a widget (ids are integers), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None
 
 
 def who_field(page: Page, key: str) -> str:
@@ -135,14 +145,7 @@ def run_action(action: Callable[[], Any], done: str) -> Any:
     is lost) or the outage. Returns the action's result, or None when it did not happen."""
     try:
         result = action()
-    except ConflictError as exc:
-        flash(
-            "error",
-            t("冲突：{error}。你的修改没有保存，表单内容仍在，请核对最新记录后重试。", error=exc),
-        )
-    except CaseError as exc:
-        flash("error", t("操作被拒绝：{error}", error=exc))
-    except SQLAlchemyError as exc:
+    except UNREACHABLE as exc:
         flash(
             "error",
             t(
@@ -150,6 +153,13 @@ def run_action(action: Callable[[], Any], done: str) -> Any:
                 error=short_error(exc),
             ),
         )
+    except ConflictError as exc:
+        flash(
+            "error",
+            t("冲突：{error}。你的修改没有保存，表单内容仍在，请核对最新记录后重试。", error=exc),
+        )
+    except CaseError as exc:
+        flash("error", t("操作被拒绝：{error}", error=exc))
     else:
         flash("success", done)
         return result

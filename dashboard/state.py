@@ -137,7 +137,7 @@ def write_to_url(start: date | None, end: date | None) -> None:
         ("case", "case", "cases"),
     ):
         if page == on_page and st.session_state.get(key):
-            wanted[param] = st.session_state[key]
+            wanted[param] = str(st.session_state[key])
     if page == "explore" and st.session_state.get("q"):
         wanted["q"] = st.session_state["q"]
     if dict(st.query_params) != wanted:

@@ -10,12 +10,14 @@ import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
 from cli.main import main
 from voc.cases import CaseOpening, CaseVoice
+from voc.followup_rules import PlannedFollowup
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.followup_store import FollowupStore
 
@@ -76,7 +78,8 @@ def run_json(capsys, *args: str):
 
 
 def the_id(store: CaseStore, title: str) -> str:
-    return next(c.case_id for c in store.list_cases(CaseFilters()) if c.title == title)
+    """The case's id, as typed on the command line."""
+    return str(next(c.case_id for c in store.list_cases(CaseFilters()) if c.title == title))
 
 
 def test_list_filters_and_json(store, capsys) -> None:
@@ -124,18 +127,18 @@ def test_refusals_and_conflicts(store, capsys) -> None:
     err = capsys.readouterr().err
     assert "拒绝" in err and "acknowledged" in err
     # What this terminal saw (version 1) is stale once someone else moved the case.
-    store.move(case_id, "acknowledged", "李四", 1)
+    store.move(int(case_id), "acknowledged", "李四", 1)
     assert main(["cases", "move", case_id, "closed", "--who", "张三", "--expect-version", "1"]) == 1
     assert "冲突" in capsys.readouterr().err
-    assert store.get(case_id).status == "acknowledged"
+    assert store.get(int(case_id)).status == "acknowledged"
     with pytest.raises(SystemExit):
         main(["cases", "move", case_id, "nonsense", "--who", "x"])
     assert "unknown status" in capsys.readouterr().err
-    assert main(["cases", "show", "NO-SUCH"]) == 1
+    assert main(["cases", "show", "999999"]) == 1
 
 
 def test_export_csv_and_xlsx(store, tmp_path: Path, capsys) -> None:
-    store.move(the_id(store, "退款慢 #4"), "acknowledged", "张三", 1)
+    store.move(int(the_id(store, "退款慢 #4")), "acknowledged", "张三", 1)
     out = tmp_path / "cases.csv"
     assert main(["cases", "export", str(out), "--priority", "P1", "--priority", "P4"]) == 0
     with out.open(encoding="utf-8-sig", newline="") as f:
@@ -163,10 +166,14 @@ def test_store_down(tmp_path: Path, monkeypatch, capsys) -> None:
 
 def test_followups_list_export_and_record(store, tmp_path: Path, capsys) -> None:
     followups = FollowupStore(store.engine)
-    day = NOW.date()
-    first = followups.add(None, "c-h01", "王经理", "售后", day, "case_resolved")
-    followups.add(None, "c-g01", "李经理", "售后", day - timedelta(days=1), "order_day5")
-    followups.add(None, "c-g02", "李经理", "售后", day + timedelta(days=5), "order_day15")
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    plan = [
+        PlannedFollowup("a", "case_resolved", day, "王经理", "售后", None, "c-h01"),
+        PlannedFollowup("b", "order_day5", day - timedelta(days=1), "李经理", None, None, "c-g01"),
+        PlannedFollowup("c", "order_day15", day + timedelta(days=5), "李经理", None, None, "c-g02"),
+    ]
+    followups.plan(plan, NOW)
+    first = followups.list_followups(customer_ids=("c-h01",))[0].followup_id
     out = run_json(capsys, "followups", "list", "--day", day.isoformat())
     assert [(f["owner"], f["days_overdue"]) for f in out["followups"]] == [
         ("李经理", 1),
@@ -196,6 +203,10 @@ def test_followups_list_export_and_record(store, tmp_path: Path, capsys) -> None
         4,
         True,
     )
+    assert recorded["second"]["reason"] == "second" and recorded["second"]["owner"] == "王经理"
+    # A second outcome for the same 回访 is refused: someone recorded it already.
+    assert main(["followups", "record", first, "--not-reached", "--who", "李经理"]) == 1
+    assert "王经理" in capsys.readouterr().err
     later = run_json(capsys, "followups", "list", "--day", (day + timedelta(days=30)).isoformat())
     reasons = sorted(f["reason"] for f in later["followups"])
     assert reasons == ["order_day15", "order_day5", "second"]  # the first one is done

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import casework
 from dashboard.casework import ACTION_NAMES, CASE_STATUS_NAMES
@@ -48,7 +47,7 @@ def read_queue(store: CaseStore, filters: CaseFilters, page_no: int, size: int) 
     return Queue(total, cases)
 
 
-def read_detail(store: CaseStore, case_id: str) -> tuple[Case | None, list, list[CaseEvent]]:
+def read_detail(store: CaseStore, case_id: int) -> tuple[Case | None, list, list[CaseEvent]]:
     """One case with its voices and full event history."""
     case = store.get(case_id)
     if case is None:
@@ -140,7 +139,7 @@ def render(page: Page) -> None:
     casework.show_flash()
     try:
         _render(page, store)
-    except SQLAlchemyError as exc:
+    except casework.UNREACHABLE as exc:
         casework.unreachable(exc)
 
 
@@ -158,7 +157,11 @@ def _render(page: Page, store: CaseStore) -> None:
         st.number_input(t("页码"), min_value=1, max_value=pages, step=1, key="cs_page")
     cases = queue.cases
     st.caption(t("共 {n} 件工单 · 第 {p}/{pages} 页", n=f"{queue.total:,}", p=page_no, pages=pages))
-    linked = st.session_state.get("case")
+    linked = casework.case_id_of(st.session_state.get("case"))
+    if st.session_state.get("case") is not None and linked is None:
+        st.warning(t("没有这个工单：{case}", case=st.session_state.pop("case")))
+    elif linked is not None:
+        st.session_state["case"] = linked  # from the URL as text
     if not cases:
         st.success(t("没有符合条件的工单。"))
         if not linked:
@@ -176,12 +179,12 @@ def _render(page: Page, store: CaseStore) -> None:
         t("查看工单"),
         ids,
         key="case",
-        format_func=lambda i: f"{i} · {titles[i]}" if i in titles else i,
+        format_func=lambda i: f"{i} · {titles[i]}" if i in titles else str(i),
     )
     _detail(page, store, chosen, now)
 
 
-def _label(case_id: str, titles: dict[str, str]) -> str:
+def _label(case_id: int, titles: dict[int, str]) -> str:
     return f"{case_id} · {titles.get(case_id, '')}"
 
 
@@ -235,16 +238,16 @@ def _bulk_run(user: str | None, url: str, seen: tuple, apply) -> None:
     done, failed = 0, []
     try:
         store = _store_at(url)
-    except SQLAlchemyError as exc:
-        casework.unreachable(exc)
+    except casework.UNREACHABLE as exc:
+        casework.flash("error", casework.short_error(exc))
         return
     for case_id in chosen:
         try:
             apply(store, case_id, who, versions[case_id])
+        except casework.UNREACHABLE as exc:
+            failed.append(f"{case_id}: {casework.short_error(exc)}")
         except CaseError as exc:
             failed.append(f"{case_id}: {exc}")
-        except SQLAlchemyError as exc:
-            failed.append(f"{case_id}: {casework.short_error(exc)}")
         else:
             done += 1
     if failed:
@@ -270,7 +273,7 @@ def _bulk_assign(user: str | None, url: str, seen: tuple) -> None:
         casework.flash("warning", t("请填写负责人或团队。"))
         return
 
-    def assign(store: CaseStore, case_id: str, who: str, version: int) -> None:
+    def assign(store: CaseStore, case_id: int, who: str, version: int) -> None:
         current = store.get(case_id)
         if current is None:
             return
@@ -309,7 +312,7 @@ def _fields(case: Case, page: Page) -> pd.DataFrame:
     return pd.DataFrame({t("字段"): [r[0] for r in rows], t("值"): [r[1] for r in rows]})
 
 
-def _detail(page: Page, store: CaseStore, case_id: str, now: datetime) -> None:
+def _detail(page: Page, store: CaseStore, case_id: int, now: datetime) -> None:
     case, voices, events = read_detail(store, case_id)
     st.subheader(t("工单详情"))
     if case is None:
@@ -402,15 +405,15 @@ def _act(user: str | None, url: str, note_key: str, change) -> None:
         return
     try:
         store = _store_at(url)
-    except SQLAlchemyError as exc:
-        casework.unreachable(exc)
+    except casework.UNREACHABLE as exc:
+        casework.flash("error", casework.short_error(exc))
         return
     note = st.session_state.get(note_key, "")
     if casework.run_action(lambda: change(store, who, note), t("已保存。")) is not None:
         st.session_state[note_key] = ""
 
 
-def _move(user: str | None, url: str, case_id: str, version: int) -> None:
+def _move(user: str | None, url: str, case_id: int, version: int) -> None:
     to = st.session_state[f"cs_to_{case_id}"]
     _act(
         user,
@@ -420,7 +423,7 @@ def _move(user: str | None, url: str, case_id: str, version: int) -> None:
     )
 
 
-def _assign(user: str | None, url: str, case_id: str, version: int) -> None:
+def _assign(user: str | None, url: str, case_id: int, version: int) -> None:
     owner = (st.session_state.get(f"cs_owner_{case_id}") or "").strip() or None
     team = (st.session_state.get(f"cs_team_{case_id}") or "").strip() or None
     _act(
@@ -431,7 +434,7 @@ def _assign(user: str | None, url: str, case_id: str, version: int) -> None:
     )
 
 
-def _reply(user: str | None, url: str, case_id: str, version: int) -> None:
+def _reply(user: str | None, url: str, case_id: int, version: int) -> None:
     _act(
         user,
         url,
@@ -440,7 +443,7 @@ def _reply(user: str | None, url: str, case_id: str, version: int) -> None:
     )
 
 
-def _note(user: str | None, url: str, case_id: str, version: int) -> None:
+def _note(user: str | None, url: str, case_id: int, version: int) -> None:
     note_key = f"cs_note_{case_id}"
     if not (st.session_state.get(note_key) or "").strip():
         casework.flash("warning", t("备注不能为空。"))

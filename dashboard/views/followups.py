@@ -10,18 +10,19 @@ once; customer text appears only in tables and `st.text`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import casework, data
 from dashboard.casework import CASE_STATUS_NAMES, FOLLOWUP_REASON_NAMES, FOLLOWUP_STATUS_NAMES
 from dashboard.common import CHANNEL_NAMES, SENTIMENT_NAMES, Page, local_time, name, table
 from dashboard.i18n import t
-from voc.cases import Followup
+from voc.cases import Case, Followup
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import WarehouseError
 from warehouse.followup_store import FollowupStore
@@ -37,9 +38,10 @@ def today(page: Page) -> date:
     return datetime.now(ZoneInfo(page.settings.timezone)).date()
 
 
-def read_due(store: FollowupStore, day: date, owner: str | None) -> list[Followup]:
-    """The day's list: planned 回访 due on or before `day`, of one owner or everyone."""
-    return store.due(day, owner=owner)
+def followup_store(engine, page: Page) -> FollowupStore:
+    """The 回访 store on `engine`, with the configured rules (for a second 回访's day)."""
+    rules = getattr(getattr(page.settings, "cases", None), "followups", None)
+    return FollowupStore(engine, rules=rules, timezone=page.settings.timezone)
 
 
 def render(page: Page) -> None:
@@ -49,8 +51,8 @@ def render(page: Page) -> None:
         return
     casework.show_flash()
     try:
-        _render(page, FollowupStore(engine), CaseStore(engine))
-    except SQLAlchemyError as exc:
+        _render(page, followup_store(engine, page), CaseStore(engine))
+    except casework.UNREACHABLE as exc:
         casework.unreachable(exc)
 
 
@@ -103,7 +105,7 @@ def due_frame(due: Sequence[Followup], day: date) -> pd.DataFrame:
             t("逾期天数"): [max((day - f.due_on).days, 0) for f in due],
             t("原因"): [name(FOLLOWUP_REASON_NAMES, f.reason) for f in due],
             t("客户（哈希）"): [(f.customer_id or "—")[:12] for f in due],
-            t("工单号"): [f.case_id or "—" for f in due],
+            t("工单号"): [str(f.case_id) if f.case_id else "—" for f in due],
             t("回访人"): [f.owner or "—" for f in due],
             t("团队"): [f.team or "—" for f in due],
         }
@@ -113,11 +115,12 @@ def due_frame(due: Sequence[Followup], day: date) -> pd.DataFrame:
 def _customer(page: Page, store: FollowupStore, cases: CaseStore, f: Followup) -> None:
     st.subheader(t("客户档案"))
     tz = page.settings.timezone
+    past = customer_followups(store, f.customer_id) if f.customer_id else []
     if not f.customer_id:
         st.caption(t("这条回访没有关联客户。"))
     else:
         _warehouse_history(page, f.customer_id)
-        mine = customer_cases(cases, f.customer_id)
+        mine = customer_cases(cases, f.customer_id, past)
         st.markdown(f"**{t('客户的工单')}**")
         if mine:
             table(
@@ -133,17 +136,29 @@ def _customer(page: Page, store: FollowupStore, cases: CaseStore, f: Followup) -
             )
         else:
             st.caption(t("没有工单。"))
-    past = store.customer_followups(f.customer_id) if f.customer_id else []
     if past:
         st.markdown(f"**{t('历次回访')}**")
-        table(_past_frame(past, tz))
+        table(_past_frame(past))
 
 
-def customer_cases(cases: CaseStore, customer_id: str) -> list:
-    """The customer's cases, newest first (at most `CUSTOMER_CASES`)."""
-    return cases.list_cases(
-        CaseFilters(customer_ids=(customer_id,)), limit=CUSTOMER_CASES, offset=0
-    )
+def customer_followups(store: FollowupStore, customer_id: str) -> list[tuple[Followup, Any]]:
+    """The customer's 回访, newest due first, each with its outcome (None while planned)."""
+    items = store.list_followups(customer_ids=(customer_id,), limit=200)
+    outcomes = {
+        f.followup_id: o for f, o in store.outcomes(followup_ids=[i.followup_id for i in items])
+    }
+    return [(f, outcomes.get(f.followup_id)) for f in items]
+
+
+def customer_cases(cases: CaseStore, customer_id: str, past: Sequence = ()) -> list[Case]:
+    """The customer's cases (at most `CUSTOMER_CASES`): by the store's customer filter
+    when it has one, else the cases the customer's 回访 name."""
+    if "customer_ids" in {f.name for f in fields(CaseFilters)}:
+        return cases.list_cases(
+            CaseFilters(customer_ids=(customer_id,)), limit=CUSTOMER_CASES, offset=0
+        )
+    ids = sorted({i for f, _ in past if (i := casework.case_id_of(f.case_id)) is not None})
+    return [c for c in (cases.get(i) for i in ids[:CUSTOMER_CASES]) if c is not None]
 
 
 def _warehouse_history(page: Page, customer_id: str) -> None:
@@ -187,7 +202,7 @@ def _warehouse_history(page: Page, customer_id: str) -> None:
         )
 
 
-def _past_frame(past: Sequence, tz: str) -> pd.DataFrame:
+def _past_frame(past: Sequence) -> pd.DataFrame:
     """Earlier 回访 of the customer with their outcome (when recorded)."""
     rows = []
     for f, outcome in past:
@@ -228,17 +243,23 @@ def _outcome_form(page: Page, f: Followup) -> None:
         st.form_submit_button(
             t("保存回访结果"),
             on_click=_record,
-            args=(page.user, casework.store_url_of(page), key),
+            args=(
+                page.user,
+                casework.store_url_of(page),
+                key,
+                getattr(getattr(page.settings, "cases", None), "followups", None),
+                page.settings.timezone,
+            ),
         )
 
 
-def _record(user: str | None, url: str, followup_id: str) -> None:
+def _record(user: str | None, url: str, followup_id: str, rules: Any, tz: str) -> None:
     who = casework.acting(user, WHO_KEY)
     if not who:
         casework.flash("error", t("请填写处理人。"))
         return
     score = int(st.session_state.get(f"fu_sat_{followup_id}") or 0)
-    store = FollowupStore(casework._engine(url))
+    store = FollowupStore(casework._engine(url), rules=rules, timezone=tz)
     saved = casework.run_action(
         lambda: store.record_outcome(
             followup_id,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.customer_seed import build_customer_warehouse, cid
 from voc.cases import CaseOpening, CaseVoice
+from voc.followup_rules import PlannedFollowup
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.followup_store import FollowupStore
 
@@ -115,7 +117,7 @@ def click(at: AppTest, label: str) -> AppTest:
     return at
 
 
-def case_id_of(store: CaseStore, title: str) -> str:
+def case_id_of(store: CaseStore, title: str) -> int:
     return next(c.case_id for c in store.list_cases(CaseFilters()) if c.title == title)
 
 
@@ -239,7 +241,7 @@ def test_bulk_assign_and_move_with_refusals_named(warehouse_db, store, monkeypat
     at.selectbox(key="cs_bulk_to").set_value("resolved")
     click(at, "批量流转")
     warning = at.warning[0].value
-    assert "已处理 0 件；2 件未处理" in warning and all(i in warning for i in ids)
+    assert "已处理 0 件；2 件未处理" in warning and all(str(i) in warning for i in ids)
     assert {store.get(i).status for i in ids} == {"new"}
     at.multiselect(key="cs_selected").set_value(ids).run()
     at.selectbox(key="cs_bulk_to").set_value("acknowledged")
@@ -292,11 +294,11 @@ def queue_en(at: AppTest):
 
 def test_followups_list_history_and_outcome(warehouse_db, store, monkeypatch) -> None:
     followups = FollowupStore(store.engine)
-    today = NOW.astimezone().date()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     case_id = case_id_of(store, "物流太慢 #0")
-    due = followups.add(case_id, cid("H01"), "王经理", "售后", today, "case_resolved")
-    followups.add(None, cid("G01"), "李经理", "售后", today - timedelta(days=2), "order_day5")
-    followups.add(None, cid("G02"), "李经理", "售后", today + timedelta(days=3), "order_day15")
+    due = plan(followups, cid("H01"), "王经理", today, "case_resolved", case_id)
+    plan(followups, cid("G01"), "李经理", today - timedelta(days=2), "order_day5")
+    plan(followups, cid("G02"), "李经理", today + timedelta(days=3), "order_day15")
     at = open_page(warehouse_db, monkeypatch, "followups")
     assert [h.value for h in at.header] == ["回访"]
     listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
@@ -318,10 +320,29 @@ def test_followups_list_history_and_outcome(warehouse_db, store, monkeypatch) ->
     at.checkbox(key=f"fu_second_{due}").check()
     click(at, "保存回访结果")
     assert "回访结果已保存" in at.success[0].value
-    history_rows = followups.customer_followups(cid("H01"))
-    done = [(f.reason, f.status, o and o.satisfaction) for f, o in history_rows]
-    assert ("case_resolved", "done", 2) in done
-    assert any(f.reason == "second" and f.status == "planned" for f, _ in history_rows)
+    mine = followups.list_followups(customer_ids=(cid("H01"),))
+    assert {(f.reason, f.status) for f in mine} == {
+        ("case_resolved", "done"),
+        ("second", "planned"),
+    }
+    [(_, outcome)] = followups.outcomes(followup_ids=[due])
+    assert (outcome.reached, outcome.satisfaction, outcome.who) == (True, 2, "王经理")
+    assert outcome.note == "还是不满意，要求补偿" and outcome.needs_second
+    # Shown at once: 王经理 has nothing left today (the second 回访 is due later).
+    assert "王经理" not in at.selectbox(key="fu_owner").options
+    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
+    assert list(listed["回访人"]) == ["李经理"]
+
+
+def plan(followups: FollowupStore, customer: str, owner: str, day, reason: str, case_id=None):
+    """Plan one 回访 the way the rules would; its id."""
+    key = f"{reason}:{customer}:{day}"
+    followups.plan(
+        [PlannedFollowup(key, reason, day, owner, "售后", case_id and str(case_id), customer)],
+        NOW,
+    )
+    return next(f.followup_id for f in followups.list_followups(customer_ids=(customer,))
+                if f.reason == reason)  # fmt: skip
 
 
 @pytest.fixture()
