@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import casework
+from dashboard import case_sla, casework
 from dashboard.casework import ACTION_NAMES, CASE_STATUS_NAMES
 from dashboard.common import CHANNEL_NAMES, SENTIMENT_NAMES, Page, local_time, name, table
 from dashboard.i18n import t
@@ -99,25 +99,17 @@ def _age(opened: datetime, now: datetime) -> str:
     return t("{d} 天 {h} 小时", d=days, h=hours) if days else t("{h} 小时", h=hours)
 
 
-def sla_texts(case: Case, now: datetime, tz: str) -> tuple[str, str]:
-    """What the queue shows of a case's clocks: its age and its first response."""
-    responded = (
-        local_time(pd.Series([case.first_response_at]), tz).iloc[0]
-        if case.first_response_at
-        else t("未响应")
-    )
-    return _age(case.opened_at, now), responded
-
-
-def queue_frame(cases: Sequence[Case], page: Page, now: datetime) -> pd.DataFrame:
-    """The queue's table."""
+def queue_frame(
+    cases: Sequence[Case], page: Page, now: datetime, sla: dict | None = None
+) -> pd.DataFrame:
+    """The queue's table, with the SLA countdowns of `sla` (`case_sla.sla_of`)."""
     tz = page.settings.timezone
-    clocks = [sla_texts(c, now, tz) for c in cases]
     return pd.DataFrame(
         {
             t("工单号"): [c.case_id for c in cases],
             t("优先级"): [c.priority for c in cases],
             t("状态"): [name(CASE_STATUS_NAMES, c.status) for c in cases],
+            **case_sla.queue_columns(cases, sla or {}, tz),
             t("标题"): [c.title for c in cases],
             t("团队"): [c.team or "—" for c in cases],
             t("负责人"): [c.owner or "—" for c in cases],
@@ -125,8 +117,7 @@ def queue_frame(cases: Sequence[Case], page: Page, now: datetime) -> pd.DataFram
             t("客户分层"): [c.segment or "—" for c in cases],
             t("声音数"): [c.n_voices for c in cases],
             t("开单时间"): local_time(pd.Series([c.opened_at for c in cases]), tz),
-            t("已开单"): [a for a, _ in clocks],
-            t("首次响应"): [r for _, r in clocks],
+            t("已开单"): [_age(c.opened_at, now) for c in cases],
         }
     )
 
@@ -167,7 +158,8 @@ def _render(page: Page, store: CaseStore) -> None:
         if not linked:
             return
     if cases:
-        table(queue_frame(cases, page, now))
+        sla = case_sla.sla_of(store, cases, case_sla.sla_config(page.settings), now)
+        table(queue_frame(cases, page, now, sla))
         _bulk(page, cases)
     ids = [c.case_id for c in cases]
     if linked and linked not in ids:
@@ -175,6 +167,10 @@ def _render(page: Page, store: CaseStore) -> None:
     if st.session_state.get("case") not in ids:
         st.session_state["case"] = ids[0]
     titles = {c.case_id: c.title for c in cases}
+    if linked is not None and linked not in titles:
+        shown = store.get(linked)
+        if shown is not None:
+            titles[linked] = shown.title
     chosen = st.selectbox(
         t("查看工单"),
         ids,
@@ -324,6 +320,18 @@ def _detail(page: Page, store: CaseStore, case_id: int, now: datetime) -> None:
         table(_fields(case, page))
     with right:
         _actions(page, case)
+    config = case_sla.sla_config(page.settings)
+    status = case_sla.sla_of(store, [case], config, now)[case.case_id] if config else None
+    if status is not None:
+        st.markdown(f"**{t('SLA 时钟')}**")
+        st.caption(
+            t(
+                "策略：{policy} · {basis}",
+                policy=status.policy,
+                basis=t("工作时间") if status.time == "business" else t("自然时间"),
+            )
+        )
+        table(case_sla.detail_frame(status, page.settings.timezone))
     st.markdown(f"**{t('客户声音')}**")
     tz = page.settings.timezone
     table(
@@ -366,8 +374,8 @@ def _actions(page: Page, case: Case) -> None:
     args = (page.user, url, case.case_id, case.version)
     key = case.case_id
     moves = TRANSITIONS.get(case.status, ())
-    move_tab, assign_tab, reply_tab, note_tab = st.tabs(
-        [t("流转"), t("指派"), t("回复客户"), t("备注")]
+    move_tab, assign_tab, reply_tab, note_tab, priority_tab = st.tabs(
+        [t("流转"), t("指派"), t("回复客户"), t("备注"), t("优先级")]
     )
     with move_tab:
         if not moves:
@@ -394,6 +402,15 @@ def _actions(page: Page, case: Case) -> None:
     with note_tab, st.form(f"cs_note_form_{key}"):
         st.text_area(t("备注"), key=f"cs_note_{key}", max_chars=1000)
         st.form_submit_button(t("添加备注"), on_click=_note, args=args)
+    with priority_tab, st.form(f"cs_priority_form_{key}"):
+        st.selectbox(
+            t("优先级"),
+            PRIORITIES,
+            index=PRIORITIES.index(case.priority) if case.priority in PRIORITIES else 0,
+            key=f"cs_priority_{key}",
+        )
+        st.text_area(t("备注"), key=f"cs_priority_note_{key}", max_chars=1000)
+        st.form_submit_button(t("保存优先级"), on_click=_priority, args=args)
 
 
 def _act(user: str | None, url: str, note_key: str, change) -> None:
@@ -453,4 +470,14 @@ def _note(user: str | None, url: str, case_id: int, version: int) -> None:
         url,
         note_key,
         lambda s, who, note: s.add_note(case_id, who, note, version),
+    )
+
+
+def _priority(user: str | None, url: str, case_id: int, version: int) -> None:
+    priority = st.session_state[f"cs_priority_{case_id}"]
+    _act(
+        user,
+        url,
+        f"cs_priority_note_{case_id}",
+        lambda s, who, note: s.set_priority(case_id, priority, who, version, note=note),
     )

@@ -350,3 +350,94 @@ def case_engine(tmp_path):  # TEMP until H1's conftest fixture lands
     from warehouse.case_db import connect_store
 
     return connect_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+
+
+SLA_TOML = """
+[[cases.sla.policies]]
+name = "P1 快速"
+priority = ["P1"]
+first_response = "2h"
+resolution = "1d"
+time = "calendar"
+
+[[cases.sla.policies]]
+name = "其他"
+first_response = "8h"
+resolution = "3d"
+time = "calendar"
+"""
+
+
+def _sla_config():
+    import tomllib
+
+    from voc.sla import parse_sla_config
+
+    return parse_sla_config(tomllib.loads(SLA_TOML)["cases"]["sla"], "voc.toml", now=NOW)
+
+
+def test_sla_countdowns_of_the_queue(store) -> None:
+    """Calendar-time policies, so the numbers are plain arithmetic. Cases open at NOW;
+    90 minutes later a P1 case has 30 of its 2 h first response left (due soon: the
+    default window is the last 25 %), a P3 case 6 h 30 of its 8 h, and a replied case's
+    first-response clock is met; three hours later the P1 case is 1 h overdue."""
+    from dashboard import case_sla
+
+    config = _sla_config()
+    cases = {c.title: c for c in store.list_cases(CaseFilters())}
+    c3 = cases["物流太慢 #3"]
+    store.record_reply(c3.case_id, "张三", c3.version, at=NOW + timedelta(hours=1))
+    cases = {c.title: c for c in store.list_cases(CaseFilters())}
+    shown = [cases[f"物流太慢 #{i}"] for i in (0, 2, 3)]
+    at = NOW + timedelta(minutes=90)
+    statuses = case_sla.sla_of(store, shown, config, at)
+    columns = case_sla.queue_columns(shown, statuses, "Asia/Shanghai")
+    first, resolution = columns["首次响应"], columns["解决"]
+    zone = ZoneInfo("Asia/Shanghai")
+    due0 = (NOW + timedelta(hours=2)).astimezone(zone)
+    due2 = (NOW + timedelta(hours=8)).astimezone(zone)
+    assert first[0] == f"即将超时：剩 30 分，{due0:%m-%d %H:%M} 截止"
+    assert first[1] == f"剩 6 小时 30 分，{due2:%m-%d %H:%M} 截止"
+    assert first[2] == "已达成"
+    assert resolution[2].startswith("剩 2 天 22 小时")  # 3 d − 1 h 30
+    assert columns["SLA"] == ["即将超时", "正常", "正常"]
+    later = case_sla.sla_of(store, shown[:1], config, NOW + timedelta(hours=3))
+    assert case_sla.queue_columns(shown[:1], later, "UTC")["首次响应"] == ["已超时 1 小时 0 分"]
+    assert case_sla.state_text(later[shown[0].case_id]) == "已超时"
+    # Waiting on the customer pauses the resolution clock (the response is met).
+    c2 = shown[1]
+    step = store.move(c2.case_id, "acknowledged", "张三", c2.version, at=at)
+    store.move(c2.case_id, "waiting_customer", "张三", step.version, at=at)
+    paused = case_sla.sla_of(store, [store.get(c2.case_id)], config, at + timedelta(hours=5))
+    assert case_sla.state_text(paused[c2.case_id]) == "已暂停"
+    assert case_sla.queue_columns([c2], paused, "UTC")["解决"][0].startswith(
+        "已暂停（剩 2 天 22 小时"
+    )
+    assert case_sla.sla_of(store, shown, None, NOW) == {c.case_id: None for c in shown}
+
+
+def test_sla_columns_on_the_page(warehouse_db, store, tmp_path, monkeypatch) -> None:
+    from voc.settings import load_settings
+
+    config = tmp_path / "voc.toml"
+    config.write_text(SLA_TOML, encoding="utf-8")
+    if not hasattr(load_settings(str(config)), "cases"):
+        pytest.skip("Settings.cases ([cases] config) is not wired into voc.settings yet")
+    monkeypatch.setenv("VOC_CONFIG", str(config))
+    at = open_page(warehouse_db, monkeypatch)
+    rows = queue(at)
+    assert set(rows["SLA"]) <= {"正常", "即将超时", "已超时"}
+    assert any(text.startswith("即将超时") for text in rows["首次响应"])
+    assert "SLA 时钟" in [m.value.strip("*") for m in at.markdown]
+
+
+def test_priority_change_is_an_event(warehouse_db, store, monkeypatch) -> None:
+    case_id = case_id_of(store, "物流太慢 #4")
+    at = open_page(warehouse_db, monkeypatch, case=case_id, cs_who="组长")
+    at.selectbox(key=f"cs_priority_{case_id}").set_value("P1")
+    at.text_area(key=f"cs_priority_note_{case_id}").input("微博转发过千")
+    click(at, "保存优先级")
+    assert store.get(case_id).priority == "P1"
+    last = store.history(case_id)[-1]
+    assert (last.action, last.who, last.note) == ("priority", "组长", "微博转发过千")
+    assert fields(at)["优先级"] == "P1" and list(history(at)["操作"])[-1] == "优先级"
