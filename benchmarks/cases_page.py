@@ -50,7 +50,8 @@ def _quiet_streamlit() -> None:
     import logging
 
     # AppTest outside a server warns once per widget call ("missing ScriptRunContext").
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("streamlit")]:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def log(message: str) -> None:
@@ -205,7 +206,6 @@ def measure_page(url: str, runs: int) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
-    _quiet_streamlit()
     os.environ["VOC_CASES_DATABASE_URL"] = url
     os.environ["VOC_DB"] = str(Path(tempfile.mkdtemp()) / "voc.duckdb")  # no warehouse
     os.environ.pop("VOC_DASHBOARD_PASSWORD", None)
@@ -213,6 +213,7 @@ def measure_page(url: str, runs: int) -> dict:
     at = AppTest.from_file(app, default_timeout=120)
     at.query_params["page"] = "cases"
     at.run()  # imports and the engine: once per server, not per view
+    _quiet_streamlit()
     if at.exception:
         raise RuntimeError(at.exception)
     times = []
