@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import case_sla, casework
+from dashboard import case_actions, case_sla, casework
 from dashboard.casework import ACTION_NAMES, CASE_STATUS_NAMES
 from dashboard.common import CHANNEL_NAMES, SENTIMENT_NAMES, Page, local_time, name, table
 from dashboard.i18n import t
-from voc.cases import OPEN_STATUSES, PRIORITIES, TRANSITIONS, Case, CaseError, CaseEvent
+from voc.cases import OPEN_STATUSES, PRIORITIES, TRANSITIONS, Case, CaseEvent
 from warehouse.case_store import CaseFilters, CaseStore
 
 PAGE_SIZE = 50
-WHO_KEY = "cs_who"
+WHO_KEY = case_actions.WHO_KEY
 ALL_STATUSES = tuple(CASE_STATUS_NAMES)
 
 
@@ -208,74 +208,15 @@ def _bulk(page: Page, cases: Sequence[Case]) -> None:
             key="cs_bulk_to",
         )
         st.text_input(t("备注"), key="cs_bulk_note", max_chars=1000)
-        st.form_submit_button(t("批量流转"), on_click=_bulk_move, args=(page.user, url, seen))
+        st.form_submit_button(
+            t("批量流转"), on_click=case_actions.bulk_move, args=(page.user, url, seen)
+        )
     with right.form("cs_bulk_assign"):
         st.text_input(t("负责人"), key="cs_bulk_owner", max_chars=64)
         st.text_input(t("团队"), key="cs_bulk_team", max_chars=64)
-        st.form_submit_button(t("批量指派"), on_click=_bulk_assign, args=(page.user, url, seen))
-
-
-def _store_at(url: str) -> CaseStore:
-    return CaseStore(casework._engine(url))
-
-
-def _bulk_run(user: str | None, url: str, seen: tuple, apply) -> None:
-    """Apply `apply(store, case_id, who, version)` to each selected case; one message with
-    what was done and, per case, what was refused or had changed meanwhile."""
-    chosen = list(st.session_state.get("cs_selected") or [])
-    who = casework.acting(user, WHO_KEY)
-    if not chosen:
-        casework.flash("warning", t("请先选择工单。"))
-        return
-    if not who:
-        casework.flash("error", t("请填写处理人。"))
-        return
-    versions = dict(seen)
-    done, failed = 0, []
-    try:
-        store = _store_at(url)
-    except casework.UNREACHABLE as exc:
-        casework.flash("error", casework.short_error(exc))
-        return
-    for case_id in chosen:
-        try:
-            apply(store, case_id, who, versions[case_id])
-        except casework.UNREACHABLE as exc:
-            failed.append(f"{case_id}: {casework.short_error(exc)}")
-        except CaseError as exc:
-            failed.append(f"{case_id}: {exc}")
-        else:
-            done += 1
-    if failed:
-        casework.flash(
-            "warning",
-            t("已处理 {done} 件；{n} 件未处理：", done=done, n=len(failed)) + "；".join(failed),
+        st.form_submit_button(
+            t("批量指派"), on_click=case_actions.bulk_assign, args=(page.user, url, seen)
         )
-    else:
-        st.session_state["cs_selected"] = []
-        casework.flash("success", t("已处理 {done} 件工单。", done=done))
-
-
-def _bulk_move(user: str | None, url: str, seen: tuple) -> None:
-    to = st.session_state["cs_bulk_to"]
-    note = st.session_state.get("cs_bulk_note", "")
-    _bulk_run(user, url, seen, lambda s, i, w, v: s.move(i, to, w, v, note=note))
-
-
-def _bulk_assign(user: str | None, url: str, seen: tuple) -> None:
-    owner = (st.session_state.get("cs_bulk_owner") or "").strip() or None
-    team = (st.session_state.get("cs_bulk_team") or "").strip() or None
-    if owner is None and team is None:
-        casework.flash("warning", t("请填写负责人或团队。"))
-        return
-
-    def assign(store: CaseStore, case_id: int, who: str, version: int) -> None:
-        current = store.get(case_id)
-        if current is None:
-            return
-        store.assign(case_id, owner or current.owner, team or current.team, who, version, note="")
-
-    _bulk_run(user, url, seen, assign)
 
 
 def _fields(case: Case, page: Page) -> pd.DataFrame:
@@ -389,19 +330,19 @@ def _actions(page: Page, case: Case) -> None:
                     key=f"cs_to_{key}",
                 )
                 st.text_area(t("备注"), key=f"cs_move_note_{key}", max_chars=1000)
-                st.form_submit_button(t("保存流转"), on_click=_move, args=args)
+                st.form_submit_button(t("保存流转"), on_click=case_actions.move, args=args)
     with assign_tab, st.form(f"cs_assign_{key}"):
         st.text_input(t("负责人"), value=case.owner or "", key=f"cs_owner_{key}", max_chars=64)
         st.text_input(t("团队"), value=case.team or "", key=f"cs_team_{key}", max_chars=64)
         st.text_area(t("备注"), key=f"cs_assign_note_{key}", max_chars=1000)
-        st.form_submit_button(t("保存指派"), on_click=_assign, args=args)
+        st.form_submit_button(t("保存指派"), on_click=case_actions.assign, args=args)
     with reply_tab, st.form(f"cs_reply_{key}"):
         st.caption(t("记录一次对客户的答复（首次答复即首次响应时间）。"))
         st.text_area(t("答复内容摘要"), key=f"cs_reply_note_{key}", max_chars=1000)
-        st.form_submit_button(t("记录回复"), on_click=_reply, args=args)
+        st.form_submit_button(t("记录回复"), on_click=case_actions.reply, args=args)
     with note_tab, st.form(f"cs_note_form_{key}"):
         st.text_area(t("备注"), key=f"cs_note_{key}", max_chars=1000)
-        st.form_submit_button(t("添加备注"), on_click=_note, args=args)
+        st.form_submit_button(t("添加备注"), on_click=case_actions.note, args=args)
     with priority_tab, st.form(f"cs_priority_form_{key}"):
         st.selectbox(
             t("优先级"),
@@ -410,74 +351,4 @@ def _actions(page: Page, case: Case) -> None:
             key=f"cs_priority_{key}",
         )
         st.text_area(t("备注"), key=f"cs_priority_note_{key}", max_chars=1000)
-        st.form_submit_button(t("保存优先级"), on_click=_priority, args=args)
-
-
-def _act(user: str | None, url: str, note_key: str, change) -> None:
-    """One action from a form: the name checked, the change made with the version the
-    reader saw; the note field emptied only when the change was saved."""
-    who = casework.acting(user, WHO_KEY)
-    if not who:
-        casework.flash("error", t("请填写处理人。"))
-        return
-    try:
-        store = _store_at(url)
-    except casework.UNREACHABLE as exc:
-        casework.flash("error", casework.short_error(exc))
-        return
-    note = st.session_state.get(note_key, "")
-    if casework.run_action(lambda: change(store, who, note), t("已保存。")) is not None:
-        st.session_state[note_key] = ""
-
-
-def _move(user: str | None, url: str, case_id: int, version: int) -> None:
-    to = st.session_state[f"cs_to_{case_id}"]
-    _act(
-        user,
-        url,
-        f"cs_move_note_{case_id}",
-        lambda s, who, note: s.move(case_id, to, who, version, note=note),
-    )
-
-
-def _assign(user: str | None, url: str, case_id: int, version: int) -> None:
-    owner = (st.session_state.get(f"cs_owner_{case_id}") or "").strip() or None
-    team = (st.session_state.get(f"cs_team_{case_id}") or "").strip() or None
-    _act(
-        user,
-        url,
-        f"cs_assign_note_{case_id}",
-        lambda s, who, note: s.assign(case_id, owner, team, who, version, note=note),
-    )
-
-
-def _reply(user: str | None, url: str, case_id: int, version: int) -> None:
-    _act(
-        user,
-        url,
-        f"cs_reply_note_{case_id}",
-        lambda s, who, note: s.record_reply(case_id, who, version, note=note),
-    )
-
-
-def _note(user: str | None, url: str, case_id: int, version: int) -> None:
-    note_key = f"cs_note_{case_id}"
-    if not (st.session_state.get(note_key) or "").strip():
-        casework.flash("warning", t("备注不能为空。"))
-        return
-    _act(
-        user,
-        url,
-        note_key,
-        lambda s, who, note: s.add_note(case_id, who, note, version),
-    )
-
-
-def _priority(user: str | None, url: str, case_id: int, version: int) -> None:
-    priority = st.session_state[f"cs_priority_{case_id}"]
-    _act(
-        user,
-        url,
-        f"cs_priority_note_{case_id}",
-        lambda s, who, note: s.set_priority(case_id, priority, who, version, note=note),
-    )
+        st.form_submit_button(t("保存优先级"), on_click=case_actions.priority, args=args)
