@@ -64,7 +64,7 @@ def add_followups_parser(sub: argparse._SubParsersAction) -> None:
         add_common(q)
         q.set_defaults(func=cmd_followups_list if command == "list" else cmd_followups_export)
     q = fsub.add_parser("record", help="record the outcome of one 回访")
-    q.add_argument("followup_id")
+    q.add_argument("followup_id", type=int)
     reached = q.add_mutually_exclusive_group(required=True)
     reached.add_argument("--reached", dest="reached", action="store_true", help="联系上")
     reached.add_argument("--not-reached", dest="reached", action="store_false", help="未联系上")

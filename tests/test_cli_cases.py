@@ -173,14 +173,14 @@ def test_followups_list_export_and_record(store, tmp_path: Path, capsys) -> None
         PlannedFollowup("c", "order_day15", day + timedelta(days=5), "李经理", None, None, "c-g02"),
     ]
     followups.plan(plan, NOW)
-    first = followups.list_followups(customer_ids=("c-h01",))[0].followup_id
+    first = str(followups.list_followups(customer_ids=("c-h01",))[0].followup_id)
     out = run_json(capsys, "followups", "list", "--day", day.isoformat())
     assert [(f["owner"], f["days_overdue"]) for f in out["followups"]] == [
         ("李经理", 1),
         ("王经理", 0),
     ]
     out = run_json(capsys, "followups", "list", "--day", day.isoformat(), "--owner", "王经理")
-    assert [f["followup_id"] for f in out["followups"]] == [first]
+    assert [str(f["followup_id"]) for f in out["followups"]] == [first]
     book = tmp_path / "today.xlsx"
     assert main(["followups", "export", str(book), "--day", day.isoformat()]) == 0
     assert len(list(load_workbook(book).active.values)) == 1 + 2
@@ -212,10 +212,3 @@ def test_followups_list_export_and_record(store, tmp_path: Path, capsys) -> None
     assert reasons == ["order_day15", "order_day5", "second"]  # the first one is done
     with pytest.raises(SystemExit):
         main(["followups", "record", first, "--reached", "--satisfaction", "9", "--who", "x"])
-
-
-@pytest.fixture()
-def case_engine(tmp_path):  # TEMP until H1's conftest fixture lands
-    from warehouse.case_db import connect_store
-
-    return connect_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")

@@ -10,7 +10,6 @@ once; customer text appears only in tables and `st.text`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,7 +119,7 @@ def _customer(page: Page, store: FollowupStore, cases: CaseStore, f: Followup) -
         st.caption(t("这条回访没有关联客户。"))
     else:
         _warehouse_history(page, f.customer_id)
-        mine = customer_cases(cases, f.customer_id, past)
+        mine = customer_cases(cases, f.customer_id)
         st.markdown(f"**{t('客户的工单')}**")
         if mine:
             table(
@@ -150,15 +149,11 @@ def customer_followups(store: FollowupStore, customer_id: str) -> list[tuple[Fol
     return [(f, outcomes.get(f.followup_id)) for f in items]
 
 
-def customer_cases(cases: CaseStore, customer_id: str, past: Sequence = ()) -> list[Case]:
-    """The customer's cases (at most `CUSTOMER_CASES`): by the store's customer filter
-    when it has one, else the cases the customer's 回访 name."""
-    if "customer_ids" in {f.name for f in fields(CaseFilters)}:
-        return cases.list_cases(
-            CaseFilters(customer_ids=(customer_id,)), limit=CUSTOMER_CASES, offset=0
-        )
-    ids = sorted({i for f, _ in past if (i := casework.case_id_of(f.case_id)) is not None})
-    return [c for c in (cases.get(i) for i in ids[:CUSTOMER_CASES]) if c is not None]
+def customer_cases(cases: CaseStore, customer_id: str) -> list[Case]:
+    """The customer's cases (at most `CUSTOMER_CASES`)."""
+    return cases.list_cases(
+        CaseFilters(customer_ids=(customer_id,)), limit=CUSTOMER_CASES, offset=0
+    )
 
 
 def _warehouse_history(page: Page, customer_id: str) -> None:

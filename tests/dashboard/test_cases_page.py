@@ -338,18 +338,11 @@ def plan(followups: FollowupStore, customer: str, owner: str, day, reason: str, 
     """Plan one 回访 the way the rules would; its id."""
     key = f"{reason}:{customer}:{day}"
     followups.plan(
-        [PlannedFollowup(key, reason, day, owner, "售后", case_id and str(case_id), customer)],
+        [PlannedFollowup(key, reason, day, owner, "售后", case_id, customer)],
         NOW,
     )
     return next(f.followup_id for f in followups.list_followups(customer_ids=(customer,))
                 if f.reason == reason)  # fmt: skip
-
-
-@pytest.fixture()
-def case_engine(tmp_path):  # TEMP until H1's conftest fixture lands
-    from warehouse.case_db import connect_store
-
-    return connect_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
 
 
 SLA_TOML = """
