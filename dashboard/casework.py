@@ -53,6 +53,7 @@ FOLLOWUP_STATUS_NAMES = {
     "cancelled": ("已取消", "Cancelled"),
 }
 FLASH = "_case_flash"
+KEPT = "_case_kept"
 #: What a store that does not answer raises: the store's own error, or the driver's.
 UNREACHABLE = (StoreUnavailable, SQLAlchemyError)
 
@@ -128,8 +129,15 @@ def flash(kind: str, text: str) -> None:
     st.session_state[FLASH] = (kind, text)
 
 
+def keep(text: str) -> None:
+    """Keep what the reader typed for an action that was not saved and whose form will not
+    be drawn again (the 回访 left the list): shown once, as plain text, to copy."""
+    if text.strip():
+        st.session_state[KEPT] = text
+
+
 def show_flash() -> None:
-    """Show (once) the message the last action left."""
+    """Show (once) the message the last action left, and any text it kept."""
     kind, text = st.session_state.pop(FLASH, (None, None))
     if kind == "success":
         st.success(text)
@@ -137,6 +145,10 @@ def show_flash() -> None:
         st.warning(text)
     elif kind == "error":
         st.error(text)
+    kept = st.session_state.pop(KEPT, None)
+    if kept:
+        st.caption(t("没有保存的内容（可复制后重试）："))
+        st.text(kept)
 
 
 def run_action(action: Callable[[], Any], done: str) -> Any:

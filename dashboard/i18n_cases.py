@@ -24,6 +24,7 @@ CASES_EN: dict[str, str] = {
     "处理人：{who}": "Handled by: {who}",
     "请填写处理人。": "Enter your name (handled by).",
     "已保存。": "Saved.",
+    "没有保存的内容（可复制后重试）：": "What was not saved (copy it to try again):",
     # Queue
     "工单号": "Case",
     "优先级": "Priority",

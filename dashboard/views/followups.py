@@ -268,3 +268,5 @@ def _record(user: str | None, url: str, followup_id: str, rules: Any, tz: str) -
     )
     if saved is not None:
         st.session_state.pop("followup", None)
+    else:
+        casework.keep(st.session_state.get(f"fu_note_{followup_id}", ""))

@@ -434,3 +434,19 @@ def test_priority_change_is_an_event(warehouse_db, store, monkeypatch) -> None:
     last = store.history(case_id)[-1]
     assert (last.action, last.who, last.note) == ("priority", "组长", "微博转发过千")
     assert fields(at)["优先级"] == "P1" and list(history(at)["操作"])[-1] == "优先级"
+
+
+def test_a_followup_recorded_meanwhile_is_told(warehouse_db, store, monkeypatch) -> None:
+    followups = FollowupStore(store.engine)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    due = plan(followups, cid("G01"), "李经理", today, "order_day5")
+    at = open_page(warehouse_db, monkeypatch, "followups", fu_who="李经理")
+    assert at.selectbox(key="followup").value == due
+    followups.record_outcome(due, "王经理", reached=False, note="没接")  # another tab
+    at.text_area(key=f"fu_note_{due}").input("客户说已解决")
+    click(at, "保存回访结果")
+    assert "王经理" in at.error[0].value  # who was first
+    [(_, outcome)] = followups.outcomes(followup_ids=[due])
+    assert (outcome.who, outcome.note) == ("王经理", "没接")  # theirs stands
+    # It left the list with its form; what this reader typed is shown to copy.
+    assert "客户说已解决" in [e.value for e in at.get("text")]
