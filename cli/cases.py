@@ -14,11 +14,12 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cli.case_sla import SLA_COLUMNS, sla_fields
 from cli.common import add_common, parse_date, settings_from
 from voc.cases import (
     OPEN_STATUSES,
@@ -151,6 +152,9 @@ def add_cases_parser(sub: argparse._SubParsersAction) -> None:
     p = csub.add_parser("export", help="every matching case to a CSV or XLSX file")
     p.add_argument("file", help="output file (.csv or .xlsx)")
     p.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the file's suffix")
+    p.add_argument(
+        "--sla", action="store_true", help="add the SLA clocks (reads every case's history)"
+    )
     _add_filters(p)
     add_common(p)
     p.set_defaults(func=cmd_cases_export)
@@ -259,7 +263,8 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
         filters = filters_from(args, settings)
         total = store.count_cases(filters)
         cases = store.list_cases(filters, limit=args.limit, offset=args.offset)
-        rows = [case_record(c, settings.timezone) for c in cases]
+        sla = sla_fields(store, cases, settings, datetime.now(UTC))
+        rows = [{**case_record(c, settings.timezone), **sla[c.case_id]} for c in cases]
         if args.json:
             print_json({"total": total, "offset": args.offset, "cases": rows})
             return 0
@@ -268,11 +273,18 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
             print(
                 f"{r['case_id']}  {r['priority']}  {r['status_name']:<4}  "
                 f"{(r['team'] or '—')}/{(r['owner'] or '—')}  {r['channel'] or '—'}  "
-                f"{r['opened_at'][:16]}  ×{r['n_voices']}  {r['title']}"
+                f"{r['opened_at'][:16]}  ×{r['n_voices']}  {_sla_text(r)}  {r['title']}"
             )
         return 0
 
     return _run(args, body)
+
+
+def _sla_text(row: dict[str, Any]) -> str:
+    if row["sla_state"] == "none":
+        return "SLA —"
+    due = row["first_response_due"] or row["resolution_due"]
+    return f"SLA {row['sla_state']}" + (f" (due {due[5:16].replace('T', ' ')})" if due else "")
 
 
 def cmd_cases_show(args: argparse.Namespace) -> int:
@@ -289,6 +301,7 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
                 {
                     "case": {**asdict(case), "severity": dict(case.severity)},
                     "allowed_moves": list(TRANSITIONS.get(case.status, ())),
+                    "sla": sla_fields(store, [case], settings, datetime.now(UTC))[case.case_id],
                     "voices": [asdict(v) for v in voices],
                     "events": [{**asdict(e), "data": dict(e.data or {})} for e in events],
                 }
@@ -400,8 +413,17 @@ def cmd_cases_export(args: argparse.Namespace) -> int:
 
     def body(settings: Settings, store) -> int:
         filters = filters_from(args, settings)
-        rows = (case_record(c, settings.timezone) for c in iter_cases(store, filters))
-        n = write_rows(path, fmt, COLUMNS, rows)
+        now = datetime.now(UTC)
+
+        def rows():
+            for case in iter_cases(store, filters):
+                row = case_record(case, settings.timezone)
+                if args.sla:
+                    row.update(sla_fields(store, [case], settings, now)[case.case_id])
+                yield row
+
+        columns = (*COLUMNS, *SLA_COLUMNS) if args.sla else COLUMNS
+        n = write_rows(path, fmt, columns, rows())
         print(f"导出 exported {n} cases to {path}")
         return 0
 

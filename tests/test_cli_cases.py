@@ -212,3 +212,26 @@ def test_followups_list_export_and_record(store, tmp_path: Path, capsys) -> None
     assert reasons == ["order_day15", "order_day5", "second"]  # the first one is done
     with pytest.raises(SystemExit):
         main(["followups", "record", first, "--reached", "--satisfaction", "9", "--who", "x"])
+
+
+def test_list_and_export_show_the_sla(store, tmp_path: Path, capsys) -> None:
+    from voc.settings import load_settings
+
+    config = tmp_path / "voc.toml"
+    config.write_text(
+        '[[cases.sla.policies]]\npriority = ["P1"]\nfirst_response = "2h"\ntime = "calendar"\n',
+        encoding="utf-8",
+    )
+    if not hasattr(load_settings(str(config)), "cases"):
+        pytest.skip("Settings.cases ([cases] config) is not wired into voc.settings yet")
+    out = run_json(capsys, "cases", "list", "--config", str(config))
+    by_priority = {c["priority"]: c for c in out["cases"]}
+    p1 = by_priority["P1"]
+    assert p1["sla_state"] == "running" and p1["first_response_state"] == "running"
+    assert 0 < p1["first_response_left_min"] <= 120
+    assert by_priority["P3"]["sla_state"] == "none"  # no policy for P3
+    book = tmp_path / "sla.csv"
+    assert main(["cases", "export", str(book), "--sla", "--config", str(config)]) == 0
+    with book.open(encoding="utf-8-sig", newline="") as f:
+        rows = {r["priority"]: r for r in csv.DictReader(f)}
+    assert rows["P1"]["first_response_state"] == "running" and rows["P1"]["first_response_due"]
