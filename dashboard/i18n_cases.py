@@ -109,6 +109,18 @@ CASES_EN: dict[str, str] = {
     "添加备注": "Add note",
     "保存优先级": "Save priority",
     "备注不能为空。": "A note cannot be empty.",
+    # By hand
+    "开工单": "Open a case",
+    "为这条原文开工单": "Open a case for this verbatim",
+    "去处理这个工单": "Go to the case",
+    "这条原文已在工单 {case} 里。": "This verbatim is already in case {case}.",
+    "这条原文还没有打分，暂时不能开工单。": (
+        "This verbatim is not scored yet; no case can be opened."
+    ),
+    "已并入工单 {case}（同一客户同一主题，或同一组转发）。": (
+        "Merged into case {case} (same customer and theme, or the same repost group)."
+    ),
+    "已开工单 {case}。": "Opened case {case}.",
     # Follow-ups
     "回访日期": "Day",
     "回访人": "Caller",

@@ -450,3 +450,28 @@ def test_a_followup_recorded_meanwhile_is_told(warehouse_db, store, monkeypatch)
     assert (outcome.who, outcome.note) == ("王经理", "没接")  # theirs stands
     # It left the list with its form; what this reader typed is shown to copy.
     assert "客户说已解决" in [e.value for e in at.get("text")]
+
+
+def test_a_case_opened_by_hand_from_explore(warehouse_db, store, monkeypatch) -> None:
+    from datetime import date
+
+    at = open_page(
+        warehouse_db, monkeypatch, "explore", f_range=(date(2025, 2, 1), date(2025, 2, 28))
+    )
+    doc_id = at.selectbox(key="ex_case_doc").value
+    assert doc_id
+    at.selectbox(key="ex_case_doc").set_value(doc_id)
+    at.text_input(key="ex_case_who").input("客服主管")
+    click(at, "为这条原文开工单")
+    case_id = store.case_of_doc(doc_id)
+    assert case_id is not None
+    case = store.get(case_id)
+    assert case.rule == "manual" and store.history(case_id)[0].who == "客服主管"
+    assert f"已开工单 {case_id}" in at.success[0].value
+    # Again: it is in a case already; the button goes to it on the 工单 page.
+    at.selectbox(key="ex_case_doc").set_value(doc_id)
+    click(at, "为这条原文开工单")
+    assert f"已在工单 {case_id}" in at.info[0].value
+    click(at, "去处理这个工单")
+    assert at.radio(key="nav_page").value == "cases"
+    assert fields(at)["状态"] == "新建" and at.selectbox(key="case").value == case_id
