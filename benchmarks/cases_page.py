@@ -155,6 +155,7 @@ def _sla_config():
             ]
         },
         "benchmark",
+        now=NOW,
     )
 
 

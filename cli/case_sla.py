@@ -54,9 +54,10 @@ def sla_fields(
     from voc.sla import case_sla
 
     zone = ZoneInfo(settings.timezone)
+    events = store.histories([c.case_id for c in cases])
     out = {}
     for case in cases:
-        status = case_sla(config, case, store.history(case.case_id), now)
+        status = case_sla(config, case, events[case.case_id], now)
         row = {**empty, "sla_state": overall_state(status)}
         for name in ("first_response", "resolution"):
             clock = status.clock(name) if status else None

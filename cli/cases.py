@@ -345,12 +345,13 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
-def iter_cases(store, filters) -> Iterator[Case]:
-    """Every case matching `filters`, read in chunks of `EXPORT_CHUNK`."""
+def iter_chunks(store, filters) -> Iterator[list[Case]]:
+    """Every case matching `filters`, in chunks of `EXPORT_CHUNK`."""
     offset = 0
     while True:
         chunk = store.list_cases(filters, limit=EXPORT_CHUNK, offset=offset)
-        yield from chunk
+        if chunk:
+            yield chunk
         if len(chunk) < EXPORT_CHUNK:
             return
         offset += EXPORT_CHUNK
@@ -416,11 +417,10 @@ def cmd_cases_export(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
 
         def rows():
-            for case in iter_cases(store, filters):
-                row = case_record(case, settings.timezone)
-                if args.sla:
-                    row.update(sla_fields(store, [case], settings, now)[case.case_id])
-                yield row
+            for chunk in iter_chunks(store, filters):
+                sla = sla_fields(store, chunk, settings, now) if args.sla else {}
+                for case in chunk:
+                    yield {**case_record(case, settings.timezone), **sla.get(case.case_id, {})}
 
         columns = (*COLUMNS, *SLA_COLUMNS) if args.sla else COLUMNS
         n = write_rows(path, fmt, columns, rows())

@@ -103,9 +103,11 @@ def followup_record(followup, day: date) -> dict[str, Any]:
 
 def _followup_store(settings: Settings):
     # Imported first: its tables join the store's MetaData before the schema is created.
+    from voc.followup_config import FollowupsConfig
     from warehouse.followup_store import FollowupStore
 
     rules = getattr(getattr(settings, "cases", None), "followups", None)
+    rules = rules if isinstance(rules, FollowupsConfig) else None  # parsed once wired
     return FollowupStore(open_engine(settings), rules=rules, timezone=settings.timezone)
 
 

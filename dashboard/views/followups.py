@@ -22,6 +22,8 @@ from dashboard.casework import CASE_STATUS_NAMES, FOLLOWUP_REASON_NAMES, FOLLOWU
 from dashboard.common import CHANNEL_NAMES, SENTIMENT_NAMES, Page, local_time, name, table
 from dashboard.i18n import t
 from voc.cases import Case, Followup
+from voc.followup_config import FollowupsConfig
+from voc.settings import Settings
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import WarehouseError
 from warehouse.followup_store import FollowupStore
@@ -37,9 +39,15 @@ def today(page: Page) -> date:
     return datetime.now(ZoneInfo(page.settings.timezone)).date()
 
 
+def followup_rules(settings: Settings) -> FollowupsConfig | None:
+    """The ``[cases.followups]`` rules once parsed (None: the store's defaults)."""
+    rules = getattr(getattr(settings, "cases", None), "followups", None)
+    return rules if isinstance(rules, FollowupsConfig) else None
+
+
 def followup_store(engine, page: Page) -> FollowupStore:
     """The 回访 store on `engine`, with the configured rules (for a second 回访's day)."""
-    rules = getattr(getattr(page.settings, "cases", None), "followups", None)
+    rules = followup_rules(page.settings)
     return FollowupStore(engine, rules=rules, timezone=page.settings.timezone)
 
 
@@ -242,7 +250,7 @@ def _outcome_form(page: Page, f: Followup) -> None:
                 page.user,
                 casework.store_url_of(page),
                 key,
-                getattr(getattr(page.settings, "cases", None), "followups", None),
+                followup_rules(page.settings),
                 page.settings.timezone,
             ),
         )
