@@ -27,6 +27,7 @@ from voc.settings import Settings
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import WarehouseError
 from warehouse.followup_store import FollowupStore
+from warehouse.followup_views import todays_list
 
 WHO_KEY = "fu_who"
 ALL = "__all__"
@@ -66,7 +67,8 @@ def render(page: Page) -> None:
 def _render(page: Page, store: FollowupStore, cases: CaseStore) -> None:
     left, right = st.columns(2)
     day = left.date_input(t("回访日期"), value=today(page), key="fu_day")
-    everyone = store.due(day)
+    daily = todays_list(store, cases, day)
+    everyone = daily.followups
     owners = sorted({f.owner for f in everyone if f.owner})
     if page.user and page.user in owners and "fu_owner" not in st.session_state:
         st.session_state["fu_owner"] = page.user  # a signed-in owner sees their own list first
@@ -83,7 +85,7 @@ def _render(page: Page, store: FollowupStore, cases: CaseStore) -> None:
     if not due:
         st.success(t("这一天没有待回访的客户。"))
         return
-    table(due_frame(due, day))
+    table(due_frame(due, day, daily.cases))
     ids = [f.followup_id for f in due]
     if st.session_state.get("followup") not in ids:
         st.session_state["followup"] = ids[0]
@@ -104,8 +106,9 @@ def _label(f: Followup) -> str:
     return f"{f.due_on:%m-%d} · {name(FOLLOWUP_REASON_NAMES, f.reason)} · {who}"
 
 
-def due_frame(due: Sequence[Followup], day: date) -> pd.DataFrame:
-    """The day's list as a table, overdue ones marked."""
+def due_frame(due: Sequence[Followup], day: date, cases: dict[int, Case]) -> pd.DataFrame:
+    """The day's list as a table, overdue ones marked, with their cases' title and priority."""
+    of = [cases.get(f.case_id) if f.case_id else None for f in due]
     return pd.DataFrame(
         {
             t("应回访日"): [f.due_on.isoformat() for f in due],
@@ -113,6 +116,8 @@ def due_frame(due: Sequence[Followup], day: date) -> pd.DataFrame:
             t("原因"): [name(FOLLOWUP_REASON_NAMES, f.reason) for f in due],
             t("客户（哈希）"): [(f.customer_id or "—")[:12] for f in due],
             t("工单号"): [str(f.case_id) if f.case_id else "—" for f in due],
+            t("优先级"): [c.priority if c else "—" for c in of],
+            t("标题"): [c.title if c else "" for c in of],
             t("回访人"): [f.owner or "—" for f in due],
             t("团队"): [f.team or "—" for f in due],
         }

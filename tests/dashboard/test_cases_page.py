@@ -305,13 +305,13 @@ def test_followups_list_history_and_outcome(warehouse_db, store, monkeypatch) ->
     assert len(listed) == 2 and list(listed["逾期天数"]) == [2, 0]  # overdue first
     at.selectbox(key="fu_owner").set_value("王经理").run()
     assert at.selectbox(key="followup").value == due
+    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
+    assert list(listed["标题"]) == ["物流太慢 #0"] and list(listed["优先级"]) == ["P1"]
     # The customer's history on one page: voices and survey answers, cases.
     past = next(d.value for d in at.dataframe if "原文" in d.value.columns)
     assert len(past) == 7  # H01: 5 negative and 1 positive tickets, 1 survey answer
     assert any("NPS" in d.value.columns for d in at.dataframe)
-    mine = next(
-        d.value for d in at.dataframe if "工单号" in d.value.columns and "标题" in d.value.columns
-    )
+    mine = next(d.value for d in at.dataframe if {"工单号", "状态", "标题"} <= set(d.value.columns))
     assert list(mine["工单号"]) == [case_id]
     at.text_input(key="fu_who").input("王经理")
     at.radio(key=f"fu_reached_{due}").set_value(True)
