@@ -63,8 +63,9 @@ def bulk_move(user: str | None, url: str, seen: tuple) -> None:
     _bulk_run(user, url, seen, lambda s, i, w, v: s.move(i, to, w, v, note=note))
 
 
-def bulk_assign(user: str | None, url: str, seen: tuple) -> None:
-    """批量指派: give the selected cases the owner and/or team typed (empty keeps theirs)."""
+def bulk_assign(user: str | None, url: str, seen: tuple, teams: dict) -> None:
+    """批量指派: give the selected cases the owner and/or team typed (empty keeps theirs);
+    with teams configured, a case is refused an unknown team or an outside owner."""
     owner = (st.session_state.get("cs_bulk_owner") or "").strip() or None
     team = (st.session_state.get("cs_bulk_team") or "").strip() or None
     if owner is None and team is None:
@@ -75,7 +76,11 @@ def bulk_assign(user: str | None, url: str, seen: tuple) -> None:
         current = store.get(case_id)
         if current is None:
             return
-        store.assign(case_id, owner or current.owner, team or current.team, who, version, note="")
+        new_owner, new_team = owner or current.owner, team or current.team
+        problem = casework.assignment_problem(teams, new_owner, new_team)
+        if problem:
+            raise CaseError(problem)
+        store.assign(case_id, new_owner, new_team, who, version, note="")
 
     _bulk_run(user, url, seen, assign)
 
@@ -108,10 +113,15 @@ def move(user: str | None, url: str, case_id: int, version: int) -> None:
     )
 
 
-def assign(user: str | None, url: str, case_id: int, version: int) -> None:
-    """指派: set the case's owner and team (an empty field clears it)."""
+def assign(user: str | None, url: str, case_id: int, version: int, teams: dict) -> None:
+    """指派: set the case's owner and team (an empty field clears it); with teams
+    configured, only a configured team and one of its people."""
     owner = (st.session_state.get(f"cs_owner_{case_id}") or "").strip() or None
     team = (st.session_state.get(f"cs_team_{case_id}") or "").strip() or None
+    problem = casework.assignment_problem(teams, owner, team)
+    if problem:
+        casework.flash("error", t("操作被拒绝：{error}", error=problem))
+        return
     _act(
         user,
         url,

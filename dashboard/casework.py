@@ -110,6 +110,29 @@ def case_id_of(value: object) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def teams_of(settings: Any) -> dict[str, Any]:
+    """The configured teams (``[cases.teams]``: name → `voc.case_config.TeamConfig`)."""
+    return dict(getattr(getattr(settings, "cases", None), "teams", None) or {})
+
+
+def assignment_problem(teams: dict[str, Any], owner: str | None, team: str | None) -> str | None:
+    """Why `owner`/`team` cannot be given a case when teams are configured (an unknown team,
+    an owner outside the team's listed people), or None."""
+    if not teams or team is None:
+        return None
+    if team not in teams:
+        return t("未知团队 {team}；已配置的团队：{known}", team=team, known="、".join(teams))
+    people = tuple(getattr(teams[team], "owners", ()) or ())
+    if owner is not None and people and owner not in people:
+        return t(
+            "{owner} 不是团队 {team} 的成员；成员：{known}",
+            owner=owner,
+            team=team,
+            known="、".join(people),
+        )
+    return None
+
+
 def who_field(page: Page, key: str) -> str:
     """Who is acting: the signed-in user's name (single sign-on), else a name field (an
     open dashboard or the shared password knows no name)."""

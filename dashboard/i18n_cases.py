@@ -24,6 +24,10 @@ CASES_EN: dict[str, str] = {
     "处理人：{who}": "Handled by: {who}",
     "请填写处理人。": "Enter your name (handled by).",
     "已保存。": "Saved.",
+    "未知团队 {team}；已配置的团队：{known}": "Unknown team {team}; configured teams: {known}",
+    "{owner} 不是团队 {team} 的成员；成员：{known}": (
+        "{owner} is not in team {team}; its people: {known}"
+    ),
     "没有保存的内容（可复制后重试）：": "What was not saved (copy it to try again):",
     # Queue
     "工单号": "Case",

@@ -80,14 +80,26 @@ def _filters(page: Page) -> CaseFilters:
         key="cs_channels",
         placeholder=t("全部"),
     )
-    teams = cols[3].text_input(t("团队"), key="cs_teams", placeholder=t("逗号分隔"))
-    owners = cols[4].text_input(t("负责人"), key="cs_owners", placeholder=t("逗号分隔"))
+    configured = casework.teams_of(page.settings)
+    people = sorted({o for team in configured.values() for o in (team.owners or ())})
+    if configured:
+        teams = tuple(
+            cols[3].multiselect(t("团队"), list(configured), key="cs_teams", placeholder=t("全部"))
+        )
+    else:
+        teams = _split(cols[3].text_input(t("团队"), key="cs_teams", placeholder=t("逗号分隔")))
+    if people:
+        owners = tuple(
+            cols[4].multiselect(t("负责人"), people, key="cs_owners", placeholder=t("全部"))
+        )
+    else:
+        owners = _split(cols[4].text_input(t("负责人"), key="cs_owners", placeholder=t("逗号分隔")))
     mine = bool(page.user) and st.checkbox(t("只看我负责的"), key="cs_mine")
     return CaseFilters(
         statuses=tuple(statuses),
         priorities=tuple(priorities),
-        teams=_split(teams),
-        owners=(page.user,) if mine else _split(owners),
+        teams=teams,
+        owners=(page.user,) if mine else owners,
         channels=tuple(channels),
     )
 
@@ -215,7 +227,9 @@ def _bulk(page: Page, cases: Sequence[Case]) -> None:
         st.text_input(t("负责人"), key="cs_bulk_owner", max_chars=64)
         st.text_input(t("团队"), key="cs_bulk_team", max_chars=64)
         st.form_submit_button(
-            t("批量指派"), on_click=case_actions.bulk_assign, args=(page.user, url, seen)
+            t("批量指派"),
+            on_click=case_actions.bulk_assign,
+            args=(page.user, url, seen, casework.teams_of(page.settings)),
         )
 
 
@@ -313,6 +327,7 @@ def _actions(page: Page, case: Case) -> None:
     """The forms acting on `case`; each carries the version shown now."""
     url = casework.store_url_of(page)
     args = (page.user, url, case.case_id, case.version)
+    assign_args = (*args, casework.teams_of(page.settings))
     key = case.case_id
     moves = TRANSITIONS.get(case.status, ())
     move_tab, assign_tab, reply_tab, note_tab, priority_tab = st.tabs(
@@ -335,7 +350,7 @@ def _actions(page: Page, case: Case) -> None:
         st.text_input(t("负责人"), value=case.owner or "", key=f"cs_owner_{key}", max_chars=64)
         st.text_input(t("团队"), value=case.team or "", key=f"cs_team_{key}", max_chars=64)
         st.text_area(t("备注"), key=f"cs_assign_note_{key}", max_chars=1000)
-        st.form_submit_button(t("保存指派"), on_click=case_actions.assign, args=args)
+        st.form_submit_button(t("保存指派"), on_click=case_actions.assign, args=assign_args)
     with reply_tab, st.form(f"cs_reply_{key}"):
         st.caption(t("记录一次对客户的答复（首次答复即首次响应时间）。"))
         st.text_area(t("答复内容摘要"), key=f"cs_reply_note_{key}", max_chars=1000)

@@ -477,3 +477,30 @@ def test_a_case_opened_by_hand_from_explore(warehouse_db, store, monkeypatch) ->
     click(at, "去处理这个工单")
     assert at.radio(key="nav_page").value == "cases"
     assert fields(at)["状态"] == "新建" and at.selectbox(key="case").value == case_id
+
+
+def test_configured_teams_filter_and_check_assignment(
+    warehouse_db, store, tmp_path, monkeypatch
+) -> None:
+    config = tmp_path / "voc.toml"
+    config.write_text(
+        '[cases.teams."售后"]\nowners = ["小王", "小李"]\n[cases.teams."舆情"]\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("VOC_CONFIG", str(config))
+    case_id = case_id_of(store, "物流太慢 #2")
+    at = open_page(warehouse_db, monkeypatch, case=case_id, cs_who="组长")
+    assert at.multiselect(key="cs_teams").options == ["售后", "舆情"]
+    assert at.multiselect(key="cs_owners").options == ["小李", "小王"]
+    at.text_input(key=f"cs_team_{case_id}").input("物流")
+    click(at, "保存指派")
+    assert "未知团队 物流" in at.error[0].value and "售后、舆情" in at.error[0].value
+    at.text_input(key=f"cs_team_{case_id}").input("售后")
+    at.text_input(key=f"cs_owner_{case_id}").input("老张")
+    click(at, "保存指派")
+    assert "老张 不是团队 售后 的成员" in at.error[0].value
+    assert store.get(case_id).owner is None  # nothing saved
+    at.text_input(key=f"cs_owner_{case_id}").input("小王")
+    click(at, "保存指派")
+    assert store.get(case_id).owner == "小王"
+    at.multiselect(key="cs_owners").set_value(["小王"]).run()
+    assert list(queue(at)["标题"]) == ["物流太慢 #2"]
