@@ -460,6 +460,23 @@ def cmd_cases_move(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
+def check_assignment(settings: Settings, owner: str | None, team: str | None) -> None:
+    """With ``[cases.teams]`` configured: `CaseError` for an unknown team, or an owner
+    outside the team's listed people (as the dashboard refuses them)."""
+    teams = dict(getattr(settings.cases, "teams", None) or {})
+    if not teams or team is None:
+        return
+    if team not in teams:
+        known = "、".join(teams)
+        raise CaseError(f"未知团队 {team}；已配置：{known} / unknown team {team}; known: {known}")
+    people = tuple(teams[team].owners or ())
+    if owner is not None and people and owner not in people:
+        known = "、".join(people)
+        raise CaseError(
+            f"{owner} 不是团队 {team} 的成员：{known} / {owner} is not in team {team}: {known}"
+        )
+
+
 def cmd_cases_assign(args: argparse.Namespace) -> int:
     if args.owner is None and args.team is None:
         print("错误：请给出 --owner 或 --team / error: give --owner or --team", file=sys.stderr)
@@ -472,6 +489,7 @@ def cmd_cases_assign(args: argparse.Namespace) -> int:
             raise CaseError(f"没有工单 {args.case_id} / no case {args.case_id}")
         owner = current.owner if args.owner is None else args.owner
         team = current.team if args.team is None else args.team
+        check_assignment(settings, owner, team)
         case = store.assign(args.case_id, owner, team, args.who, version, note=args.note)
         return _changed(args, settings, case)
 

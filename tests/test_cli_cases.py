@@ -237,3 +237,17 @@ def test_list_and_export_show_the_sla(store, tmp_path: Path, capsys) -> None:
     with book.open(encoding="utf-8-sig", newline="") as f:
         rows = {r["priority"]: r for r in csv.DictReader(f)}
     assert rows["P1"]["first_response_state"] == "running" and rows["P1"]["first_response_due"]
+
+
+def test_assign_checks_configured_teams(store, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "voc.toml"
+    config.write_text('[cases.teams."售后"]\nowners = ["小王"]\n', encoding="utf-8")
+    case_id = the_id(store, "退款慢 #0")
+    base = ["cases", "assign", case_id, "--who", "组长", "--config", str(config)]
+    capsys.readouterr()
+    assert main([*base, "--team", "物流"]) == 1
+    assert "未知团队 物流" in capsys.readouterr().err
+    assert main([*base, "--owner", "老张"]) == 1  # team 售后 kept: 老张 is not in it
+    assert "老张 不是团队 售后 的成员" in capsys.readouterr().err
+    assert main([*base, "--owner", "小王"]) == 0
+    assert store.get(int(case_id)).owner == "小王"
