@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cli.cases import StoreUnreachable, export_format, open_engine, print_json, write_atomically
+from cli.cases import StoreUnreachable, open_engine, print_json
 from cli.common import add_common, parse_date, settings_from
+from cli.exports import export_format, write_atomically
 from voc.cases import CaseError
 from voc.settings import Settings
 
