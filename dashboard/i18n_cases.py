@@ -153,4 +153,29 @@ CASES_EN: dict[str, str] = {
     "需要二次回访": "Needs a second follow-up",
     "保存回访结果": "Save outcome",
     "回访结果已保存。": "Outcome saved.",
+    # Recovery
+    "服务补救效果": "Did the recovery work?",
+    "计算已关闭工单的补救效果": "Measure the recovery of closed cases",
+    "读取全部工单与之后的客户声音，工单多时需要几秒。": (
+        "Reads every case and the customers' later voices: a few seconds with many cases."
+    ),
+    "结案后观察天数": "Days watched after resolution",
+    "{d} 天": "{d} days",
+    "按": "By",
+    "可判断的已关闭工单 {n} 件，已挽回 {k} 件：{rate}（95% 区间 {low} – {high}）": (
+        "{n} closed cases measurable, {k} recovered: {rate} (95% interval {low} – {high})"
+    ),
+    "还没有已关闭的工单。": "No closed cases yet.",
+    "流失风险客户": "Customers at risk of churning",
+    "没有流失风险客户。": "No customer at risk.",
+    "风险": "Risk",
+    "沉默天数": "Days silent",
+    "已关闭": "Closed",
+    "可判断": "Measurable",
+    "已挽回": "Recovered",
+    "挽回率": "Recovery rate",
+    "95% 区间": "95% interval",
+    "之前负面占比": "Negative share before",
+    "之后负面占比": "Negative share after",
+    "回访平均分": "Mean follow-up score",
 }

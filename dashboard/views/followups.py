@@ -21,6 +21,7 @@ from dashboard import casework, data
 from dashboard.casework import CASE_STATUS_NAMES, FOLLOWUP_REASON_NAMES, FOLLOWUP_STATUS_NAMES
 from dashboard.common import CHANNEL_NAMES, SENTIMENT_NAMES, Page, local_time, name, table
 from dashboard.i18n import t
+from dashboard.views.recovery import render_recovery
 from voc.cases import Case, Followup
 from voc.followup_config import FollowupsConfig
 from voc.settings import Settings
@@ -58,8 +59,10 @@ def render(page: Page) -> None:
     if engine is None:
         return
     casework.show_flash()
+    store, cases = followup_store(engine, page), CaseStore(engine)
     try:
-        _render(page, followup_store(engine, page), CaseStore(engine))
+        _render(page, store, cases)
+        render_recovery(page, store, cases)
     except casework.UNREACHABLE as exc:
         casework.unreachable(exc)
 

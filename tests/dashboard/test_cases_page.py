@@ -504,3 +504,45 @@ def test_configured_teams_filter_and_check_assignment(
     assert store.get(case_id).owner == "小王"
     at.multiselect(key="cs_owners").set_value(["小王"]).run()
     assert list(queue(at)["标题"]) == ["物流太慢 #2"]
+
+
+def test_recovery_of_closed_cases_on_the_followups_page(
+    case_engine, new_warehouse, tmp_path, monkeypatch
+) -> None:
+    """Two closed cases of 王五 (resolved 2025-10-01): P1 spoke positively on 10-10
+    (recovered), P2 gave the 回访 a 2 (not recovered) and went silent (a churn risk)."""
+    from tests.followup_seed import add_customer, add_voice, open_case, utc, walk
+    from warehouse.db import warehouse
+
+    monkeypatch.setenv(
+        "VOC_CASES_DATABASE_URL", case_engine.url.render_as_string(hide_password=False)
+    )
+    db = new_warehouse(tmp_path / "voc.duckdb")
+    ids = {}
+    for customer in ("P1", "P2"):
+        case = open_case(case_engine, f"c-{customer}", customer, utc(2025, 9, 28))
+        steps = [("in_progress", utc(2025, 9, 29)), ("resolved", utc(2025, 10, 1))]
+        ids[customer] = walk(case_engine, case, steps).case_id
+    followups = FollowupStore(case_engine)
+    plan(followups, "P2", "王五", datetime(2025, 10, 2).date(), "case_resolved", ids["P2"])
+    [f] = followups.list_followups(customer_ids=("P2",))
+    followups.record_outcome(f.followup_id, "王五", True, 2, at=utc(2025, 10, 2))
+    with warehouse(db) as con:
+        for customer in ("P1", "P2"):
+            add_customer(con, customer, "高价值")
+            add_voice(con, f"c-{customer}", customer, utc(2025, 9, 28), "negative")
+        add_voice(con, "later-1", "P1", utc(2025, 10, 10), "positive")
+    at = open_page(db, monkeypatch, "followups")
+    assert "计算已关闭工单的补救效果" in [w.label for w in at.toggle]
+    at.toggle(key="rc_on").set_value(True).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="rc_by").set_value("owner").run()
+    rates = next(d.value for d in at.dataframe if "挽回率" in d.value.columns)
+    wang = rates.set_index("负责人").loc["王五"]
+    assert (wang["已关闭"], wang["可判断"], wang["已挽回"]) == (2, 2, 1)
+    assert wang["挽回率"] == "样本不足"  # 2 measured, fewer than the default min_n of 10
+    assert wang["之前负面占比"] == "100.0%" and wang["之后负面占比"] == "0.0%"
+    assert wang["回访平均分"] == "2.0"
+    assert any("已挽回 1 件" in c.value for c in at.caption)
+    churn = next(d.value for d in at.dataframe if "沉默天数" in d.value.columns)
+    assert list(churn["客户（哈希）"]) == ["P2"]
