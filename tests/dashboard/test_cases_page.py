@@ -546,3 +546,11 @@ def test_recovery_of_closed_cases_on_the_followups_page(
     assert any("已挽回 1 件" in c.value for c in at.caption)
     churn = next(d.value for d in at.dataframe if "沉默天数" in d.value.columns)
     assert list(churn["客户（哈希）"]) == ["P2"]
+
+
+def test_a_bad_or_unknown_case_link_is_said(warehouse_db, store, monkeypatch) -> None:
+    at = open_page(warehouse_db, monkeypatch, case="abc")
+    assert "没有这个工单：abc" in at.warning[0].value
+    assert len(queue(at)) == 6  # the queue is still there
+    at = open_page(warehouse_db, monkeypatch, case="99999")
+    assert "没有这个工单：99999" in at.warning[0].value
