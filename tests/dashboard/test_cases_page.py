@@ -1,124 +1,30 @@
-"""AppTest of the 工单 and 回访 pages on a real case store (the `case_engine` fixture: a
-SQLite file and, when the suite has one, a real PostgreSQL server): the queue and its
-filters, a case moved through the workflow with the reader's name on every event and shown
-at once, a stale tab's change refused with the conflict shown and nothing lost, bulk moves
-and assignment, the name rule behind the password login, the store down, and the 回访
-list with the customer's history and an outcome that schedules a second 回访."""
+"""AppTest of the 工单 page on a real case store (SQLite and PostgreSQL, the seed in
+tests/dashboard/conftest.py): the queue and its filters, a case moved through the workflow
+with the reader's name on every event and shown at once, a stale tab's change refused with
+the conflict shown and nothing lost, bulk moves and assignment, the name rule behind the
+password login, the store down, SLA countdowns, configured teams, and a case opened by
+hand from Explore."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.customer_seed import build_customer_warehouse, cid
-from voc.cases import CaseOpening, CaseVoice
-from voc.followup_rules import PlannedFollowup
-from warehouse.case_store import CaseFilters, CaseStore
-from warehouse.followup_store import FollowupStore
-
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-NOW = datetime.now(UTC).replace(microsecond=0)
-HOSTILE_TITLE = "<script>alert(1)</script> **粗体** [点我](http://evil.example) :red[红]"
-
-
-@pytest.fixture(scope="module")
-def warehouse_db(tmp_path_factory) -> Path:
-    return build_customer_warehouse(tmp_path_factory.mktemp("cases") / "voc.duckdb")
-
-
-def opening(
-    i: int,
-    *,
-    priority: str = "P2",
-    channel: str = "ticket",
-    customer: str | None = None,
-    title: str | None = None,
-    team: str = "售后",
-) -> CaseOpening:
-    voice = CaseVoice(
-        doc_id=f"doc-{i}",
-        source="helpdesk",
-        channel=channel,
-        created_at=NOW - timedelta(hours=i + 1),
-        excerpt=f"第 {i} 单：快递三天没动，客服也不回",
-        sentiment="negative",
-        negative_score=0.9,
-        customer_id=customer,
-    )
-    return CaseOpening(
-        merge_key=f"doc:doc-{i}",
-        rule="negative_ticket",
-        title=title or f"物流太慢 #{i}",
-        voices=(voice,),
-        priority=priority,
-        severity={"negative_score": 0.9},
-        team=team,
-        customer_id=customer,
-        source="helpdesk",
-        channel=channel,
-    )
-
-
-@pytest.fixture()
-def store(case_engine, monkeypatch) -> CaseStore:
-    """The store, with 6 open cases: 2 P1 (one a 高价值 customer's), 4 P3 (one social)."""
-    from warehouse.case_db import create_schema
-
-    create_schema(case_engine)
-    monkeypatch.setenv(
-        "VOC_CASES_DATABASE_URL", case_engine.url.render_as_string(hide_password=False)
-    )
-    cases = CaseStore(case_engine)
-    openings = [
-        opening(0, priority="P1", customer=cid("H01")),
-        opening(1, priority="P1"),
-        opening(2, priority="P3"),
-        opening(3, priority="P3"),
-        opening(4, priority="P3", channel="social"),
-        opening(5, priority="P3", title=HOSTILE_TITLE),
-    ]
-    result = cases.open_cases(openings, NOW)
-    assert result.n_opened == 6
-    return cases
-
-
-def open_page(db: Path, monkeypatch, page: str = "cases", **state) -> AppTest:
-    monkeypatch.setenv("VOC_DB", str(db))
-    monkeypatch.delenv("VOC_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["page"] = page
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def queue(at: AppTest):
-    return next(d.value for d in at.dataframe if "工单号" in d.value.columns)
-
-
-def history(at: AppTest):
-    return next(d.value for d in at.dataframe if "操作" in d.value.columns)
-
-
-def fields(at: AppTest) -> dict[str, str]:
-    frame = next(d.value for d in at.dataframe if "字段" in d.value.columns)
-    return dict(zip(frame["字段"], frame["值"], strict=True))
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click().run()
-    assert not at.exception, at.exception
-    return at
-
-
-def case_id_of(store: CaseStore, title: str) -> int:
-    return next(c.case_id for c in store.list_cases(CaseFilters()) if c.title == title)
+from tests.dashboard.case_pages import (
+    APP,
+    HOSTILE_TITLE,
+    NOW,
+    case_id_of,
+    click,
+    fields,
+    history,
+    open_page,
+    queue,
+)
+from warehouse.case_store import CaseFilters
 
 
 def test_queue_lists_open_cases_and_filters_narrow_it(warehouse_db, store, monkeypatch) -> None:
@@ -292,59 +198,6 @@ def queue_en(at: AppTest):
     return next(d.value for d in at.dataframe if "Case" in d.value.columns)
 
 
-def test_followups_list_history_and_outcome(warehouse_db, store, monkeypatch) -> None:
-    followups = FollowupStore(store.engine)
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    case_id = case_id_of(store, "物流太慢 #0")
-    due = plan(followups, cid("H01"), "王经理", today, "case_resolved", case_id)
-    plan(followups, cid("G01"), "李经理", today - timedelta(days=2), "order_day5")
-    plan(followups, cid("G02"), "李经理", today + timedelta(days=3), "order_day15")
-    at = open_page(warehouse_db, monkeypatch, "followups")
-    assert [h.value for h in at.header] == ["回访"]
-    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
-    assert len(listed) == 2 and list(listed["逾期天数"]) == [2, 0]  # overdue first
-    at.selectbox(key="fu_owner").set_value("王经理").run()
-    assert at.selectbox(key="followup").value == due
-    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
-    assert list(listed["标题"]) == ["物流太慢 #0"] and list(listed["优先级"]) == ["P1"]
-    # The customer's history on one page: voices and survey answers, cases.
-    past = next(d.value for d in at.dataframe if "原文" in d.value.columns)
-    assert len(past) == 7  # H01: 5 negative and 1 positive tickets, 1 survey answer
-    assert any("NPS" in d.value.columns for d in at.dataframe)
-    mine = next(d.value for d in at.dataframe if {"工单号", "状态", "标题"} <= set(d.value.columns))
-    assert list(mine["工单号"]) == [case_id]
-    at.text_input(key="fu_who").input("王经理")
-    at.radio(key=f"fu_reached_{due}").set_value(True)
-    at.select_slider(key=f"fu_sat_{due}").set_value(2)
-    at.text_area(key=f"fu_note_{due}").input("还是不满意，要求补偿")
-    at.checkbox(key=f"fu_second_{due}").check()
-    click(at, "保存回访结果")
-    assert "回访结果已保存" in at.success[0].value
-    mine = followups.list_followups(customer_ids=(cid("H01"),))
-    assert {(f.reason, f.status) for f in mine} == {
-        ("case_resolved", "done"),
-        ("second", "planned"),
-    }
-    [(_, outcome)] = followups.outcomes(followup_ids=[due])
-    assert (outcome.reached, outcome.satisfaction, outcome.who) == (True, 2, "王经理")
-    assert outcome.note == "还是不满意，要求补偿" and outcome.needs_second
-    # Shown at once: 王经理 has nothing left today (the second 回访 is due later).
-    assert "王经理" not in at.selectbox(key="fu_owner").options
-    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
-    assert list(listed["回访人"]) == ["李经理"]
-
-
-def plan(followups: FollowupStore, customer: str, owner: str, day, reason: str, case_id=None):
-    """Plan one 回访 the way the rules would; its id."""
-    key = f"{reason}:{customer}:{day}"
-    followups.plan(
-        [PlannedFollowup(key, reason, day, owner, "售后", case_id, customer)],
-        NOW,
-    )
-    return next(f.followup_id for f in followups.list_followups(customer_ids=(customer,))
-                if f.reason == reason)  # fmt: skip
-
-
 SLA_TOML = """
 [[cases.sla.policies]]
 name = "P1 快速"
@@ -438,22 +291,6 @@ def test_priority_change_is_an_event(warehouse_db, store, monkeypatch) -> None:
     assert fields(at)["优先级"] == "P1" and list(history(at)["操作"])[-1] == "优先级"
 
 
-def test_a_followup_recorded_meanwhile_is_told(warehouse_db, store, monkeypatch) -> None:
-    followups = FollowupStore(store.engine)
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    due = plan(followups, cid("G01"), "李经理", today, "order_day5")
-    at = open_page(warehouse_db, monkeypatch, "followups", fu_who="李经理")
-    assert at.selectbox(key="followup").value == due
-    followups.record_outcome(due, "王经理", reached=False, note="没接")  # another tab
-    at.text_area(key=f"fu_note_{due}").input("客户说已解决")
-    click(at, "保存回访结果")
-    assert "王经理" in at.error[0].value  # who was first
-    [(_, outcome)] = followups.outcomes(followup_ids=[due])
-    assert (outcome.who, outcome.note) == ("王经理", "没接")  # theirs stands
-    # It left the list with its form; what this reader typed is shown to copy.
-    assert "客户说已解决" in [e.value for e in at.get("text")]
-
-
 def test_a_case_opened_by_hand_from_explore(warehouse_db, store, monkeypatch) -> None:
     from datetime import date
 
@@ -504,48 +341,6 @@ def test_configured_teams_filter_and_check_assignment(
     assert store.get(case_id).owner == "小王"
     at.multiselect(key="cs_owners").set_value(["小王"]).run()
     assert list(queue(at)["标题"]) == ["物流太慢 #2"]
-
-
-def test_recovery_of_closed_cases_on_the_followups_page(
-    case_engine, new_warehouse, tmp_path, monkeypatch
-) -> None:
-    """Two closed cases of 王五 (resolved 2025-10-01): P1 spoke positively on 10-10
-    (recovered), P2 gave the 回访 a 2 (not recovered) and went silent (a churn risk)."""
-    from tests.followup_seed import add_customer, add_voice, open_case, utc, walk
-    from warehouse.db import warehouse
-
-    monkeypatch.setenv(
-        "VOC_CASES_DATABASE_URL", case_engine.url.render_as_string(hide_password=False)
-    )
-    db = new_warehouse(tmp_path / "voc.duckdb")
-    ids = {}
-    for customer in ("P1", "P2"):
-        case = open_case(case_engine, f"c-{customer}", customer, utc(2025, 9, 28))
-        steps = [("in_progress", utc(2025, 9, 29)), ("resolved", utc(2025, 10, 1))]
-        ids[customer] = walk(case_engine, case, steps).case_id
-    followups = FollowupStore(case_engine)
-    plan(followups, "P2", "王五", datetime(2025, 10, 2).date(), "case_resolved", ids["P2"])
-    [f] = followups.list_followups(customer_ids=("P2",))
-    followups.record_outcome(f.followup_id, "王五", True, 2, at=utc(2025, 10, 2))
-    with warehouse(db) as con:
-        for customer in ("P1", "P2"):
-            add_customer(con, customer, "高价值")
-            add_voice(con, f"c-{customer}", customer, utc(2025, 9, 28), "negative")
-        add_voice(con, "later-1", "P1", utc(2025, 10, 10), "positive")
-    at = open_page(db, monkeypatch, "followups")
-    assert "计算已关闭工单的补救效果" in [w.label for w in at.toggle]
-    at.toggle(key="rc_on").set_value(True).run()
-    assert not at.exception, at.exception
-    at.selectbox(key="rc_by").set_value("owner").run()
-    rates = next(d.value for d in at.dataframe if "挽回率" in d.value.columns)
-    wang = rates.set_index("负责人").loc["王五"]
-    assert (wang["已关闭"], wang["可判断"], wang["已挽回"]) == (2, 2, 1)
-    assert wang["挽回率"] == "样本不足"  # 2 measured, fewer than the default min_n of 10
-    assert wang["之前负面占比"] == "100.0%" and wang["之后负面占比"] == "0.0%"
-    assert wang["回访平均分"] == "2.0"
-    assert any("已挽回 1 件" in c.value for c in at.caption)
-    churn = next(d.value for d in at.dataframe if "沉默天数" in d.value.columns)
-    assert list(churn["客户（哈希）"]) == ["P2"]
 
 
 def test_a_bad_or_unknown_case_link_is_said(warehouse_db, store, monkeypatch) -> None:
