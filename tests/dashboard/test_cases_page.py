@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.case_pages import (
@@ -263,20 +262,21 @@ def test_sla_countdowns_of_the_queue(store) -> None:
 
 
 def test_sla_columns_on_the_page(warehouse_db, store, tmp_path, monkeypatch) -> None:
-    from voc.settings import load_settings
-
+    """Cases opened just now: every clock runs, P1 with about 2 h, the others 8 h left."""
     config = tmp_path / "voc.toml"
     config.write_text(SLA_TOML, encoding="utf-8")
-    from voc.sla import SlaConfig
-
-    if not isinstance(load_settings(str(config)).cases.sla, SlaConfig):
-        pytest.skip("[cases.sla] is not parsed into Settings.cases.sla yet (the lead wires it)")
     monkeypatch.setenv("VOC_CONFIG", str(config))
     at = open_page(warehouse_db, monkeypatch)
     rows = queue(at)
-    assert set(rows["SLA"]) <= {"正常", "即将超时", "已超时"}
-    assert any(text.startswith("即将超时") for text in rows["首次响应"])
+    assert set(rows["SLA"]) == {"正常"}
+    for priority, first in zip(rows["优先级"], rows["首次响应"], strict=True):
+        hours = (
+            ("1 小时 59 分", "2 小时 0 分") if priority == "P1" else ("7 小时 59 分", "8 小时 0 分")
+        )
+        assert first.startswith(tuple(f"剩 {h}，" for h in hours)) and first.endswith("截止")
+    assert all(r.startswith("剩 ") for r in rows["解决"])
     assert "SLA 时钟" in [m.value.strip("*") for m in at.markdown]
+    assert "策略：P1 快速 · 自然时间" in [c.value for c in at.caption]
 
 
 def test_priority_change_is_an_event(warehouse_db, store, monkeypatch) -> None:
