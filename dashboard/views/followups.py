@@ -73,8 +73,13 @@ def _render(page: Page, store: FollowupStore, cases: CaseStore) -> None:
     daily = todays_list(store, cases, day)
     everyone = daily.followups
     owners = sorted({f.owner for f in everyone if f.owner})
-    if page.user and page.user in owners and "fu_owner" not in st.session_state:
-        st.session_state["fu_owner"] = page.user  # a signed-in owner sees their own list first
+    if "fu_owner" not in st.session_state:
+        # An owner's daily 回访 message links ?page=followups&owner=<name> (the URL's owner
+        # list); else a signed-in owner sees their own list first.
+        linked = list(st.session_state.get("f_owners") or [])
+        wanted = linked[0] if len(linked) == 1 else page.user
+        if wanted in owners:
+            st.session_state["fu_owner"] = wanted
     if st.session_state.get("fu_owner") not in (ALL, *owners):
         st.session_state["fu_owner"] = ALL
     owner = right.selectbox(

@@ -111,3 +111,24 @@ def test_recovery_of_closed_cases_on_the_followups_page(
     assert any("已挽回 1 件" in c.value for c in at.caption)
     churn = next(d.value for d in at.dataframe if "沉默天数" in d.value.columns)
     assert list(churn["客户（哈希）"]) == ["P2"]
+
+
+def test_an_owner_link_opens_their_list(warehouse_db, store, monkeypatch) -> None:
+    """The daily 回访 message links ?page=followups&owner=<name>."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.case_pages import APP
+
+    followups = FollowupStore(store.engine)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    plan(followups, cid("H01"), "王经理", today, "case_resolved")
+    plan(followups, cid("G01"), "李经理", today, "order_day5")
+    monkeypatch.setenv("VOC_DB", str(warehouse_db))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["page"] = "followups"
+    at.query_params["owner"] = "王经理"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="fu_owner").value == "王经理"
+    listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
+    assert list(listed["回访人"]) == ["王经理"]
