@@ -113,6 +113,9 @@ def _open_case(page, url: str, case_id: int) -> None:
     page.goto(f"{url}/?page=cases&case={case_id}")
     page.get_by_role("heading", name="工单详情").wait_for()
     _settle(page)
+    # Under load the tables and the forms' widgets arrive after the headings.
+    page.locator('[data-testid="stDataFrame"]').nth(3).wait_for()
+    page.locator(f".st-key-cs_to_{case_id}").wait_for()
 
 
 def _type(page, key: str, text: str) -> None:
@@ -183,6 +186,7 @@ def _followup(page, url: str, followups: FollowupStore) -> None:
     page.goto(f"{url}/?page=followups")
     page.get_by_role("heading", name="记录回访结果").wait_for()
     _settle(page)
+    page.locator('[data-testid="stDataFrame"]').nth(2).wait_for()
     [due] = followups.due(datetime.now(ZoneInfo("Asia/Shanghai")).date())
     _type(page, "fu_who", "王经理")
     slider = page.locator(f".st-key-fu_sat_{due.followup_id}").get_by_role("slider")
