@@ -132,3 +132,17 @@ def test_an_owner_link_opens_their_list(warehouse_db, store, monkeypatch) -> Non
     assert at.selectbox(key="fu_owner").value == "王经理"
     listed = next(d.value for d in at.dataframe if "应回访日" in d.value.columns)
     assert list(listed["回访人"]) == ["王经理"]
+
+
+def test_english_and_the_store_down(warehouse_db, store, monkeypatch) -> None:
+    followups = FollowupStore(store.engine)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    plan(followups, cid("H01"), "王经理", today, "case_resolved")
+    at = open_page(warehouse_db, monkeypatch, "followups", lang="en")
+    assert at.header[0].value == "Follow-ups"
+    listed = next(d.value for d in at.dataframe if "Due" in d.value.columns)
+    assert list(listed["Reason"]) == ["After a resolved case"]
+    assert "Save outcome" in [b.label for b in at.button]
+    monkeypatch.setenv("VOC_CASES_DATABASE_URL", "postgresql+psycopg://voc@127.0.0.1:9/none")
+    at = open_page(warehouse_db, monkeypatch, "followups")
+    assert "工单库暂时无法连接" in at.error[0].value and not at.dataframe
