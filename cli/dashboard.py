@@ -20,7 +20,8 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Start the Streamlit dashboard on the warehouse's published snapshot: 总览 "
             "Overview, 预警 Alerts, 主题 Themes, 检索 Explore, 查询 Query, 数据源 Sources, "
-            "质量 Quality (Chinese, with an English switch). Set VOC_DASHBOARD_PASSWORD to "
+            "质量 Quality, and on the case store 工单 Cases and 回访 Follow-ups (Chinese, "
+            "with an English switch). Set VOC_DASHBOARD_PASSWORD to "
             "require a password; see the README for single sign-on (OIDC)."
         ),
     )

@@ -6,10 +6,12 @@ import argparse
 import sys
 
 from cli.alerts import add_alerts_parser
+from cli.cases import add_cases_parser
 from cli.common import quiet_defaults
 from cli.customers import add_customers_parser
 from cli.dashboard import add_dashboard_parser
 from cli.demo import add_demo_parser, add_demo_server_parser
+from cli.followups import add_followups_parser
 from cli.ingest import add_ingest_parser, add_schedule_parser
 from cli.sentiment import add_sentiment_parser
 from cli.sources import add_sources_parser
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sources_parser(sub)
     add_stats_parser(sub)
     add_customers_parser(sub)
+    add_cases_parser(sub)
+    add_followups_parser(sub)
     add_dashboard_parser(sub)
     add_sentiment_parser(sub)
     add_alerts_parser(sub)

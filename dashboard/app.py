@@ -1,5 +1,7 @@
 """客声 VoC Monitor dashboard: eight pages (总览, 预警, 主题, 客户, 检索, 查询, 数据源, 质量)
-over the newest published snapshot of the warehouse, Chinese first with an English switch.
+over the newest published snapshot of the warehouse, and the 工单 and 回访 pages over the
+case store (read directly, so they work while an ingestion runs or before the first one),
+Chinese first with an English switch.
 
 The page, the language and the filters live in the URL (`dashboard.state`), so they carry
 across pages and a copied link opens the same view. Customer text is always rendered as
@@ -19,8 +21,10 @@ from dashboard.common import CHANNEL_NAMES, Page, customer_filters, name, source
 from dashboard.i18n import LANGS, t
 from dashboard.views import (
     alerts,
+    cases,
     customers,
     explore,
+    followups,
     overview,
     quality,
     query,
@@ -34,6 +38,8 @@ from warehouse.page_filters import Filters
 VIEWS = {
     "overview": ("总览", overview.render),
     "alerts": ("预警", alerts.render),
+    "cases": ("工单", cases.render),
+    "followups": ("回访", followups.render),
     "themes": ("主题", themes.render),
     "customers": ("客户", customers.render),
     "explore": ("检索", explore.render),
@@ -41,6 +47,8 @@ VIEWS = {
     "sources": ("数据源", sources.render),
     "quality": ("质量", quality.render),
 }
+#: Pages over the case store, which need neither the warehouse's filters nor its data.
+STORE_PAGES = frozenset({"cases", "followups"})
 
 
 def _settings() -> Settings:
@@ -117,6 +125,11 @@ def render() -> None:
     settings = _settings()
     db_path = settings.db_path
     stamp = data.stamp(db_path)
+    if st.session_state["nav_page"] in STORE_PAGES:
+        # The case store is not the warehouse: these pages never wait for an ingestion.
+        state.write_to_url(None, None)
+        VIEWS[st.session_state["nav_page"]][1](Page(db_path, settings, Filters(), stamp, user))
+        return
     try:
         options = data.frame(str(db_path), stamp, "filter_options")
     except WarehouseBusyError:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.i18n_cases import CASES_EN
+
 LANGS = {"zh": "中文", "en": "English"}
 
 EN: dict[str, str] = {
+    **CASES_EN,
     # Frame and navigation
     "客声 · 客户之声舆情监测": "VoC Monitor · Voice of the Customer",
     "页面": "Page",

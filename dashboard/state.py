@@ -5,7 +5,7 @@ opens the same view.
 URL parameters: ``page``, ``lang``, ``start`` and ``end`` (YYYY-MM-DD), ``src``, ``ch``,
 ``prod``, ``brand``, and the customer's ``seg`` (segment), ``prov``, ``city``, ``owner``
 (comma-separated lists), ``alert`` (episode id), ``theme`` (theme id), ``q`` (the Explore
-search words).
+search words), ``case`` (case id, on the 工单 page).
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ from datetime import date
 
 import streamlit as st
 
-PAGES = ("overview", "alerts", "themes", "customers", "explore", "query", "sources", "quality")
+PAGES = (
+    "overview",
+    "alerts",
+    "cases",
+    "followups",
+    "themes",
+    "customers",
+    "explore",
+    "query",
+    "sources",
+    "quality",
+)
 
 #: URL parameter → session-state key of the widget that owns it.
 LIST_PARAMS = {
@@ -27,7 +38,14 @@ LIST_PARAMS = {
     "city": "f_cities",
     "owner": "f_owners",
 }
-SCALAR_PARAMS = {"page": "nav_page", "lang": "lang", "alert": "alert", "theme": "theme", "q": "q"}
+SCALAR_PARAMS = {
+    "page": "nav_page",
+    "lang": "lang",
+    "alert": "alert",
+    "theme": "theme",
+    "q": "q",
+    "case": "case",
+}
 
 
 def _parse_day(text: str | None) -> date | None:
@@ -55,6 +73,8 @@ def restore_from_url() -> None:
             st.session_state["nav_page"] = "alerts"
         elif params.get("theme"):
             st.session_state["nav_page"] = "themes"
+        elif params.get("case"):
+            st.session_state["nav_page"] = "cases"
     if params.get("alert") and not (params.get("start") and params.get("end")):
         st.session_state["url_alert_range"] = params["alert"]
     if st.session_state.get("nav_page") not in PAGES:
@@ -99,19 +119,25 @@ def complete_range(chosen: object, fallback: tuple[date, date]) -> tuple[date, d
     return fallback
 
 
-def write_to_url(start: date, end: date) -> None:
-    """Mirror the current view into the address bar (only what differs from the defaults)."""
+def write_to_url(start: date | None, end: date | None) -> None:
+    """Mirror the current view into the address bar (only what differs from the defaults;
+    the 工单 and 回访 pages have no date range)."""
     wanted: dict[str, str] = {"page": st.session_state.get("nav_page", "overview")}
     if st.session_state.get("lang", "zh") != "zh":
         wanted["lang"] = st.session_state["lang"]
-    wanted["start"], wanted["end"] = start.isoformat(), end.isoformat()
+    if start and end:
+        wanted["start"], wanted["end"] = start.isoformat(), end.isoformat()
     for param, key in LIST_PARAMS.items():
         if st.session_state.get(key):
             wanted[param] = ",".join(st.session_state[key])
     page = wanted["page"]
-    for param, key, on_page in (("alert", "alert", "alerts"), ("theme", "theme", "themes")):
+    for param, key, on_page in (
+        ("alert", "alert", "alerts"),
+        ("theme", "theme", "themes"),
+        ("case", "case", "cases"),
+    ):
         if page == on_page and st.session_state.get(key):
-            wanted[param] = st.session_state[key]
+            wanted[param] = str(st.session_state[key])
     if page == "explore" and st.session_state.get("q"):
         wanted["q"] = st.session_state["q"]
     if dict(st.query_params) != wanted:

@@ -23,6 +23,7 @@ from dashboard.common import (
     table,
 )
 from dashboard.i18n import t
+from dashboard.views.case_open import open_case_form
 from dashboard.views.correct import correction_form
 from nlp.normalize import normalize_text
 from nlp.segment import Segmenter
@@ -122,6 +123,7 @@ def render(page: Page) -> None:
                 key=f"ex_export_{fmt}",
             )
         correction_form(page, rows, "ex", version)
+        open_case_form(page, rows, "ex", version)
 
 
 def _exporter(db: str, text: str, terms: list[str], version, filters, fmt: str):
