@@ -219,16 +219,18 @@ def _back(policy: SlaPolicy | None, sla: SlaConfig, end: datetime, minutes: floa
 
 
 def _resolved_day(clock: DemoClock, rules: FollowupsConfig, latest: bool) -> date | None:
-    """The day a 回访 role's case enters 待回访: the earliest day ≥ 1 whose 回访 falls due
-    before today, or (latest) the latest day before today whose 回访 is due by today."""
-    days = [clock.day(n) for n in range(1, HISTORY_DAYS)]
+    """The day a 回访 role's case enters 待回访: the earliest day whose 回访 falls due
+    before today, or (latest) the latest day before today whose 回访 is due by today
+    (today itself when it can be)."""
+    days = [clock.day(n) for n in range(HISTORY_DAYS)]
     due = {d: add_workdays(d, rules.after_case_days, china_workday) for d in days}
     if latest:
         window = clock.today - timedelta(days=rules.grace_days)
-        fits = [d for d in days if window <= due[d] <= clock.today]
+        fits = [d for d in days[1:] if window <= due[d] <= clock.today]
         exact = [d for d in fits if due[d] == clock.today]
         return max(exact or fits, default=None)
-    return next((d for d in days if due[d] < clock.today), None)
+    # After a long holiday every 回访 falls due today: then the install day.
+    return next((d for d in days if due[d] < clock.today), days[0])
 
 
 def script(
@@ -282,21 +284,30 @@ def script(
                 continue
             taken_on(case_id, 20 + i)
             step(d0 + timedelta(hours=1), case_id, "move", WAITING_CUSTOMER, "等待客户寄回商品")
-            step(clock.on(day, 9, 30 + i), case_id, "move", IN_PROGRESS, "已收到退货")
+            step(clock.on(day, 13, 30 + i), case_id, "move", IN_PROGRESS, "已收到退货")
             note = "已退款并补发，待回访确认"
             step(clock.on(day, 15, i), case_id, "move", FOLLOW_UP, note)
             if role == "followup_today":
                 continue
             due = add_workdays(day, rules.after_case_days, china_workday)
+            called = clock.on(due, 10, 30 + i)
+            if called > clock.now - timedelta(hours=1):
+                # Due today (a long holiday just ended): the team called on the next day.
+                due = day + timedelta(days=1)
+                called = clock.on(due, 10, 30 + i)
             happy = role == "recovered"
+            # The second call is promised for the usual day, or today when that is later
+            # (a long holiday): either way it is on today's list.
+            second = add_workdays(due, rules.second_after_days, china_workday)
             step(
-                clock.on(due, 10, 30 + i),
+                called,
                 case_id,
                 "outcome",
                 note=HAPPY_NOTE if happy else UNHAPPY_NOTE,
                 reached=True,
                 satisfaction=SATISFIED[i % len(SATISFIED)] if happy else UNSATISFIED,
                 needs_second=not happy,
+                second_due_on=None if happy or second <= clock.today else clock.today,
             )
             step(clock.on(due, 11, i), case_id, "move", RESOLVED, "回访完成")
     return sorted((a for a in out if a.at <= clock.now), key=lambda a: (a.at, a.case_id))
