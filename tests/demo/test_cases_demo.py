@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from cli.demo_cases import DEMO_CONFIG_NAME, FALLBACK_SLA, demo_config
 from demo.cases import (
+    DEMO_CASES_TOML,
     HISTORY_DAYS,
     ROLES,
     DemoClock,
@@ -264,3 +265,11 @@ def test_the_demo_case_settings_load_with_teams_and_routing(tmp_path: Path, monk
     # A given settings file wins: nothing is written.
     assert demo_config("mine.toml", tmp_path / "other" / "voc.duckdb") == "mine.toml"
     assert not (tmp_path / "other").exists()
+
+
+def test_the_readme_shows_the_demo_case_settings_and_the_planned_mix() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## 闭环", 1)[1].split("\n## ", 1)[0]
+    assert f"```toml\n{DEMO_CASES_TOML}```" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert sum(int(r.split("|")[1]) for r in rows[1:]) == sum(n for _, n in ROLES)
