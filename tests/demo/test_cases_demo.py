@@ -91,9 +91,7 @@ def play(
         return plan_followups(followups, cases, None, day, at)
 
     stored = cases.list_cases(CaseFilters(), limit=10_000)
-    report = play_history(
-        stored, cases, followups, plan_day, clock, sla, rules, cases.all_events()
-    )
+    report = play_history(stored, cases, followups, plan_day, clock, sla, rules, cases.all_events())
     return report, cases, followups
 
 
