@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from demo.cases import DEMO_CASES_TOML, DemoClock, HistoryReport, LoopMix, loop_mix, play_history
+from voc.case_config import DEFAULT_SLA
 from voc.followup_rules import FollowupsConfig
 from voc.settings import Settings
-from voc.sla import SlaConfig, SlaPolicy
+from voc.sla import SlaConfig
 from warehouse.case_db import connect_store, create_schema, store_url
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import warehouse
@@ -38,19 +39,11 @@ def demo_config(config: str | None, db_path: Path) -> str | None:
     return str(path)
 
 
-#: The SLA the timings are made for when the settings have none (mirrors the default policy
-#: of ``voc.case_config``: a reply within 24 hours, resolution within 3 days, calendar time).
-FALLBACK_SLA = SlaConfig(
-    policies=(
-        SlaPolicy(name="默认", first_response=24 * 60, resolution=3 * 24 * 60, time="calendar"),
-    )
-)
-
-
 def sla_config(settings: Settings) -> SlaConfig:
-    """The configured SLA policies, else `FALLBACK_SLA`."""
+    """The configured SLA policies; the default ones when the clocks are off (the
+    history's timings need a policy)."""
     sla = getattr(settings.cases, "sla", None)
-    return sla if isinstance(sla, SlaConfig) and sla.policies else FALLBACK_SLA
+    return sla if isinstance(sla, SlaConfig) and sla.policies else DEFAULT_SLA
 
 
 def followup_rules(settings: Settings) -> FollowupsConfig:

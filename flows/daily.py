@@ -143,8 +143,8 @@ def run_pipeline(
 
     With `since`/`until` every source is fetched for those days (a backfill); without,
     each source runs incrementally up to `today` (default: today in the settings'
-    timezone; `source_plan`). `now` is the case stages' clock (when cases are opened;
-    default: the current time).
+    timezone; `source_plan`). `now` is the case stages' clock (opening, SLA alerts, 回访
+    planning and lists; default: the current time).
     """
     logger = get_run_logger()
     db_path = settings.db_path
@@ -250,12 +250,13 @@ def run_pipeline(
                     settings.alerts,
                     settings.cases.sla,
                     settings.cases.teams,
+                    now,
                 ),
             )
         # 回访: plan the day's calls (resolved cases, orders, periodic tiers), then send
         # each owner their list once; the case store being down never fails the run.
-        _record(db_path, run_id, plan_followups_task(settings))
-        _record(db_path, run_id, deliver_followup_lists_task(settings))
+        _record(db_path, run_id, plan_followups_task(settings, now=now))
+        _record(db_path, run_id, deliver_followup_lists_task(settings, now=now))
         status = "partial" if source_errors else "ok"
     finally:
         with warehouse(db_path) as con:
@@ -286,8 +287,8 @@ def daily_ingest(
 ) -> dict:
     """Ingest all configured sources: for [since, until] if given (a backfill), else
     incrementally from each source's watermark up to `today` (default: today; set it to
-    replay a past day). `now`: the clock cases are opened by (default: the current time;
-    ``voc demo`` opens its backlog at the demo team's install, `demo.cases`)."""
+    replay a past day). `now`: the case stages' clock (default: the current time; ``voc
+    demo`` opens its backlog at the demo team's install, `demo.cases`)."""
     settings = load_settings(config_path, db_path=db_path)
     if demo_port is not None:
         settings = settings.with_demo_port(demo_port)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from cli.demo_cases import DEMO_CONFIG_NAME, FALLBACK_SLA, demo_config
+from cli.demo_cases import DEMO_CONFIG_NAME, demo_config
 from demo.cases import (
     DEMO_CASES_TOML,
     HISTORY_DAYS,
@@ -24,6 +24,7 @@ from demo.cases import (
     play_history,
 )
 from demo.data import build_corpus
+from voc.case_config import DEFAULT_SLA
 from voc.cases import CaseOpening, CaseVoice, cut_excerpt
 from voc.followup_rules import FollowupsConfig
 from voc.records import hash_customer_key
@@ -80,7 +81,7 @@ def demo_openings(n: int = N_CASES) -> list[CaseOpening]:
 
 
 def play(
-    engine: sa.Engine, clock: DemoClock, sla: SlaConfig = FALLBACK_SLA
+    engine: sa.Engine, clock: DemoClock, sla: SlaConfig = DEFAULT_SLA
 ) -> tuple[HistoryReport, CaseStore, FollowupStore]:
     """Open the demo openings at the install and play the history, as ``voc demo`` does."""
     cases, rules = CaseStore(engine), FollowupsConfig()
@@ -96,7 +97,7 @@ def play(
 
 
 def mix_of(
-    cases: CaseStore, followups: FollowupStore, clock: DemoClock, tmp_path: Path, sla=FALLBACK_SLA
+    cases: CaseStore, followups: FollowupStore, clock: DemoClock, tmp_path: Path, sla=DEFAULT_SLA
 ) -> LoopMix:
     stored = cases.list_cases(CaseFilters(), limit=10_000)
     histories = cases.histories([c.case_id for c in stored])
@@ -230,7 +231,7 @@ def test_a_second_demo_run_leaves_the_history_as_it_is(case_engine: sa.Engine) -
         followups,
         lambda day, at: None,
         later,
-        FALLBACK_SLA,
+        DEFAULT_SLA,
         events=cases.all_events(),
     )
     assert again.skipped.startswith("case ") and again.n_actions == 0
