@@ -53,8 +53,9 @@ SUPERVISOR = "客服主管"
 
 #: Role → how many cases play it, in the order they are given out.
 ROLES: tuple[tuple[str, int], ...] = (
-    ("recovered", 3),  # resolved in time, 回访 reached, satisfied (5, 4, 5)
-    ("unrecovered", 2),  # resolved, 回访 reached, still unhappy (2): a second 回访 is due
+    # 12 called back: enough for the recovery rate to be shown (`RecoveryConfig.min_n`).
+    ("recovered", 8),  # resolved in time, 回访 reached, satisfied (5, 4, 5, …)
+    ("unrecovered", 4),  # resolved, 回访 reached, still unhappy (2): a second 回访 is due
     ("followup_today", 2),  # solution delivered yesterday (待回访): its 回访 is due today
     ("breached_new", 2),  # never answered: first response and resolution breached
     ("breached_stuck", 1),  # answered on day 0, still in progress: resolution breached

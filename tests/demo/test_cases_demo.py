@@ -35,15 +35,15 @@ from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import warehouse
 from warehouse.followup_plan import plan_followups
 from warehouse.followup_store import FollowupStore
-from warehouse.recovery import case_recoveries
+from warehouse.recovery import case_recoveries, overall_rate
 
 SH = ZoneInfo("Asia/Shanghai")
 #: A Thursday afternoon (the history then spans a weekend).
 NOW = datetime(2025, 11, 20, 15, 0, tzinfo=SH)
 N_CASES = 40
 #: The mix `ROLES` plans: 2 never answered + 1 stuck; 2 due soon; 1 paused; 2 待回访 today
-#: plus the 2 unhappy customers' second 回访; 3 recovered, 2 not.
-PLANNED = {"breached": 3, "due_soon": 2, "paused": 1, "today": 4, "recovered": 3, "unrecovered": 2}
+#: plus the 4 unhappy customers' second 回访; 8 recovered, 4 not.
+PLANNED = {"breached": 3, "due_soon": 2, "paused": 1, "today": 6, "recovered": 8, "unrecovered": 4}
 
 
 def demo_openings(n: int = N_CASES) -> list[CaseOpening]:
@@ -134,7 +134,7 @@ def test_the_history_gives_the_planned_mix_on_both_databases(
     # Today's list: the two cases whose solution went out yesterday, and the second 回访
     # of the two unhappy customers, each for the case's owner.
     due = followups.due(clock.today)
-    assert sorted(f.reason for f in due) == ["case_resolved", "case_resolved", "second", "second"]
+    assert sorted(f.reason for f in due) == ["case_resolved"] * 2 + ["second"] * 4
     assert {f.case_id for f in due if f.reason == "case_resolved"} == set(
         report.roles["followup_today"]
     )
@@ -145,6 +145,13 @@ def test_the_history_gives_the_planned_mix_on_both_databases(
     assert {scores[c] for c in report.roles["unrecovered"]} == {2}
     for role in ("recovered", "unrecovered"):
         assert {cases.get(c).status for c in report.roles[role]} == {"resolved"}
+    # Twelve called back: the recovery rate is shown, with its interval (README 闭环).
+    stored = cases.list_cases(CaseFilters(), limit=10_000)
+    with warehouse(tmp_path / "voc.duckdb") as con:
+        recoveries = case_recoveries(con, stored, followups.outcomes(), clock.now)
+    rate = overall_rate(recoveries, 30)
+    assert (rate["n_measured"], rate["n_recovered"], rate["enough"]) == (12, 8, True)
+    assert (round(rate["rate"]), round(rate["low"]), round(rate["high"])) == (67, 39, 86)
 
 
 def test_every_step_is_dated_between_the_install_and_now_in_order(

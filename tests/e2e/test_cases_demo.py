@@ -17,7 +17,7 @@ from warehouse.case_db import connect_store, store_url
 from warehouse.case_store import CaseFilters, CaseStore
 from warehouse.db import read_only
 from warehouse.followup_store import FollowupStore
-from warehouse.recovery import case_recoveries
+from warehouse.recovery import case_recoveries, overall_rate
 
 pytestmark = pytest.mark.e2e
 
@@ -60,5 +60,8 @@ def test_demo_opens_its_cases_by_the_rules_at_the_install_and_plays_the_history(
         engine.dispose()
     assert mix.n_open == 9
     assert (mix.n_breached, mix.n_due_soon, mix.n_paused) == (3, 2, 1)
-    assert mix.n_followup_today == 4 and {f.owner for f in due} <= {"张敏", "刘洋", "陈静"}
-    assert (mix.n_recovered, mix.n_unrecovered) == (3, 2)
+    assert mix.n_followup_today == 6 and {f.owner for f in due} <= {"张敏", "刘洋", "陈静"}
+    assert (mix.n_recovered, mix.n_unrecovered) == (8, 4)
+    # Enough called-back customers for the 成效 page to show the rate with its interval.
+    rate = overall_rate(recoveries, SUMMARY_WINDOW)
+    assert rate["n_measured"] == 12 and rate["enough"] and round(rate["rate"]) == 67
