@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -21,7 +22,11 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
         description="Serve the bundled demo sources on localhost, import the demo "
         "customer files (two CRM exports and a microblog uid map, written to demo-customers/ "
         "beside the warehouse), run the daily flow over the whole demo period "
-        "(2025-06-01..2025-09-30) and open the dashboard.",
+        "(2025-06-01..2025-09-30), play the demo team's case history (cases opened at its "
+        "install 10 days ago, answered, resolved and called back: breached and due-soon "
+        "SLAs, today's 回访 list, recovered and unrecovered customers; see the README, 闭环) "
+        "and open the dashboard. Without --config the demo's case settings (teams and "
+        "routing) are written to demo-voc.toml beside the warehouse and used.",
     )
     add_common(p)
     p.add_argument("--since", type=parse_date, help="first day (default: start of the demo data)")
@@ -54,11 +59,16 @@ def add_demo_server_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from cli.demo_cases import demo_config, mix_lines, now_clock, play_demo_history
+    from demo.cases import demo_clock
     from demo.events import DEMO_END, DEMO_START
     from demo.server import start_demo_server
     from flows.daily import daily_ingest
 
     settings = settings_from(args)
+    args.config = demo_config(args.config, settings.db_path)
+    settings = settings_from(args)
+    clock = demo_clock(zone=settings.timezone)
     since, until = args.since or DEMO_START, args.until or DEMO_END
     port = settings.demo_port if args.port is None else args.port
     try:
@@ -78,13 +88,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             config_path=args.config,
             db_path=str(settings.db_path),
             demo_port=server.port,
+            now=clock.installed_at,
         )
     print(json.dumps(result, ensure_ascii=False), flush=True)
     print_stats(settings.db_path)
     if result["status"] == "failed":
         return 1
+    report, mix = play_demo_history(settings, now_clock(clock))
+    for line in mix_lines(report, mix):
+        print(line, flush=True)
     if args.no_dashboard:
         return 0
+    # The dashboard loads its settings from VOC_CONFIG: the demo's teams for its forms.
+    os.environ.setdefault("VOC_CONFIG", args.config)
     return run_dashboard(settings.db_path, args.dashboard_port or settings.dashboard_port)
 
 

@@ -98,14 +98,16 @@ def deliver_sla_alerts(
     alerts: AlertConfig,
     sla: SlaConfig,
     teams: Mapping[str, TeamConfig],
+    now: datetime | None = None,
 ) -> StageResult:
-    """Send due-soon and breached SLA clocks of open cases to their teams' channels, once
-    per case, clock and state; with the case store down, the next run sends them."""
+    """Send due-soon and breached SLA clocks of open cases (at `now`, default the current
+    time) to their teams' channels, once per case, clock and state; with the case store
+    down, the next run sends them."""
     started = time.perf_counter()
     logger = get_run_logger()
     engine = connect_store(store_url)
     try:
-        update = deliver_case_alerts(CaseStore(engine), db_path, alerts, sla, teams)
+        update = deliver_case_alerts(CaseStore(engine), db_path, alerts, sla, teams, now=now)
     except StoreUnavailable as exc:
         logger.warning("sla alerts (%s): %s", shown_url(store_url), exc)
         return StageResult(

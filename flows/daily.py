@@ -137,12 +137,14 @@ def run_pipeline(
     since: date | None = None,
     until: date | None = None,
     today: date | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """Run every stage under the current flow run; returns a summary.
 
     With `since`/`until` every source is fetched for those days (a backfill); without,
     each source runs incrementally up to `today` (default: today in the settings'
-    timezone; `source_plan`).
+    timezone; `source_plan`). `now` is the case stages' clock (opening, SLA alerts, 回访
+    planning and lists; default: the current time).
     """
     logger = get_run_logger()
     db_path = settings.db_path
@@ -235,6 +237,7 @@ def run_pipeline(
                 first_day,
                 last_day,
                 settings.runs_dir,
+                now,
             )
             _record(db_path, run_id, opened)
         if settings.cases.sla.policies:
@@ -247,12 +250,13 @@ def run_pipeline(
                     settings.alerts,
                     settings.cases.sla,
                     settings.cases.teams,
+                    now,
                 ),
             )
         # 回访: plan the day's calls (resolved cases, orders, periodic tiers), then send
         # each owner their list once; the case store being down never fails the run.
-        _record(db_path, run_id, plan_followups_task(settings))
-        _record(db_path, run_id, deliver_followup_lists_task(settings))
+        _record(db_path, run_id, plan_followups_task(settings, now=now))
+        _record(db_path, run_id, deliver_followup_lists_task(settings, now=now))
         status = "partial" if source_errors else "ok"
     finally:
         with warehouse(db_path) as con:
@@ -279,10 +283,12 @@ def daily_ingest(
     db_path: str | None = None,
     demo_port: int | None = None,
     today: date | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """Ingest all configured sources: for [since, until] if given (a backfill), else
     incrementally from each source's watermark up to `today` (default: today; set it to
-    replay a past day)."""
+    replay a past day). `now`: the case stages' clock (default: the current time; ``voc
+    demo`` opens its backlog at the demo team's install, `demo.cases`)."""
     settings = load_settings(config_path, db_path=db_path)
     if demo_port is not None:
         settings = settings.with_demo_port(demo_port)
@@ -292,4 +298,4 @@ def daily_ingest(
         since = until - timedelta(days=settings.lookback_days)
     if since is not None and until is not None and since > until:
         raise ValueError(f"--since {since} is after --until {until}")
-    return run_pipeline(settings, since, until, today)
+    return run_pipeline(settings, since, until, today, now)

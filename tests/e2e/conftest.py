@@ -23,6 +23,7 @@ E2E_UNTIL = date(2025, 8, 20)
 E2E_DB_MODULES = frozenset(
     {
         "test_browser.py",
+        "test_cases_demo.py",
         "test_customers_demo.py",
         "test_dashboard.py",
         "test_pipeline.py",
