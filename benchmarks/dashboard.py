@@ -47,7 +47,7 @@ from warehouse import (
     sql_console,
     theme_pages,
 )
-from warehouse.db import open_warehouse, read_only
+from warehouse.db import open_warehouse, read_only, shared_read_only
 from warehouse.page_filters import Filters
 from warehouse.snapshot import publish_snapshot, snapshot_path
 
@@ -90,8 +90,9 @@ def filter_sets(snapshot: Path) -> list[tuple[str, Filters]]:
 
 
 def _call(snapshot: Path, fn: Callable, *args, **kwargs):
-    """One call on its own short read-only connection, as the dashboard makes it."""
-    with read_only(snapshot) as con:
+    """One call on a cursor of the kept snapshot connection, as the dashboard makes it
+    (`dashboard.data.read_only`)."""
+    with shared_read_only(snapshot) as con:
         return fn(con, *args, **kwargs)
 
 
@@ -132,7 +133,7 @@ def _explore(snap: Path, f: Filters, k: int) -> None:
     seg = _segmenter.get("s") or _segmenter.setdefault("s", Segmenter())
     query = QUERIES[k % len(QUERIES)]
     filters = f.search() if k % 2 else search.SearchFilters()
-    with read_only(snap) as con:
+    with shared_read_only(snap) as con:
         model = queries.current_model_version(con)
         search.search_documents(
             con, query, seg.tokens(query), model, filters, page=1 if k % 4 < 2 else 3

@@ -1,5 +1,6 @@
-"""Cached data access for the dashboard: short read-only connections to the newest published
-snapshot, through the warehouse page queries (one function per page panel).
+"""Cached data access for the dashboard: read-only cursors on the newest published snapshot
+(`warehouse.db.shared_read_only`), through the warehouse page queries (one function per
+page panel).
 
 Every loader takes the snapshot's stamp, so a finished ingestion (a new snapshot) refreshes
 the cached frames.
@@ -23,13 +24,19 @@ from warehouse import (
     theme_pages,
 )
 from warehouse.db import read_only as _read_only
-from warehouse.snapshot import readable_path
+from warehouse.db import shared_read_only
+from warehouse.snapshot import readable_path, snapshot_path
 
 
 def read_only(db_path: str | Path):
-    """A short read-only connection to the newest published snapshot of the warehouse
-    (so an ingestion writing the warehouse never blocks the page, nor the page it)."""
-    return _read_only(readable_path(db_path))
+    """A read-only connection to the newest published snapshot of the warehouse (so an
+    ingestion writing the warehouse never blocks the page, nor the page it): a cursor on
+    the process's kept connection to that snapshot, or, before the first snapshot, a short
+    connection to the warehouse itself."""
+    path = readable_path(db_path)
+    if path == snapshot_path(db_path):
+        return shared_read_only(path)
+    return _read_only(path)
 
 
 def stamp(db_path: Path) -> float:

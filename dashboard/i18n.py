@@ -286,6 +286,7 @@ EN: dict[str, str] = {
     "问题": "Question",
     "负面声音最多的客户": "Customers with the most negative voices",
     "所选条件下没有客户的负面声音。": "No negative customer voices for these filters.",
+    "只显示最近 {n} 条。": "Only the newest {n} are shown.",
     "客户（哈希）": "Customer (hashed)",
     "最近发声": "Last spoke",
     "查看客户时间线": "Show the timeline of",

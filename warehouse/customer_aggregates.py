@@ -43,6 +43,17 @@ VOICES_SQL = (
     "WHERE t.duplicate_of IS NULL GROUP BY r.local_day, dc.customer_id"
 )
 
+#: `agg_customer_docs` from the base tables ($model): every linked document, with the
+#: label of its original when it is an exact duplicate.
+DOCS_SQL = (
+    "SELECT dc.customer_id, r.created_at, dc.doc_id, dc.segment, r.local_day, r.source, "
+    "r.channel, s.label AS sentiment, r.text, r.url "
+    "FROM doc_customers dc JOIN raw_documents r ON r.id = dc.doc_id "
+    "LEFT JOIN doc_texts t ON t.doc_id = dc.doc_id "
+    "LEFT JOIN doc_sentiment s ON s.doc_id = coalesce(t.duplicate_of, dc.doc_id) "
+    " AND s.model_version = $model"
+)
+
 #: Whole-history totals from a voices relation (`{voices}`, its day column `{day}`): per
 #: customer, or per customer and segment (`{keys}`), with the attributes of the latest voice.
 TOTALS_SQL = (
@@ -88,7 +99,7 @@ class CustomerRelations:
     #: Whole-history totals per customer and per customer and segment (aggregated only).
     totals: str | None = None
     segment_totals: str | None = None
-    #: Each customer's documents by time (aggregated only).
+    #: Each customer's documents with what the timeline shows (aggregated only).
     docs: str | None = None
     #: The first and last day with a voice (aggregated only).
     first_day: date | None = None
@@ -150,9 +161,8 @@ def refresh_customer_aggregates(con: duckdb.DuckDBPyConnection) -> CustomerAggre
             )
         con.execute("DELETE FROM agg_customer_docs")
         con.execute(
-            "INSERT INTO agg_customer_docs SELECT dc.customer_id, r.created_at, dc.doc_id, "
-            "dc.segment FROM doc_customers dc JOIN raw_documents r ON r.id = dc.doc_id "
-            "ORDER BY dc.customer_id, r.created_at DESC"
+            f"INSERT INTO agg_customer_docs {DOCS_SQL} ORDER BY customer_id, created_at DESC",
+            {"model": model},
         )
         n_voices = con.execute("SELECT count(*) FROM agg_customer_voices").fetchone()[0]
         n_mentions = con.execute("SELECT count(*) FROM agg_survey_mentions").fetchone()[0]

@@ -165,20 +165,41 @@ def _negative_from_totals(
 _ID_CHUNK = 1000
 
 
+def _timeline_from_base(
+    con: duckdb.DuckDBPyConnection, customer_id: str, limit: int
+) -> pd.DataFrame:
+    """A customer's newest voices from the base tables (while the aggregates do not hold)."""
+    newest = _newest_voices(con, customer_id, limit)
+    ids = [doc_id for doc_id, _ in newest]
+    # Raw documents and texts by their key index (a short `list_contains` list); the
+    # labels by a scan (this path only serves while the aggregates are being rebuilt).
+    return con.execute(
+        "WITH d AS (SELECT id, created_at, local_day, source, channel, text, url "
+        " FROM raw_documents WHERE list_contains($ids, id)), "
+        "t AS (SELECT doc_id, duplicate_of FROM doc_texts WHERE list_contains($ids, doc_id)), "
+        "s AS (SELECT doc_id, label FROM doc_sentiment "
+        " WHERE model_version = $model AND list_contains($sources, doc_id)), "
+        "dc AS (SELECT unnest($ids) AS doc_id, unnest($segments) AS segment) "
+        "SELECT d.created_at, d.local_day, d.source, d.channel, dc.segment, "
+        "s.label AS sentiment, d.text, d.url FROM d JOIN dc ON dc.doc_id = d.id "
+        "LEFT JOIN t ON t.doc_id = d.id "
+        "LEFT JOIN s ON s.doc_id = coalesce(t.duplicate_of, d.id) "
+        "ORDER BY d.created_at DESC, d.id",
+        {
+            "ids": ids,
+            "segments": [segment for _, segment in newest],
+            "model": _model(con),
+            "sources": _sources(con, ids),
+        },
+    ).df()
+
+
 def _newest_voices(
     con: duckdb.DuckDBPyConnection, customer_id: str, limit: int
 ) -> list[tuple[str, str | None]]:
-    """(doc id, segment then) of a customer's newest `limit` documents, newest first:
-    from `agg_customer_docs` while it holds, else the ids from doc_customers' customer
-    index and their times from raw_documents' key index in chunks (a join or an ordered
-    query would scan every document)."""
-    rel = customer_relations(con)
-    if rel.docs is not None:
-        return con.execute(
-            f"SELECT doc_id, segment FROM {rel.docs} WHERE customer_id = ? "
-            "ORDER BY created_at DESC, doc_id LIMIT ?",
-            [customer_id, limit],
-        ).fetchall()
+    """(doc id, segment then) of a customer's newest `limit` documents, newest first: the
+    ids from doc_customers' customer index, their times from raw_documents' key index in
+    chunks (a join or an ordered query would scan every document)."""
     linked = dict(
         con.execute(
             "SELECT doc_id, segment FROM doc_customers WHERE customer_id = ?", [customer_id]
@@ -206,8 +227,13 @@ def _sources(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[str]:
     return keys + [r[0] for r in rows if r[0] is not None]
 
 
+#: Voices a timeline shows (newest first). DuckDB reads up to about a hundred ids from a
+#: table's key index; more (a customer with thousands of voices) and it scans the table.
+TIMELINE_LIMIT = 100
+
+
 def customer_timeline(
-    con: duckdb.DuckDBPyConnection, customer_id: str, limit: int = 200
+    con: duckdb.DuckDBPyConnection, customer_id: str, limit: int = TIMELINE_LIMIT
 ) -> dict[str, Any] | None:
     """One customer: current attributes (no raw key), voices newest first (masked text,
     source, channel, sentiment, the segment then) and survey responses; None when there
@@ -219,31 +245,15 @@ def customer_timeline(
     )
     row = cursor.fetchone()
     customer = dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
-    newest = _newest_voices(con, customer_id, limit)
-    ids = [doc_id for doc_id, _ in newest]
-    # Each table by its id index: DuckDB answers a short `list_contains` list from it.
-    voices = con.execute(
-        "WITH d AS (SELECT id, created_at, local_day, source, channel, text, url "
-        " FROM raw_documents WHERE list_contains($ids, id)), "
-        "t AS (SELECT doc_id, duplicate_of FROM doc_texts WHERE list_contains($ids, doc_id)), "
-        "s AS MATERIALIZED (SELECT doc_id, model_version, label FROM doc_sentiment "
-        " WHERE list_contains($sources, doc_id)), "
-        "dc AS (SELECT unnest($ids) AS doc_id, unnest($segments) AS segment) "
-        "SELECT d.created_at, d.local_day, d.source, d.channel, dc.segment, "
-        "s.label AS sentiment, d.text, d.url FROM d JOIN dc ON dc.doc_id = d.id "
-        "LEFT JOIN t ON t.doc_id = d.id "
-        # Materialized, and the model compared here: pushed into the scan, that second
-        # condition makes DuckDB scan every label instead of using the index.
-        "LEFT JOIN (SELECT doc_id, label FROM s WHERE model_version = $model) s "
-        " ON s.doc_id = coalesce(t.duplicate_of, d.id) "
-        "ORDER BY d.created_at DESC, d.id",
-        {
-            "ids": ids,
-            "segments": [segment for _, segment in newest],
-            "model": _model(con),
-            "sources": _sources(con, ids),
-        },
-    ).df()
+    rel = customer_relations(con)
+    if rel.docs is not None:
+        voices = con.execute(
+            "SELECT created_at, local_day, source, channel, segment, sentiment, text, url "
+            f"FROM {rel.docs} WHERE customer_id = ? ORDER BY created_at DESC, doc_id LIMIT ?",
+            [customer_id, limit],
+        ).df()
+    else:
+        voices = _timeline_from_base(con, customer_id, limit)
     links = "response_customers" if has_table(con, "response_customers") else _UNLINKED_RESPONSES
     responses = con.execute(
         "SELECT s.submitted_at, s.local_day, s.source, c.segment, s.nps, s.csat "

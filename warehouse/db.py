@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -169,6 +171,96 @@ def read_only(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+@dataclass
+class _Reader:
+    """A long-lived read-only connection to one version of a published snapshot."""
+
+    identity: tuple
+    con: duckdb.DuckDBPyConnection
+    users: int = 0
+    retired: bool = False
+
+
+_READERS: OrderedDict[str, _Reader] = OrderedDict()
+_READERS_LOCK = threading.Lock()
+#: Snapshots kept open at once (a dashboard reads one; tests make many).
+_MAX_READERS = 4
+
+
+@contextmanager
+def shared_read_only(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on one read-only connection per published snapshot, shared by every caller
+    (and thread) of the process: opening a multi-gigabyte file costs tens of milliseconds
+    per call, a dashboard page makes ten calls, and a kept connection keeps its caches.
+
+    Only for files nobody writes (a snapshot is replaced by a new file, never changed in
+    place): a kept reader of the warehouse itself would hold off the ingestion's write lock.
+    A replaced snapshot gets a new connection; the old one closes when its last cursor does.
+    """
+    path = Path(path)
+    key = str(path.resolve())
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise WarehouseError(
+            f"warehouse {path} does not exist yet: run `voc demo` or `voc ingest` first"
+        ) from None
+    identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _READERS_LOCK:
+        reader = _READERS.get(key)
+        if reader is None or reader.identity != identity:
+            if reader is not None:
+                _retire(reader)
+            with read_only(path) as probe:  # applies pending migrations, as readers do
+                probe.execute("SELECT 1")
+            reader = _Reader(identity, _attached(path))
+            _READERS[key] = reader
+            while len(_READERS) > _MAX_READERS:
+                _retire(_READERS.popitem(last=False)[1])
+        _READERS.move_to_end(key)
+        reader.users += 1
+        cursor = reader.con.cursor()
+    cursor.execute(f"USE {_SNAPSHOT}")
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+        with _READERS_LOCK:
+            reader.users -= 1
+            if reader.retired and reader.users == 0:
+                reader.con.close()
+
+
+#: The catalog name of an attached snapshot (its tables are found without it after USE).
+_SNAPSHOT = "voc_snapshot"
+
+
+def _attached(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the file attached read-only. Not ``duckdb.connect(path)``:
+    DuckDB hands every later connect of that path in this process the same open database,
+    so a kept one would keep serving a snapshot that has since been replaced, and refuse
+    connections with another configuration (the query console's)."""
+    con = duckdb.connect(":memory:")
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {_SNAPSHOT} (READ_ONLY)")
+    con.execute(f"USE {_SNAPSHOT}")
+    return con
+
+
+def _retire(reader: _Reader) -> None:
+    reader.retired = True
+    if reader.users == 0:
+        reader.con.close()
+
+
+def close_shared_readers() -> None:
+    """Close the kept snapshot connections (tests, and before deleting a snapshot)."""
+    with _READERS_LOCK:
+        for reader in _READERS.values():
+            _retire(reader)
+        _READERS.clear()
 
 
 def _pending(con: duckdb.DuckDBPyConnection) -> bool:

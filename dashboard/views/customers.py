@@ -18,6 +18,7 @@ from dashboard import data
 from dashboard.common import CHANNEL_NAMES, SENTIMENT_NAMES, Page, local_time, name, pct, table
 from dashboard.i18n import t
 from voc.satisfaction import INSUFFICIENT, MIN_N
+from warehouse.customer_voices import TIMELINE_LIMIT
 from warehouse.satisfaction import CustomerFilters
 
 GRAINS = {"week": "周", "month": "月", "quarter": "季度"}
@@ -284,6 +285,8 @@ def _customers(page: Page, f: CustomerFilters) -> None:
             }
         )
     )
+    if len(voices) >= TIMELINE_LIMIT:
+        st.caption(t("只显示最近 {n} 条。").format(n=TIMELINE_LIMIT))
     responses: pd.DataFrame = line["responses"]
     if not responses.empty:
         st.caption(t("满意度调查回答"))

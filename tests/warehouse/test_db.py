@@ -132,3 +132,41 @@ def test_stage_state_migration_carries_tokens_and_earlier_results_over(tmp_path:
     ).fetchall() == [("d1", "tax1", 1)]
     assert con.execute("SELECT doc_id, aspect FROM v_aspects").fetchall() == [("d1", "物流")]
     con.close()
+
+
+def _snapshot_with(path: Path, value: int) -> None:
+    from warehouse.db import open_warehouse
+
+    con = open_warehouse(path)
+    con.execute("CREATE TABLE marker AS SELECT ? AS v", [value])
+    con.close()
+
+
+def test_shared_reader_serves_the_newest_snapshot_and_lets_other_connections_in(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from warehouse.db import close_shared_readers, shared_read_only, snapshot_key
+    from warehouse.sql_console import CONSOLE_CONFIG
+
+    snap, newer = tmp_path / "w.snapshot.duckdb", tmp_path / "next.duckdb"
+    _snapshot_with(snap, 1)
+    try:
+        with shared_read_only(snap) as held:
+            assert held.execute("SELECT v FROM marker").fetchone() == (1,)
+            assert snapshot_key(held) is not None and snapshot_key(held)[0] == str(snap)
+            # The query console opens the same file with its own, stricter configuration.
+            with duckdb.connect(str(snap), read_only=True, config=CONSOLE_CONFIG) as console:
+                assert console.execute("SELECT v FROM marker").fetchone() == (1,)
+            # A new snapshot replaces the file: the next reader sees it at once, while the
+            # cursor still held keeps reading the one it started on.
+            _snapshot_with(newer, 2)
+            os.replace(newer, snap)
+            with shared_read_only(snap) as fresh:
+                assert fresh.execute("SELECT v FROM marker").fetchone() == (2,)
+            assert held.execute("SELECT v FROM marker").fetchone() == (1,)
+            with duckdb.connect(str(snap), read_only=True) as short:
+                assert short.execute("SELECT v FROM marker").fetchone() == (2,)
+    finally:
+        close_shared_readers()
