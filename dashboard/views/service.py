@@ -317,7 +317,8 @@ def _nps(row: dict) -> str:
 def _nps_interval(row: dict) -> str:
     if row["nps"] is None or pd.isna(row["nps"]) or not row["nps_enough"]:
         return "—"
-    return f"[{row['nps_low']:.1f}, {row['nps_high']:.1f}]"
+    # The normal approximation can pass the scale's ends with few answers.
+    return f"[{max(row['nps_low'], -100):.1f}, {min(row['nps_high'], 100):.1f}]"
 
 
 #: Sentinel option: the drill-down over every group.

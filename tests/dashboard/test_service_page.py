@@ -116,7 +116,9 @@ def test_outcomes_answered_within_24h_against_later_and_never(db: Path, monkeypa
     assert within["后续负面占比"] == "50.0%" and within["负面占比 95% 区间"] == "[18.8%, 81.2%]"
     assert later["后续负面占比"] == "66.7%" and never["后续负面占比"] == "100.0%"
     assert (within["后续 NPS 回答"], within["后续 NPS"]) == (3, "100.0")
-    assert later["后续 NPS"] == "0.0" and later["NPS 95% 区间"] == "[-138.6, 138.6]"
+    assert (
+        later["后续 NPS"] == "0.0" and later["NPS 95% 区间"] == "[-100.0, 100.0]"
+    )  # clipped to the scale
     assert never["后续 NPS"] == "-100.0"
 
 
