@@ -93,4 +93,63 @@ SERVICE_EN: dict[str, str] = {
     ),
     "显示 {shown} 条，共 {n} 条。": "Showing {shown} of {n}.",
     "（读取已达上限 {limit} 条）": " (the read stopped at its limit of {limit})",
+    # Service recovery (dashboard.views.service_recovery)
+    "服务补救": "Service recovery",
+    "负责人": "Owner",
+    "观察期": "Window",
+    "结案后 {days} 天": "{days} days after the case",
+    "按…统计挽回率": "Recovery rate by",
+    "挽回率": "Recovery rate",
+    "挽回率最小样本": "Minimum sample, recovery",
+    "已挽回": "Recovered",
+    "未挽回": "Not recovered",
+    "无法判断": "Not measured",
+    "服务补救暂不可用（回复时效不受影响）：{error}": (
+        "Service recovery is unavailable (the response times are unaffected): {error}"
+    ),
+    "还没有已解决或已关闭、且关联到客户的工单。": (
+        "No resolved or closed cases linked to a customer yet."
+    ),
+    "可判断 / 已结案": "Measured / closed",
+    "可判断": "Measured",
+    "已结案": "Closed",
+    "有回访满意度、后续问卷或后续声音的工单才可判断；": (
+        "A case is measured once it has a follow-up score, a later survey answer or later voices; "
+    ),
+    "可判断的少于 {n} 件时显示“样本不足”。": (
+        "fewer than {n} measured cases show “Insufficient sample”."
+    ),
+    "（未分配）": "(unassigned)",
+    "（未知渠道）": "(unknown channel)",
+    "此前负面占比": "Negative share before",
+    "此后负面占比": "Negative share after",
+    "回访满意度": "Follow-up score",
+    "回访满意度均分": "Mean follow-up score",
+    "每件工单的前后对比": "Each case, before and after",
+    "工单号": "Case",
+    "结案时间": "Ended",
+    "此前声音（负面）": "Voices before (negative)",
+    "此后声音（负面）": "Voices after (negative)",
+    "后续 CSAT": "Later CSAT",
+    "观察期已满": "Window complete",
+    "是": "Yes",
+    "否": "No",
+    "结论": "Verdict",
+    "依据": "Evidence",
+    "流失风险客户": "Customers at risk of churning",
+    "工单未解决或未挽回后，沉默 {days} 天以上、或分层转为休眠的客户。": (
+        "Customers silent for {days} days or more after an unresolved or unrecovered case, or "
+        "whose tier moved to dormant."
+    ),
+    "目前没有流失风险客户。": "No customers at risk of churning.",
+    "风险": "Risk",
+    "转为休眠": "Went dormant",
+    "沉默": "Silent",
+    "原因": "Reason",
+    "未解决": "Unresolved",
+    "当时分层": "Segment then",
+    "现在分层": "Segment now",
+    "起算时间": "Since",
+    "沉默天数": "Days silent",
+    "转为休眠日期": "Dormant since",
 }

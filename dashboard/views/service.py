@@ -9,6 +9,8 @@ complaint-platform steps), and whether answering fast pays off.
   NPS, answered within the threshold against later and never, with intervals and the
   样本不足 guard below the minimum sample.
 - 超时明细: the voices behind a breach rate (one group of the table, or all).
+- 服务补救 (`dashboard.views.service_recovery`): recovery rates per theme, owner, channel
+  and segment with intervals, each closed case's before and after, the churn-risk list.
 
 Every number comes from a warehouse read function on the published snapshot; theme
 labels, owners, segments and voices are customer data, shown only in tables and select-box
@@ -36,6 +38,7 @@ from dashboard.common import (
     table,
 )
 from dashboard.i18n import t
+from dashboard.views import service_recovery
 from voc.response_times import ResponseTimeConfig
 from voc.satisfaction import INSUFFICIENT, MIN_N, csat_score
 from warehouse import response_times
@@ -189,6 +192,7 @@ def render(page: Page) -> None:
         by = _breakdown(page, threshold, filters, now, min_n)
         _outcomes(page, threshold, filters, now, cfg.outcome_window_days, min_n, hours)
         _drill_down(page, by, threshold, filters, now)
+    service_recovery.render(page)
 
 
 def _kpis(row: pd.Series, min_n: int) -> None:
