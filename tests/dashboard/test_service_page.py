@@ -20,6 +20,7 @@ from tests.dashboard.service_seed import END, START, build_service_warehouse
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 PAGE = ROOT / "dashboard" / "views" / "service.py"
+RECOVERY = ROOT / "dashboard" / "views" / "service_recovery.py"
 
 
 @pytest.fixture(scope="module")
@@ -197,21 +198,34 @@ def test_service_page_in_english(db: Path, monkeypatch) -> None:
     assert "Unanswered, overdue" in set(frame_with(at, "Text")["Response"])
 
 
-def test_the_page_reads_only_through_warehouse_read_functions() -> None:
-    tree = ast.parse(PAGE.read_text(encoding="utf-8"))
+#: What each module of the page may import from the warehouse (and nothing from duckdb or
+#: sqlite3; sqlalchemy only for the store's "cannot connect" error).
+ALLOWED = {
+    PAGE: {"warehouse", "warehouse.response_times"},
+    RECOVERY: {
+        "warehouse.case_db",  # the store's URL and engine, StoreUnavailable
+        "warehouse.case_store",
+        "warehouse.followup_store",
+        "warehouse.followup_views",
+        "warehouse.recovery",
+    },
+}
+
+
+@pytest.mark.parametrize("path", list(ALLOWED), ids=lambda p: p.name)
+def test_the_page_reads_only_through_warehouse_read_functions(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
-    assert not {m for m in imported if m.split(".")[0] in ("duckdb", "sqlalchemy", "sqlite3")}
-    assert {m for m in imported if m.startswith("warehouse")} == {
-        "warehouse",
-        "warehouse.response_times",
-    }
-    # No SQL of its own, no connection used directly: only `_load` opens one, to call a
-    # function of warehouse.response_times.
+    assert not {m for m in imported if m.split(".")[0] in ("duckdb", "sqlite3")}
+    assert {m for m in imported if m.startswith("sqlalchemy")} <= {"sqlalchemy.exc"}
+    assert {m for m in imported if m.startswith("warehouse")} == ALLOWED[path]
+    # No SQL of its own, no connection used directly: the connections it opens are handed
+    # to warehouse read functions.
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET)\b", re.I | re.S)
     assert not [s for s in strings if isinstance(s, str) and sql.search(s)]
@@ -220,19 +234,33 @@ def test_the_page_reads_only_through_warehouse_read_functions() -> None:
         for n in ast.walk(tree)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
     }
-    assert not calls & {"execute", "sql", "query", "fetchall", "fetchone", "df"}
+    assert not calls & {"execute", "sql", "query", "fetchall", "fetchone", "df", "connect"}
+
+
+def test_the_page_queries_are_the_warehouse_functions() -> None:
     from dashboard.views import service
     from warehouse import response_times
 
+    assert set(service._QUERIES) == {
+        "response_time_summary",
+        "response_time_voices",
+        "outcomes_by_speed",
+    }
     assert all(getattr(response_times, name) is fn for name, fn in service._QUERIES.items())
 
 
 def test_every_string_of_the_page_has_an_english_text() -> None:
     from dashboard.i18n import EN
-    from dashboard.views import service
+    from dashboard.views import service, service_recovery
 
-    source = PAGE.read_text(encoding="utf-8")
-    literals = set(re.findall(r"\bt\(\s*\"([^\"]+)\"", source))
+    literals = {
+        m
+        for path in (PAGE, RECOVERY)
+        for m in re.findall(r"\bt\(\s*\"([^\"]+)\"", path.read_text(encoding="utf-8"))
+    }
     shown = {*service.DIMENSIONS.values(), *service.MISSING.values(), *service.SPEEDS.values()}
-    assert len(literals) > 40
+    r = service_recovery
+    shown |= {*r.SPLITS.values(), *r.MISSING.values(), *r.VERDICTS.values(), *r.RISKS.values()}
+    shown |= set(r.REASONS.values())
+    assert len(literals) > 80
     assert sorted((literals | shown) - set(EN)) == []

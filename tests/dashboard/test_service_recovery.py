@@ -122,3 +122,25 @@ def test_store_down_leaves_the_response_times(seeded, monkeypatch, tmp_path) -> 
     assert "Connection refused" in error
     assert "首次回复中位数" in metrics(at)  # the response-time part still shows
     assert "流失风险客户" not in {s.value for s in at.subheader}
+
+
+def test_the_configured_windows_and_minimum(seeded, monkeypatch, tmp_path) -> None:
+    db, _, _ = seeded
+    config = tmp_path / "voc.toml"
+    config.write_text(
+        "[cases.followups.recovery]\nwindows = [90]\nmin_n = 4\nsilent_days = 160\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VOC_DB", str(db))
+    for name in ("VOC_DASHBOARD_PASSWORD", "VOC_CASES_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VOC_CONFIG", str(config))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(page="service", start=str(START), end=str(END))
+    at.run()
+    assert not at.exception, at.exception
+    assert at.radio(key="sv_window").options == ["结案后 90 天"]
+    assert at.number_input(key="sv_rec_min_n").value == 4
+    assert metrics(at)["挽回率"] == "50.0%"  # 4 measured: enough
+    # Silent 160 days or more: r4 (150 days) is no longer listed; r2 went dormant.
+    assert list(frame_with(at, "沉默天数")["客户（哈希）"]) == ["r2", "r6"]
