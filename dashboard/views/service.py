@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -242,8 +243,34 @@ def _breakdown(
             }
         )
     )
+    _breach_chart(frame, by, min_n)
     st.caption(t("超时率低于最小样本时显示“样本不足”；区间为 95% Wilson 区间。"))
     return by
+
+
+def _breach_chart(frame: pd.DataFrame, by: str, min_n: int) -> None:
+    """Breach rate per group with its interval, for the groups with enough voices due."""
+    rows = []
+    for value, k, n in zip(frame[by], frame["n_breached"], frame["n_due"], strict=True):
+        score = csat_score(int(k), int(n), min_n)
+        if score.enough and score.value is not None:
+            rows.append(
+                {"group": group_label(by, value), "rate": score.value, "low": score.low,
+                 "high": score.high}
+            )  # fmt: skip
+    if len(rows) < 2:
+        return  # one group: the table says it all
+    chart = pd.DataFrame(rows)
+    y = alt.Y("group:N", title=t(DIMENSIONS[by]), sort=None)
+    bars = (
+        alt.Chart(chart)
+        .mark_bar(opacity=0.7)
+        .encode(
+            x=alt.X("rate:Q", title=t("超时率") + " (%)", scale=alt.Scale(domain=[0, 100])), y=y
+        )
+    )
+    interval = alt.Chart(chart).mark_rule().encode(x="low:Q", x2="high:Q", y=y)
+    st.altair_chart(bars + interval, width="stretch")
 
 
 def _business_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:

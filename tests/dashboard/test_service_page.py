@@ -7,6 +7,7 @@ the page reads only through warehouse read functions."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +70,12 @@ def test_medians_p90_and_breach_rates_by_channel(db: Path, monkeypatch) -> None:
     assert (ticket["应回复"], ticket["超时"], ticket["超时率"]) == (5, 2, "40.0%")
     assert social["首次回复中位数"] == "30.0 小时" and social["首次回复 P90"] == "46.0 小时"
     assert social["超时率"] == "66.7%" and social["首次回复工作时长中位数"] == "—"
-    # 4 of 8 overall: Wilson's interval computed by hand in the seed.
     overall = frame_with(at, "超时率")
     assert overall["超时"].sum() == 4 and overall["应回复"].sum() == 8
+    (chart,) = at.get("vega_lite_chart")  # breach rate per channel with its interval
+    layers = json.loads(chart.proto.spec)["layer"]
+    assert [layer["mark"]["type"] for layer in layers] == ["bar", "rule"]
+    assert layers[1]["encoding"]["x"]["field"] == "low"
 
 
 def test_breach_rates_by_theme_segment_and_owner(db: Path, monkeypatch) -> None:
@@ -95,6 +99,7 @@ def test_below_the_minimum_sample_rates_show_insufficient(db: Path, monkeypatch)
     assert metrics(at)["超时率"] == "样本不足"
     by = frame_with(at, "超时率")
     assert set(by["超时率"]) == {"样本不足"} and set(by["95% 区间"]) == {"—"}
+    assert not at.get("vega_lite_chart")  # no bar for a rate not shown
     outcome = frame_with(at, "后续负面占比")
     assert set(outcome["后续负面占比"]) == {"样本不足"} and set(outcome["后续 NPS"]) == {"样本不足"}
     # The counts stay visible.
