@@ -152,4 +152,8 @@ SERVICE_EN: dict[str, str] = {
     "起算时间": "Since",
     "沉默天数": "Days silent",
     "转为休眠日期": "Dormant since",
+    "服务补救按 {time} 的工单计算，每 {n} 分钟更新。": (
+        "Service recovery as of the cases at {time}, recomputed every {n} minutes."
+    ),
+    "立即重新计算": "Recompute now",
 }

@@ -6,14 +6,18 @@ store down."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.recovery_seed import dormant_day, plant_recovery
+from tests.dashboard.recovery_seed import base_time, dormant_day, plant_recovery
 from tests.dashboard.service_seed import END, START, build_service_warehouse
+from tests.followup_seed import open_case, walk
+from voc.followup_rules import PlannedFollowup
+from warehouse.case_db import connect_store, store_url
+from warehouse.followup_store import FollowupStore
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -144,3 +148,34 @@ def test_the_configured_windows_and_minimum(seeded, monkeypatch, tmp_path) -> No
     assert metrics(at)["挽回率"] == "50.0%"  # 4 measured: enough
     # Silent 160 days or more: r4 (150 days) is no longer listed; r2 went dormant.
     assert list(frame_with(at, "沉默天数")["客户（哈希）"]) == ["r2", "r6"]
+
+
+def test_the_report_is_kept_until_recomputed(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "voc.duckdb"
+    now = datetime.now(UTC)
+    build_service_warehouse(db, now)
+    plant_recovery(db, now)
+    at = open_page(db, monkeypatch, sv_rec_min_n=1)
+    assert metrics(at)["可判断 / 已结案"] == "3 / 5"
+    # A case closed meanwhile, its 回访 scored 5: shown once recomputed.
+    engine = connect_store(store_url(db))
+    b = base_time(now)
+    case = open_case(engine, "k-K7", "r7", b, owner="王五", channel="ticket")
+    case = walk(engine, case, [("in_progress", b), ("resolved", b + timedelta(days=1))])
+    store = FollowupStore(engine)
+    planned = PlannedFollowup(
+        "case_resolved:K7",
+        "case_resolved",
+        b.date(),
+        "王五",
+        case_id=case.case_id,
+        customer_id="r7",
+    )
+    store.plan([planned], b)
+    (f,) = store.list_followups(case_ids=[case.case_id])
+    store.record_outcome(f.followup_id, "王五", True, 5, at=b + timedelta(days=2))
+    engine.dispose()
+    at.run()
+    assert metrics(at)["可判断 / 已结案"] == "3 / 5"
+    at.button(key="sv_rec_refresh").click().run()
+    assert metrics(at)["可判断 / 已结案"] == "4 / 6" and metrics(at)["已挽回"] == "3"
