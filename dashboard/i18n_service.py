@@ -86,7 +86,7 @@ SERVICE_EN: dict[str, str] = {
     "提出时间": "Raised",
     "首次回复时间": "First response",
     "首次回复用时": "Time to first response",
-    "解决时间": "Resolved at",
+    "解决时间": "Resolved",
     "这一组没有所选回复情况的声音。": "This group has no voices with the chosen responses.",
     "未回复的按提出时间从早到晚在前，其后是回复最慢的。": (
         "The unanswered first, oldest first, then the slowest answered. "
@@ -110,8 +110,8 @@ SERVICE_EN: dict[str, str] = {
     "还没有已解决或已关闭、且关联到客户的工单。": (
         "No resolved or closed cases linked to a customer yet."
     ),
-    "可判断 / 已结案": "Measured / closed",
-    "可判断": "Measured",
+    "可判断 / 已结案": "Measurable / closed",
+    "可判断": "Measurable",
     "已结案": "Closed",
     "有回访满意度、后续问卷或后续声音的工单才可判断；": (
         "A case is measured once it has a follow-up score, a later survey answer or later voices; "
