@@ -1,18 +1,22 @@
 """``voc cases times`` over a real DuckDB warehouse with planted response times
 (tests/dashboard/service_seed.py: medians, p90s, breach rates and outcomes computed by hand
 there): text and ``--json`` output, ``--by``, filters, the threshold from the config and
-the command line, the slowest breaches, and bad input."""
+the command line, the slowest breaches, and bad input. ``voc cases recovery`` over closed
+cases in a real SQLite case store beside it (tests/dashboard/recovery_seed.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from cli.case_recovery import add_case_recovery_parser
 from cli.case_times import add_case_times_parser
 from cli.main import build_parser
+from tests.dashboard.recovery_seed import plant_recovery
 from tests.dashboard.service_seed import build_service_warehouse
 
 MARCH = ["--since", "2025-03-01", "--until", "2025-03-31"]
@@ -31,12 +35,14 @@ def parser() -> argparse.ArgumentParser:
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     if "cases" not in sub.choices:
         cases = sub.add_parser("cases")
-        add_case_times_parser(cases.add_subparsers(dest="cases_command", required=True))
+        csub = cases.add_subparsers(dest="cases_command", required=True)
+        add_case_times_parser(csub)
+        add_case_recovery_parser(csub)
     return p
 
 
-def voc(*argv: str) -> int:
-    args = parser().parse_args(["cases", "times", *argv])
+def voc(*argv: str, command: str = "times") -> int:
+    args = parser().parse_args(["cases", command, *argv])
     return args.func(args)
 
 
@@ -166,3 +172,44 @@ def test_no_tracked_voices_and_bad_input(seeded, capsys, tmp_path) -> None:
 
     with pytest.raises(SettingsError, match=r"threshold_hours: 必须大于 0 / must be positive"):
         voc("--db", str(db), "--config", str(config))
+
+
+@pytest.fixture(scope="module")
+def recovered(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    path = tmp_path_factory.mktemp("recovery") / "voc.duckdb"
+    now = datetime.now(UTC)
+    build_service_warehouse(path, now)
+    return path, plant_recovery(path, now)
+
+
+def test_recovery_rates_and_churn_risk(recovered, capsys, tmp_path, monkeypatch) -> None:
+    db, ids = recovered
+    monkeypatch.delenv("VOC_CASES_DATABASE_URL", raising=False)
+    config = tmp_path / "voc.toml"
+    config.write_text("[cases.followups.recovery]\nmin_n = 2\n", encoding="utf-8")
+    capsys.readouterr()
+    argv = ("--db", str(db), "--config", str(config), "--by", "owner", "--json")
+    assert voc(*argv, "--window", "90", command="recovery") == 0
+    r = json.loads(capsys.readouterr().out)
+    assert (r["window_days"], r["by"], r["min_n"]) == (90, "owner", 2)
+    assert (r["overall"]["n_measured"], r["overall"]["n_recovered"]) == (4, 2)
+    assert r["overall"]["low"] == pytest.approx(15.0, abs=0.05)  # Wilson, 2 of 4
+    rates = {g["owner"]: g for g in r["rates"]}
+    assert (rates["王五"]["n_measured"], rates["王五"]["rate"]) == (2, 50.0)
+    assert rates["王五"]["followup_score"] == 3.5
+    assert [c["customer_id"] for c in r["churn_risk"]] == ["r2", "r6", "r4"]
+    assert r["churn_risk"][1]["case_ids"] == str(ids["K6"])
+    assert voc("--db", str(db), "--config", str(config), command="recovery") == 0
+    out = capsys.readouterr().out  # 30 days, by theme: 物流慢 1 of 2, 价格 1 of 1
+    assert "measured 3, recovered 2, rate 66.7% [20.8%, 93.9%]" in out
+    assert "价格" in out and "样本不足" in out and "r2" in out
+
+
+def test_recovery_bad_window_and_store_down(recovered, capsys, monkeypatch) -> None:
+    db, _ = recovered
+    monkeypatch.delenv("VOC_CASES_DATABASE_URL", raising=False)
+    assert voc("--db", str(db), "--window", "45", command="recovery") == 2
+    assert "--window 45: 不是配置的观察期 / not a configured window" in capsys.readouterr().err
+    monkeypatch.setenv("VOC_CASES_DATABASE_URL", "postgresql+psycopg://voc@127.0.0.1:9/voc")
+    assert voc("--db", str(db), command="recovery") == 2
+    assert "error: 工单库无法连接 / case store unreachable" in capsys.readouterr().err
