@@ -11,6 +11,9 @@ SERVICE_EN: dict[str, str] = {
     # Controls
     "超时阈值（小时）": "Breach threshold (hours)",
     "最小样本": "Minimum sample",
+    "商品、品牌、省份和城市筛选不作用于本页。": (
+        "The product, brand, province and city filters do not apply to this page."
+    ),
     "查看哪一组的声音": "Voices of the group",
     "回复情况": "Response",
     "请选择回复情况。": "Choose at least one kind of response.",

@@ -175,6 +175,9 @@ def render(page: Page) -> None:
     min_n = int(right.number_input(t("最小样本"), min_value=1, value=MIN_N, step=1, key="sv_min_n"))
     threshold = float(hours) * 60
     filters, now = response_filters(page), now_minute()
+    f = page.filters
+    if f.products or f.brands or f.provinces or f.cities:
+        st.caption(t("商品、品牌、省份和城市筛选不作用于本页。"))
     overall: pd.DataFrame = _load(
         page.db, page.stamp, "response_time_summary", None, threshold, filters, now=now
     )

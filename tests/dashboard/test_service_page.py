@@ -183,6 +183,7 @@ def test_sidebar_filters_narrow_the_page(db: Path, monkeypatch) -> None:
     at = open_page(db, monkeypatch, sv_min_n=1, f_channels=["social"])
     assert metrics(at)["首次回复中位数"] == "30.0 小时"
     assert list(frame_with(at, "超时率")["渠道"]) == ["社交"]
+    assert "商品、品牌、省份和城市筛选不作用于本页。" not in [c.value for c in at.caption]
     at = open_page(db, monkeypatch, sv_min_n=1, f_segments=["高价值"])
     assert metrics(at)["超时率"] == "66.7%"
     assert set(frame_with(at, "原文")["原文"]) == {"物流严重延误", "快递三天没动"}
