@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cli.case_recovery import add_case_recovery_parser
 from cli.case_sla import SLA_COLUMNS, sla_fields
+from cli.case_times import add_case_times_parser
 from cli.common import add_common, parse_date, settings_from
 from cli.exports import EXPORT_FORMATS, export_format, write_rows
 from voc.cases import (
@@ -130,10 +132,12 @@ def add_cases_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``voc cases`` and its subcommands."""
     p = sub.add_parser(
         "cases",
-        help="工单 the case queue: list, show, export, move, assign",
+        help="工单 the case queue: list, show, export, move, assign; response times, recovery",
         description="Cases (工单) opened from negative voices: list the queue, show one case "
         "with its voices and history, export to CSV/XLSX, move a case through the workflow "
-        "(新建 → 已受理 → 处理中 → 待回访 → 已解决/已关闭) or assign it (docs/cases.md).",
+        "(新建 → 已受理 → 处理中 → 待回访 → 已解决/已关闭) or assign it (docs/cases.md); "
+        "response times from the sources and whether recovery worked "
+        "(docs/service-outcomes.md).",
     )
     csub = p.add_subparsers(dest="cases_command", required=True)
     p = csub.add_parser("list", help="the queue (open cases unless --status/--all)")
@@ -168,6 +172,8 @@ def add_cases_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--team", help="the new team (default: keep)")
     _add_change_options(p)
     p.set_defaults(func=cmd_cases_assign)
+    add_case_times_parser(csub)
+    add_case_recovery_parser(csub)
 
 
 def _add_change_options(p: argparse.ArgumentParser) -> None:

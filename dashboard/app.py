@@ -1,4 +1,4 @@
-"""客声 VoC Monitor dashboard: eight pages (总览, 预警, 主题, 客户, 检索, 查询, 数据源, 质量)
+"""客声 VoC Monitor dashboard: nine pages (总览, 预警, 主题, 客户, 成效, 检索, 查询, 数据源, 质量)
 over the newest published snapshot of the warehouse, and the 工单 and 回访 pages over the
 case store (read directly, so they work while an ingestion runs or before the first one),
 Chinese first with an English switch.
@@ -28,6 +28,7 @@ from dashboard.views import (
     overview,
     quality,
     query,
+    service,
     sources,
     themes,
 )
@@ -42,6 +43,7 @@ VIEWS = {
     "followups": ("回访", followups.render),
     "themes": ("主题", themes.render),
     "customers": ("客户", customers.render),
+    "service": ("成效", service.render),
     "explore": ("检索", explore.render),
     "query": ("查询", query.render),
     "sources": ("数据源", sources.render),

@@ -10,11 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.i18n_cases import CASES_EN
+from dashboard.i18n_service import SERVICE_EN
 
 LANGS = {"zh": "中文", "en": "English"}
 
 EN: dict[str, str] = {
     **CASES_EN,
+    **SERVICE_EN,
     # Frame and navigation
     "客声 · 客户之声舆情监测": "VoC Monitor · Voice of the Customer",
     "页面": "Page",

@@ -21,6 +21,7 @@ PAGES = (
     "followups",
     "themes",
     "customers",
+    "service",
     "explore",
     "query",
     "sources",
