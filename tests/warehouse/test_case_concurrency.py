@@ -69,14 +69,15 @@ def test_two_tabs_with_the_same_version_one_wins(case_engine: sa.Engine) -> None
     other.dispose()
 
 
+# PostgreSQL only: SQLite writers take the write lock before reading, so they never
+# interleave like this.
+@pytest.mark.parametrize("case_engine", ["postgresql"], indirect=True)
 def test_a_writer_that_read_the_same_version_is_refused_at_update(
     case_engine: sa.Engine,
 ) -> None:
     """Both writers pass the version read before either updates (PostgreSQL lets both read
     at once): the guarded UPDATE lets one through; the other, after waiting for the row
     lock, matches no row and gets `ConflictError`."""
-    if case_engine.dialect.name == "sqlite":
-        pytest.skip("SQLite writers take the write lock before reading: no interleaving")
     store = CaseStore(case_engine)
     case_id = one_case(store)
     both_read = threading.Barrier(2, timeout=10)
