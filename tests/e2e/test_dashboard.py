@@ -36,8 +36,11 @@ def test_overview_shows_counts_in_chinese(app: AppTest) -> None:
     assert app.radio(key="nav_page").options == [
         "总览",
         "预警",
+        "工单",
+        "回访",
         "主题",
         "客户",
+        "成效",
         "检索",
         "查询",
         "数据源",
