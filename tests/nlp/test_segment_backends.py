@@ -17,6 +17,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TIE_BREAKS = {
     "快快快的": (["快快", "快", "的"], ["快", "快快", "的"]),
     "嘻嘻嘻嘻嘻嘻嘻": (["嘻嘻", "嘻嘻", "嘻嘻", "嘻"], ["嘻", "嘻嘻", "嘻嘻", "嘻嘻"]),
+    "不好不好不好": (["不好", "不", "好不好"], ["不", "好不好", "不好"]),
+    "光光光的": (["光光", "光", "的"], ["光", "光光", "的"]),
 }
 
 #: Latin-and-digit runs joined by a symbol: jieba-rs's own cut keeps them whole; the
