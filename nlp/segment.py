@@ -29,6 +29,10 @@ _HAN = re.compile(r"[\u4E00-\u9FD5]")
 # The symbols jieba-rs keeps inside such a run (its block regex, like jieba's, has +#&._%-).
 _JOINABLE = re.compile(r"[a-zA-Z0-9][+#&._%\-]|[+#&._%\-][a-zA-Z0-9]")
 
+# The filter's verdict per distinct piece: a vocabulary is small next to a corpus, and the
+# strip/lower/regex per token cost more than the Rust cut itself.
+_KEPT_MAX = 1_000_000
+
 #: The backends `Segmenter` accepts (settings ``segmenter``).
 BACKENDS = ("jieba", "rjieba")
 
@@ -165,6 +169,7 @@ class Segmenter:
                 self._add_word(word, freq, tag)
             digest.update(raw)
         self.stopwords = load_stopwords(stopword_paths)
+        self._kept: dict[str, str | None] = {}
         digest.update("\n".join(sorted(self.stopwords)).encode())
         self._digest = digest
 
@@ -184,19 +189,22 @@ class Segmenter:
         return list(self._cut(text))
 
     def _keep(self, piece: str) -> str | None:
-        token = piece.strip().lower()
-        if token and token not in self.stopwords and not _NOISE.match(token):
-            return token
-        return None
+        try:
+            return self._kept[piece]
+        except KeyError:
+            pass
+        token: str | None = piece.strip().lower()
+        if not token or token in self.stopwords or _NOISE.match(token):
+            token = None
+        if len(self._kept) >= _KEPT_MAX:
+            self._kept.clear()
+        self._kept[piece] = token
+        return token
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of one text, in order (lower-cased Latin)."""
-        out = []
-        for piece in self._cut(text):
-            token = self._keep(piece)
-            if token is not None:
-                out.append(token)
-        return out
+        keep = self._keep
+        return [t for t in map(keep, self._cut(text)) if t is not None]
 
     def token_spans(self, text: str) -> list[tuple[int, str]]:
         """`tokens` with the character offset where each one starts in `text`."""
