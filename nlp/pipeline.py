@@ -30,8 +30,10 @@ from voc.stages import Stage
 
 # Models are loaded once per process (a scheduled server runs many flows).
 @lru_cache(maxsize=4)
-def _segmenter(user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...]) -> Segmenter:
-    return Segmenter(user_dicts, stopwords)
+def _segmenter(
+    user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...], backend: str = "jieba"
+) -> Segmenter:
+    return Segmenter(user_dicts, stopwords, backend=backend)
 
 
 @lru_cache(maxsize=2)
@@ -59,7 +61,9 @@ def build_pipeline(settings: Settings) -> tuple[Stage, ...]:
     return (
         NormaliseStage(),
         NearDupStage(),
-        SegmentStage(_segmenter(settings.user_dict_paths, settings.stopword_paths)),
+        SegmentStage(
+            _segmenter(settings.user_dict_paths, settings.stopword_paths, settings.segmenter)
+        ),
         TaxonomyStage(load_taxonomy(settings.taxonomy_path)),
         AspectStage(_aspect_model(settings.aspect_model_dir)),
         SentimentStage(_sentiment_model(settings.sentiment_model_dir, settings.sentiment_int8)),

@@ -48,3 +48,13 @@ def test_bad_config_names_the_file_and_key(tmp_path: Path, text: str, message: s
     with pytest.raises(SettingsError, match=message) as err:
         load_settings(config, env={})
     assert "bad.toml" in str(err.value)
+
+
+def test_segmenter_backend_is_chosen_in_the_config_file(tmp_path: Path) -> None:
+    assert load_settings(env={}).segmenter == "rjieba"
+    config = tmp_path / "voc.toml"
+    config.write_text('[voc]\nsegmenter = "jieba"\n', encoding="utf-8")
+    assert load_settings(config, env={}).segmenter == "jieba"
+    config.write_text('[voc]\nsegmenter = "pkuseg"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"voc\.toml: segmenter = 'pkuseg'.*jieba, rjieba"):
+        load_settings(config, env={})

@@ -43,8 +43,11 @@ MIME = {
 
 
 @st.cache_resource(show_spinner=False)
-def _segmenter(user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...]) -> Segmenter:
-    return Segmenter(user_dicts, stopwords)
+def _segmenter(
+    user_dicts: tuple[Path, ...], stopwords: tuple[Path, ...], backend: str
+) -> Segmenter:
+    # The documents' backend: another one could cut a query word differently.
+    return Segmenter(user_dicts, stopwords, backend=backend)
 
 
 def render(page: Page) -> None:
@@ -69,7 +72,9 @@ def render(page: Page) -> None:
     )
     size = cols[3].selectbox(t("每页"), [20, 50, 100], key="ex_size")
     settings = page.settings
-    segmenter = _segmenter(tuple(settings.user_dict_paths), tuple(settings.stopword_paths))
+    segmenter = _segmenter(
+        tuple(settings.user_dict_paths), tuple(settings.stopword_paths), settings.segmenter
+    )
     text = normalize_text(query or "")
     terms = segmenter.tokens(text) if text else []
     filters = page.filters.search(sentiment, category)
