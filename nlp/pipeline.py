@@ -37,8 +37,8 @@ def _segmenter(
 
 
 @lru_cache(maxsize=2)
-def _sentiment_model(model_dir: Path | None, int8: bool) -> SentimentModel:
-    return load_sentiment_model(model_dir, int8=int8)
+def _sentiment_model(model_dir: Path | None, int8: bool, runtime: str = "torch") -> SentimentModel:
+    return load_sentiment_model(model_dir, int8=int8, runtime=runtime)
 
 
 @lru_cache(maxsize=2)
@@ -66,7 +66,11 @@ def build_pipeline(settings: Settings) -> tuple[Stage, ...]:
         ),
         TaxonomyStage(load_taxonomy(settings.taxonomy_path)),
         AspectStage(_aspect_model(settings.aspect_model_dir)),
-        SentimentStage(_sentiment_model(settings.sentiment_model_dir, settings.sentiment_int8)),
+        SentimentStage(
+            _sentiment_model(
+                settings.sentiment_model_dir, settings.sentiment_int8, settings.sentiment_runtime
+            )
+        ),
         EmotionStage(_emotion_model(settings.emotion_model_dir)),
         EscalationStage(),
     )

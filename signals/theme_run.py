@@ -24,6 +24,9 @@ from warehouse.db import Connection, warehouse
 #: tokens or sentiment changed is assigned again.
 THEME_SPEC = StageSpec("themes", TRACKER_VERSION, after=("segment", "sentiment"))
 
+#: Tracking passes per run (each but the last followed by a split check).
+TRACK_PASSES = 4
+
 #: Days of data new documents are drawn from.
 WINDOW_DAYS = 180
 
@@ -63,8 +66,9 @@ def update_themes(
     df = (dict(counts), n)
     update = ThemeUpdate()
     # Track, then split; a split theme may take documents nothing took before, so track
-    # again until no split happens: a re-run of the same data then has nothing to do.
-    for _ in range(3):
+    # again until no split happens. The last pass only tracks: a run never ends on a split
+    # whose documents are left for the next run (a re-run of the same data has nothing to do).
+    for done in range(1, TRACK_PASSES + 1):
         with warehouse(db_path) as con:
             existing = themes.load_tracked_themes(con)
             candidates = themes.select_theme_candidates(
@@ -75,6 +79,9 @@ def update_themes(
         update.n_assigned += len(result.assignments)
         with warehouse(db_path) as con:
             themes.save_tracking(con, result, run_id, TRACKER_VERSION, THEME_SPEC, prints)
+            if done == TRACK_PASSES:
+                update.events += result.events
+                break
             members = themes.theme_members(con)
             live = themes.load_tracked_themes(con)
         split = split_themes(live, members, run_id, exclude=exclude, df=df)

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: The word segmenter backends (`nlp.segment.BACKENDS`; voc imports no nlp).
 SEGMENTERS = ("jieba", "rjieba")
+#: How the sentiment model runs (`nlp.sentiment.RUNTIMES`).
+SENTIMENT_RUNTIMES = ("onnx", "torch")
 
 
 class SettingsError(ValueError):
@@ -119,6 +121,8 @@ class Settings:
         sentiment_model_dir: A local Hugging Face model directory; None = the bundled default.
         sentiment_int8: Run the sentiment model with int8 dynamic quantization (faster on
             CPU at equal accuracy on the bundled model; turn off to compare).
+        sentiment_runtime: ``"onnx"`` (default: the model's ONNX export run by ONNX
+            Runtime, the fastest CPU path) or ``"torch"`` (PyTorch itself).
         lookback_days: An incremental run starts this many days before the newest document
             a source has landed, to pick up late posts and edits (per source: option
             ``lookback_days``).
@@ -161,6 +165,7 @@ class Settings:
     sources: tuple[SourceConfig, ...] = demo_sources(f"http://{DEMO_HOST}:{DEMO_PORT}")
     sentiment_model_dir: Path | None = None
     sentiment_int8: bool = True
+    sentiment_runtime: str = "onnx"
     mask_pii: bool = True
     keep_raw_text: bool = False
     lookback_days: int = 2
@@ -294,6 +299,13 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
             continue  # after the alerts: teams name alert channels
         elif key in ("user_dict_paths", "stopword_paths"):
             out[key] = tuple(Path(v) for v in value)
+        elif key == "sentiment_runtime":
+            if value not in SENTIMENT_RUNTIMES:
+                raise SettingsError(
+                    f"{origin}: sentiment_runtime = {value!r}: choose one of "
+                    f"{', '.join(SENTIMENT_RUNTIMES)}"
+                )
+            out[key] = value
         elif key == "segmenter":
             if value not in SEGMENTERS:
                 raise SettingsError(

@@ -19,13 +19,14 @@ from warehouse import corrections, pages
 
 
 @st.cache_data(ttl=3600, show_spinner="正在计算金标准评测 / computing gold-set metrics…")
-def _report(model_dir: str | None, int8: bool) -> dict:
+def _report(model_dir: str | None, int8: bool, runtime: str) -> dict:
     # Recomputes the confusion matrix training did not store (a few seconds, then cached).
     from nlp.training.train_sentiment import recompute_test_confusion
 
     return model_report(
         None if model_dir is None else Path(model_dir),
         int8=int8,
+        runtime=runtime,
         recompute=recompute_test_confusion,
     )
 
@@ -35,7 +36,9 @@ def _model(page: Page) -> None:
     model_dir = page.settings.sentiment_model_dir
     try:
         report = _report(
-            None if model_dir is None else str(model_dir), page.settings.sentiment_int8
+            None if model_dir is None else str(model_dir),
+            page.settings.sentiment_int8,
+            page.settings.sentiment_runtime,
         )
     except (OSError, ValueError, ModelReportError) as exc:
         st.warning(t("金标准评测不可用：{error}", error=exc))

@@ -24,6 +24,8 @@ def test_version_is_the_one_the_pipeline_stores(report: dict) -> None:
     expected = load_sentiment_model().version
     assert report["version"] == expected == model_version()
     assert model_version(int8=True) == f"{expected}+int8"
+    onnx = load_sentiment_model(int8=True, runtime="onnx").version
+    assert model_version(int8=True, runtime="onnx") == onnx == f"{expected}+onnx-int8"
     assert report["kind"] == "trained" and report["model_name"] == METRICS["model_name"]
 
 
