@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -143,8 +144,6 @@ def share_stamp(location: str | Path) -> float:
     """When the current export was published (seconds since the epoch; 0 before the
     first): the dashboard's cache key."""
     if is_remote(location):
-        from datetime import datetime
-
         try:
             return datetime.fromisoformat(load_manifest(location)["created_at"]).timestamp()
         except WarehouseError:

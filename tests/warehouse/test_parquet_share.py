@@ -21,9 +21,18 @@ import pytest
 from cli.main import main
 from dashboard import data
 from tests.customer_seed import build_customer_warehouse
-from tests.dashboard.seed import build_seed_warehouse
+from tests.dashboard.seed import MODEL, build_seed_warehouse
 from voc.settings import SettingsError, load_settings
-from warehouse import alert_pages, customer_voices, page_filters, pages, satisfaction, theme_pages
+from warehouse import (
+    alert_pages,
+    customer_voices,
+    page_filters,
+    pages,
+    queries,
+    satisfaction,
+    search,
+    theme_pages,
+)
 from warehouse.db import WarehouseError, warehouse
 from warehouse.page_filters import Filters
 from warehouse.parquet_export import ExportBusyError, export_parquet, read_manifest
@@ -33,6 +42,7 @@ from warehouse.parquet_reader import (
     shared_parquet_reader,
 )
 from warehouse.satisfaction import CustomerFilters
+from warehouse.search import SearchFilters
 
 CHANGED_DAY = date(2025, 3, 10)
 READER = Path(__file__).with_name("parquet_reader_proc.py")
@@ -227,7 +237,7 @@ def test_dashboard_pages_read_the_same_from_parquet_as_from_the_file(
     export_parquet(db, out)
     f = Filters()
     now = pd.Timestamp("2025-03-29T00:00:00Z").to_pydatetime()
-    queries = [
+    calls = [
         (page_filters.filter_options, ()),
         (pages.kpis, (f,)),
         (pages.daily_trend, (f,)),
@@ -239,16 +249,18 @@ def test_dashboard_pages_read_the_same_from_parquet_as_from_the_file(
         (theme_pages.theme_detail, ("theme-delivery", f)),
         (alert_pages.spike_markers, (f,)),
         (alert_pages.alert_list, (f,)),
+        (queries.current_model_version, ()),
+        (search.search_documents, ("物流", ["物流"], MODEL, SearchFilters(), "most_negative")),
     ]
     from_file = {}
-    for fn, args in queries:
+    for fn, args in calls:
         with data.read_only(db) as con:
             from_file[fn.__name__] = fn(con, *args)
     file_stamp = data.stamp(db)
 
     data.use_shared_warehouse(db, str(out))
     assert data.stamp(db) == (out / "manifest.json").stat().st_mtime != file_stamp
-    for fn, args in queries:
+    for fn, args in calls:
         with data.read_only(db) as con:
             assert con.execute(
                 "SELECT count(*) FROM duckdb_views() WHERE view_name = 'raw_documents'"
@@ -271,7 +283,7 @@ def test_customer_pages_read_the_same_from_parquet(tmp_path: Path) -> None:
     out = tmp_path / "share"
     export_parquet(db, out)
     cf = CustomerFilters()
-    queries = [
+    calls = [
         (customer_voices.customer_options, ()),
         (customer_voices.segment_overview, (cf,)),
         (customer_voices.negative_customers, (cf,)),
@@ -280,14 +292,17 @@ def test_customer_pages_read_the_same_from_parquet(tmp_path: Path) -> None:
     ]
     with duckdb.connect(str(db), read_only=True) as src, shared_parquet_reader(out) as pq:
         assert satisfaction.has_table(pq, "response_customers")  # a view there
-        for fn, args in queries:
+        for fn, args in calls:
             _assert_same(fn(pq, *args), fn(src, *args), fn.__name__)
         series = satisfaction.satisfaction_series(src, cf, "month", "segment", 5)
         assert len(series) > 0
 
 
 def _assert_same(got, expected, name: str) -> None:
-    if isinstance(expected, pd.DataFrame):
+    if isinstance(expected, search.SearchPage):
+        assert got.total == expected.total > 0, name
+        pd.testing.assert_frame_equal(got.rows, expected.rows, obj=name)
+    elif isinstance(expected, pd.DataFrame):
         pd.testing.assert_frame_equal(got, expected, obj=name)
     else:
         assert repr(got) == repr(expected), name
