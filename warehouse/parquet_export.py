@@ -178,7 +178,7 @@ def table_specs(con: duckdb.DuckDBPyConnection, by: str = "month") -> list[Table
             continue
         columns = tuple(zip(cols, types, strict=True))
         table = _ident(name)
-        if "local_day" in cols:
+        if dict(columns).get("local_day") == "DATE":
             day, source = "t.local_day", f"{table} t"
         elif "doc_id" in cols and "raw_documents" in names and name != "raw_documents":
             day = "d.local_day"
