@@ -16,6 +16,7 @@ from cli.ingest import add_ingest_parser, add_schedule_parser
 from cli.sentiment import add_sentiment_parser
 from cli.sources import add_sources_parser
 from cli.stats import add_stats_parser
+from cli.warehouse import add_warehouse_parser
 from nlp.training.labelled import LabelledFileError
 from voc.settings import SettingsError
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_parser(sub)
     add_sources_parser(sub)
     add_stats_parser(sub)
+    add_warehouse_parser(sub)
     add_customers_parser(sub)
     add_cases_parser(sub)
     add_followups_parser(sub)

@@ -126,6 +126,7 @@ def render() -> None:
     st.title(t("客声 · 客户之声舆情监测"))
     settings = _settings()
     db_path = settings.db_path
+    data.use_shared_warehouse(db_path, settings.shared_parquet_dir)
     stamp = data.stamp(db_path)
     if st.session_state["nav_page"] in STORE_PAGES:
         # The case store is not the warehouse: these pages never wait for an ingestion.

@@ -3,7 +3,9 @@
 page panel).
 
 Every loader takes the snapshot's stamp, so a finished ingestion (a new snapshot) refreshes
-the cached frames.
+the cached frames. With ``[warehouse] shared_parquet_dir`` set, the pages read the shared
+Parquet warehouse there instead (`warehouse.parquet_reader`: any number of dashboard
+replicas read one directory), and its export's publication time is the stamp.
 """
 
 from __future__ import annotations
@@ -25,14 +27,31 @@ from warehouse import (
 )
 from warehouse.db import read_only as _read_only
 from warehouse.db import shared_read_only
+from warehouse.parquet_reader import share_stamp, shared_parquet_reader
 from warehouse.snapshot import readable_path, snapshot_path
+
+#: Warehouse file -> the shared Parquet directory its pages read (`use_shared_warehouse`).
+_SHARED: dict[str, str] = {}
+
+
+def use_shared_warehouse(db_path: str | Path, location: str | None) -> None:
+    """Read the pages of the warehouse at `db_path` from the shared Parquet directory
+    `location` (the settings' ``shared_parquet_dir``); None reads its snapshot again."""
+    if location:
+        _SHARED[str(db_path)] = str(location)
+    else:
+        _SHARED.pop(str(db_path), None)
 
 
 def read_only(db_path: str | Path):
     """A read-only connection to the newest published snapshot of the warehouse (so an
     ingestion writing the warehouse never blocks the page, nor the page it): a cursor on
     the process's kept connection to that snapshot, or, before the first snapshot, a short
-    connection to the warehouse itself."""
+    connection to the warehouse itself; with a shared warehouse configured, a cursor on
+    its current Parquet export."""
+    shared = _SHARED.get(str(db_path))
+    if shared:
+        return shared_parquet_reader(shared)
     path = readable_path(db_path)
     if path == snapshot_path(db_path):
         return shared_read_only(path)
@@ -41,6 +60,9 @@ def read_only(db_path: str | Path):
 
 def stamp(db_path: Path) -> float:
     """Modification time of the snapshot the page reads: the cache key of every loader."""
+    shared = _SHARED.get(str(db_path))
+    if shared:
+        return share_stamp(shared)
     path = readable_path(db_path)
     return path.stat().st_mtime if path.exists() else 0.0
 

@@ -34,6 +34,7 @@ from voc.stages import fingerprints
 from warehouse import actions, loaders, sources
 from warehouse.case_db import store_url
 from warehouse.db import warehouse
+from warehouse.parquet_export import export_parquet
 from warehouse.snapshot import publish_snapshot
 
 
@@ -273,6 +274,8 @@ def run_pipeline(
             _sync_user_actions(con, db_path, logger)
         publish_snapshot(db_path)
         logger.info("run %s finished: %s; snapshot published", run_id, status)
+        if settings.shared_parquet_dir:
+            _publish_shared(settings, logger)
     return {
         "run_id": run_id,
         "status": status,
@@ -282,6 +285,26 @@ def run_pipeline(
         "source_errors": source_errors,
         "source_health_issues": health_issues,
     }
+
+
+def _publish_shared(settings: Settings, logger) -> None:
+    """Publish the shared Parquet warehouse; a failure leaves the previous export to its
+    readers and never fails the run (the warehouse itself is complete)."""
+    try:
+        done = export_parquet(
+            settings.db_path, settings.shared_parquet_dir, by=settings.shared_parquet_by
+        )
+    except Exception:
+        logger.exception("shared warehouse %s not published", settings.shared_parquet_dir)
+        return
+    logger.info(
+        "shared warehouse %s: export %s, %d partitions written, %d reused, %.1fs",
+        settings.shared_parquet_dir,
+        done.export_id,
+        done.partitions_written,
+        done.partitions_reused,
+        done.seconds,
+    )
 
 
 @flow(name="voc-daily-ingest", log_prints=False)

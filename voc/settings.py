@@ -158,6 +158,13 @@ class Settings:
         demo_host: Host the bundled demo sources listen on.
         demo_port: Port the bundled demo sources listen on.
         dashboard_port: Port for the Streamlit dashboard.
+        shared_parquet_dir: A shared warehouse directory (``[warehouse]
+            shared_parquet_dir``): after each run the flow publishes the warehouse there as
+            hive-partitioned Parquet (`warehouse.parquet_export`), and the dashboard reads
+            it instead of the snapshot file, so several dashboard replicas and workers read
+            one warehouse (``docs/shared-warehouse.md``). None = off.
+        shared_parquet_by: Partition unit of the shared warehouse's day-keyed tables,
+            ``"month"`` or ``"day"`` (``[warehouse] partition_by``).
     """
 
     db_path: Path = Path("data/voc.duckdb")
@@ -189,6 +196,8 @@ class Settings:
     demo_host: str = DEMO_HOST
     demo_port: int = DEMO_PORT
     dashboard_port: int = 8501
+    shared_parquet_dir: str | None = None
+    shared_parquet_by: str = "month"
 
     @property
     def runs_dir(self) -> Path:
@@ -240,6 +249,7 @@ def load_settings(
         "VOC_WORK_DIR": "work_dir",
         "VOC_SENTIMENT_MODEL": "sentiment_model_dir",
         "VOC_AUTHOR_SALT": "author_salt",
+        "VOC_SHARED_PARQUET_DIR": "shared_parquet_dir",
     }
     for var, key in env_map.items():
         if env.get(var):
@@ -265,7 +275,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         values["customers"] = raw["customers"]
     if "cases" in raw:
         values["cases"] = raw["cases"]
+    for key, value in raw.get("warehouse", {}).items():
+        values[_WAREHOUSE_KEYS.get(key, f"warehouse.{key}")] = value
     return values
+
+
+#: ``[warehouse]`` keys and the settings they set.
+_WAREHOUSE_KEYS = {"shared_parquet_dir": "shared_parquet_dir", "partition_by": "shared_parquet_by"}
 
 
 def _build(values: dict[str, Any], origin: str) -> Settings:
@@ -314,6 +330,14 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
             out[key] = value
         elif key == "sources":
             out[key] = _build_sources(value, origin)
+        elif key == "shared_parquet_dir":
+            out[key] = str(value) if value else None
+        elif key == "shared_parquet_by":
+            if value not in ("month", "day"):
+                raise SettingsError(
+                    f"{origin}: [warehouse] partition_by = {value!r}: choose month or day"
+                )
+            out[key] = value
         else:
             out[key] = value
     if "cases" in values:

@@ -96,8 +96,11 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]):
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the warehouse has table (or view) `name`."""
+    # Views too: the shared Parquet warehouse (`warehouse.parquet_reader`) has only views.
     row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
+        "SELECT count(*) FROM (SELECT table_name AS name, schema_name FROM duckdb_tables()"
+        " UNION ALL SELECT view_name, schema_name FROM duckdb_views())"
+        " WHERE name = ? AND schema_name = 'main'",
         [name],
     ).fetchone()
     return bool(row[0])
