@@ -204,8 +204,15 @@ def run_pipeline(
                 logger.warning("source health: %s (%s)", issue.message, issue.check)
             health_issues += len(issues)
         _record(db_path, run_id, link_customers(db_path))
-        for stage in stages:
-            _record(db_path, run_id, run_stage(settings, stage.name, prints))
+        if settings.cluster.dask:
+            # Imported here: a local run never loads distributed.
+            from flows.dask_stages import run_stages_on_dask
+
+            for result in run_stages_on_dask(settings, prints):
+                _record(db_path, run_id, result)
+        else:
+            for stage in stages:
+                _record(db_path, run_id, run_stage(settings, stage.name, prints))
         brands = frozenset(
             str(s.options["brand"]).lower() for s in settings.sources if s.options.get("brand")
         )

@@ -146,6 +146,12 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def set_threads(n: int) -> None:
+    """torch CPU threads for this process's models (process-wide): a Dask worker gives
+    them its own thread count rather than every CPU of a machine it shares."""
+    torch.set_num_threads(max(1, n))
+
+
 def _clean(text: object) -> str:
     if text is None:
         return ""

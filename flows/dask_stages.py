@@ -1,0 +1,206 @@
+"""The enrichment stages on a Dask cluster (settings ``[cluster] runner = "dask"``).
+
+The daily flow fetches and loads as always, then runs `enrich_on_dask`, a subflow whose task
+runner is `prefect_dask.DaskTaskRunner` (a local cluster it starts and stops, or an existing
+scheduler). For each stage of the pipeline, in order:
+
+- a stage that can be split (`voc.stages.partitionable`: normalise, segment, taxonomy,
+  aspects, sentiment, emotion, escalation) has its pending documents selected by the flow
+  batch by batch, exactly as `warehouse.enrichment.run_stage` does, each batch cut into
+  partitions (`voc.stages.partition`); each partition is one `enrich_partition` task. The
+  worker builds the pipeline once per process (`worker_stage`: models loaded once) and
+  returns ``stage.enrich(partition)``; it never opens the warehouse;
+- the flow saves each partition's records (`warehouse.enrichment.save_results`), so DuckDB
+  keeps its one writer;
+- a stage that reads its own history (near-duplicates) runs in the flow's process, as in a
+  local run.
+
+A local run with the same ``partition_docs`` calls `Stage.enrich` on the same partitions,
+so both write identical results (tests/e2e/test_dask_runner.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from distributed import get_worker
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect_dask import DaskTaskRunner
+
+from flows.tasks import StageResult, run_stage
+from nlp.pipeline import build_pipeline
+from nlp.sentiment import set_threads
+from voc.cluster_config import ClusterConfig
+from voc.settings import Settings
+from voc.stages import Stage, StageDoc, partition, partitionable
+from warehouse import enrichment
+from warehouse.db import warehouse
+
+#: The pipeline each worker process built, by the settings it was built from: models are
+#: loaded once per process, whatever number of partitions and runs it computes.
+_WORKER_STAGES: dict[tuple, dict[str, Stage]] = {}
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """What one partition task returns: the stage's records, and where and how fast."""
+
+    records: list[Any]
+    worker: str
+    seconds: float
+
+
+class Partition:
+    """A partition's documents as one opaque task argument: Prefect and Dask both walk
+    into lists, tuples and dataclasses (every document, every token), and Dask rebuilds
+    the frozen `StageDoc`s it meets as tuples."""
+
+    __slots__ = ("docs",)
+
+    def __init__(self, docs: Sequence[StageDoc]) -> None:
+        self.docs = list(docs)
+
+    def __getstate__(self) -> list[StageDoc]:
+        return self.docs
+
+    def __setstate__(self, docs: list[StageDoc]) -> None:
+        self.docs = docs
+
+
+def _model_key(settings: Settings) -> tuple:
+    # Everything `build_pipeline` reads.
+    return (
+        settings.user_dict_paths,
+        settings.stopword_paths,
+        settings.segmenter,
+        settings.taxonomy_path,
+        settings.aspect_model_dir,
+        settings.sentiment_model_dir,
+        settings.sentiment_int8,
+        settings.emotion_model_dir,
+    )
+
+
+def _worker() -> tuple[str, int]:
+    """This process's Dask worker address and threads (outside a worker: its pid, 1)."""
+    try:
+        worker = get_worker()
+    except ValueError:
+        return f"pid {os.getpid()}", 1
+    return worker.address, worker.state.nthreads
+
+
+def worker_stage(settings: Settings, name: str, version: str) -> Stage:
+    """The stage `name` of this process's pipeline, built on first use.
+
+    A worker of a long-lived cluster may have built it from files that changed since (a
+    taxonomy edit): it is rebuilt once when its version is not the flow's.
+
+    Raises:
+        RuntimeError: the worker's stage still has another version than the flow's (its
+            model directory holds other weights); the message names both.
+    """
+    key = _model_key(settings)
+    for attempt in range(2):
+        stages = _WORKER_STAGES.get(key) if attempt == 0 else None
+        if stages is None:
+            stages = {s.name: s for s in build_pipeline(settings)}
+            _WORKER_STAGES[key] = stages
+            # Models take the worker's threads, not every CPU of a machine it shares.
+            set_threads(_worker()[1])
+        stage = stages[name]
+        if stage.version == version:
+            return stage
+    raise RuntimeError(
+        f"stage {name!r} on worker {_worker()[0]} is version {stage.version}, the flow's is "
+        f"{version}: the worker must see the same model and dictionary files"
+    )
+
+
+@task(cache_policy=NO_CACHE, task_run_name="enrich-{name}")
+def enrich_partition(
+    settings: Settings, name: str, version: str, docs: Partition
+) -> PartitionResult:
+    """One partition's records for one stage, computed on a worker (no warehouse access)."""
+    started = time.perf_counter()
+    records = worker_stage(settings, name, version).enrich(docs.docs)
+    return PartitionResult(records, _worker()[0], time.perf_counter() - started)
+
+
+def _run_partitioned(settings: Settings, stage: Stage, prints: dict[str, str]) -> StageResult:
+    """Bring one splittable stage up to date on the cluster; the flow saves every partition."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    size = settings.cluster.dask_partition_docs
+    n_docs = n_records = 0
+    workers: set[str] = set()
+    with warehouse(settings.db_path) as con:
+        total = enrichment.count_pending(con, stage, prints)
+        # The batches of a local run (`enrichment.run_stage`), so partitions coincide.
+        while n_docs < total and (
+            batch := enrichment.select_pending(con, stage, prints, stage.batch_size)
+        ):
+            parts = partition(batch, size)
+            futures = [
+                enrich_partition.submit(settings, stage.name, stage.version, Partition(part))
+                for part in parts
+            ]
+            for number, (part, future) in enumerate(zip(parts, futures, strict=True), 1):
+                done = future.result()
+                saved = enrichment.save_results(con, stage, prints, part, done.records)
+                n_docs += saved.n_docs
+                n_records += saved.n_records
+                workers.add(done.worker)
+                logger.info(
+                    "%s (%s): %d/%d; partition %d/%d (%d documents) on %s in %.2fs",
+                    stage.name,
+                    stage.version,
+                    n_docs,
+                    total,
+                    number,
+                    len(parts),
+                    len(part),
+                    done.worker,
+                    done.seconds,
+                )
+    return StageResult(
+        stage.name,
+        source=f"dask: {len(workers)} workers" if workers else "",
+        n_in=n_docs,
+        n_out=n_records,
+        seconds=time.perf_counter() - started,
+    )
+
+
+@flow(name="voc-enrich-on-dask", log_prints=False, validate_parameters=False)
+def enrich_on_dask(settings: Settings, prints: dict[str, str]) -> list[StageResult]:
+    """Bring every enrichment stage up to date, the splittable ones on the Dask cluster."""
+    results = []
+    for stage in build_pipeline(settings):
+        if partitionable(stage):
+            results.append(_run_partitioned(settings, stage, prints))
+        else:  # reads its own history: in this process, in order
+            results.append(run_stage(settings, stage.name, prints))
+    return results
+
+
+def dask_task_runner(config: ClusterConfig) -> DaskTaskRunner:
+    """The task runner for `config`: an existing scheduler, or a local cluster of worker
+    processes (with adaptive scaling when adapt_min/adapt_max are set)."""
+    if config.address:
+        return DaskTaskRunner(address=config.address)
+    return DaskTaskRunner(
+        cluster_kwargs=config.cluster_kwargs, adapt_kwargs=config.adapt_kwargs or None
+    )
+
+
+def run_stages_on_dask(settings: Settings, prints: dict[str, str]) -> list[StageResult]:
+    """Run `enrich_on_dask` on the cluster of `settings.cluster`; its stages' results."""
+    get_run_logger().info("enrichment stages on %s", settings.cluster.describe())
+    runner = dask_task_runner(settings.cluster)
+    return enrich_on_dask.with_options(task_runner=runner)(settings, prints)
