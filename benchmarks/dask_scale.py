@@ -33,7 +33,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.scale_corpus import day_counts, generate, text_pool  # noqa: E402
+from benchmarks.scale_corpus import day_counts, generate, text_pool
 
 _CHANNELS = {"shop": "review", "social": "social", "tickets": "ticket"}
 
@@ -149,9 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="voc-dask-bench-") as tmp:
         base = Path(tmp) / "base.duckdb"
         where = build_warehouse(base, args.docs)
-        settings = Settings(
-            db_path=base, cluster=ClusterConfig(partition_docs=args.partition_docs)
-        )
+        settings = Settings(db_path=base, cluster=ClusterConfig(partition_docs=args.partition_docs))
         stages = build_pipeline(settings)
         prints = fingerprints([*stages, THEME_SPEC])
         print(

@@ -77,9 +77,7 @@ def test_stages_on_a_two_worker_local_cluster_write_what_one_process_writes(
 
     settings = Settings()
     tables = _enrichment_tables(settings)
-    assert {"doc_texts", "doc_tokens", "doc_sentiment", "doc_aspects", "doc_emotion"} <= set(
-        tables
-    )
+    assert {"doc_texts", "doc_tokens", "doc_sentiment", "doc_aspects", "doc_emotion"} <= set(tables)
     for table, columns in tables.items():
         local, dask = _rows(runs["local"], table, columns), _rows(runs["dask"], table, columns)
         assert local, f"{table}: the local run wrote nothing to compare"
