@@ -72,26 +72,35 @@ class Partition:
         self.docs = docs
 
 
+#: Every setting `build_pipeline` reads.
+_MODEL_FIELDS = (
+    "user_dict_paths",
+    "stopword_paths",
+    "segmenter",
+    "taxonomy_path",
+    "aspect_model_dir",
+    "sentiment_model_dir",
+    "sentiment_int8",
+    "emotion_model_dir",
+)
+
+
 def _model_key(settings: Settings) -> tuple:
-    # Everything `build_pipeline` reads.
-    return (
-        settings.user_dict_paths,
-        settings.stopword_paths,
-        settings.segmenter,
-        settings.taxonomy_path,
-        settings.aspect_model_dir,
-        settings.sentiment_model_dir,
-        settings.sentiment_int8,
-        settings.emotion_model_dir,
-    )
+    return tuple(getattr(settings, name) for name in _MODEL_FIELDS)
 
 
-def _worker() -> tuple[str, int]:
-    """This process's Dask worker address and threads (outside a worker: its pid, 1)."""
+def model_settings(settings: Settings) -> Settings:
+    """Only what building the pipeline reads: a worker gets no warehouse path, sources,
+    author salt or alert channels (a remote cluster's traffic may not be encrypted)."""
+    return Settings(**{name: getattr(settings, name) for name in _MODEL_FIELDS})
+
+
+def _worker() -> tuple[str, int | None]:
+    """This process's Dask worker address and threads (outside a worker: its pid, None)."""
     try:
         worker = get_worker()
     except ValueError:
-        return f"pid {os.getpid()}", 1
+        return f"pid {os.getpid()}", None
     return worker.address, worker.state.nthreads
 
 
@@ -112,7 +121,9 @@ def worker_stage(settings: Settings, name: str, version: str) -> Stage:
             stages = {s.name: s for s in build_pipeline(settings)}
             _WORKER_STAGES[key] = stages
             # Models take the worker's threads, not every CPU of a machine it shares.
-            set_threads(_worker()[1])
+            threads = _worker()[1]
+            if threads:
+                set_threads(threads)
         stage = stages[name]
         if stage.version == version:
             return stage
@@ -137,6 +148,7 @@ def _run_partitioned(settings: Settings, stage: Stage, prints: dict[str, str]) -
     logger = get_run_logger()
     started = time.perf_counter()
     size = settings.cluster.dask_partition_docs
+    for_workers = model_settings(settings)
     n_docs = n_records = 0
     workers: set[str] = set()
     with warehouse(settings.db_path) as con:
@@ -147,7 +159,7 @@ def _run_partitioned(settings: Settings, stage: Stage, prints: dict[str, str]) -
         ):
             parts = partition(batch, size)
             futures = [
-                enrich_partition.submit(settings, stage.name, stage.version, Partition(part))
+                enrich_partition.submit(for_workers, stage.name, stage.version, Partition(part))
                 for part in parts
             ]
             for number, (part, future) in enumerate(zip(parts, futures, strict=True), 1):
