@@ -212,7 +212,18 @@ def dask_task_runner(config: ClusterConfig) -> DaskTaskRunner:
 
 
 def run_stages_on_dask(settings: Settings, prints: dict[str, str]) -> list[StageResult]:
-    """Run `enrich_on_dask` on the cluster of `settings.cluster`; its stages' results."""
-    get_run_logger().info("enrichment stages on %s", settings.cluster.describe())
+    """Run `enrich_on_dask` on the cluster of `settings.cluster`; its stages' results.
+
+    With nothing pending for any stage (a day with no new documents) no cluster is
+    started or contacted: running the stages in order would change nothing.
+    """
+    logger = get_run_logger()
+    stages = build_pipeline(settings)
+    with warehouse(settings.db_path) as con:
+        pending = {s.name: enrichment.count_pending(con, s, prints) for s in stages}
+    if not any(pending.values()):
+        logger.info("enrichment stages: nothing pending, no cluster needed")
+        return [StageResult(s.name) for s in stages]
+    logger.info("enrichment stages on %s", settings.cluster.describe())
     runner = dask_task_runner(settings.cluster)
     return enrich_on_dask.with_options(task_runner=runner)(settings, prints)

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from nlp.pipeline import build_pipeline
+from voc.cluster_config import ClusterConfig
 from voc.settings import Settings
 from voc.stages import partitionable
 
@@ -92,3 +93,40 @@ def test_stages_on_a_two_worker_local_cluster_write_what_one_process_writes(
     for stage in build_pipeline(settings):
         expected = "dask: 2 workers" if partitionable(stage) else ""
         assert where[stage.name] == expected, stage.name
+
+
+def _stages_on_dask(settings: Settings) -> list:
+    from prefect import flow
+
+    from flows.dask_stages import run_stages_on_dask
+    from signals.theme_run import THEME_SPEC
+    from voc.stages import fingerprints
+
+    @flow(name="test-stages-on-dask", validate_parameters=False)
+    def stages_on_dask(settings: Settings) -> list:
+        prints = fingerprints([*build_pipeline(settings), THEME_SPEC])
+        return run_stages_on_dask(settings, prints)
+
+    return stages_on_dask(settings)
+
+
+def _dask_subflow_runs() -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        only = FlowFilter(name=FlowFilterName(any_=["voc-enrich-on-dask"]))
+        return client.count_flow_runs(flow_filter=only)
+
+
+def test_with_nothing_pending_no_cluster_is_started(
+    prefect_harness, tmp_path: Path, new_warehouse
+) -> None:
+    cluster = ClusterConfig(runner="dask", n_workers=2)
+    settings = Settings(db_path=new_warehouse(tmp_path / "w.duckdb"), cluster=cluster)
+    before = _dask_subflow_runs()
+    results = _stages_on_dask(settings)
+    assert [r.stage for r in results] == [s.name for s in build_pipeline(settings)]
+    assert all(r.n_in == 0 and r.source == "" for r in results)
+    # No subflow run, so no task runner and no cluster.
+    assert _dask_subflow_runs() == before
