@@ -44,6 +44,13 @@ def test_a_local_cluster_passes_its_sizes_to_the_task_runner(tmp_path: Path) -> 
     )  # fmt: skip
 
 
+def test_adapt_alone_scales_up_to_n_workers_never_unbounded(tmp_path: Path) -> None:
+    cluster = _load(tmp_path, 'runner = "dask"\nn_workers = 3\nadapt_min = 1\n')
+    assert cluster.adapt_kwargs == {"minimum": 1, "maximum": 3}
+    assert _load(tmp_path, "adapt_max = 5\n").adapt_kwargs == {"minimum": 0, "maximum": 5}
+    assert _load(tmp_path, "n_workers = 3\n").adapt_kwargs == {}
+
+
 def test_an_existing_scheduler_takes_no_local_cluster_sizes(tmp_path: Path) -> None:
     cluster = _load(tmp_path, 'runner = "dask"\naddress = "tcp://scheduler.internal:8786"\n')
     assert cluster.address == "tcp://scheduler.internal:8786"
@@ -66,6 +73,7 @@ def test_an_existing_scheduler_takes_no_local_cluster_sizes(tmp_path: Path) -> N
         ("threads_per_worker = 1.5\n", r"\[cluster\] threads_per_worker: .*got 1.5"),
         ("partition_docs = true\n", r"\[cluster\] partition_docs: .*got True"),
         ("adapt_min = 4\nadapt_max = 2\n", r"\[cluster\] adapt_min: .*\(4 > 2\)"),
+        ("n_workers = 2\nadapt_min = 3\n", r"\[cluster\] adapt_min: .*\(3 > 2\)"),
     ],
 )
 def test_a_bad_cluster_value_names_the_file_and_the_key(

@@ -46,8 +46,9 @@ class ClusterConfig:
         n_workers: Worker processes of the local cluster (the initial count with adapt).
         threads_per_worker: Threads per worker process; also the torch threads a worker
             gives the models.
-        adapt_min: With `adapt_max` (or alone): the local cluster scales between
-            `adapt_min` and `adapt_max` workers (Dask's ``cluster.adapt``).
+        adapt_min: When either is set, the local cluster scales between `adapt_min`
+            (default 0) and `adapt_max` (default `n_workers`, never unbounded) workers
+            with the load (Dask's ``cluster.adapt``).
         adapt_max: See `adapt_min`.
         partition_docs: Documents per partition: per Dask task, and, when set, per
             `Stage.enrich` call in a local run too. A model's scores can depend on the
@@ -91,12 +92,12 @@ class ClusterConfig:
     @property
     def adapt_kwargs(self) -> dict[str, int]:
         """``DaskTaskRunner(adapt_kwargs=...)``; empty = a fixed number of workers."""
-        kwargs = {}
-        if self.adapt_min is not None:
-            kwargs["minimum"] = self.adapt_min
-        if self.adapt_max is not None:
-            kwargs["maximum"] = self.adapt_max
-        return kwargs
+        if self.adapt_min is None and self.adapt_max is None:
+            return {}
+        return {
+            "minimum": self.adapt_min or 0,
+            "maximum": self.adapt_max if self.adapt_max is not None else self.n_workers,
+        }
 
     def describe(self) -> str:
         """One line for the run log: where the stages run."""
@@ -104,11 +105,8 @@ class ClusterConfig:
             return "local (one process)"
         if self.address:
             return f"dask at {self.address}"
-        scale = (
-            f", adapting {self.adapt_min or 0}..{self.adapt_max or self.n_workers}"
-            if self.adapt_kwargs
-            else ""
-        )
+        adapt = self.adapt_kwargs
+        scale = f", adapting {adapt['minimum']}..{adapt['maximum']}" if adapt else ""
         return (
             f"dask local cluster: {self.n_workers} workers x {self.threads_per_worker} "
             f"threads{scale}"
@@ -167,12 +165,13 @@ def parse_cluster_config(raw: Any, origin: str) -> ClusterConfig:
     threads = _count(raw, "threads_per_worker", where, 1)
     adapt_min = _count(raw, "adapt_min", where, 0)
     adapt_max = _count(raw, "adapt_max", where, 1)
-    if adapt_min is not None and adapt_max is not None and adapt_min > adapt_max:
-        raise ValueError(
-            f"{where} adapt_min: 不能大于 adapt_max / must not exceed adapt_max "
-            f"({adapt_min} > {adapt_max})"
-        )
     defaults = ClusterConfig()
+    most = adapt_max if adapt_max is not None else (n_workers or defaults.n_workers)
+    if adapt_min is not None and adapt_min > most:
+        raise ValueError(
+            f"{where} adapt_min: 不能大于 adapt_max（默认 n_workers）/ must not exceed "
+            f"adapt_max (default n_workers) ({adapt_min} > {most})"
+        )
     return ClusterConfig(
         runner=runner,
         address=address,
