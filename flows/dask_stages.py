@@ -182,7 +182,7 @@ def _run_partitioned(settings: Settings, stage: Stage, prints: dict[str, str]) -
                 )
     return StageResult(
         stage.name,
-        source=f"dask: {len(workers)} workers" if workers else "",
+        source=f"dask: {len(workers)} worker{'s' if len(workers) != 1 else ''}" if workers else "",
         n_in=n_docs,
         n_out=n_records,
         seconds=time.perf_counter() - started,

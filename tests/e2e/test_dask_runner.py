@@ -130,3 +130,51 @@ def test_with_nothing_pending_no_cluster_is_started(
     assert all(r.n_in == 0 and r.source == "" for r in results)
     # No subflow run, so no task runner and no cluster.
     assert _dask_subflow_runs() == before
+
+
+TEXTS = (
+    "物流太慢了，等了一个星期还没到，客服也不回消息",
+    "质量很好，包装精美，下次还来买",
+    "收到的耳机左边没有声音，申请退货一直没人处理，要投诉到消协",
+    "味道一般般，价格有点贵",
+    "快递小哥态度很好，送货上门，点赞",
+)
+
+
+def test_an_existing_scheduler_computes_the_partitions(
+    prefect_harness, tmp_path: Path, new_warehouse
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from distributed import LocalCluster
+
+    from voc.records import make_document
+    from warehouse import loaders
+    from warehouse.db import warehouse
+
+    db = new_warehouse(tmp_path / "w.duckdb")
+    tz = timezone(timedelta(hours=8))
+    docs = [
+        make_document(
+            source="shop",
+            channel="review",
+            external_id=f"r{i}",
+            text=f"{TEXTS[i % len(TEXTS)]}（第{i}单）",
+            created_at=datetime(2025, 8, 1, 9, tzinfo=tz) + timedelta(minutes=i),
+        )
+        for i in range(25)
+    ]
+    with warehouse(db) as con:
+        loaders.upsert_documents(con, docs, "r1")
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        config = ClusterConfig(runner="dask", address=cluster.scheduler_address, partition_docs=10)
+        results = _stages_on_dask(Settings(db_path=db, cluster=config))
+    by_stage = {r.stage: r for r in results}
+    assert by_stage["sentiment"].n_in == 25 and by_stage["sentiment"].source == "dask: 1 worker"
+    assert by_stage["group"].source == ""  # near-duplicates: in the flow's process
+    with warehouse(db) as con:
+        scored = con.execute("SELECT count(*) FROM doc_sentiment").fetchone()[0]
+        tokens = con.execute("SELECT count(*) FROM doc_tokens").fetchone()[0]
+    assert scored == tokens == 25
