@@ -90,7 +90,7 @@ def run_dask(settings, prints: dict[str, str], n_workers: int) -> tuple[list, fl
     to start the cluster and load the models on every worker)."""
     from distributed import Client, LocalCluster
 
-    from flows.dask_stages import dask_task_runner, enrich_on_dask
+    from flows.dask_stages import Unstored, dask_task_runner, enrich_on_dask
     from nlp.pipeline import build_pipeline
     from voc.cluster_config import ClusterConfig
 
@@ -110,7 +110,7 @@ def run_dask(settings, prints: dict[str, str], n_workers: int) -> tuple[list, fl
             partition_docs=settings.cluster.partition_docs,
         )
         flow = enrich_on_dask.with_options(task_runner=dask_task_runner(config))
-        results = flow(replace(settings, cluster=config), prints)
+        results = flow(Unstored(replace(settings, cluster=config)), prints)
     return results, startup
 
 

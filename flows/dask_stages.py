@@ -85,6 +85,16 @@ _MODEL_FIELDS = (
 )
 
 
+class Unstored:
+    """A subflow argument that Prefect does not store with the flow run (the API keeps a
+    run's parameters as JSON; the settings hold the author salt)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def _model_key(settings: Settings) -> tuple:
     return tuple(getattr(settings, name) for name in _MODEL_FIELDS)
 
@@ -190,8 +200,9 @@ def _run_partitioned(settings: Settings, stage: Stage, prints: dict[str, str]) -
 
 
 @flow(name="voc-enrich-on-dask", log_prints=False, validate_parameters=False)
-def enrich_on_dask(settings: Settings, prints: dict[str, str]) -> list[StageResult]:
+def enrich_on_dask(settings: Unstored, prints: dict[str, str]) -> list[StageResult]:
     """Bring every enrichment stage up to date, the splittable ones on the Dask cluster."""
+    settings = settings.value
     results = []
     for stage in build_pipeline(settings):
         if partitionable(stage):
@@ -226,4 +237,4 @@ def run_stages_on_dask(settings: Settings, prints: dict[str, str]) -> list[Stage
         return [StageResult(s.name) for s in stages]
     logger.info("enrichment stages on %s", settings.cluster.describe())
     runner = dask_task_runner(settings.cluster)
-    return enrich_on_dask.with_options(task_runner=runner)(settings, prints)
+    return enrich_on_dask.with_options(task_runner=runner)(Unstored(settings), prints)

@@ -170,7 +170,8 @@ def test_an_existing_scheduler_computes_the_partitions(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         config = ClusterConfig(runner="dask", address=cluster.scheduler_address, partition_docs=10)
-        results = _stages_on_dask(Settings(db_path=db, cluster=config))
+        salted = Settings(db_path=db, cluster=config, author_salt="pepper-not-for-the-api")
+        results = _stages_on_dask(salted)
     by_stage = {r.stage: r for r in results}
     assert by_stage["sentiment"].n_in == 25 and by_stage["sentiment"].source == "dask: 1 worker"
     assert by_stage["group"].source == ""  # near-duplicates: in the flow's process
@@ -178,3 +179,16 @@ def test_an_existing_scheduler_computes_the_partitions(
         scored = con.execute("SELECT count(*) FROM doc_sentiment").fetchone()[0]
         tokens = con.execute("SELECT count(*) FROM doc_tokens").fetchone()[0]
     assert scored == tokens == 25
+    # The settings reach the subflow without being stored with its run in the Prefect API.
+    stored = [str(run.parameters) for run in _dask_subflow_parameters()]
+    assert stored and not any("pepper" in p for p in stored)
+
+
+def _dask_subflow_parameters() -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        only = FlowFilter(name=FlowFilterName(any_=["voc-enrich-on-dask"]))
+        return client.read_flow_runs(flow_filter=only, limit=20, sort=FlowRunSort.ID_DESC)
