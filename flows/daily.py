@@ -206,16 +206,25 @@ def run_pipeline(
                 logger.warning("source health: %s (%s)", issue.message, issue.check)
             health_issues += len(issues)
         _record(db_path, run_id, link_customers(db_path))
-        # Each stage starts as soon as the stages it reads from are done, beside the others
-        # (threads of the flow's task runner; ONNX Runtime, the Rust segmenter and DuckDB
-        # release the GIL, so two cores are used). Each reads and saves only its own
-        # results, so the outcome is the same as one after the other.
-        running: dict[str, PrefectFuture] = {}
-        for stage in stages:
-            upstream = [running[name] for name in stage.after if name in running]
-            running[stage.name] = run_stage.submit(settings, stage.name, prints, wait_for=upstream)
-        for stage in stages:
-            _record(db_path, run_id, running[stage.name].result())
+        if settings.cluster.dask:
+            # Imported here: a local run never loads distributed.
+            from flows.dask_stages import run_stages_on_dask
+
+            for result in run_stages_on_dask(settings, prints):
+                _record(db_path, run_id, result)
+        else:
+            # Each stage starts as soon as the stages it reads from are done, beside the
+            # others (threads of the flow's task runner; ONNX Runtime, the Rust segmenter
+            # and DuckDB release the GIL, so two cores are used). Each reads and saves only
+            # its own results, so the outcome is the same as one after the other.
+            running: dict[str, PrefectFuture] = {}
+            for stage in stages:
+                upstream = [running[name] for name in stage.after if name in running]
+                running[stage.name] = run_stage.submit(
+                    settings, stage.name, prints, wait_for=upstream
+                )
+            for stage in stages:
+                _record(db_path, run_id, running[stage.name].result())
         brands = frozenset(
             str(s.options["brand"]).lower() for s in settings.sources if s.options.get("brand")
         )

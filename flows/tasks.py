@@ -196,6 +196,7 @@ def run_stage(settings: Settings, name: str, prints: dict[str, str]) -> StageRes
             stage,
             prints,
             lambda done, total: logger.info("%s (%s): %d/%d", name, stage.version, done, total),
+            settings.cluster.partition_docs,
         )
     return StageResult(
         name, n_in=saved.n_docs, n_out=saved.n_records, seconds=time.perf_counter() - started

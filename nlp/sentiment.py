@@ -168,6 +168,18 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+_threads: int | None = None
+
+
+def set_threads(n: int) -> None:
+    """CPU threads for this process's models (torch's, process-wide, and those of ONNX
+    sessions loaded after this call): a Dask worker gives them its own thread count rather
+    than every CPU of a machine it shares."""
+    global _threads
+    _threads = max(1, n)
+    torch.set_num_threads(_threads)
+
+
 def _clean(text: object) -> str:
     if text is None:
         return ""
@@ -257,7 +269,7 @@ def load_sentiment_model(
 
     # A per-load "Loading weights" bar on stderr is noise in a pipeline log.
     hf_logging.disable_progress_bar()
-    torch.set_num_threads(threads or usable_cpus())
+    torch.set_num_threads(threads or _threads or usable_cpus())
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model, info = AutoModelForSequenceClassification.from_pretrained(
@@ -284,7 +296,7 @@ def load_sentiment_model(
         from nlp.onnx_backend import onnx_classifier
 
         classifier = onnx_classifier(
-            model, tokenizer, version, int8=int8, threads=threads or usable_cpus()
+            model, tokenizer, version, int8=int8, threads=threads or _threads or usable_cpus()
         )
         version += version_suffix(int8, runtime)
         logger.info("loaded sentiment model %s from %s (%s)", version, path, classifier.path)

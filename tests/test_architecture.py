@@ -39,6 +39,10 @@ FIRST_PARTY = (*LAYERED, "benchmarks")
 #: Third-party frameworks and the only packages that may import them.
 FRAMEWORK_OWNERS: dict[str, frozenset[str]] = {
     "prefect": frozenset({"flows"}),
+    # The Dask runner of the enrichment stages (flows/dask_stages.py) is orchestration too.
+    "prefect_dask": frozenset({"flows"}),
+    "distributed": frozenset({"flows"}),
+    "dask": frozenset({"flows"}),
     "streamlit": frozenset({"dashboard"}),
     "scrapy": frozenset({"scrapers"}),
     # Everyone else reads and writes the warehouse through warehouse/ functions.

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from voc.alert_settings import AlertConfig, parse_alert_config
 from voc.case_config import CaseConfig, parse_case_config
+from voc.cluster_config import ClusterConfig, parse_cluster_config
 from voc.customers import CustomerConfig
 from voc.kinds import OptionError, SourceOptions, find_kind, kind_names, nearest_kind
 
@@ -142,6 +143,9 @@ class Settings:
         cases: Cases, SLA clocks and 回访 (``[cases]``: the case store, opening and
             routing rules, teams, policies; `voc.case_config.CaseConfig`,
             ``docs/cases.md``).
+        cluster: Where the NLP stages run (``[cluster]``: one process by default, or a
+            Dask cluster; `voc.cluster_config.ClusterConfig`, README "Running on a
+            cluster").
         segmenter: Word segmenter backend, ``"jieba"`` or ``"rjieba"`` (the jieba-rs
             port: 99.99 % of jieba's tokens on the shared corpora, 3.5-11x faster;
             `nlp.segment`, ``docs/segmenter.md``). Changing it re-segments stored history
@@ -183,6 +187,7 @@ class Settings:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     customers: CustomerConfig = field(default_factory=CustomerConfig)
     cases: CaseConfig = field(default_factory=CaseConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     segmenter: str = "rjieba"
     user_dict_paths: tuple[Path, ...] = ()
     stopword_paths: tuple[Path, ...] = ()
@@ -273,8 +278,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         values["alerts"] = raw["alerts"]
     if "customers" in raw:
         values["customers"] = raw["customers"]
-    if "cases" in raw:
-        values["cases"] = raw["cases"]
+    for table in ("cases", "cluster"):
+        if table in raw:
+            values[table] = raw[table]
     for key, value in raw.get("warehouse", {}).items():
         values[_WAREHOUSE_KEYS.get(key, f"warehouse.{key}")] = value
     return values
@@ -311,6 +317,11 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
                     raise SettingsError(str(exc)) from exc
         elif key == "customers":
             out[key] = _build_customers(value, origin)
+        elif key == "cluster":
+            try:
+                out[key] = parse_cluster_config(value, origin)
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from exc
         elif key == "cases":
             continue  # after the alerts: teams name alert channels
         elif key in ("user_dict_paths", "stopword_paths"):

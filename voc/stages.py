@@ -175,3 +175,28 @@ def check_records(stage: Stage, records: Sequence[Any]) -> dict[type, list[Any]]
             )
         bucket.append(record)
     return by_type
+
+
+def partitionable(stage: Stage | StageSpec) -> bool:
+    """True when the stage's results for a document do not depend on the other pending
+    documents or on stored history, so that its batches can be split across processes.
+
+    A stage that reads its own history (`history_days`, the near-duplicate index) or
+    wants every pending document at once (`batch_size` None) runs in one piece.
+    """
+    return stage.history_days is None and stage.batch_size is not None
+
+
+def partition(batch: Sequence[StageDoc], size: int | None) -> list[Sequence[StageDoc]]:
+    """`batch` in consecutive slices of at most `size` documents (None: one slice).
+
+    The one partitioning that a local run and a Dask run share, so that both call
+    `Stage.enrich` on the same documents together.
+    """
+    if not batch:
+        return []
+    if size is None:
+        return [batch]
+    if size < 1:
+        raise ValueError(f"partition size must be at least 1, got {size}")
+    return [batch[i : i + size] for i in range(0, len(batch), size)]

@@ -23,7 +23,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from voc.stages import Output, Stage, StageDoc, StageSpec, check_records
+from voc.stages import (
+    Output,
+    Stage,
+    StageDoc,
+    StageSpec,
+    check_records,
+    partition,
+    partitionable,
+)
 from warehouse.db import register_frame, transaction
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -325,6 +333,7 @@ def run_stage(
     stage: Stage,
     prints: Mapping[str, str],
     progress: Callable[[int, int], None] | None = None,
+    partition_docs: int | None = None,
 ) -> SaveCounts:
     """Bring one stage up to date: every pending document, batch by batch, each batch
     saved in its own transaction (an interrupted run keeps the batches it finished).
@@ -336,14 +345,19 @@ def run_stage(
         stage: The stage.
         prints: The pipeline's fingerprints.
         progress: Called after each batch with (documents done, documents pending).
+        partition_docs: Call `enrich` on slices of this many documents of each batch
+            (`voc.stages.partition`, as a Dask run does) for a stage that can be split
+            (`voc.stages.partitionable`); None: on the whole batch.
     """
+    size = partition_docs if partitionable(stage) else None
     total = count_pending(con, stage, prints)
     n_docs = 0
     rows: Counter[str] = Counter()
     while n_docs < total and (batch := select_pending(con, stage, prints, stage.batch_size)):
         # Read per batch: an order-dependent stage builds on its own earlier batches too.
         history = select_history(con, stage, prints)
-        saved = save_results(con, stage, prints, batch, stage.enrich(batch, history))
+        records = [r for part in partition(batch, size) for r in stage.enrich(part, history)]
+        saved = save_results(con, stage, prints, batch, records)
         n_docs += saved.n_docs
         rows.update(saved.rows)
         if progress:
