@@ -5,6 +5,8 @@ baseline, and the per-day alerts the dashboard's trend marks."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +35,18 @@ def update_spikes(
         series = spikes_store.daily_series(con, model_version)
         hourly = spikes_store.hourly_series(con, model_version, timezone)
     episodes = detect_episodes(series, params) + detect_episodes(hourly)
+    points = {(s.key, s.granularity): s.points for s in series + hourly}
     explained = []
+    bases = {}
     with warehouse(db_path) as con:
+        stored = spikes_store.stored_explanations(con)
         for ep in episodes:
+            basis = episode_basis(ep, points.get((ep.key, ep.granularity), ()), model_version)
+            bases[ep.episode_id] = basis
+            kept = stored.get(ep.episode_id)
+            if kept is not None and kept[0] == basis and not ep.is_open:
+                explained.append((ep, kept[1]))
+                continue
             peak = ep.peak
             spike = spikes_store.explain_docs(
                 con, ep.key, ep.start, ep.end, model_version, timezone
@@ -44,10 +55,22 @@ def update_spikes(
                 con, ep.key, peak.baseline_start, peak.baseline_end, model_version, timezone
             )
             explained.append((ep, explain_spike(spike, base)))
-        spikes_store.save_episodes(con, explained, run_id)
+        spikes_store.save_episodes(con, explained, run_id, bases)
         labels = themes.live_theme_keywords(con)
         loaders.replace_spike_alerts(con, day_alerts(explained, labels, params), run_id)
     return SpikeUpdate(len(series) + len(hourly), explained)
+
+
+def episode_basis(ep: Episode, points: Iterable[tuple], model_version: str) -> str:
+    """What an episode's explanation depends on: the episode (period, peak, alerts), the
+    model, and its series' counts from the peak's baseline start to the episode's end. A
+    closed episode with the same basis in a later run keeps its stored explanation (it reads
+    the same documents); an open one, whose days may still grow, is always explained again.
+    """
+    first = min(ep.peak.baseline_start, ep.start)
+    window = sorted(p for p in points if first <= p[0] <= ep.end)
+    text = repr((ep.episode_id, ep.start, ep.end, ep.peak, ep.alerts, model_version, window))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def day_alerts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date, datetime, time, timedelta
 
@@ -13,10 +14,12 @@ import duckdb
 from voc.signals import (
     SEGMENT_KINDS,
     SEGMENT_SEP,
+    Driver,
     Episode,
     ExplainDoc,
     Explanation,
     Series,
+    Verbatim,
     split_segment_key,
 )
 from warehouse.db import transaction
@@ -196,15 +199,46 @@ def explanation_json(explanation: Explanation) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
+def explanation_from_json(data: dict) -> Explanation:
+    """The inverse of `explanation_json`."""
+    drivers = {
+        kind: tuple(Driver(**d) for d in data.get(kind, ()))
+        for kind in ("themes", "categories", "aspects", "phrases")
+    }
+    return Explanation(
+        **drivers,
+        verbatims=tuple(Verbatim(**v) for v in data.get("verbatims", ())),
+        n_spike=int(data["n_spike"]),
+        n_baseline=int(data["n_baseline"]),
+    )
+
+
+def stored_explanations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, Explanation]]:
+    """Stored episodes' explanations with the basis they were computed from: episode id →
+    (basis, explanation)."""
+    rows = con.execute(
+        "SELECT e.episode_id, b.basis, e.explanation FROM spike_episodes e "
+        "JOIN spike_explanation_basis b USING (episode_id)"
+    ).fetchall()
+    return {r[0]: (r[1], explanation_from_json(json.loads(r[2]))) for r in rows}
+
+
 def save_episodes(
     con: duckdb.DuckDBPyConnection,
     episodes: list[tuple[Episode, Explanation]],
     run_id: str,
+    bases: Mapping[str, str] | None = None,
 ) -> int:
     """Replace the stored episodes with this run's (each run judges full history, and an
-    episode keeps its id when a later run extends it)."""
+    episode keeps its id when a later run extends it); `bases` (episode id → basis) is
+    what each explanation was computed from (`stored_explanations`)."""
     with transaction(con):
         con.execute("DELETE FROM spike_episodes")
+        con.execute("DELETE FROM spike_explanation_basis")
+        if bases:
+            con.executemany(
+                "INSERT INTO spike_explanation_basis VALUES (?, ?)", sorted(bases.items())
+            )
         for ep, explanation in episodes:
             peak = ep.peak
             con.execute(
