@@ -82,7 +82,10 @@ def update_themes(
             if done == TRACK_PASSES:
                 update.events += result.events
                 break
-            members = themes.theme_members(con)
+            # Only themes that took documents in this pass can have become two topics:
+            # the rest were checked when they last grew (a day's run reads what it added).
+            grown = {theme_id for theme_id, _ in result.assignments.values()}
+            members = themes.theme_members(con, grown | set(result.merged.values()))
             live = themes.load_tracked_themes(con)
         split = split_themes(live, members, run_id, exclude=exclude, df=df)
         update.events += result.events + split.events

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -55,13 +55,19 @@ def select_theme_candidates(
     return [(d.doc_id, list(d.tokens or ()), bool(labels.get(d.doc_id))) for d in docs]
 
 
-def theme_members(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, list[str]]]]:
-    """theme_id → (doc_id, tokens) of every document of each live theme."""
+def theme_members(
+    con: duckdb.DuckDBPyConnection, theme_ids: Collection[str] | None = None
+) -> dict[str, list[tuple[str, list[str]]]]:
+    """theme_id → (doc_id, tokens) of every document of each live theme (of `theme_ids`
+    only, when given)."""
     rows = con.execute(
         "SELECT d.theme_id, d.doc_id, t.tokens FROM doc_themes d "
         "JOIN doc_tokens t ON t.doc_id = d.doc_id "
         "JOIN tracked_themes th ON th.theme_id = d.theme_id AND th.merged_into IS NULL "
-        "WHERE t.tokens IS NOT NULL ORDER BY d.theme_id, d.doc_id"
+        "WHERE t.tokens IS NOT NULL "
+        "AND ($ids::VARCHAR[] IS NULL OR list_contains($ids, d.theme_id)) "
+        "ORDER BY d.theme_id, d.doc_id",
+        {"ids": sorted(theme_ids) if theme_ids is not None else None},
     ).fetchall()
     members: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     for theme_id, doc_id, tokens in rows:
