@@ -108,7 +108,10 @@ def test_a_server_that_cannot_start_in_time_fails_clearly_and_keeps_the_data(
     runs_before = con.execute("SELECT count(*) FROM run_log").fetchone()[0]
     con.close()
     config = tmp_path / "voc.toml"  # a source that is never reached: the run never starts
-    config.write_text('[sources.x]\nkind = "microblog"\nurl = "http://127.0.0.1:9/api"\n')
+    config.write_text(
+        '[sources.x]\nkind = "microblog"\nurl = "http://127.0.0.1:9/api"\nquery = "q"\n',
+        encoding="utf-8",
+    )
     env = _env(tmp_path, VOC_PREFECT_STARTUP_TIMEOUT="1", VOC_PREFECT_STARTUP_RETRIES="1")
     run = _ingest(config, db, env)
     output = run.communicate(timeout=120)[0]
