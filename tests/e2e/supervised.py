@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,16 +22,25 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def api_call(api: str, path: str, body: dict | None = None, timeout: float = 10) -> object:
-    """One JSON call to the Prefect REST API (POST when there is a body)."""
+    """One JSON call to the Prefect REST API (POST when there is a body). A 503 (the
+    server's SQLite database busy, e.g. while its scheduler inserts runs) is retried, as
+    Prefect's own client does."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"{api}{path}",
-        data=data,
-        method="GET" if body is None else "POST",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as resp:
-        return json.load(resp)
+    for attempt in range(6):
+        request = urllib.request.Request(
+            f"{api}{path}",
+            data=data,
+            method="GET" if body is None else "POST",
+            headers={"content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return json.load(resp)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == 5:
+                raise
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 def read_state(home: Path) -> dict:
