@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import urllib.request
 from datetime import date
@@ -55,3 +56,26 @@ def wait_for_http(url: str, proc: Popen, timeout: float) -> bool:
         except OSError:
             time.sleep(0.5)
     return False
+
+
+def start_prefect_api(settings: Settings) -> bool:
+    """Before a one-off flow run: the temporary Prefect server, started with the project's
+    timeout and retries (`flows.api`). Prints where it runs and how long it took, or why
+    it did not start (then the caller exits 1: nothing has run)."""
+    from flows.api import TemporaryServerError, ensure_prefect_api
+
+    try:
+        server = ensure_prefect_api(
+            settings.prefect_startup_timeout, settings.prefect_startup_retries
+        )
+    except TemporaryServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    if server is not None:
+        print(
+            f"临时 Prefect 服务 / temporary Prefect server at {server.api_url} "
+            f"(up in {server.seconds:.1f}s, attempt {server.attempts})",
+            file=sys.stderr,
+            flush=True,
+        )
+    return True

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from cli.common import add_common, parse_date, settings_from
+from cli.common import add_common, parse_date, settings_from, start_prefect_api
 from cli.dashboard import run_dashboard
 from cli.stats import print_stats
 from voc.settings import Settings
@@ -82,6 +82,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     with server:
         print(f"演示数据源已启动 / demo sources at {server.base_url}", flush=True)
+        if not start_prefect_api(settings):
+            return 1
         result = daily_ingest(
             since=since,
             until=until,

@@ -1,7 +1,11 @@
 """The daily ingestion flow: sources → load → normalise → segment → sentiment → themes →
-spikes, with every stage's counts and problems in the run log."""
+spikes, with every stage's counts and problems in the run log.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: a deployment run (``voc schedule``) loads
+this file from its entrypoint and Prefect builds the parameter model from the flow's
+annotations; as strings, ``date`` does not resolve there and every scheduled run failed
+parameter validation (`Daily_IngestModel` is not fully defined).
+"""
 
 import uuid
 from datetime import date, datetime, timedelta

@@ -58,3 +58,26 @@ def test_segmenter_backend_is_chosen_in_the_config_file(tmp_path: Path) -> None:
     config.write_text('[voc]\nsegmenter = "pkuseg"\n', encoding="utf-8")
     with pytest.raises(SettingsError, match=r"voc\.toml: segmenter = 'pkuseg'.*jieba, rjieba"):
         load_settings(config, env={})
+
+
+def test_prefect_server_settings_come_from_file_and_environment(tmp_path: Path) -> None:
+    settings = load_settings(env={}, db_path=tmp_path / "w.duckdb")
+    assert settings.prefect_server_home == tmp_path / "runs" / "prefect"
+    assert (settings.prefect_port, settings.prefect_startup_timeout) == (4200, 120.0)
+    assert settings.prefect_startup_retries == 1
+    config = tmp_path / "voc.toml"
+    config.write_text("[voc]\nprefect_port = 4300\nprefect_startup_timeout = 300\n")
+    env = {"VOC_PREFECT_HOME": str(tmp_path / "ph"), "VOC_PREFECT_STARTUP_RETRIES": "3"}
+    settings = load_settings(config, env=env)
+    assert settings.prefect_server_home == tmp_path / "ph"
+    assert (settings.prefect_port, settings.prefect_startup_timeout) == (4300, 300.0)
+    assert settings.prefect_startup_retries == 3
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("VOC_PREFECT_STARTUP_TIMEOUT", "soon"), ("VOC_PREFECT_STARTUP_TIMEOUT", "0")],
+)
+def test_a_bad_startup_timeout_names_the_setting(var: str, value: str) -> None:
+    with pytest.raises(SettingsError, match="prefect_startup_timeout"):
+        load_settings(env={var: value})

@@ -155,6 +155,15 @@ class Settings:
         author_salt: Salt for hashing author names (set ``VOC_AUTHOR_SALT`` in production).
         timezone: Timezone that defines a "day" for stats and schedules.
         schedule_cron: Cron for `voc schedule`.
+        prefect_home: ``PREFECT_HOME`` (settings, SQLite database, logs) of the Prefect
+            server `voc schedule` starts and supervises; None = ``<runs_dir>/prefect``.
+        prefect_port: Port of that server on 127.0.0.1 (its UI and API).
+        prefect_startup_timeout: Seconds a Prefect server may take to answer its health
+            check: the supervised one, and the temporary one a one-off run (``voc
+            ingest``, ``voc demo``) starts (Prefect's own default is 20 s, too short on
+            a loaded machine). ``VOC_PREFECT_STARTUP_TIMEOUT``.
+        prefect_startup_retries: Further attempts when a temporary server does not
+            start in time (``VOC_PREFECT_STARTUP_RETRIES``).
         spike_alpha: Significance of a spike test, per series per day (`signals.spikes`).
         spike_min_count: Fewest negative documents in a spike window.
         spike_min_ratio: Fewest times the expected negative volume for a volume spike.
@@ -194,6 +203,10 @@ class Settings:
     author_salt: str = "voc-monitor"
     timezone: str = "Asia/Shanghai"
     schedule_cron: str = "0 6 * * *"
+    prefect_home: Path | None = None
+    prefect_port: int = 4200
+    prefect_startup_timeout: float = 120.0
+    prefect_startup_retries: int = 1
     spike_alpha: float = 1e-3
     spike_min_count: int = 5
     spike_min_ratio: float = 1.5
@@ -208,6 +221,11 @@ class Settings:
     def runs_dir(self) -> Path:
         """Where per-run files go."""
         return self.work_dir or self.db_path.parent / "runs"
+
+    @property
+    def prefect_server_home(self) -> Path:
+        """``PREFECT_HOME`` of the server `voc schedule` supervises."""
+        return self.prefect_home or self.runs_dir / "prefect"
 
     @property
     def demo_base_url(self) -> str:
@@ -255,6 +273,9 @@ def load_settings(
         "VOC_SENTIMENT_MODEL": "sentiment_model_dir",
         "VOC_AUTHOR_SALT": "author_salt",
         "VOC_SHARED_PARQUET_DIR": "shared_parquet_dir",
+        "VOC_PREFECT_HOME": "prefect_home",
+        "VOC_PREFECT_STARTUP_TIMEOUT": "prefect_startup_timeout",
+        "VOC_PREFECT_STARTUP_RETRIES": "prefect_startup_retries",
     }
     for var, key in env_map.items():
         if env.get(var):
@@ -305,8 +326,11 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
             "taxonomy_path",
             "aspect_model_dir",
             "emotion_model_dir",
+            "prefect_home",
         ):
             out[key] = Path(value) if value else None
+        elif key in ("prefect_port", "prefect_startup_retries", "prefect_startup_timeout"):
+            out[key] = _number(key, value, origin)
         elif key == "alerts":
             if isinstance(value, AlertConfig):
                 out[key] = value
@@ -354,6 +378,17 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
     if "cases" in values:
         out["cases"] = _build_cases(values["cases"], origin, out.get("alerts", AlertConfig()))
     return Settings(**out)
+
+
+def _number(key: str, value: Any, origin: str) -> int | float:
+    kind = float if key == "prefect_startup_timeout" else int
+    try:
+        number = kind(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{origin}: {key} = {value!r}: not a number") from exc
+    if number < 0 or (number == 0 and key != "prefect_startup_retries"):
+        raise SettingsError(f"{origin}: {key} = {value!r}: must be positive")
+    return number
 
 
 def _build_cases(raw: Any, origin: str, alerts: AlertConfig) -> CaseConfig:
