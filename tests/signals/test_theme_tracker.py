@@ -140,3 +140,30 @@ def test_a_theme_holding_two_topics_splits_and_a_coherent_one_does_not() -> None
 
     coherent = {mixed.theme_id: [(d, t) for d, t, _ in _docs("l", LOGISTICS, 30)]}
     assert split_themes([mixed], coherent, "r3", params=strict, exclude=frozenset()).events == []
+
+
+def test_best_matches_is_best_for_every_vector() -> None:
+    import random
+
+    from signals.theme_tracker import _best, best_matches
+    from voc.signals import TrackedTheme
+
+    rng = random.Random(3)
+    words = [f"词{i}" for i in range(60)]
+
+    def vec(n: int) -> dict[str, float]:
+        raw = {w: rng.random() for w in rng.sample(words, n)}
+        norm = sum(v * v for v in raw.values()) ** 0.5
+        return {w: v / norm for w, v in raw.items()}
+
+    themes = [TrackedTheme(f"th_{i:02d}", vec(8), 5, (), "r") for i in range(12)]
+    themes.append(TrackedTheme("th_00b", dict(themes[0].centroid), 5, (), "r"))  # a tie
+    themes.append(TrackedTheme("th_empty", {}, 0, (), "r"))
+    vectors = [vec(rng.randint(1, 6)) for _ in range(500)] + [{}, {"无关": 1.0}]
+    vectors.append(dict(themes[0].centroid))
+    got = best_matches(vectors, themes, chunk=64)
+    want = [_best(v, themes) for v in vectors]
+    assert [g[0] for g in got] == [w[0] for w in want]
+    assert all(abs(g[1] - w[1]) < 1e-12 for g, w in zip(got, want, strict=True))
+    assert got[-1][0] == "th_00" and got[-2] == (None, 0.0) == got[-3]
+    assert best_matches(vectors[:3], []) == [(None, 0.0)] * 3
