@@ -170,3 +170,22 @@ def test_shared_reader_serves_the_newest_snapshot_and_lets_other_connections_in(
                 assert short.execute("SELECT v FROM marker").fetchone() == (2,)
     finally:
         close_shared_readers()
+
+
+def test_writing_connections_have_a_bounded_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warehouse.db import WarehouseError, open_warehouse
+
+    monkeypatch.delenv("VOC_DUCKDB_MEMORY_LIMIT", raising=False)
+    con = open_warehouse(tmp_path / "a.duckdb")
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.close()
+    assert limit in ("953.6 MiB", "1000.0 MB", "1.0 GB", "0.9 GiB")
+    monkeypatch.setenv("VOC_DUCKDB_MEMORY_LIMIT", "2GiB")
+    con = open_warehouse(tmp_path / "b.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "2.0 GiB"
+    con.close()
+    monkeypatch.setenv("VOC_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(WarehouseError, match="VOC_DUCKDB_MEMORY_LIMIT = 'lots'"):
+        open_warehouse(tmp_path / "c.duckdb")
