@@ -14,6 +14,7 @@ from cli.main import main
 from demo.customers import SURVEY_EVENT, build_customers
 from demo.data import build_corpus
 from tests.e2e.conftest import E2E_SINCE, E2E_UNTIL
+from warehouse.satisfaction import CustomerFilters, driver_verbatims
 
 pytestmark = pytest.mark.e2e
 
@@ -79,15 +80,10 @@ def test_stats_json_shows_the_planted_vip_nps_drop_and_its_logistics_driver(
     assert abs(normal["2025-07"] - normal["2025-08"]) < 15
     driver = satisfaction["top_driver"]
     assert driver is not None and driver["nps_difference"] < -30
-    # The driver's verbatims are the logistics complaints the demo planted.
-    texts = [
-        t
-        for (t,) in _query(
-            e2e_db,
-            "SELECT r.text FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
-            "WHERE d.theme_id = ? AND r.channel = 'survey'",
-            [driver["value"]],
-        )
-    ]
+    # The driver's verbatims (what the 客户 page shows under it, whether the driver is a
+    # theme, an aspect or a category) are the logistics complaints the demo planted.
+    with duckdb.connect(str(e2e_db), read_only=True) as con:
+        shown = driver_verbatims(con, CustomerFilters(), driver["kind"], driver["value"])
+    texts = list(shown["text"])
     logistics = [t for t in texts if any(k in t for k in SURVEY_EVENT.keywords)]
     assert texts and len(logistics) / len(texts) > 0.8
