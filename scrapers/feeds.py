@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -50,6 +51,36 @@ def parse_feed(body: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         except ValueError as exc:
             problems.append(f"item {position}: {exc}")
     return records, problems
+
+
+#: C0 control characters other than tab, newline and carriage return, raw (one byte in
+#: UTF-8, GBK and GB18030 alike) or as a character reference.
+_FORBIDDEN_RAW = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def without_forbidden_characters(body: bytes) -> tuple[bytes, int]:
+    """`body` without the characters XML 1.0 forbids, and how many were removed.
+
+    Real feeds carry them (a backspace pasted into a post), and one such character makes
+    the whole feed unreadable to a conforming parser. A UTF-16 body (NUL bytes are its
+    spelling, not controls) is returned unchanged.
+    """
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return body, 0
+    body, n_raw = _FORBIDDEN_RAW.subn(b"", body)
+    n_refs = 0
+
+    def drop(m: re.Match[bytes]) -> bytes:
+        nonlocal n_refs
+        code = int(m[1], 16) if m[1] else int(m[2])
+        if code < 0x20 and code not in (0x09, 0x0A, 0x0D):
+            n_refs += 1
+            return b""
+        return m[0]
+
+    body = _CHAR_REF.sub(drop, body)
+    return body, n_raw + n_refs
 
 
 def _text(element: ET.Element | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from scrapy.http import Response
 
-from scrapers.feeds import parse_feed
+from scrapers.feeds import parse_feed, without_forbidden_characters
 from scrapers.spiders.base import VocSpider
 
 
@@ -18,8 +18,16 @@ class FeedSpider(VocSpider):
     channel = "social"
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        body, n_removed = without_forbidden_characters(response.body)
+        if n_removed:
+            # Counted and named, not a skipped item: every item of the feed is still read.
+            self.problem(
+                "voc/repaired",
+                f"{self.source_name}: {response.url}: {n_removed} control character(s) "
+                "that XML forbids removed before parsing",
+            )
         try:
-            records, problems = parse_feed(response.body)
+            records, problems = parse_feed(body)
         except ValueError as exc:
             self.parse_problems(response, [str(exc)])
             return
