@@ -58,7 +58,7 @@ def cmd_sources_kinds(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_check(args: argparse.Namespace) -> int:
-    from scrapers.check import check_source
+    from scrapers.check import STATES, check_source
 
     settings = settings_from(args)  # a bad sources file fails here, naming file and key
     until = args.until or date.today()
@@ -73,7 +73,7 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
         payload = {
             "since": since.isoformat(),
             "until": until.isoformat(),
-            "sources": [asdict(c) | {"ok": c.ok} for c in checks],
+            "sources": [asdict(c) | {"ok": c.ok, "state": c.state} for c in checks],
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
@@ -82,6 +82,7 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
             state = "OK " if c.ok else "ERR"
             where = f"HTTP {c.status}" if c.status else ("path" if c.reachable else "unreachable")
             print(f"{state} {c.name:<16} {c.kind:<14} {where:<12} {c.items:>6} items")
+            print(f"      {STATES[c.state]}")
             for message in [c.error, *c.problems]:
                 if message:
                     print(f"      {message}")

@@ -58,6 +58,8 @@ class StageResult:
     empty_text: int = 0
     layout_changed: int = 0
     blocked: int = 0
+    #: Fetch only: the first message of each kind of problem (blocked, layout_changed).
+    examples: dict[str, str] = field(default_factory=dict)
     #: Load only: documents inserted, changed and already stored as they are.
     new: int = 0
     updated: int = 0
@@ -89,6 +91,7 @@ def fetch_source(
         empty_text=got.empty_text,
         layout_changed=got.layout_changed,
         blocked=got.blocked,
+        examples=got.examples,
         responses=got.responses,
         replies=got.replies,
     )

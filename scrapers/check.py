@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from scrapers.connectors import CONNECTORS, load_source
+from scrapers.fetch import BLOCKED_STATS
 from scrapers.run import SPIDERS, run_crawl
 from scrapers.settings import USER_AGENT
 from voc.settings import SourceConfig
@@ -28,6 +29,8 @@ class SourceCheck:
         error: Why it is not reachable, else None.
         items: Documents a dry run over the window yielded (nothing is stored).
         problems: What the dry run reported (parse errors, bad rows...), naming the source.
+        blocked: Pages that were a login wall, captcha, rate limit, ban or busy page.
+        layout_changed: Pages whose structure no longer matched the parser.
     """
 
     name: str
@@ -38,10 +41,39 @@ class SourceCheck:
     error: str | None = None
     items: int = 0
     problems: list[str] = field(default_factory=list)
+    blocked: int = 0
+    layout_changed: int = 0
 
     @property
     def ok(self) -> bool:
         return self.reachable and not self.problems and self.error is None
+
+    @property
+    def state(self) -> str:
+        """One of `STATES`: ``failed`` (unreachable, or errors other than the two below and
+        nothing yielded), ``blocked`` (the site refused this client), ``changed`` (the
+        layout stopped matching), ``empty`` (nothing in the window, no problem), ``partial``
+        (items and some problems) or ``ok``."""
+        if not self.reachable or self.error is not None:
+            return "failed"
+        if self.blocked:
+            return "blocked"
+        if self.layout_changed:
+            return "changed"
+        if self.problems:
+            return "partial" if self.items else "failed"
+        return "ok" if self.items else "empty"
+
+
+#: `SourceCheck.state` values, with what each means and what to do (Chinese first).
+STATES = {
+    "ok": "正常 ok",
+    "partial": "部分问题 some items or pages had problems: see below",
+    "empty": "无新内容 nothing in the window: nothing new, no fix needed",
+    "blocked": "被拦截 blocked: slow down (download_delay) or refresh the cookie",
+    "changed": "页面结构变化 layout changed: update the named selector or field",
+    "failed": "失败 failed: read the error",
+}
 
 
 def probe(url: str, timeout: float = 10.0) -> tuple[bool, int | None, str | None]:
@@ -78,4 +110,6 @@ def check_source(
         with tempfile.TemporaryDirectory(prefix="voc-check-") as work:
             result = run_crawl(source, since, until, Path(work), author_salt, timeout=timeout)
             check.items, check.problems = result.item_count, list(result.problems)
+            check.blocked = sum(int(result.stats.get(k, 0)) for k in BLOCKED_STATS)
+            check.layout_changed = int(result.stats.get("voc/layout_changed", 0))
     return check

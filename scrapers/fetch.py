@@ -15,9 +15,10 @@ from voc.response_times import MailReply
 from voc.settings import SourceConfig
 
 # Crawl stats (scrapers.stats) of items dropped as unreadable, and of pages that were a
-# login wall, captcha, ban or site error page.
+# login wall, captcha, rate limit, ban or busy page (a site's other API errors, such as a
+# deleted post, are problems of their own).
 _SKIPPED_STATS = ("voc/parse_error", "voc/invalid_item")
-_BLOCKED_STATS = ("voc/login_required", "voc/error_page", "voc/site_error")
+BLOCKED_STATS = ("voc/blocked", "voc/login_required", "voc/error_page")
 
 
 @dataclass
@@ -35,6 +36,8 @@ class FetchResult:
         blocked: Pages that were a login wall, captcha, rate limit or ban.
         responses: Survey responses' scores (``survey`` sources).
         replies: Our replies to customers' mails (``mailbox`` sources with our_domains).
+        examples: The first message of each kind of problem a health check names
+            (``blocked``, ``layout_changed``).
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -47,6 +50,18 @@ class FetchResult:
     blocked: int = 0
     responses: list[SurveyResponse] = field(default_factory=list)
     replies: list[MailReply] = field(default_factory=list)
+    examples: dict[str, str] = field(default_factory=dict)
+
+
+def problem_examples(stats: dict) -> dict[str, str]:
+    """The first message of each kind a health check names, from a crawl's stats."""
+    examples = {}
+    blocked = [stats[f"voc/first/{k}"] for k in BLOCKED_STATS if f"voc/first/{k}" in stats]
+    if blocked:
+        examples["blocked"] = str(blocked[0])
+    if "voc/first/voc/layout_changed" in stats:
+        examples["layout_changed"] = str(stats["voc/first/voc/layout_changed"])
+    return examples
 
 
 def fetch_documents(
@@ -83,5 +98,6 @@ def fetch_documents(
         n_skipped=n_skipped,
         empty_text=int(stats.get("voc/empty_text", 0)),
         layout_changed=int(stats.get("voc/layout_changed", 0)),
-        blocked=sum(int(stats.get(k, 0)) for k in _BLOCKED_STATS),
+        blocked=sum(int(stats.get(k, 0)) for k in BLOCKED_STATS),
+        examples=problem_examples(stats),
     )

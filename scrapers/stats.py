@@ -26,8 +26,12 @@ def record_problem(
     message: str,
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
-    """Count a problem under `key`, keep its message (up to `MAX_PROBLEMS`) and log it."""
+    """Count a problem under `key`, keep its message (up to `MAX_PROBLEMS`) and the first
+    message of each key (``voc/first/<key>``, what a health alert of that kind quotes), and
+    log it."""
     stats.inc_value(key)
+    if stats.get_value(f"voc/first/{key}") is None:
+        stats.set_value(f"voc/first/{key}", message)
     problems = list(stats.get_value("voc/problems", []))
     if len(problems) < MAX_PROBLEMS:
         stats.set_value("voc/problems", [*problems, message])

@@ -13,6 +13,7 @@ with ``card_type`` 11 groups cards in ``card_group``; user and topic cards are i
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +45,14 @@ class LoginRequired(WeiboError):
     """The API wants a logged-in session (``ok: -100`` or a redirect to passport)."""
 
     key = "voc/login_required"
+
+
+class Blocked(WeiboError):
+    """The site refuses this client for now: a verification (captcha) page, a rate limit
+    ("请求过于频繁"), "系统繁忙" or an IP ban (HTTP 418). The fix is to slow down or to pass
+    the verification, not to change the parser."""
+
+    key = "voc/blocked"
 
 
 class LayoutChanged(WeiboError):
@@ -160,17 +169,67 @@ def _check_ok(payload: Any) -> bool:
         raise LayoutChanged(f"not a JSON object: {str(payload)[:200]!r}")
     ok = payload.get("ok")
     url = str(payload.get("url") or "")
+    msg = str(payload.get("msg") or "")
+    errno = payload.get("errno")
+    if _is_verification(url):
+        # The risk-control answer: ok -100 too, but pointing at a captcha, not a login.
+        raise Blocked(f"the site wants a verification (captcha) first: {url}")
     if ok == -100 or "passport.weibo" in url:
         raise LoginRequired("m.weibo.cn requires login")
     if ok == 1:
         return True
     # ok 0 without an errno is how the API says "no results" ("这里还没有内容", or a post
     # without comments); rate limits and other refusals carry an errno.
-    if ok == 0 and not payload.get("errno"):
+    if ok == 0 and not errno:
         return False
-    msg = str(payload.get("msg") or "")
-    detail = f"API error ok={ok!r} errno={payload.get('errno')!r}: {msg or payload!r}"
+    if str(errno) in RATE_LIMIT_ERRNOS or _BUSY_WORDS.search(msg):
+        raise Blocked(f"the site says {msg!r} (errno {errno})"[:300])
+    detail = f"API error ok={ok!r} errno={errno!r}: {msg or payload!r}"
     raise WeiboError(detail[:300])
+
+
+#: errno values of the API's rate limit (``{"ok": 0, "errno": "100005", "msg":
+#: "请求过于频繁,歇歇吧"}``, tests/fixtures/SOURCES.md).
+RATE_LIMIT_ERRNOS = frozenset({"100005"})
+#: The site's own words when it refuses a client for now.
+_BUSY_WORDS = re.compile(r"频繁|繁忙|稍后再试|稍候再试|歇歇|访问受限|异常访问|验证码")
+
+
+def _is_verification(url: str) -> bool:
+    return "/captcha" in url or "security.weibo.com" in url or "verify.weibo" in url
+
+
+def refusal_of_page(status: int, body: bytes, location: str = "") -> WeiboError | None:
+    """What a non-JSON or non-200 answer means, if it is a refusal rather than a layout
+    change: `Blocked` for HTTP 418 (the ban answer), 403/429 and pages of verification or
+    "系统繁忙" text, `LoginRequired` for 432 and a redirect to passport; None otherwise."""
+    if _is_verification(location):
+        return Blocked(f"the site sent the client to a verification (captcha) page: {location}")
+    if status == 432 or "passport." in location:
+        return LoginRequired(f"m.weibo.cn requires login (HTTP {status})")
+    if status == 418:
+        return Blocked("HTTP 418: the site's answer to a client it has banned for now")
+    text = body[:4000].decode("utf-8", "replace")
+    words = _BUSY_WORDS.search(text)
+    if status in (403, 429):
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            try:
+                _check_ok(payload)
+            except (Blocked, LoginRequired) as exc:
+                return exc
+        said = f": the site says {words.group(0)!r}" if words else ""
+        return Blocked(f"HTTP {status}: the site refuses this client{said}")
+    if words and not text.lstrip().startswith(("{", "[")):
+        # The site's own sentence around its words, tags dropped.
+        plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
+        at = plain.find(words.group(0))
+        said = plain[max(0, at - 30) : at + 40].strip()
+        return Blocked(f"a refusal page instead of the API's answer, saying {said!r}")
+    return None
 
 
 def _post_cards(cards: list[Any]) -> tuple[list[dict[str, Any]], int]:

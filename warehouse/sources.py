@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,19 @@ CHECK_LABELS = {
     "blocked": "被拦截 login wall, captcha or rate limit",
 }
 
+#: Health checks from the worst to the mildest: the one a run's headline names.
+SEVERITY = ("failed", "blocked", "layout_changed", "zero_items", "empty_text")
+
+#: What the operator does about each check.
+CHECK_FIXES = {
+    "failed": "read the error; the source or its configuration is broken",
+    "zero_items": "check that the source still publishes (nothing new is fine on a quiet day)",
+    "empty_text": "a text field stopped matching: check the source's text selector or column",
+    "layout_changed": "the site changed: update the named selector or field",
+    "blocked": "slow down (download_delay, fewer pages) or refresh the cookie; pass a "
+    "verification page once in a browser",
+}
+
 
 @dataclass(frozen=True)
 class SourceRun:
@@ -56,10 +69,13 @@ class SourceRun:
         empty_text: Items dropped because their text was empty.
         layout_changed: Pages whose structure no longer matched the parser.
         blocked: Pages that were a login wall, a verification page or a rate-limit answer.
-        last_error: The last problem message, if any.
+        last_error: The run's headline problem: the first message of its worst kind
+            (blocked, then layout changed), else its last problem, if any.
         seconds: Fetch and load time.
         watermark: Newest ``created_at`` among the fetched documents.
         cursor: The connector's resume point after this run, if it has one.
+        examples: The first message of each kind of problem (``blocked``,
+            ``layout_changed``), so a health alert quotes its own kind.
     """
 
     source: str
@@ -80,6 +96,28 @@ class SourceRun:
     seconds: float = 0.0
     watermark: datetime | None = None
     cursor: str | None = None
+    examples: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def other_errors(self) -> int:
+        """Problems that were neither a refusal nor a changed layout (download errors,
+        unreadable items, a crashed parser)."""
+        return max(0, self.errors - self.blocked - self.layout_changed)
+
+    def counts(self) -> str:
+        """Each kind of problem of the run with its count, e.g. ``3 blocked · 1 other``."""
+        parts = [
+            f"{n} {label}"
+            for n, label in (
+                (self.blocked, "blocked"),
+                (self.layout_changed, "layout changed"),
+                (self.empty_text, "empty text"),
+                (self.skipped, "skipped"),
+                (self.other_errors, "other"),
+            )
+            if n
+        ]
+        return " · ".join(parts) or "no problems"
 
     @property
     def status(self) -> str:
@@ -116,10 +154,11 @@ def check_health(run: SourceRun, recent_fetched: Sequence[int]) -> list[HealthIs
         recent_fetched: The source's fetched counts in earlier runs, newest first.
     """
     issues = []
-    if run.status == "failed":
-        # Problem messages already name the source.
+    if run.status == "failed" and run.other_errors:
+        # Problem messages already name the source. A run that fetched nothing because
+        # every page was refused or unreadable is blocked or changed, not failed.
         issues.append(HealthIssue("failed", run.last_error or f"{run.source}: fetch failed"))
-    elif run.fetched == 0 and recent_fetched:
+    elif run.status != "failed" and run.fetched == 0 and recent_fetched:
         expected = statistics.median(recent_fetched[:HEALTH_HISTORY_RUNS])
         if expected >= HEALTH_MIN_EXPECTED:
             issues.append(
@@ -141,26 +180,45 @@ def check_health(run: SourceRun, recent_fetched: Sequence[int]) -> list[HealthIs
             )
         )
     if run.layout_changed:
+        first = run.examples.get("layout_changed")
         issues.append(
             HealthIssue(
                 "layout_changed",
                 f"{run.source}: {run.layout_changed} page(s) no longer match the parser"
-                + (f"; last: {run.last_error}" if run.last_error else ""),
+                + (f"; first: {first}" if first else ""),
                 run.layout_changed,
                 0,
             )
         )
     if run.blocked:
+        first = run.examples.get("blocked")
         issues.append(
             HealthIssue(
                 "blocked",
-                f"{run.source}: {run.blocked} page(s) were a login wall, captcha or rate limit"
-                + (f"; last: {run.last_error}" if run.last_error else ""),
+                f"{run.source}: {run.blocked} page(s) were a login wall, captcha, rate limit "
+                "or ban" + (f"; first: {first}" if first else ""),
                 run.blocked,
                 0,
             )
         )
+    issues.sort(key=lambda i: SEVERITY.index(i.check))
+    if issues:
+        # The worst problem leads; every kind the run had is counted, with its fix.
+        head = issues[0]
+        issues[0] = replace(
+            head,
+            message=f"{head.message} (this run: {run.counts()}; fix: {CHECK_FIXES[head.check]})",
+        )
     return issues
+
+
+def headline_problem(examples: Mapping[str, str], problems: Sequence[str]) -> str | None:
+    """The problem a run is summed up by: the first message of its worst kind (blocked,
+    then layout changed), else its last problem."""
+    for check in SEVERITY:
+        if check in examples:
+            return examples[check]
+    return problems[-1] if problems else None
 
 
 def fetch_window(

@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 from scrapers.spiders.base import VocSpider
 from scrapers.weibo import (
     API_HEADERS,
+    Blocked,
     LayoutChanged,
     LoginRequired,
     WeiboError,
@@ -21,6 +22,7 @@ from scrapers.weibo import (
     parse_card_page,
     parse_comments_page,
     parse_long_text,
+    refusal_of_page,
     search_url,
     timeline_url,
 )
@@ -75,9 +77,10 @@ class WeiboSpider(VocSpider):
 
     def api_request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
         """A request as the mobile site's XHR makes it; a login redirect reaches the callback."""
-        # 302 is how the API sends an anonymous client to passport, 432 how it refuses
-        # one; both must reach the callback to be named as "login required".
-        meta: dict[str, Any] = {"handle_httpstatus_list": [302, 432]}
+        # 302 is how the API sends an anonymous client to passport or to a verification
+        # page, 432 how it refuses one, 403/429 its rate limit and 418 its ban: each must
+        # reach the callback to be named for what it is (login required, blocked).
+        meta: dict[str, Any] = {"handle_httpstatus_list": [302, 403, 418, 429, 432]}
         if self.cookie:
             # Scrapy's CookiesMiddleware drops a hand-set Cookie header unless told not to.
             meta["dont_merge_cookies"] = True
@@ -157,8 +160,11 @@ class WeiboSpider(VocSpider):
     def payload(self, response: Response) -> Any:
         """The decoded JSON answer, or the reason there is none as a `WeiboError`."""
         location = response.headers.get(b"Location", b"").decode("latin-1")
-        if response.status == 432 or "passport." in location or "passport." in response.url:
-            raise LoginRequired(f"m.weibo.cn requires login (HTTP {response.status})")
+        if "passport." in response.url or "/captcha" in response.url:
+            location = location or response.url
+        refusal = refusal_of_page(response.status, response.body, location)
+        if refusal is not None:
+            raise refusal
         if response.status != 200:
             raise WeiboError(f"unexpected HTTP {response.status} {location}".strip())
         try:
@@ -169,7 +175,12 @@ class WeiboSpider(VocSpider):
 
     def report(self, response: Response, exc: WeiboError, consequence: str = "") -> None:
         message = f"{self.source_name}: {response.url}: {exc}"
-        if isinstance(exc, LoginRequired):
+        if isinstance(exc, Blocked):
+            message += (
+                ": slow down (a larger download_delay, fewer pages per run) and wait; a "
+                "verification page must be passed once in a browser with the same cookie"
+            )
+        elif isinstance(exc, LoginRequired):
             if self.cookie:
                 message += f": the cookie in ${self.cookie_env} was refused; refresh it"
             else:

@@ -16,6 +16,7 @@ from scrapers.parsers import CHINA_TZ
 from scrapers.run import CrawlResult, run_crawl
 from scrapers.spiders.weibo import WeiboSpider
 from scrapers.weibo import (
+    Blocked,
     LayoutChanged,
     LoginRequired,
     WeiboError,
@@ -143,7 +144,8 @@ def test_no_results_is_an_empty_page_not_an_error(name: str) -> None:
     ("name", "error", "key", "words"),
     [
         ("login", LoginRequired, "voc/login_required", "requires login"),
-        ("rate_limited", WeiboError, "voc/site_error", "请求过于频繁"),
+        ("rate_limited", Blocked, "voc/blocked", "请求过于频繁"),
+        ("captcha", Blocked, "voc/blocked", r"verification \(captcha\).*/captcha\?scene=limit"),
         ("layout_changed", LayoutChanged, "voc/layout_changed", "no data.cards"),
         ("timeline_layout_changed", LayoutChanged, "voc/layout_changed", "without an mblog"),
     ],
@@ -227,6 +229,7 @@ SEARCH = {
     "需要登录": {"1": "login", "2": "search_page2"},
     "改版": {"1": "layout_changed"},
     "限流": {"1": "rate_limited"},
+    "验证码": {"1": "captcha"},
     "没有结果": {"1": "search_empty"},
 }
 TIMELINES = {
@@ -250,6 +253,12 @@ def _route(path: str, query: dict[str, str]) -> tuple[int, str | None]:
         q = parse_qs(query["containerid"][len("100103") :])["q"][0]
         if q == "跳转登录":
             return 302, None
+        if q == "封禁":
+            return 418, "-"  # the ban answer: an empty body
+        if q == "限流403":
+            return 403, "rate_limited"  # as the rate limit was seen served (SOURCES.md)
+        if q == "繁忙":
+            return 200, "weibo_busy.html"
         return 200, SEARCH.get(q, {}).get(query.get("page", ""))
     if path == "/api/container/getIndex" and query.get("type") == "uid":
         return 200, TIMELINES.get(query["value"], {}).get(query.get("since_id"))
@@ -270,11 +279,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.requested.append((split.path, query))  # type: ignore[attr-defined]
             self.server.headers.append({k.lower(): v for k, v in self.headers.items()})  # type: ignore[attr-defined]
         status, name = _route(split.path, query)
-        body = (SAMPLES / f"weibo_{name}.json").read_bytes() if name else b""
+        file = name if name and "." in name else f"weibo_{name}.json"
+        body = (SAMPLES / file).read_bytes() if name and name != "-" else b""
         self.send_response(status if name or status != 200 else 404)
         if status == 302:
             self.send_header("Location", PASSPORT)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        kind = "text/html" if file.endswith(".html") else "application/json"
+        self.send_header("Content-Type", f"{kind}; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -413,7 +424,11 @@ QUIET_CRAWLS = {
         "voc/layout_changed",
         "without an mblog",
     ),
-    "rate-limited": ({"query": "限流"}, "限流", "voc/site_error", "请求过于频繁"),
+    "rate-limited": ({"query": "限流"}, "限流", "voc/blocked", "请求过于频繁"),
+    "rate-limited-403": ({"query": "限流403"}, "限流403", "voc/blocked", "请求过于频繁"),
+    "captcha": ({"query": "验证码"}, "验证码", "voc/blocked", "/captcha?scene=limit"),
+    "banned-418": ({"query": "封禁"}, "封禁", "voc/blocked", "HTTP 418"),
+    "busy-page": ({"query": "繁忙"}, "繁忙", "voc/blocked", "系统繁忙"),
     "search-empty": ({"query": "没有结果"}, "没有结果", None, ""),
     "comments-empty": ({"mode": "comments", "post_id": "11"}, "11", None, ""),
 }
@@ -464,3 +479,40 @@ def test_logins_changed_layouts_and_refusals_are_one_clear_problem_and_no_result
     assert words in problem
     if key == "voc/login_required":
         assert "requires login" in problem
+    if key == "voc/blocked":
+        # The fix for a refusal is to slow down or pass the verification, never the parser.
+        assert "slow down" in problem and "layout" not in problem
+
+
+def test_sources_check_tells_blocked_changed_empty_and_failed_apart(weibo) -> None:
+    """``voc sources check`` on real-shaped answers: the four states, each with its fix."""
+    from scrapers.check import STATES, check_source
+
+    base = f"http://127.0.0.1:{weibo.server_address[1]}"
+    cases = {
+        "partial": {"query": QUERY},  # posts, and an undated post the parser names
+        "blocked": {"query": "验证码"},
+        "changed": {"query": "改版"},
+        "empty": {"query": "没有结果"},
+    }
+    sources = {
+        state: SourceConfig(f"wb_{state}", "weibo", base, options)
+        for state, options in cases.items()
+    }
+    sources["failed"] = SourceConfig("wb_failed", "weibo", "http://127.0.0.1:9", {"query": QUERY})
+    window = (date(2025, 8, 1), date(2025, 8, 13))
+    with ThreadPoolExecutor(3) as pool:
+        futures = {
+            state: pool.submit(check_source, source, *window, "salt")
+            for state, source in sources.items()
+        }
+        checks = {state: future.result() for state, future in futures.items()}
+    assert {state: c.state for state, c in checks.items()} == {s: s for s in checks}
+    assert checks["partial"].items > 0 and checks["partial"].problems
+    assert checks["blocked"].blocked == 1 and "captcha" in checks["blocked"].problems[0]
+    assert (
+        checks["changed"].layout_changed == 1 and "no data.cards" in checks["changed"].problems[0]
+    )
+    assert checks["empty"].items == 0 and checks["empty"].problems == []
+    assert "ConnectionRefused" in (checks["failed"].error or "")
+    assert len({STATES[c.state] for c in checks.values()}) == 5  # five distinct messages

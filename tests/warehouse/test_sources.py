@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from scrapers.fetch import problem_examples
 from warehouse.db import open_warehouse
 from warehouse.queries import source_health_alerts, source_status
-from warehouse.sources import SourceRun, check_health, fetch_window, record_source_run
+from warehouse.sources import (
+    SourceRun,
+    check_health,
+    fetch_window,
+    headline_problem,
+    record_source_run,
+)
 
 TZ = timezone(timedelta(hours=8))
 TODAY = date(2025, 9, 30)
@@ -62,14 +69,62 @@ def test_health_rules() -> None:
     assert check_health(_run(fetched=0), [0, 1, 2]) == []
     assert check_health(_run(fetched=0), []) == []
     failed = check_health(_run(errors=2, last_error="shop: HTTP 500"), [10])
-    assert [(i.check, i.message) for i in failed] == [("failed", "shop: HTTP 500")]
+    assert [i.check for i in failed] == ["failed"]
+    assert failed[0].message.startswith("shop: HTTP 500 (this run: 2 other; fix: read the error")
     empty = check_health(_run(fetched=6, empty_text=4), [10])
     assert [i.check for i in empty] == ["empty_text"]
     assert check_health(_run(fetched=60, empty_text=1), [10]) == []
     layout = check_health(_run(fetched=3, layout_changed=2, errors=2, last_error="x"), [10])
     assert [i.check for i in layout] == ["layout_changed"]
+    # Every page refused: blocked, not failed (the fix is to slow down, not to debug).
     blocked = check_health(_run(fetched=0, blocked=1, errors=1, last_error="w: login"), [9])
-    assert [i.check for i in blocked] == ["failed", "blocked"]
+    assert [i.check for i in blocked] == ["blocked"]
+    # Refused pages and a real error besides: failed leads, blocked follows.
+    both = check_health(_run(fetched=0, blocked=1, errors=2, last_error="w: login"), [9])
+    assert [i.check for i in both] == ["failed", "blocked"]
+
+
+def test_health_names_the_worst_problem_quotes_each_kind_and_counts_them() -> None:
+    """A run with a captcha page, two pages of a changed layout and a parse error: the
+    alerts quote the first message of their own kind (not the run's last problem), the
+    worst kind leads with its fix and every kind's count."""
+    run = _run(
+        fetched=40,
+        errors=4,
+        skipped=1,
+        blocked=1,
+        layout_changed=2,
+        last_error="weibo: post 7: no id",
+        examples={
+            "blocked": "weibo: …: the site wants a verification (captcha) first",
+            "layout_changed": "weibo: …: no data.cards in the payload",
+        },
+    )
+    issues = check_health(run, [40])
+    assert [i.check for i in issues] == ["blocked", "layout_changed"]
+    head, layout = issues
+    assert "first: weibo: …: the site wants a verification (captcha) first" in head.message
+    assert "this run: 1 blocked · 2 layout changed · 1 skipped · 1 other" in head.message
+    assert "fix: slow down" in head.message and "post 7" not in head.message
+    assert layout.message == (
+        "shop: 2 page(s) no longer match the parser; first: weibo: …: no data.cards in the payload"
+    )
+    assert headline_problem(run.examples, ["a", "weibo: post 7: no id"]) == run.examples["blocked"]
+    assert headline_problem({}, ["a", "b"]) == "b" and headline_problem({}, []) is None
+
+
+def test_crawl_stats_keep_the_first_message_of_each_kind() -> None:
+    stats = {
+        "voc/first/voc/login_required": "w: login wall",
+        "voc/first/voc/blocked": "w: rate limit",
+        "voc/first/voc/layout_changed": "w: no data.cards",
+        "voc/first/voc/parse_error": "w: post 7: no id",
+    }
+    assert problem_examples(stats) == {
+        "blocked": "w: rate limit",
+        "layout_changed": "w: no data.cards",
+    }
+    assert problem_examples({}) == {}
 
 
 def test_alerts_open_once_per_check_and_resolve_on_a_healthy_run(con) -> None:
