@@ -16,6 +16,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -132,8 +133,10 @@ def parse_ticket(
     customer_key: str = "author",
     emails: Mapping[str, str] | None = None,
     metric_sets: Mapping[str, Mapping[str, Any]] | None = None,
+    base: str | None = None,
 ) -> Document:
-    """One exported ticket as a ``ticket`` document (external id = the ticket id).
+    """One exported ticket as a ``ticket`` document (external id = the ticket id; its
+    URL is the agent page an agent opens, `agent_url`).
 
     Args:
         ticket: The exported ticket.
@@ -146,6 +149,7 @@ def parse_ticket(
         emails: Requester id → e-mail, from the pages' side-loaded ``users``.
         metric_sets: Ticket id → metric set, from the side-loaded ``metric_sets``: its
             reply and resolution minutes become attributes (`scrapers.helpdesk_metrics`).
+        base: The helpdesk's base URL, for a ticket whose API ``url`` is missing.
 
     Raises:
         RecordError: naming the field that is missing or invalid.
@@ -187,12 +191,28 @@ def parse_ticket(
         text=text,
         created_at=created,
         author=requester_id,
-        url=ticket.get("html_url") or None,
+        url=agent_url(ticket, base),
         brand=brand,
         attributes={k: v for k, v in attributes.items() if v not in (None, "")},
         author_salt=author_salt,
         customer=customer,
     )
+
+
+_API_TICKET_URL = re.compile(r"^(https?://[^/]+)/api/v2/tickets/(\d+)(?:\.json)?$")
+
+
+def agent_url(ticket: Mapping[str, Any], base: str | None = None) -> str | None:
+    """The ticket's page in the agent interface (``https://{subdomain}.zendesk.com/agent/
+    tickets/{id}``): the export's ticket ``url`` is the API resource
+    (``…/api/v2/tickets/{id}.json``), which an agent cannot open. From that URL's host,
+    else from `base`; None without either."""
+    api = str(ticket.get("url") or "")
+    if m := _API_TICKET_URL.match(api):
+        return f"{m[1]}/agent/tickets/{m[2]}"
+    if base and ticket.get("id") not in (None, ""):
+        return f"{base.rstrip('/')}/agent/tickets/{ticket['id']}"
+    return None
 
 
 def _config(source: SourceConfig) -> _Config:
@@ -468,7 +488,14 @@ def _documents(
             continue
         try:
             doc = parse_ticket(
-                ticket, name, author_salt, config.brand, config.customer_key, emails, metrics
+                ticket,
+                name,
+                author_salt,
+                config.brand,
+                config.customer_key,
+                emails,
+                metrics,
+                base=config.base,
             )
         except RecordError as exc:
             n_skipped += 1

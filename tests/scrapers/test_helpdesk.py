@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from scrapers.connectors import load_source
-from scrapers.helpdesk import USER_AGENT, load_helpdesk, parse_ticket
+from scrapers.helpdesk import USER_AGENT, agent_url, load_helpdesk, parse_ticket
 from scrapers.parsers import CHINA_TZ
 from tests.scrapers.helpdesk_server import (
     CURSOR_PATH,
@@ -102,7 +102,11 @@ def test_first_run_backfills_every_page_with_basic_auth(helpdesk: Helpdesk, expo
         "via": "email",
         "tags": "退款,投诉升级",
     }
-    assert (refund.channel, refund.brand, refund.url) == ("ticket", "客声优选", None)
+    assert (refund.channel, refund.brand, refund.url) == (
+        "ticket",
+        "客声优选",
+        "https://kesheng.zendesk.com/agent/tickets/35437",  # not the API url of the export
+    )
     assert docs["35436"].url == "https://kesheng.zendesk.com/agent/tickets/35436"
     assert docs["35438"].text == "APP 更新后一直闪退，华为 Mate 60，鸿蒙系统，卸载重装也没用。"
 
@@ -396,6 +400,26 @@ def test_parse_ticket_from_a_saved_page() -> None:
         "via": "mobile_sdk",
     }
     assert doc.created_at == datetime(2024, 3, 7, 20, 31, 55, tzinfo=CHINA_TZ)
+    # The export's url is the API resource; the document links the agent's ticket page.
+    assert ticket["url"] == f"https://kesheng.zendesk.com/api/v2/tickets/{ticket['id']}.json"
+    assert doc.url == f"https://kesheng.zendesk.com/agent/tickets/{ticket['id']}"
+
+
+def test_agent_url_from_the_api_url_else_the_configured_base() -> None:
+    api = {"id": 7, "url": "https://acme.zendesk.com/api/v2/tickets/7.json"}
+    assert agent_url(api) == "https://acme.zendesk.com/agent/tickets/7"
+    assert agent_url({"id": 7}, "https://acme.zendesk.com/") == (
+        "https://acme.zendesk.com/agent/tickets/7"
+    )
+    assert agent_url({"id": 7}) is None
+
+
+def test_loaded_tickets_link_their_agent_page(helpdesk: Helpdesk) -> None:
+    load = load_source(zendesk(helpdesk), *MARCH, "salt")
+    assert load.documents and all(
+        d.url is not None and d.url.endswith(f"/agent/tickets/{d.external_id}")
+        for d in load.documents
+    )
 
 
 def test_customer_key_is_the_side_loaded_requester_email_else_the_requester_id(
