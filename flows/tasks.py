@@ -100,11 +100,12 @@ def fetch_source(
     for problem in result.problems[:20]:
         logger.warning("%s", problem)
     logger.info(
-        "%s: %d documents, %d skipped, %d problems",
+        "%s: %d documents, %d skipped, %d problems%s",
         source.name,
         result.n_out,
         result.n_skipped,
         result.n_errors,
+        f"; paging stopped: {got.stop_reason}" if got.stop_reason else "",
     )
     result.seconds = time.perf_counter() - started
     return result

@@ -38,6 +38,7 @@ class FetchResult:
         replies: Our replies to customers' mails (``mailbox`` sources with our_domains).
         examples: The first message of each kind of problem a health check names
             (``blocked``, ``layout_changed``).
+        stop_reason: Why a crawl's paging stopped, and on which page, if it says.
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -51,6 +52,7 @@ class FetchResult:
     responses: list[SurveyResponse] = field(default_factory=list)
     replies: list[MailReply] = field(default_factory=list)
     examples: dict[str, str] = field(default_factory=dict)
+    stop_reason: str | None = None
 
 
 def problem_examples(stats: dict) -> dict[str, str]:
@@ -100,4 +102,5 @@ def fetch_documents(
         layout_changed=int(stats.get("voc/layout_changed", 0)),
         blocked=sum(int(stats.get(k, 0)) for k in BLOCKED_STATS),
         examples=problem_examples(stats),
+        stop_reason=stats.get("voc/stop_reason"),
     )

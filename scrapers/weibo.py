@@ -71,6 +71,8 @@ class CardPage:
         cursor: Next page number (search) or ``since_id`` (timeline); None on the last page.
         truncated: Ids of posts whose text is cut short (fetch `extend_url` for the rest).
         pinned: Ids of pinned posts, which sit on top whatever their date.
+        next_page: ``cardlistInfo.page``, the next page number, when a timeline answers
+            with page numbers instead of a ``since_id`` (older answers of the same API).
     """
 
     posts: list[dict[str, Any]] = field(default_factory=list)
@@ -78,6 +80,7 @@ class CardPage:
     cursor: str | None = None
     truncated: frozenset[str] = frozenset()
     pinned: frozenset[str] = frozenset()
+    next_page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,13 @@ def search_url(base: str, query: str, page: int | str) -> str:
     )
 
 
-def timeline_url(base: str, uid: str, since_id: str | None = None) -> str:
-    """URL of one page of a user's posts, newest first after any pinned post."""
+def timeline_url(base: str, uid: str, since_id: str | None = None, page: str | None = None) -> str:
+    """URL of one page of a user's posts, newest first after any pinned post: the page
+    after `since_id`, or page number `page` (answers that page by number)."""
     url = f"{base.rstrip('/')}/api/container/getIndex?type=uid&value={uid}&containerid=107603{uid}"
-    return f"{url}&since_id={since_id}" if since_id else url
+    if since_id:
+        return f"{url}&since_id={since_id}"
+    return f"{url}&page={quote(str(page), safe='')}" if page else url
 
 
 def comments_url(base: str, mid: str, max_id: str | None = None, max_id_type: int = 0) -> str:
@@ -292,13 +298,14 @@ def parse_card_page(payload: Any, now: datetime, cursor_key: str = "page") -> Ca
         if _is_pinned(mblog):
             pinned.add(post["external_id"])
     info = data.get("cardlistInfo") if isinstance(data.get("cardlistInfo"), dict) else {}
-    cursor = info.get(cursor_key)
+    cursor, page = info.get(cursor_key), info.get("page")
     return CardPage(
         posts,
         problems,
         str(cursor) if cursor not in (None, "", 0, "0") else None,
         frozenset(truncated),
         frozenset(pinned),
+        str(page) if page not in (None, "", 0, "0") else None,
     )
 
 

@@ -125,11 +125,21 @@ class WeiboSpider(VocSpider):
             stop = any(self.older_than_window([p]) for p in dated)
         else:
             stop = self.older_than_window(dated)  # search mixes hot and new posts
-        if fresh and listing.cursor and not stop and self.more_pages(page):
-            if timeline:
+        # A timeline pages by since_id, or (older answers) by page number; search by page.
+        cursor = listing.cursor or (listing.next_page if timeline else None)
+        if not fresh:
+            self.stopped("a page with nothing new", page)
+        elif stop:
+            self.stopped("reached the window's start", page)
+        elif not cursor:
+            self.stopped("the listing's last page (no next cursor)", page)
+        elif self.more_pages(page):
+            if timeline and listing.cursor:
                 url = timeline_url(self.start_url, self.uid, listing.cursor)
+            elif timeline:
+                url = timeline_url(self.start_url, self.uid, page=cursor)
             else:
-                url = search_url(self.start_url, self.query, listing.cursor)
+                url = search_url(self.start_url, self.query, cursor)
             yield self.api_request(url, self.parse, cb_kwargs={"page": page + 1})
 
     def parse_comments(self, response: Response, payload: Any, page: int) -> Iterator[Any]:
@@ -138,6 +148,10 @@ class WeiboSpider(VocSpider):
         # Comments come hottest first, so dates say nothing about later pages.
         fresh = self.unseen(listing.comments)
         yield from self.in_window(fresh)
+        if not fresh:
+            self.stopped("a page with nothing new", page)
+        elif not listing.max_id:
+            self.stopped("the listing's last page (max_id 0)", page)
         if fresh and listing.max_id and self.more_pages(page):
             url = comments_url(self.start_url, self.post_id, listing.max_id, listing.max_id_type)
             yield self.api_request(url, self.parse, cb_kwargs={"page": page + 1})
@@ -197,4 +211,13 @@ class WeiboSpider(VocSpider):
         if page < self.max_pages:
             return True
         self.crawler.stats.inc_value("voc/max_pages_reached")  # type: ignore[union-attr]
+        self.stopped(f"max_pages ({self.max_pages}) reached", page)
         return False
+
+    def stopped(self, reason: str, page: int) -> None:
+        """Record why the listing stopped and on which page (``voc/stop_reason``): paging
+        never ends without saying so."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.set_value("voc/stop_reason", f"{reason} (page {page})")
+        stats.set_value("voc/pages", page)

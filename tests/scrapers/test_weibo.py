@@ -192,6 +192,9 @@ def test_api_urls() -> None:
         "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D1%26q%3D"
         "%E5%AE%A2%E5%A3%B0%20%E4%BC%98%E9%80%89&page_type=searchall&page=2"
     )
+    assert timeline_url("https://m.weibo.cn", "42", page="3").endswith(
+        "containerid=10760342&page=3"
+    )
     assert timeline_url("https://m.weibo.cn", "42", "99") == (
         "https://m.weibo.cn/api/container/getIndex?type=uid&value=42&containerid=10760342"
         "&since_id=99"
@@ -239,6 +242,8 @@ TIMELINES = {
         "5197000000000050": "timeline_page3",
     },
     "2": {None: "timeline_layout_changed"},
+    # The same timeline answered with page numbers (cardlistInfo.page, no since_id).
+    "3": {None: "timeline_bypage1", "page=2": "timeline_bypage2", "page=3": "timeline_bypage3"},
 }
 COMMENTS = {
     POST: {None: "comments_page1", "139000000000001": "comments_page2"},
@@ -261,7 +266,8 @@ def _route(path: str, query: dict[str, str]) -> tuple[int, str | None]:
             return 200, "weibo_busy.html"
         return 200, SEARCH.get(q, {}).get(query.get("page", ""))
     if path == "/api/container/getIndex" and query.get("type") == "uid":
-        return 200, TIMELINES.get(query["value"], {}).get(query.get("since_id"))
+        key = query.get("since_id") or (f"page={query['page']}" if "page" in query else None)
+        return 200, TIMELINES.get(query["value"], {}).get(key)
     if path == "/comments/hotflow":
         if query.get("id") == "13":
             return 432, None
@@ -378,8 +384,22 @@ def test_timeline_crawl_follows_since_id_past_an_old_pinned_post(weibo, tmp_path
     assert result.problems == []
 
 
+def test_timeline_crawl_follows_page_numbers_when_the_answer_has_no_since_id(
+    weibo, tmp_path
+) -> None:
+    """Answers that page a timeline by number (cardlistInfo.page) were followed for one
+    page only; every page is read to the listing's end, which is recorded as the reason."""
+    result, docs = _crawl(weibo, tmp_path, date(2025, 8, 1), mode="timeline", uid="3")
+    assert sorted(docs) == ["5197000000000020", "5197000000000050", "5197000000000060",
+                            "5197000000000100", "5197000000000101"]  # fmt: skip
+    assert _requested(weibo, "/api/container/getIndex", "page") == [None, "2", "3"]
+    assert result.stats["voc/stop_reason"] == "the listing's last page (no next cursor) (page 3)"
+    assert result.problems == []
+
+
 def test_timeline_crawl_stops_at_the_first_post_before_the_window(weibo, tmp_path) -> None:
-    _, docs = _crawl(weibo, tmp_path, date(2025, 8, 10), mode="timeline", uid=BRAND_UID)
+    result, docs = _crawl(weibo, tmp_path, date(2025, 8, 10), mode="timeline", uid=BRAND_UID)
+    assert result.stats["voc/stop_reason"] == "reached the window's start (page 2)"
     assert sorted(docs) == ["5197000000000060", "5197000000000100", "5197000000000101"]
     # Page 1's pinned post is from 2023 yet paging goes on; page 2 has 08-09 and stops.
     assert _requested(weibo, "/api/container/getIndex", "since_id") == [
