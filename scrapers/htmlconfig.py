@@ -38,8 +38,22 @@ OPTIONAL = tuple(k for k, f in Selectors.model_fields.items() if not f.is_requir
 DEFAULT_MAX_PAGES: int = HtmlReviewsOptions.model_fields["max_pages"].default
 
 # Shown instead of reviews when a site wants a human; only looked for on review-less pages.
-_BLOCKED_TITLE = ("验证", "登录", "访问受限", "安全检查", "captcha")
-_BLOCKED_BODY = ("验证码", "滑块验证", "安全验证", "访问过于频繁", "captcha")
+_BLOCKED_TITLE = ("验证", "登录", "访问受限", "安全检查", "captcha", "access denied", "forbidden")
+_BLOCKED_BODY = (
+    "验证码",
+    "滑块验证",
+    "安全验证",
+    "访问过于频繁",
+    "请求过于频繁",
+    "操作过于频繁",
+    "操作太频繁",
+    "系统繁忙",
+    "访问受限",
+    "禁止访问",
+    "ip被封",
+    "captcha",
+    "too many requests",
+)
 _LABEL = re.compile(r"^(?:发表于|发布于|评论于|评价于|更新于|写于|[\u4e00-\u9fff]{1,6}[：:])\s*")
 _HALF_DAY = re.compile(r"^(.*?)\s*(上午|中午|下午|晚上|凌晨)\s*(\d{1,2})[:：](\d{2})$")
 _MONTH_DAY_ONLY = re.compile(r"^(\d{1,2})[-月/](\d{1,2})日?$")
@@ -289,7 +303,10 @@ def parse_listing(
         config: The site's configuration.
         first_page: False when the page was reached from a page with reviews.
     """
-    sel = Selector(text=html, base_url=url)
+    if (answer := _json_answer(html)) is not None:
+        return _json_instead_of_html(answer)
+    # type="html": parsel would read a JSON-looking text as JSON, on which CSS cannot run.
+    sel = Selector(text=html, base_url=url, type="html")
     css = config.selectors
     items = select(sel, css["item"])
     next_href = _first(sel, css.get("next_page"))
@@ -344,15 +361,44 @@ def parse_listing(
     return ReviewPage(reviews, next_url, problems, len(items), layout)
 
 
+def _json_answer(text: str) -> Any:
+    """The decoded JSON when a listing URL answered JSON (an API error, a redesign that
+    moved the reviews into an XHR), else None."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "["):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _json_instead_of_html(answer: Any) -> ReviewPage:
+    """A JSON answer where the configuration reads HTML: blocked when it says so in the
+    site's words (a rate limit, a busy or verification answer), else a changed layout
+    naming the keys the answer had."""
+    flat = json.dumps(answer, ensure_ascii=False)
+    if any(w in flat.lower() for w in _BLOCKED_BODY):
+        return ReviewPage([], blocked=f"the site answered {flat[:120]!r} instead of the page")
+    keys = sorted(answer)[:8] if isinstance(answer, dict) else f"a list of {len(answer)}"
+    return ReviewPage(
+        [],
+        layout_changed=f"the site answered JSON (keys: {keys}) where the selectors read HTML",
+    )
+
+
 def _without_items(
     sel: Selector, url: str, css: Mapping[str, str], next_url: str | None, first_page: bool
 ) -> ReviewPage:
     title = " ".join(sel.css("title::text").get("").split())
     body = " ".join(sel.css("body ::text").getall())
-    if any(w in title.lower() for w in _BLOCKED_TITLE) or any(
-        w in body.lower() for w in _BLOCKED_BODY
-    ):
-        return ReviewPage([], blocked=f"a verification or login page ({title or body[:60]!r})")
+    said = next((w for w in _BLOCKED_BODY if w in body.lower()), None)
+    if said or any(w in title.lower() for w in _BLOCKED_TITLE):
+        # The site's own words: the sentence around the word that gave it away.
+        at = body.lower().find(said) if said else 0
+        words = " ".join(body[max(0, at - 20) : at + 40].split()) if said else ""
+        shown = f"{title!r}: {words!r}" if title and words else repr(title or words or body[:60])
+        return ReviewPage([], blocked=f"a verification, login or refusal page ({shown})")
     if css.get("empty") and select(sel, css["empty"]):
         return ReviewPage([])
     item = css["item"]

@@ -11,6 +11,10 @@ from scrapers.charset import decode_chinese
 from scrapers.htmlconfig import load_config, parse_listing
 from scrapers.spiders.base import VocSpider
 
+#: HTTP statuses of a refusal: forbidden (often a rate limit), the 418 some Chinese sites
+#: answer a banned client, too many requests.
+REFUSAL_STATUSES = (403, 418, 429)
+
 
 class HtmlReviewsSpider(VocSpider):
     """Reviews on the listing at ``-a url=`` and its next pages, read with ``-a selectors=``
@@ -43,6 +47,13 @@ class HtmlReviewsSpider(VocSpider):
             newest_first=newest_first,
         )
 
+    def request(self, url: str, callback: Any, **kwargs: Any) -> Any:
+        """A listing request whose refusals (403, 418, 429 after its retries) reach `parse`
+        to be named blocked, not lost as a download error."""
+        meta = dict(kwargs.pop("meta", None) or {})
+        meta.setdefault("handle_httpstatus_list", list(REFUSAL_STATUSES))
+        return super().request(url, callback, meta=meta, **kwargs)
+
     def page_text(self, response: Response) -> str:
         if self.config.encoding:
             return response.body.decode(self.config.encoding, errors="replace")
@@ -53,6 +64,15 @@ class HtmlReviewsSpider(VocSpider):
 
     def parse(self, response: Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
         where = f"{self.source_name}: {response.url}"
+        if response.status in REFUSAL_STATUSES:
+            said = " ".join(self.page_text(response).split())[:120]
+            self.problem(
+                "voc/blocked",
+                f"{where}: HTTP {response.status}: the site refuses this client"
+                + (f", saying {said!r}" if said else "")
+                + "; slow down (download_delay) or refresh the cookie",
+            )
+            return
         result = parse_listing(
             self.page_text(response),
             response.url,

@@ -113,9 +113,18 @@ def test_renamed_classes_are_a_changed_layout() -> None:
     assert page.layout_changed == "text selector matched nothing in all 6 items"
 
 
+def test_json_answers_are_blocked_or_a_changed_layout_never_a_crash() -> None:
+    refusal = parse_listing(_html("html_api_refusal.json"), PAGE1, NOW, _config())
+    assert refusal.reviews == [] and "请求过于频繁" in refusal.blocked
+    moved = parse_listing(_html("html_api_moved.json"), PAGE1, NOW, _config())
+    assert moved.blocked is None and "answered JSON" in moved.layout_changed
+    busy = parse_listing(_html("html_busy.html"), PAGE1, NOW, _config())
+    assert "系统繁忙" in busy.blocked
+
+
 def test_verification_page_is_blocked_not_empty() -> None:
     page = parse_listing(_html("html_captcha.html"), PAGE1, NOW, _config())
-    assert page.reviews == [] and "verification or login page ('安全验证')" in page.blocked
+    assert page.reviews == [] and "verification, login or refusal page ('安全验证'" in page.blocked
 
 
 @pytest.mark.parametrize(
@@ -192,6 +201,11 @@ ROUTES = {
     "/shop/verify/reviews": (200, "html_captcha.html", "text/html; charset=utf-8"),
     "/shop/broken/reviews": (200, "html_layout.html", "text/html; charset=utf-8"),
     "/shop/down/reviews": (500, "html_empty.html", "text/html; charset=utf-8"),
+    "/shop/busy/reviews": (200, "html_busy.html", "text/html; charset=utf-8"),
+    "/shop/limit/reviews": (403, "html_busy.html", "text/html; charset=utf-8"),
+    "/shop/ban/reviews": (418, "html_empty.html", "text/html; charset=utf-8"),
+    "/shop/api-limit/reviews": (200, "html_api_refusal.json", "application/json"),
+    "/shop/moved/reviews": (200, "html_api_moved.json", "application/json"),
 }
 
 
@@ -272,9 +286,14 @@ def test_crawl_honours_max_pages(site, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("path", "key", "message"),
     [
-        ("/shop/verify/reviews", "voc/error_page", "a verification or login page"),
+        ("/shop/verify/reviews", "voc/error_page", "a verification, login or refusal page"),
         ("/shop/broken/reviews", "voc/layout_changed", "both match nothing"),
         ("/shop/down/reviews", "voc/download_error", "could not fetch"),
+        ("/shop/busy/reviews", "voc/error_page", "系统繁忙"),
+        ("/shop/limit/reviews", "voc/blocked", "HTTP 403: the site refuses this client"),
+        ("/shop/ban/reviews", "voc/blocked", "HTTP 418"),
+        ("/shop/api-limit/reviews", "voc/error_page", "请求过于频繁"),
+        ("/shop/moved/reviews", "voc/layout_changed", "answered JSON (keys: ['code', 'data'])"),
     ],
 )
 def test_crawl_of_a_bad_page_counts_one_problem_and_keeps_nothing(
