@@ -12,20 +12,18 @@ upserted unchanged.
 from __future__ import annotations
 
 import base64
-import http.client
-import json
 import logging
 import os
 import re
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import IO, Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
+from scrapers.helpdesk_http import HelpdeskError, SameHostAuth, get_json
 from scrapers.helpdesk_metrics import metric_attributes, metric_sets_by_ticket
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, parse_ticket_value, pick_customer_key
@@ -44,10 +42,6 @@ EXPORT_PATHS = {
 }
 
 
-class HelpdeskError(Exception):
-    """A page that could not be read; the message names its URL, never the token."""
-
-
 @dataclass(frozen=True)
 class _Config:
     base: str
@@ -64,6 +58,7 @@ class _Config:
     proxy: str | None
     customer_key: str = "author"
     metric_sets: bool = True
+    auth_hint: str = "check email and token_env/bearer_env"
 
     def page_url(self, position: str) -> str:
         kind, _, value = position.partition(":")
@@ -286,7 +281,7 @@ def _read_pages(
         urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
         if config.proxy
         else urllib.request.ProxyHandler(),
-        _SameHostAuth(),
+        SameHostAuth(),
     )
     pages: list[tuple[str, list[Any]]] = []
     emails: dict[str, str] = {}
@@ -294,7 +289,7 @@ def _read_pages(
     for _ in range(config.max_pages):
         url = config.page_url(position)
         try:
-            payload = _get_json(opener, config, url)
+            payload = get_json(opener, config, url)
             tickets, position, done = _next_position(config, url, payload, position)
         except HelpdeskError as exc:
             problems.append(f"{name}: {exc}")
@@ -319,25 +314,6 @@ def _user_emails(payload: Mapping[str, Any]) -> dict[str, str]:
         for u in (users if isinstance(users, list) else ())
         if isinstance(u, Mapping) and u.get("id") is not None and u.get("email")
     }
-
-
-class _SameHostAuth(urllib.request.HTTPRedirectHandler):
-    """Follows redirects, but the token only to the host it was meant for (urllib would
-    send the Authorization header wherever the Location points)."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: http.client.HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
-            new.remove_header("Authorization")
-        return new
 
 
 def _next_position(
@@ -373,77 +349,6 @@ def _next_position(
     if not done:
         raise HelpdeskError(f"unexpected response from {url}: no end_time")
     return payload["tickets"], position, done
-
-
-def _get_json(opener: urllib.request.OpenerDirector, config: _Config, url: str) -> Any:
-    """GET a page, waiting out 429s (Retry-After, capped) and retrying 5xx and timeouts.
-
-    Raises:
-        HelpdeskError: naming the URL.
-    """
-    for attempt in range(1, config.attempts + 1):
-        wait = config.backoff * 2 ** (attempt - 1)
-        try:
-            request = urllib.request.Request(url, headers=config.headers)
-            with opener.open(request, timeout=config.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            # Some proxies echo the request's headers in their error: scrub before logging.
-            detail = _scrub(_error_detail(exc), config.secrets)
-            if exc.code in (401, 403):
-                raise HelpdeskError(
-                    f"authentication failed (HTTP {exc.code}{detail}) at {url}; "
-                    "check email and token_env/bearer_env"
-                ) from None
-            if exc.code == 429:
-                wait = min(_retry_after(exc.headers.get("Retry-After"), wait), config.max_wait)
-                reason = f"rate limited (HTTP 429{detail})"
-            elif exc.code >= 500:
-                reason = f"HTTP {exc.code}{detail}"
-            else:
-                raise HelpdeskError(f"HTTP {exc.code}{detail} at {url}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        else:
-            try:
-                return json.loads(body.decode("utf-8-sig"))
-            except ValueError:
-                snippet = body[:80].decode("utf-8", "replace")
-                raise HelpdeskError(
-                    f"unexpected response from {url}: not JSON: {snippet!r}"
-                ) from None
-        if attempt == config.attempts:
-            raise HelpdeskError(f"{reason} at {url} after {attempt} attempt(s)")
-        logger.info("%s at %s; retrying in %.1f s", reason, url, wait)
-        time.sleep(wait)
-    raise AssertionError("unreachable")
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    try:
-        return max(0.0, float(value)) if value else default
-    except ValueError:  # an HTTP date: not worth parsing for a capped wait
-        return default
-
-
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    try:
-        payload = json.loads(exc.read().decode("utf-8", "replace"))
-    except (ValueError, OSError):
-        return ""
-    if not isinstance(payload, dict):
-        return ""
-    error, description = payload.get("error"), payload.get("description")
-    if isinstance(error, dict):  # {"error": {"title": ..., "message": ...}}
-        error, description = error.get("title"), error.get("message")
-    text = ": ".join(str(p) for p in (error, description) if p)
-    return f": {text[:200]}" if text else ""
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 @dataclass

@@ -24,7 +24,8 @@ __all__ = [
 #: Attribute keys a source sets on a voice for its response times (all optional):
 #: Zendesk's metric set (calendar and business minutes, solved_at, the assignee), the
 #: complaint platforms' merchant-reply and completion step times, and
-#: ``response_origin`` (``zendesk_metrics``, ``complaint_steps``, ``mail_thread``): the
+#: ``response_origin`` (``zendesk_metrics``, ``complaint_steps``, ``helpdesk_stats``: a
+#: Freshdesk ticket's ``first_responded_at`` / ``resolved_at``, ``mail_thread``): the
 #: source tracks responses for this voice, so none yet means unanswered.
 ATTRIBUTE_KEYS = (
     "reply_minutes",

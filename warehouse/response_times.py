@@ -11,6 +11,8 @@ Loaded with each source during the normal ingestion (`flows.tasks.load_documents
   resolution.
 - ``complaint_steps`` (complaints): the first 商家回复 step and the 已完成 step of the
   complaint's timeline.
+- ``helpdesk_stats`` (Freshdesk): the ticket's ``stats.first_responded_at`` and
+  ``resolved_at`` (else ``closed_at``).
 
 Analytics (read-only, on the snapshot): `response_time_summary` gives first-response and
 resolution median and p90 and the breach rate against a threshold (24 h by default) by
@@ -88,6 +90,7 @@ t AS (
             WHEN 'zendesk_metrics' THEN z.created_at
                 + to_microseconds(CAST(round(z.reply_min * 60000000) AS BIGINT))
             WHEN 'complaint_steps' THEN z.step_reply
+            WHEN 'helpdesk_stats' THEN z.step_reply
             WHEN 'mail_thread' THEN mail.first_at
         END AS first_response_at,
         CASE z.origin
@@ -95,6 +98,7 @@ t AS (
                 z.created_at + to_microseconds(CAST(round(z.full_min * 60000000) AS BIGINT)))
             END
             WHEN 'complaint_steps' THEN z.step_done
+            WHEN 'helpdesk_stats' THEN z.step_done
         END AS resolved_at,
         z.reply_min, z.full_min, z.first_res_min, z.reply_bmin, z.full_bmin, z.is_solved,
         CASE z.origin WHEN 'zendesk_metrics' THEN z.assignee

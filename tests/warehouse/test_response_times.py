@@ -378,3 +378,26 @@ def test_breached_voices_list_the_unanswered_oldest_first_then_the_slowest(plant
     pending = response_time_voices(planted, now=NOW, speeds=("pending",))
     assert [by_id[d] for d in pending.doc_id] == ["t5"]
     assert len(response_time_voices(planted, now=NOW, limit=1)) == 1
+
+
+def test_freshdesk_stats_give_first_response_and_resolution(con) -> None:
+    """The Freshdesk sample's stats: ticket 101 answered 2 h 47 min after it was opened
+    and resolved the next day; 102 not answered yet (counted as unanswered, not absent)."""
+    from scrapers.freshdesk import parse_ticket as parse_freshdesk
+    from scrapers.helpdesk import _Config
+
+    config = _Config("https://acme.freshdesk.com", "", 100, 1, 0, 1, 0, 1, None, {}, (), None)
+    tickets = json.loads((SAMPLES / "freshdesk_tickets.json").read_text("utf-8"))[:2]
+    docs = [parse_freshdesk(t, "fd", "salt", config) for t in tickets]
+    upsert_documents(con, docs, "run-1")
+    assert refresh_response_times(con, doc_ids=[d.id for d in docs]) == 2
+    rows = _rows(con, "fd")
+    answered = rows["101"]
+    assert answered[0] == 167.0  # 02:15 → 05:02
+    assert (
+        answered[1]
+        == (datetime(2024, 3, 2, 6, 40, 12) - datetime(2024, 3, 1, 2, 15)).total_seconds() / 60
+    )
+    assert answered[6] == "helpdesk_stats"
+    assert answered[7] == datetime.fromisoformat("2024-03-01T05:02:00" + UTC_Z)
+    assert rows["102"][0] is None and rows["102"][6] == "helpdesk_stats"

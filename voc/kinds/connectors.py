@@ -165,6 +165,46 @@ class HelpdeskApiOptions(HttpOptions):
         return self
 
 
+class FreshdeskOptions(HttpOptions):
+    """Freshdesk (API v2): tickets updated since the last run, and the customers' later
+    messages in their conversations."""
+
+    api_key_env: EnvName = Field(
+        description="保存 Freshdesk API key 的环境变量名（个人资料设置 → API key）/ variable "
+        "holding the Freshdesk API key (Profile settings → API key)"
+    )
+    per_page: int = Field(100, ge=1, le=100, description="每页工单数 / tickets per page")
+    max_pages: int = Field(
+        1000, ge=1, description="每次运行的页数上限，下次从此继续 / safety cap per run"
+    )
+    max_wait: float = Field(
+        60.0, ge=0, description="HTTP 429 Retry-After 的最长等待秒数 / longest 429 wait, seconds"
+    )
+    conversations: bool = Field(
+        True,
+        description="读取每张工单的对话，客户的后续来信（incoming、非私密）各成一条声音；每张工单"
+        "多一次 API 调用 / read each ticket's conversations: the customer's later messages "
+        "become voices (one more API call per ticket)",
+    )
+    rate_limit_reserve: int = Field(
+        10,
+        ge=0,
+        description="X-RateLimit-Remaining 降到此数时暂停 / pause when this many calls are left",
+    )
+    rate_limit_pause: float = Field(
+        60.0,
+        ge=0,
+        description="暂停的秒数（Freshdesk 按分钟限流）/ seconds to pause (limits are per minute)",
+    )
+    customer_key: Literal[
+        "author", "requester_id", "requester_email", "phone_in_text", "email_in_text", "none"
+    ] = Field(
+        "author",
+        description=KEY_HELP + "。默认 author：请求者邮箱（include=requester），没有则请求者 ID / "
+        "default: the requester's e-mail, else the requester id",
+    )
+
+
 class SurveyColumns(Options):
     """Survey fields → the export's header(s); each unset field has defaults for 问卷星,
     腾讯问卷 and Qualtrics exports (`scrapers.survey.DEFAULT_COLUMNS`), the first present
@@ -265,6 +305,20 @@ kind = "helpdesk_api"
 url = "https://acme.zendesk.com"
 email = "voc-bot@example.com"
 token_env = "ZENDESK_TOKEN"
+""",
+    ),
+    SourceKind(
+        name="freshdesk",
+        description="Freshdesk 工单与对话（API v2，按 updated_since 增量）/ Freshdesk tickets "
+        "and conversations (API v2, incremental by updated_since)",
+        options=FreshdeskOptions,
+        channel="ticket",
+        connector="scrapers.freshdesk:load_freshdesk",
+        example="""\
+[sources.freshdesk]
+kind = "freshdesk"
+url = "https://acme.freshdesk.com"
+api_key_env = "FRESHDESK_API_KEY"
 """,
     ),
     SourceKind(
