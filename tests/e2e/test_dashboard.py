@@ -80,7 +80,8 @@ def test_a_broken_source_is_flagged_above_the_numbers(
     assert "数据源异常 1 项" in at.error[0].value
     health = at.dataframe[0].value
     assert list(health["来源"]) == ["微博"] and "抓取失败" in health["检查项"][0]
-    assert health["详情"][0].endswith("HTTP 500 <b>bold</b>")  # shown as text, not HTML
+    assert "HTTP 500 <b>bold</b> (this run: " in health["详情"][0]  # as text, not HTML
+    assert "fix: read the error" in health["详情"][0]  # the worst problem leads, with its fix
 
 
 def test_planted_spike_is_listed_with_its_drivers_and_verbatims(app: AppTest) -> None:
