@@ -26,14 +26,13 @@ import base64
 import logging
 import os
 import time
-import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from scrapers.helpdesk import USER_AGENT, _Config
-from scrapers.helpdesk_http import HelpdeskError, SameHostAuth, get_json_and_headers
+from scrapers.helpdesk import USER_AGENT, _Config, base_url, secret
+from scrapers.helpdesk_http import HelpdeskError, build_opener, get_json_and_headers
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, pick_customer_key
 from voc.kinds.connectors import FreshdeskOptions
@@ -66,13 +65,7 @@ def load_freshdesk(
         config = _config(source, options)
     except ValueError as exc:
         return TicketLoad(problems=[f"{source.name}: {exc}"], cursor=cursor)
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
-        if config.proxy
-        else urllib.request.ProxyHandler(),
-        SameHostAuth(),
-    )
-    reader = _Reader(source.name, config, options, opener)
+    reader = _Reader(source.name, config, options, build_opener(config.proxy))
     start = _start(cursor, since)
     end = datetime.combine(until + timedelta(days=1), datetime.min.time(), CHINA_TZ)
     documents: list[Document] = []
@@ -112,12 +105,8 @@ def load_freshdesk(
 
 
 def _config(source: SourceConfig, options: FreshdeskOptions) -> _Config:
-    base = source.url.rstrip("/").removesuffix("/api/v2")
-    if not base.startswith(("http://", "https://")):
-        raise ValueError(f"url must be the helpdesk's http(s) base URL, got {source.url!r}")
-    key = os.environ.get(options.api_key_env, "")
-    if not key:
-        raise ValueError(f"environment variable {options.api_key_env} (api_key_env) is not set")
+    base = base_url(source)
+    key = secret(options.api_key_env, "api_key_env")
     basic = base64.b64encode(f"{key}:X".encode()).decode("ascii")
     return _Config(
         base=base,
@@ -175,8 +164,14 @@ class _Reader:
         Freshdesk's 300 pages the listing restarts from the last ticket's update time."""
         found: dict[str, Mapping[str, Any]] = {}
         pages = 0
-        while pages < self.config.max_pages:
+        while True:
             for page in range(1, MAX_LIST_PAGES + 1):
+                if pages >= self.config.max_pages:
+                    problems.append(
+                        f"{self.name}: stopped after {self.config.max_pages} pages (max_pages) "
+                        f"at {self.config.base}; the next run continues from there"
+                    )
+                    return list(found.values())
                 query = {
                     "updated_since": updated_since,
                     "order_by": "updated_at",
@@ -202,22 +197,12 @@ class _Reader:
                         found[str(ticket["id"])] = ticket  # a later page's is the newer
                 if len(batch) < int(self.config.per_page or 30):
                     return list(found.values())
-                if pages >= self.config.max_pages:
-                    break
-            else:
-                # 300 pages read: start a new listing at the newest update seen.
-                last = max(str(t.get("updated_at") or "") for t in found.values())
-                if last <= updated_since:
-                    problems.append(f"{self.name}: more than 30,000 tickets updated at {last}")
-                    return list(found.values())
-                updated_since = last
-                continue
-            break
-        problems.append(
-            f"{self.name}: stopped after {self.config.max_pages} pages (max_pages) at "
-            f"{self.config.base}; the next run continues from there"
-        )
-        return list(found.values())
+            # Freshdesk's 300 pages read: a new listing from the newest update seen.
+            last = max(str(t.get("updated_at") or "") for t in found.values())
+            if last <= updated_since:
+                problems.append(f"{self.name}: more than 30,000 tickets updated at {last}")
+                return list(found.values())
+            updated_since = last
 
     def customer_messages(
         self, ticket: Mapping[str, Any], salt: str, problems: list[str]

@@ -15,15 +15,13 @@ import base64
 import logging
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from scrapers.helpdesk_http import HelpdeskError, SameHostAuth, get_json
+from scrapers.helpdesk_http import HelpdeskError, build_opener, get_json
 from scrapers.helpdesk_metrics import metric_attributes, metric_sets_by_ticket
 from scrapers.parsers import CHINA_TZ
 from scrapers.tickets import TicketLoad, parse_ticket_value, pick_customer_key
@@ -213,9 +211,7 @@ def agent_url(ticket: Mapping[str, Any], base: str | None = None) -> str | None:
 def _config(source: SourceConfig) -> _Config:
     options = source.typed_options
     assert isinstance(options, HelpdeskApiOptions)
-    base = source.url.rstrip("/").removesuffix("/api/v2")
-    if not base.startswith(("http://", "https://")):
-        raise ValueError(f"url must be the helpdesk's http(s) base URL, got {source.url!r}")
+    base = base_url(source)
     headers, secrets = _auth(options)
     return _Config(
         base=base,
@@ -235,23 +231,36 @@ def _config(source: SourceConfig) -> _Config:
     )
 
 
-def _auth(options: HelpdeskApiOptions) -> tuple[dict[str, str], tuple[str, ...]]:
-    """The Authorization header, and the secrets that must never reach a message."""
-    if options.bearer_env:
-        token = _secret(options.bearer_env, "bearer_env")
-        return {"Authorization": f"Bearer {token}"}, (token,)
-    if options.token_env:
-        token = _secret(options.token_env, "token_env")
-        basic = base64.b64encode(f"{options.email}/token:{token}".encode()).decode("ascii")
-        return {"Authorization": f"Basic {basic}"}, (token, basic)
-    return {}, ()
+def base_url(source: SourceConfig) -> str:
+    """The helpdesk's base URL (``https://acme.zendesk.com``), ``/api/v2`` dropped.
+
+    Raises:
+        ValueError: not an http(s) URL.
+    """
+    base = source.url.rstrip("/").removesuffix("/api/v2")
+    if not base.startswith(("http://", "https://")):
+        raise ValueError(f"url must be the helpdesk's http(s) base URL, got {source.url!r}")
+    return base
 
 
-def _secret(env: str, option: str) -> str:
+def secret(env: str, option: str) -> str:
+    """The value of environment variable `env` (named in the error with its `option`)."""
     value = os.environ.get(env, "")
     if not value:
         raise ValueError(f"environment variable {env} ({option}) is not set")
     return value
+
+
+def _auth(options: HelpdeskApiOptions) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The Authorization header, and the secrets that must never reach a message."""
+    if options.bearer_env:
+        token = secret(options.bearer_env, "bearer_env")
+        return {"Authorization": f"Bearer {token}"}, (token,)
+    if options.token_env:
+        token = secret(options.token_env, "token_env")
+        basic = base64.b64encode(f"{options.email}/token:{token}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {basic}"}, (token, basic)
+    return {}, ()
 
 
 def _start_position(
@@ -277,12 +286,7 @@ def _read_pages(
 ) -> tuple[list[tuple[str, list[Any]]], str, dict[str, str], dict[str, Mapping[str, Any]]]:
     """(url, tickets) of each page read in full, the position after the last one, user id
     → e-mail of the side-loaded users and ticket id → side-loaded metric set."""
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": config.proxy, "https": config.proxy})
-        if config.proxy
-        else urllib.request.ProxyHandler(),
-        SameHostAuth(),
-    )
+    opener = build_opener(config.proxy)
     pages: list[tuple[str, list[Any]]] = []
     emails: dict[str, str] = {}
     metrics: dict[str, Mapping[str, Any]] = {}

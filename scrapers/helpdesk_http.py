@@ -52,6 +52,16 @@ class SameHostAuth(urllib.request.HTTPRedirectHandler):
         return new
 
 
+def build_opener(proxy: str | None) -> urllib.request.OpenerDirector:
+    """An opener through `proxy` (if any) that sends credentials only to the same host."""
+    handler = (
+        urllib.request.ProxyHandler({"http": proxy, "https": proxy})
+        if proxy
+        else urllib.request.ProxyHandler()
+    )
+    return urllib.request.build_opener(handler, SameHostAuth())
+
+
 def get_json(opener: urllib.request.OpenerDirector, config: HttpSettings, url: str) -> Any:
     """GET a page, waiting out 429s (Retry-After, capped) and retrying 5xx and timeouts.
 
