@@ -103,7 +103,6 @@ def _source_run(
     fetched: StageResult,
     loaded: StageResult,
 ) -> sources.SourceRun:
-    newest = max((d.created_at for d in fetched.documents), default=None)
     return sources.SourceRun(
         source=source.name,
         kind=source.kind,
@@ -122,7 +121,7 @@ def _source_run(
         last_error=sources.headline_problem(fetched.examples, fetched.problems),
         examples=fetched.examples,
         seconds=fetched.seconds + loaded.seconds,
-        watermark=newest,
+        watermark=fetched.newest,
         cursor=fetched.cursor,
     )
 

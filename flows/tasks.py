@@ -3,9 +3,11 @@ values, never a DuckDB connection (unhashable, and not shareable across threads)
 
 from __future__ import annotations
 
+import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -20,7 +22,7 @@ from signals.spikes import DetectorParams
 from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
 from voc.customers import SurveyResponse
-from voc.records import Document
+from voc.records import Document, read_document_batches
 from voc.response_times import MailReply
 from voc.settings import Settings, SourceConfig
 from warehouse import (
@@ -33,6 +35,9 @@ from warehouse import (
     surveys,
 )
 from warehouse.db import warehouse
+
+#: Documents masked and upserted per transaction by `load_documents`.
+LOAD_BATCH = 50_000
 
 
 @dataclass
@@ -47,7 +52,11 @@ class StageResult:
     n_errors: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
-    documents: list[Document] = field(default_factory=list, repr=False)
+    #: Fetch only: the JSONL file of the fetched documents (read by the load in batches,
+    #: so neither this task's result nor the flow holds a source's documents), how many,
+    #: and the newest one's time.
+    documents_path: Path | None = None
+    newest: datetime | None = None
     #: Fetch only: survey responses' scores (their open answers are among `documents`).
     responses: list[SurveyResponse] = field(default_factory=list, repr=False)
     #: Fetch only: our replies to customers' mails (their first response times).
@@ -85,8 +94,10 @@ def fetch_source(
         source.name,
         n_in=got.n_in,
         n_skipped=got.n_skipped,
+        n_out=got.n_documents,
         problems=got.problems,
-        documents=got.documents,
+        documents_path=got.documents_path,
+        newest=got.newest,
         cursor=got.cursor,
         empty_text=got.empty_text,
         layout_changed=got.layout_changed,
@@ -95,7 +106,6 @@ def fetch_source(
         responses=got.responses,
         replies=got.replies,
     )
-    result.n_out = len(result.documents)
     result.n_errors = len(result.problems)
     for problem in result.problems[:20]:
         logger.warning("%s", problem)
@@ -122,18 +132,42 @@ def load_documents(
 ) -> StageResult:
     """Upsert one source's documents into raw_documents (personal data masked first), a
     survey's responses with their open answers, a mailbox's replies, and rebuild the
-    source's response times (`warehouse.response_times`)."""
+    source's response times (`warehouse.response_times`).
+
+    The documents are read from the fetch's file `LOAD_BATCH` at a time, each batch in its
+    own transaction: memory stays bounded whatever the source's size, and a load stopped
+    half-way is completed by the next run (the source's watermark moves only after it).
+    """
     started = time.perf_counter()
-    docs, masked = mask_documents(fetched.documents) if mask_pii else (fetched.documents, {})
+    new = updated = unchanged = 0
+    masked: Counter[str] = Counter()
+    doc_ids: list[str] = []
+    # A survey's open answers are matched to its responses within one load: its documents
+    # are read at once (a survey export is small).
+    batch_size = sys.maxsize if fetched.responses else LOAD_BATCH
+    batches = (
+        read_document_batches(fetched.documents_path, fetched.source, batch_size)
+        if fetched.documents_path is not None
+        else iter(())
+    )
+    docs: list[Document] = []
     with warehouse(db_path) as con:
-        counts = loaders.upsert_documents(
-            con, docs, run_id, timezone, originals=fetched.documents if keep_raw_text else None
-        )
+        for originals in batches:
+            docs, found = mask_documents(originals) if mask_pii else (originals, Counter())
+            masked.update(found)
+            counts = loaders.upsert_documents(
+                con, docs, run_id, timezone, originals=originals if keep_raw_text else None
+            )
+            new += counts.new
+            updated += counts.updated
+            unchanged += counts.unchanged
+            doc_ids.extend(d.id for d in docs)
+        # `docs`: a survey's documents, all in the one batch (see batch_size).
         scored = surveys.upsert_survey_responses(con, fetched.responses, docs, run_id, timezone)
         response_times.upsert_mail_replies(con, fetched.replies, run_id)
         timed = response_times.refresh_response_times(
             con,
-            doc_ids=[d.id for d in docs],
+            doc_ids=doc_ids,
             reply_refs=[ref for reply in fetched.replies for ref in reply.refs],
         )
     if fetched.responses:
@@ -151,9 +185,9 @@ def load_documents(
         "%s: %d new, %d updated, %d unchanged; personal data masked: %s; %d replies, "
         "%d response times",
         fetched.source,
-        counts.new,
-        counts.updated,
-        counts.unchanged,
+        new,
+        updated,
+        unchanged,
         dict(masked) or "none",
         len(fetched.replies),
         timed,
@@ -161,13 +195,13 @@ def load_documents(
     return StageResult(
         "load",
         fetched.source,
-        n_in=len(fetched.documents),
-        n_out=counts.new + counts.updated,
-        n_skipped=counts.unchanged,
+        n_in=len(doc_ids),
+        n_out=new + updated,
+        n_skipped=unchanged,
         seconds=time.perf_counter() - started,
-        new=counts.new,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
+        new=new,
+        updated=updated,
+        unchanged=unchanged,
     )
 
 

@@ -4,13 +4,13 @@ subprocess, with what went wrong counted by kind rather than raised."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from scrapers.connectors import CONNECTORS, load_source
 from scrapers.run import run_crawl
 from voc.customers import SurveyResponse
-from voc.records import Document, read_documents_jsonl
+from voc.records import Document, iter_documents_jsonl, write_documents_jsonl
 from voc.response_times import MailReply
 from voc.settings import SourceConfig
 
@@ -25,8 +25,14 @@ BLOCKED_STATS = ("voc/blocked", "voc/login_required", "voc/error_page")
 class FetchResult:
     """One source's documents for a window and what went wrong.
 
+    The documents are in a file, never all in memory at once: a crawl's own output, or
+    what a connector read, written to the run's folder.
+
     Attributes:
-        documents: Valid documents.
+        documents_path: The JSONL file of the documents (`voc.records.iter_documents_jsonl`;
+            its bad lines are among `problems` already).
+        n_documents: Valid documents in it.
+        newest: The newest document's time (None: none).
         problems: Messages naming the source and the file, row, URL or item.
         n_in: Items or rows read.
         n_skipped: Items or rows dropped as invalid.
@@ -41,7 +47,9 @@ class FetchResult:
         stop_reason: Why a crawl's paging stopped, and on which page, if it says.
     """
 
-    documents: list[Document] = field(default_factory=list)
+    documents_path: Path | None = None
+    n_documents: int = 0
+    newest: datetime | None = None
     problems: list[str] = field(default_factory=list)
     n_in: int = 0
     n_skipped: int = 0
@@ -80,8 +88,12 @@ def fetch_documents(
     """
     if source.kind in CONNECTORS:
         load = load_source(source, since, until, author_salt, cursor)
+        path = Path(work_dir) / f"{source.name}.documents.jsonl"
+        write_documents_jsonl(path, load.documents)
         return FetchResult(
-            documents=load.documents,
+            documents_path=path,
+            n_documents=len(load.documents),
+            newest=max((d.created_at for d in load.documents), default=None),
             problems=list(load.problems),
             n_in=load.n_rows,
             n_skipped=load.n_skipped,
@@ -90,13 +102,15 @@ def fetch_documents(
             replies=list(load.replies),
         )
     crawl = run_crawl(source, since, until, work_dir, author_salt)
-    docs, bad_lines = read_documents_jsonl(crawl.jsonl_path, source.name)
+    n_docs, newest, bad_lines = _scan(crawl.jsonl_path, source.name)
     stats = crawl.stats
     n_skipped = len(bad_lines) + sum(int(stats.get(k, 0)) for k in _SKIPPED_STATS)
     return FetchResult(
-        documents=docs,
+        documents_path=Path(crawl.jsonl_path),
+        n_documents=n_docs,
+        newest=newest,
         problems=list(crawl.problems) + bad_lines,
-        n_in=len(docs) + n_skipped,
+        n_in=n_docs + n_skipped,
         n_skipped=n_skipped,
         empty_text=int(stats.get("voc/empty_text", 0)),
         layout_changed=int(stats.get("voc/layout_changed", 0)),
@@ -104,3 +118,16 @@ def fetch_documents(
         examples=problem_examples(stats),
         stop_reason=stats.get("voc/stop_reason"),
     )
+
+
+def _scan(path: Path, source: str) -> tuple[int, datetime | None, list[str]]:
+    """Valid documents, the newest one's time and the bad lines' messages of a crawl's
+    output, read one line at a time."""
+    n_docs, newest, problems = 0, None, []
+    for item in iter_documents_jsonl(path, source):
+        if isinstance(item, Document):
+            n_docs += 1
+            newest = item.created_at if newest is None else max(newest, item.created_at)
+        else:
+            problems.append(item)
+    return n_docs, newest, problems

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -241,6 +242,27 @@ def make_document(
     return Document(**values)
 
 
+def iter_documents_jsonl(path: str | Path, source: str) -> Iterator[Document | str]:
+    """The documents of a file written one JSON object per line (a spider's ``-O
+    file.jsonl``, or `write_documents_jsonl`), one at a time, never the whole file in memory.
+
+    A bad line is yielded as a message naming the source, file and line number instead of a
+    document; blank lines are skipped.
+    """
+    path = Path(path)
+    if not path.exists():
+        yield f"{source}: no output file {path}"
+        return
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield Document.from_dict(json.loads(line))
+            except (json.JSONDecodeError, RecordError, TypeError) as exc:
+                yield f"{source}: {path.name} line {lineno}: {exc}"
+
+
 def read_documents_jsonl(path: str | Path, source: str) -> tuple[list[Document], list[str]]:
     """Read documents written one JSON object per line (a spider's ``-O file.jsonl``).
 
@@ -250,17 +272,36 @@ def read_documents_jsonl(path: str | Path, source: str) -> tuple[list[Document],
     Returns:
         (documents, problems).
     """
-    path = Path(path)
     docs: list[Document] = []
     problems: list[str] = []
-    if not path.exists():
-        return docs, [f"{source}: no output file {path}"]
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(Document.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, RecordError, TypeError) as exc:
-                problems.append(f"{source}: {path.name} line {lineno}: {exc}")
+    for item in iter_documents_jsonl(path, source):
+        (problems if isinstance(item, str) else docs).append(item)
     return docs, problems
+
+
+def read_document_batches(
+    path: str | Path, source: str, batch_size: int
+) -> Iterator[list[Document]]:
+    """The valid documents of a JSONL file in lists of at most `batch_size` (bad lines are
+    left out: `iter_documents_jsonl` reports them)."""
+    batch: list[Document] = []
+    for item in iter_documents_jsonl(path, source):
+        if isinstance(item, Document):
+            batch.append(item)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def write_documents_jsonl(path: str | Path, docs: Iterable[Document]) -> int:
+    """Write documents one JSON object per line (readable by `iter_documents_jsonl`);
+    returns how many."""
+    n = 0
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for doc in docs:
+            fh.write(json.dumps(doc.to_dict(), ensure_ascii=False))
+            fh.write("\n")
+            n += 1
+    return n
