@@ -223,18 +223,30 @@ class AspectModel:
     polarity_bias: np.ndarray = field(repr=False)
     inventories: dict[str, AspectInventory]
     _index: dict[str, int] = field(init=False, repr=False)
+    _lexicons: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {f: i for i, f in enumerate(self.vocab)})
+        # One alternation per aspect: a search finds whether any of its keywords is in a
+        # clause, as `k in clause` for each would, in one pass (that loop was 60 % of
+        # the stage's time).
+        lexicons = {
+            name: tuple(
+                (aspect, re.compile("|".join(map(re.escape, inv.keywords[aspect]))))
+                for aspect in inv.aspects
+                if inv.keywords.get(aspect)
+            )
+            for name, inv in self.inventories.items()
+        }
+        object.__setattr__(self, "_lexicons", lexicons)
 
     def detect(self, clauses: Sequence[str], inventory: str = "taxonomy") -> list[list[str]]:
         """The aspects each (normalised) clause mentions, in inventory order."""
         inv = self.inventories[inventory]
-        found: list[set[str]] = [set() for _ in clauses]
-        for i, clause in enumerate(clauses):
-            for aspect in inv.aspects:
-                if any(k in clause for k in inv.keywords.get(aspect, ())):
-                    found[i].add(aspect)
+        lexicon = self._lexicons[inventory]
+        found: list[set[str]] = [
+            {aspect for aspect, pattern in lexicon if pattern.search(clause)} for clause in clauses
+        ]
         if inv.detector is not None and len(clauses):
             x = featurize((char_grams(c) for c in clauses), self._index, self.n_grams)
             probs = 1.0 / (1.0 + np.exp(-(x @ inv.detector.T + inv.detector_bias)))

