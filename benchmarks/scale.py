@@ -98,7 +98,8 @@ def ingest(config: Path, since: date, until: date, work: Path, profile: str = ""
     log = work / f"ingest-{since}-{until}.log"
     started = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        peak_mb, peak_at = _watch_rss(proc)
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not usage.exists():
         tail = log.read_text(errors="replace")[-3000:]
@@ -108,7 +109,41 @@ def ingest(config: Path, since: date, until: date, work: Path, profile: str = ""
         "wall_s": wall,
         "peak_rss_mb": got["maxrss_kb"] / 1024,
         "crawler_peak_rss_mb": got["kids_kb"] / 1024,
+        "sampled_peak_rss_mb": peak_mb,
+        "peak_during": _log_line_at(log, peak_at),
     }
+
+
+def _watch_rss(proc: subprocess.Popen, every: float = 1.0) -> tuple[float, str]:
+    """Sample the child's resident memory until it exits: the largest (MB) and the time
+    of day it was seen (HH:MM:SS, as the flow's log lines start)."""
+    peak, at = 0.0, ""
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            text = status.read_text()
+        except OSError:
+            break
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                mb = int(line.split()[1]) / 1024
+                if mb > peak:
+                    peak, at = mb, time.strftime("%H:%M:%S")
+        time.sleep(every)
+    proc.wait()
+    return peak, at
+
+
+def _log_line_at(log: Path, at: str) -> str:
+    """The last log line written at or before `at` (what the flow was doing then)."""
+    last = ""
+    for line in log.read_text(errors="replace").splitlines():
+        stamp = line[:8]
+        if len(stamp) == 8 and stamp[2] == ":" and stamp[5] == ":":
+            if stamp > at:
+                break
+            last = line
+    return last[:160]
 
 
 def run_report(db: Path) -> dict[str, Any]:
@@ -300,6 +335,8 @@ def _format_run(title: str, run: dict[str, Any]) -> list[str]:
         f"{run['crawler_peak_rss_mb']:.0f} MB; target < {TARGET_RSS_MB}); warehouse "
         f"{run['warehouse_mb']:.0f} MB, snapshot {run['snapshot_mb']:.0f} MB; "
         f"{run['loaded']} loaded, {run['warehouse_docs']} in the warehouse",
+        f"  sampled RSS peak {run.get('sampled_peak_rss_mb', 0):.0f} MB during: "
+        f"{run.get('peak_during', '')}",
         f"  {'stage':<20} {'in':>9} {'out':>9} {'seconds':>9} {'docs/s':>9} {'share':>6}",
     ]
     for s in run["stages"]:

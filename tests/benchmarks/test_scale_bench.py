@@ -42,6 +42,9 @@ def test_the_report_has_every_size_stage_and_the_incremental_day(tmp_path) -> No
     assert run["staged_s"] == pytest.approx(sum(s["seconds"] for s in run["stages"]))
     assert run["wall_s"] > run["staged_s"] > 0
     assert run["peak_rss_mb"] > 50 and run["warehouse_mb"] > 0
+    # The sampled peak is the same process's, seen at 1 s intervals, at a line of its log.
+    assert 50 < run["sampled_peak_rss_mb"] <= run["peak_rss_mb"] + 1
+    assert "|" in run["peak_during"]
     assert run["jieba_docs_per_s"] > run["docs_per_s"] > 0
     assert run["ratio_to_jieba"] == pytest.approx(run["docs_per_s"] / run["jieba_docs_per_s"])
 
