@@ -273,46 +273,6 @@ class _Signer:
         return out
 
 
-def index_keys(
-    sigs: Sequence[bytes], config: NearDupConfig | None = None, *, probe: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The lookup keys of serialised signatures, as a warehouse stores them to find a new
-    batch's candidates without rebuilding the whole index.
-
-    Slot 0 is the signature's 64-bit digest (an exact copy's key); slot 1 + b the key of
-    LSH band b (MinHash signatures only).
-
-    Args:
-        sigs: Serialised signatures (`signatures`).
-        config: The index's parameters (default `NearDupConfig()`).
-        probe: Only the keys a new document looks up: a short voice looks up its digest
-            only with `short_exact`, and never when it is empty.
-
-    Returns:
-        (row in `sigs`, slot, key) arrays of int64, int16 and uint64.
-    """
-    config = config or NearDupConfig()
-    digests = np.frombuffer(b"".join(_digest(s) for s in sigs), dtype="<u8")
-    short = np.fromiter((_is_short(s) for s in sigs), dtype=bool, count=len(sigs))
-    rows = np.arange(len(sigs), dtype=np.int64)
-    if probe:
-        empty = _SHORT + _EMPTY_HASH
-        skip = [not config.short_exact or s == empty for s in sigs]
-        keep = ~(short & np.array(skip, dtype=bool))
-    else:
-        keep = np.ones(len(sigs), dtype=bool)
-    out_rows, out_slots, out_keys = [rows[keep]], [np.zeros(keep.sum(), np.int16)], [digests[keep]]
-    long_rows = rows[~short]
-    if len(long_rows):
-        cube = np.frombuffer(b"".join(sigs[i] for i in long_rows), dtype="<u4")
-        bands = _Hasher(config).band_keys(cube.reshape(len(long_rows), config.num_perm))
-        out_rows.append(np.repeat(long_rows, config.bands))
-        slot_ids = np.arange(1, config.bands + 1, dtype=np.int16)
-        out_slots.append(np.tile(slot_ids, len(long_rows)))
-        out_keys.append(bands.ravel())
-    return np.concatenate(out_rows), np.concatenate(out_slots), np.concatenate(out_keys)
-
-
 class NearDupIndex:
     """Incremental near-duplicate grouping (MinHash + LSH; see the module docstring).
 
@@ -402,6 +362,54 @@ class NearDupIndex:
             self._insert(sig, group_id)
         self._groups[doc_id] = (group_id, similarity)
 
+    def restore_many(
+        self, records: Iterable[Assignment], touched: dict[int, np.ndarray] | None = None
+    ) -> None:
+        """`restore` each of `records` in order, with the band keys computed in one go.
+
+        Args:
+            records: Stored assignments, oldest first.
+            touched: Per band, the only keys whose buckets to fill: enough when every
+                document added afterwards looks up and joins only those (the keys of its
+                batch, `nlp.neardup_keys.index_keys`); None fills every bucket.
+        """
+        sigs: list[bytes] = []
+        groups: list[str] = []
+        seen: set[bytes] = set()
+        for a in records:
+            sig = bytes(a.signature)
+            if a.doc_id in self._groups:
+                continue
+            self._check(a.doc_id, sig)
+            if _is_short(sig):
+                if self.config.short_exact and sig[1:] != _EMPTY_HASH:
+                    self._short.setdefault(sig, a.group_id)
+            else:
+                digest = _digest(sig)
+                if digest not in self._exact and digest not in seen:
+                    seen.add(digest)
+                    sigs.append(sig)
+                    groups.append(a.group_id)
+            self._groups[a.doc_id] = (a.group_id, a.similarity)
+        if not sigs:
+            return
+        rows = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), -1)
+        first = len(self._entry_group)
+        while first + len(sigs) > len(self._sigs):
+            self._sigs = np.concatenate([self._sigs, np.empty_like(self._sigs)])
+        self._sigs[first : first + len(sigs)] = rows
+        self._entry_group.extend(groups)
+        for i, sig in enumerate(sigs):
+            self._exact[_digest(sig)] = first + i
+        keys = self._signer.hasher.band_keys(rows)
+        for band, bucket in enumerate(self._buckets):
+            column = keys[:, band]
+            picked = np.arange(len(sigs))
+            if touched is not None:
+                picked = np.flatnonzero(np.isin(column, touched.get(band, ())))
+            for i, key in zip(picked.tolist(), column[picked].tolist(), strict=True):
+                self._bucket_add(bucket, key, first + i, groups[i])
+
     def _check(self, doc_id: str, sig: bytes) -> None:
         if _is_short(sig):
             return
@@ -459,16 +467,20 @@ class NearDupIndex:
         self._sigs[entry] = row
         self._entry_group.append(group_id)
         self._exact[_digest(sig)] = entry
-        cap = MEMBERS_PER_BUCKET
         for bucket, key in zip(self._buckets, keys, strict=True):
-            found = bucket.get(key)
-            if found is None:
-                bucket[key] = entry
-            elif isinstance(found, int):
-                if cap > 1 or self._entry_group[found] != group_id:
-                    bucket[key] = [found, entry]
-            elif sum(self._entry_group[e] == group_id for e in found) < cap:
-                found.append(entry)
+            self._bucket_add(bucket, key, entry, group_id)
+
+    def _bucket_add(
+        self, bucket: dict[int, int | list[int]], key: int, entry: int, group_id: str
+    ) -> None:
+        found = bucket.get(key)
+        if found is None:
+            bucket[key] = entry
+        elif isinstance(found, int):
+            if MEMBERS_PER_BUCKET > 1 or self._entry_group[found] != group_id:
+                bucket[key] = [found, entry]
+        elif sum(self._entry_group[e] == group_id for e in found) < MEMBERS_PER_BUCKET:
+            found.append(entry)
 
 
 def group_documents(

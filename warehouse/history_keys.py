@@ -24,13 +24,16 @@ from warehouse.sql_names import current_result, sql_name
 _BACKFILL_ROWS = 50_000
 
 
-def _window(stage: Stage) -> str:
-    """The stage's current records of its history window with their history order."""
+def _window(stage: Stage, among: str) -> str:
+    """The stage's current records of its history window with their history order, of the
+    documents `among` selects (the current-result check is the costly part: only the
+    candidates get it)."""
     output = stage.outputs[0]
     written = f"o.{sql_name(output.time_column)}" if output.time_column else "NULL"
     return (
-        f"SELECT o.doc_id, {written} AS written, r.created_at FROM {sql_name(output.table)} o "
-        f"JOIN raw_documents r ON r.id = o.doc_id WHERE {current_result('o.doc_id')} "
+        f"SELECT o.doc_id, o.group_id, {written} AS written, r.created_at "
+        f"FROM {sql_name(output.table)} o JOIN raw_documents r ON r.id = o.doc_id "
+        f"WHERE o.doc_id IN ({among}) AND {current_result('o.doc_id')} "
         "AND r.local_day >= (SELECT max(local_day) FROM raw_documents) - $days::INTEGER"
     )
 
@@ -88,10 +91,13 @@ def backfill_keys(con: duckdb.DuckDBPyConnection, stage: Stage, prints: dict[str
     table = sql_name(stage.keys_table)
     cursor = con.cursor()
     try:
+        keyless = (
+            f"SELECT doc_id FROM {sql_name(output.table)} "
+            f"ANTI JOIN (SELECT doc_id FROM {table} WHERE slot = 0) USING (doc_id)"
+        )
         cursor.execute(
             f"SELECT {columns} FROM {sql_name(output.table)} o "
-            f"WHERE o.doc_id IN (SELECT doc_id FROM ({_window(stage)})) "
-            f"AND NOT EXISTS (SELECT 1 FROM {table} k WHERE k.doc_id = o.doc_id AND k.slot = 0)",
+            f"WHERE o.doc_id IN (SELECT doc_id FROM ({_window(stage, keyless)}))",
             _params(stage, prints),
         )
         done = 0
@@ -117,16 +123,14 @@ def lookup_history(
     columns = ", ".join(f"o.{sql_name(c)}" for c in output.columns)
     table = sql_name(stage.keys_table)
     sql = (
-        f"WITH w AS ({_window(stage)}), "
-        "probe AS (SELECT DISTINCT slot, key FROM probe_keys), "
-        f"hits AS (SELECT k.doc_id, k.slot, k.key FROM {table} k "
-        " SEMI JOIN probe p ON p.slot = k.slot AND p.key = k.key "
-        " WHERE k.doc_id IN (SELECT doc_id FROM w)), "
+        "WITH probe AS (SELECT DISTINCT slot, key FROM probe_keys), "
+        f"found AS (SELECT k.doc_id, k.slot, k.key FROM {table} k "
+        " SEMI JOIN probe p ON p.slot = k.slot AND p.key = k.key), "
+        f"w AS ({_window(stage, 'SELECT doc_id FROM found')}), "
+        "hits AS (SELECT * FROM found WHERE doc_id IN (SELECT doc_id FROM w)), "
         # The first record of each digest: the index keeps no entry for its later copies.
-        "firsts AS (SELECT w.*, o.group_id, d.key AS digest FROM w "
-        f" JOIN {sql_name(output.table)} o ON o.doc_id = w.doc_id "
+        "firsts AS (SELECT w.*, d.key AS digest FROM w "
         f" JOIN {table} d ON d.doc_id = w.doc_id AND d.slot = 0 "
-        " WHERE w.doc_id IN (SELECT doc_id FROM hits) "
         " QUALIFY row_number() OVER ("
         "  PARTITION BY d.key ORDER BY w.written, w.created_at, w.doc_id) = 1), "
         "bucketed AS (SELECT f.doc_id FROM firsts f JOIN hits h ON h.doc_id = f.doc_id "

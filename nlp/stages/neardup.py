@@ -14,9 +14,9 @@ from nlp.neardup import (
     Assignment,
     NearDupConfig,
     NearDupIndex,
-    index_keys,
     signatures,
 )
+from nlp.neardup_keys import index_keys
 from voc.stages import HistoryLookup, Output, StageDoc
 
 
@@ -74,16 +74,18 @@ class NearDupStage:
         """
         index = NearDupIndex(self.config)
         sigs = signatures([d.text_norm or "" for d in batch], self.config)
+        touched = None
         if callable(history):
             _, slots, keys = index_keys(sigs, self.config, probe=True)
             history = history(slots, keys)
-        for a in history:
-            index.restore(a.doc_id, a.group_id, bytes(a.signature), a.similarity)
+            # Every key the batch reads or writes was looked up: other buckets stay empty.
+            touched = {b: keys[slots == b + 1] for b in range(self.config.bands)}
+        index.restore_many(history, touched)
         return [index.add_signature(d.doc_id, s) for d, s in zip(batch, sigs, strict=True)]
 
     def record_keys(self, records: Sequence[Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(doc ids, slots, keys) of assignments: slot 0 the signature's digest, slot 1 + b
-        the key of LSH band b (`nlp.neardup.index_keys`)."""
+        the key of LSH band b (`nlp.neardup_keys.index_keys`)."""
         rows, slots, keys = index_keys([bytes(r.signature) for r in records], self.config)
         ids = [r.doc_id for r in records]
         return [ids[i] for i in rows.tolist()], slots, keys

@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from nlp.neardup import NearDupConfig, NearDupIndex, index_keys, signatures
+from nlp.neardup import NearDupConfig, NearDupIndex, signatures
+from nlp.neardup_keys import index_keys
 from nlp.stages.neardup import NearDupStage
 from nlp.stages.normalise import NormaliseStage
 from voc.records import make_document
