@@ -362,6 +362,7 @@ def run_stage(
     size = partition_docs if partitionable(stage) else None
     keyed = bool(stage.history_days) and isinstance(stage, KeyedHistory)
     if keyed:
+        history_keys.prune_keys(con, stage)
         history_keys.backfill_keys(con, stage, prints)
         lookup = history_keys.lookup_history(con, stage, prints)
     # What is pending is decided once: a stage's own saves only take documents off the

@@ -79,6 +79,22 @@ def save_keys(
     return _insert_keys(con, stage, records)
 
 
+def prune_keys(con: duckdb.DuckDBPyConnection, stage: Stage) -> int:
+    """Drop the keys of documents older than the stage's history window: no lookup reads
+    them again (the window only moves forward), and the table, which every lookup scans,
+    stays the size of the window rather than of the warehouse. A longer window later gets
+    them back from `backfill_keys`.
+
+    Returns:
+        Key rows deleted.
+    """
+    return con.execute(
+        f"DELETE FROM {sql_name(stage.keys_table)} WHERE doc_id IN (SELECT id FROM raw_documents "
+        "WHERE local_day < (SELECT max(local_day) FROM raw_documents) - $days::INTEGER)",
+        {"days": stage.history_days},
+    ).fetchone()[0]
+
+
 def backfill_keys(con: duckdb.DuckDBPyConnection, stage: Stage, prints: dict[str, str]) -> int:
     """Write the keys of the window's current records that have none (grouped before the
     keys table existed, or written by another tool), in one transaction.

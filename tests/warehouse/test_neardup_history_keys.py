@@ -120,6 +120,12 @@ def test_keyed_history_groups_like_the_whole_window_run_after_run(
         expected = _rebuilt(con, stage, prints)
         assert run_stage(con, stage, prints).n_docs == len(expected) == 150
         assert _stored(con, [e[0] for e in expected]) == expected
+        # Keys are kept for the window only (the day before and this one).
+        kept_days = con.execute(
+            "SELECT DISTINCT r.local_day - DATE '2025-08-10' FROM doc_group_keys k "
+            "JOIN raw_documents r ON r.id = k.doc_id ORDER BY 1"
+        ).fetchall()
+        assert [d[0] for d in kept_days] == list(range(max(0, day - 1), day + 1))
     groups = con.execute("SELECT count(DISTINCT group_id), count(*) FROM doc_groups").fetchone()
     assert groups[0] < groups[1] / 2  # the corpus does group: campaigns, reposts, copies
     # Across days: documents joined groups founded on an earlier day.
