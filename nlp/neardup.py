@@ -278,8 +278,8 @@ class NearDupIndex:
 
     Documents are assigned in the order they are added, each to the group of its most
     similar earlier document, or to a new group named by its own doc id. Persist
-    `Assignment.signature` and `Assignment.group_id` and rebuild with `restore` to carry on
-    next run without re-hashing.
+    `Assignment.signature` and `Assignment.group_id` and rebuild with `restore_many` (only
+    what the next batch's `nlp.neardup_keys.index_keys` select, if stored) next run.
     """
 
     def __init__(self, config: NearDupConfig | None = None) -> None:
