@@ -70,7 +70,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 
 # A band bucket keeps at most this many members of one group: enough to find the group,
 # and a campaign of 20,000 variants does not make every later lookup compare 20,000.
-_MEMBERS_PER_BUCKET = 4
+MEMBERS_PER_BUCKET = 4
 
 
 @dataclass(frozen=True)
@@ -278,8 +278,8 @@ class NearDupIndex:
 
     Documents are assigned in the order they are added, each to the group of its most
     similar earlier document, or to a new group named by its own doc id. Persist
-    `Assignment.signature` and `Assignment.group_id` and rebuild with `restore` to carry on
-    next run without re-hashing.
+    `Assignment.signature` and `Assignment.group_id` and rebuild with `restore_many` (only
+    what the next batch's `nlp.neardup_keys.index_keys` select, if stored) next run.
     """
 
     def __init__(self, config: NearDupConfig | None = None) -> None:
@@ -362,6 +362,54 @@ class NearDupIndex:
             self._insert(sig, group_id)
         self._groups[doc_id] = (group_id, similarity)
 
+    def restore_many(
+        self, records: Iterable[Assignment], touched: dict[int, np.ndarray] | None = None
+    ) -> None:
+        """`restore` each of `records` in order, with the band keys computed in one go.
+
+        Args:
+            records: Stored assignments, oldest first.
+            touched: Per band, the only keys whose buckets to fill: enough when every
+                document added afterwards looks up and joins only those (the keys of its
+                batch, `nlp.neardup_keys.index_keys`); None fills every bucket.
+        """
+        sigs: list[bytes] = []
+        groups: list[str] = []
+        seen: set[bytes] = set()
+        for a in records:
+            sig = bytes(a.signature)
+            if a.doc_id in self._groups:
+                continue
+            self._check(a.doc_id, sig)
+            if _is_short(sig):
+                if self.config.short_exact and sig[1:] != _EMPTY_HASH:
+                    self._short.setdefault(sig, a.group_id)
+            else:
+                digest = _digest(sig)
+                if digest not in self._exact and digest not in seen:
+                    seen.add(digest)
+                    sigs.append(sig)
+                    groups.append(a.group_id)
+            self._groups[a.doc_id] = (a.group_id, a.similarity)
+        if not sigs:
+            return
+        rows = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), -1)
+        first = len(self._entry_group)
+        while first + len(sigs) > len(self._sigs):
+            self._sigs = np.concatenate([self._sigs, np.empty_like(self._sigs)])
+        self._sigs[first : first + len(sigs)] = rows
+        self._entry_group.extend(groups)
+        for i, sig in enumerate(sigs):
+            self._exact[_digest(sig)] = first + i
+        keys = self._signer.hasher.band_keys(rows)
+        for band, bucket in enumerate(self._buckets):
+            column = keys[:, band]
+            picked = np.arange(len(sigs))
+            if touched is not None:
+                picked = np.flatnonzero(np.isin(column, touched.get(band, ())))
+            for i, key in zip(picked.tolist(), column[picked].tolist(), strict=True):
+                self._bucket_add(bucket, key, first + i, groups[i])
+
     def _check(self, doc_id: str, sig: bytes) -> None:
         if _is_short(sig):
             return
@@ -419,16 +467,20 @@ class NearDupIndex:
         self._sigs[entry] = row
         self._entry_group.append(group_id)
         self._exact[_digest(sig)] = entry
-        cap = _MEMBERS_PER_BUCKET
         for bucket, key in zip(self._buckets, keys, strict=True):
-            found = bucket.get(key)
-            if found is None:
-                bucket[key] = entry
-            elif isinstance(found, int):
-                if cap > 1 or self._entry_group[found] != group_id:
-                    bucket[key] = [found, entry]
-            elif sum(self._entry_group[e] == group_id for e in found) < cap:
-                found.append(entry)
+            self._bucket_add(bucket, key, entry, group_id)
+
+    def _bucket_add(
+        self, bucket: dict[int, int | list[int]], key: int, entry: int, group_id: str
+    ) -> None:
+        found = bucket.get(key)
+        if found is None:
+            bucket[key] = entry
+        elif isinstance(found, int):
+            if MEMBERS_PER_BUCKET > 1 or self._entry_group[found] != group_id:
+                bucket[key] = [found, entry]
+        elif sum(self._entry_group[e] == group_id for e in found) < MEMBERS_PER_BUCKET:
+            found.append(entry)
 
 
 def group_documents(

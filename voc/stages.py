@@ -20,7 +20,7 @@ migration for its table (see docs/architecture.md).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -100,7 +100,8 @@ class Stage(Protocol):
         batch_size: Documents per `enrich` call; None for all pending at once (a stage
             whose results depend on the order of every pending document).
         history_days: When set, `enrich` also receives this stage's own stored records of
-            the last that many days (the near-duplicate index), oldest first.
+            the last that many days (the near-duplicate index), oldest first; a
+            `KeyedHistory` stage receives a `HistoryLookup` of them instead.
     """
 
     name: str
@@ -115,6 +116,40 @@ class Stage(Protocol):
 
     def enrich(self, batch: Sequence[StageDoc], history: Sequence[Any] = ()) -> list[Any]:
         """Records for `batch` (of the `outputs`' record types); pure, no I/O."""
+        ...
+
+
+#: What a `KeyedHistory` stage gets instead of its whole history: called with the (slot,
+#: key) pairs its batch looks up, it returns the stored records those keys select, oldest
+#: written first.
+HistoryLookup = Callable[[Sequence[int], Sequence[int]], list[Any]]
+
+
+@runtime_checkable
+class KeyedHistory(Protocol):
+    """A history stage (`history_days`) whose batch needs only the stored records that share
+    a lookup key with it (the near-duplicate index: signature digests and LSH band keys), so
+    that a run reads what its new documents touch instead of the whole window.
+
+    `enrich` then receives a `HistoryLookup` as its history. `warehouse.enrichment` keeps a
+    record's keys in `keys_table` as (doc_id, slot, key) rows, written with the record, and
+    a lookup selects, of the current records in the window, oldest written first:
+
+    - per slot-0 key (a record's identity, e.g. its signature's digest) only the first
+      record: the later ones are copies an index keeps no entry for;
+    - of those, every record with a looked-up slot-0 key, and per looked-up (slot > 0, key)
+      the first `bucket_cap` records of each ``group_id``.
+
+    Attributes:
+        keys_table: The table of the records' keys.
+        bucket_cap: Records of one group kept per (slot, key).
+    """
+
+    keys_table: str
+    bucket_cap: int
+
+    def record_keys(self, records: Sequence[Any]) -> tuple[Sequence[str], Any, Any]:
+        """(doc ids, slots, keys) of records' lookup keys: three equal-length sequences."""
         ...
 
 

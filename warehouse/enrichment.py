@@ -15,7 +15,6 @@ documents and versions finds nothing pending.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from voc.stages import (
+    KeyedHistory,
     Output,
     Stage,
     StageDoc,
@@ -33,18 +33,9 @@ from voc.stages import (
     partition,
     partitionable,
 )
+from warehouse import history_keys
 from warehouse.db import register_frame, transaction
-
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-# A document's result for stage $stage is current: same content hash, same fingerprint.
-def _current(doc_id: str) -> str:
-    return (
-        f"EXISTS (SELECT 1 FROM doc_stage_state s WHERE s.stage = $stage AND s.doc_id = {doc_id} "
-        "AND s.content_hash = r.content_hash AND s.fingerprint = $fingerprint)"
-    )
-
+from warehouse.sql_names import current_result, sql_name
 
 # Every stage it reads from is current for the document ($after: 'stage:fingerprint' keys).
 _UPSTREAM_CURRENT = (
@@ -61,7 +52,7 @@ _DOC_FROM = (
     "LEFT JOIN doc_tokens k ON k.doc_id = r.id "
 )
 _PENDING = (
-    _DOC_COLUMNS + _DOC_FROM + f"WHERE NOT {_current('r.id')} AND {_UPSTREAM_CURRENT} "
+    _DOC_COLUMNS + _DOC_FROM + f"WHERE NOT {current_result('r.id')} AND {_UPSTREAM_CURRENT} "
     "AND ($channels::VARCHAR[] IS NULL OR list_contains($channels, r.channel)) "
     "AND (NOT $distinct OR (t.doc_id IS NOT NULL AND t.duplicate_of IS NULL)) "
     "AND ($reads <> 'text_norm' OR t.doc_id IS NOT NULL) "
@@ -84,14 +75,6 @@ class SaveCounts:
     def n_records(self) -> int:
         """Rows written over all tables."""
         return sum(self.rows.values())
-
-
-def _name(identifier: str) -> str:
-    # Table and column names come from stage declarations in code, never from input; this
-    # keeps a typo from becoming SQL.
-    if not _IDENTIFIER.match(identifier):
-        raise ValueError(f"not a table or column name: {identifier!r}")
-    return identifier
 
 
 def _params(stage: Stage | StageSpec, prints: Mapping[str, str], **extra: Any) -> dict:
@@ -179,11 +162,11 @@ def select_history(
     if not stage.history_days:
         return []
     output = stage.outputs[0]
-    columns = ", ".join(f"o.{_name(c)}" for c in output.columns)
-    order = f"o.{_name(output.time_column)}, " if output.time_column else ""
+    columns = ", ".join(f"o.{sql_name(c)}" for c in output.columns)
+    order = f"o.{sql_name(output.time_column)}, " if output.time_column else ""
     rows = con.execute(
-        f"SELECT {columns} FROM {_name(output.table)} o JOIN raw_documents r ON r.id = o.doc_id "
-        f"WHERE {_current('o.doc_id')} "
+        f"SELECT {columns} FROM {sql_name(output.table)} o JOIN raw_documents r ON r.id = o.doc_id "
+        f"WHERE {current_result('o.doc_id')} "
         "AND r.local_day >= (SELECT max(local_day) FROM raw_documents) - $days::INTEGER "
         f"ORDER BY {order}r.created_at, r.id",
         {"stage": stage.name, "fingerprint": prints[stage.name], "days": stage.history_days},
@@ -205,7 +188,7 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, incoming: str) -> None:
     same normalised text; only hashes touched by this batch can change which came first:
     its new hashes, and the old hashes of copies of its documents (a rewritten original
     leaves its copies distinct)."""
-    incoming = _name(incoming)
+    incoming = sql_name(incoming)
     con.execute(
         "UPDATE doc_texts t SET duplicate_of = "
         " CASE WHEN f.first_id = t.doc_id THEN NULL ELSE f.first_id END FROM ("
@@ -264,9 +247,9 @@ def save_results(
     try:
         with transaction(con):
             for output in stage.outputs:
-                table = _name(output.table)
+                table = sql_name(output.table)
                 version_filter = (
-                    f" AND {_name(output.version_column)} = $version"
+                    f" AND {sql_name(output.version_column)} = $version"
                     if output.keep_versions and output.version_column
                     else ""
                 )
@@ -282,15 +265,15 @@ def save_results(
                 incoming = f"incoming_{table}"
                 register_frame(con, incoming, frame)
                 names.append(incoming)
-                columns = [_name(c) for c in output.columns]
+                columns = [sql_name(c) for c in output.columns]
                 values = list(columns)
                 params: dict[str, Any] = {}
                 if output.version_column:
-                    columns.append(_name(output.version_column))
+                    columns.append(sql_name(output.version_column))
                     values.append("$version")
                     params["version"] = stage.version
                 if output.time_column:
-                    columns.append(_name(output.time_column))
+                    columns.append(sql_name(output.time_column))
                     values.append("now()")
                 con.execute(
                     f"INSERT INTO {table} ({', '.join(columns)}) "
@@ -300,6 +283,8 @@ def save_results(
                 hook = _AFTER_SAVE.get(table)
                 if hook:
                     hook(con, incoming)
+            if isinstance(stage, KeyedHistory):
+                history_keys.save_keys(con, stage, "batch_docs", records)
             con.execute(
                 "INSERT OR REPLACE INTO doc_stage_state SELECT $stage, doc_id, content_hash, "
                 "$version, $fingerprint, n_records, now() FROM batch_docs",
@@ -375,6 +360,11 @@ def run_stage(
             (`voc.stages.partitionable`); None: on the whole batch.
     """
     size = partition_docs if partitionable(stage) else None
+    keyed = bool(stage.history_days) and isinstance(stage, KeyedHistory)
+    if keyed:
+        history_keys.prune_keys(con, stage)
+        history_keys.backfill_keys(con, stage, prints)
+        lookup = history_keys.lookup_history(con, stage, prints)
     # What is pending is decided once: a stage's own saves only take documents off the
     # list, and the stages it reads from are done before it starts.
     ids = pending_ids(con, stage, prints)
@@ -387,7 +377,7 @@ def run_stage(
         if not batch:
             continue
         # Read per batch: an order-dependent stage builds on its own earlier batches too.
-        history = select_history(con, stage, prints)
+        history = lookup if keyed else select_history(con, stage, prints)
         records = [r for part in partition(batch, size) for r in stage.enrich(part, history)]
         saved = save_results(con, stage, prints, batch, records)
         n_docs += saved.n_docs

@@ -7,8 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlp.neardup import Assignment, NearDupConfig, NearDupIndex
-from voc.stages import Output, StageDoc
+import numpy as np
+
+from nlp.neardup import (
+    MEMBERS_PER_BUCKET,
+    Assignment,
+    NearDupConfig,
+    NearDupIndex,
+    signatures,
+)
+from nlp.neardup_keys import index_keys
+from voc.stages import HistoryLookup, Output, StageDoc
 
 
 def _version(config: NearDupConfig) -> str:
@@ -25,7 +34,11 @@ class NearDupStage:
 
     Order-dependent: all pending documents are grouped in one batch, oldest first, on top
     of the current groups of the last `history_days` days (a repost wave runs for days,
-    not years; the window bounds memory).
+    not years; the window bounds memory). A `voc.stages.KeyedHistory`: of that window a run
+    reads only the documents that share a signature digest or an LSH band key with its
+    batch (`keys_table`), which gives the same groups as the whole window: no other stored
+    document can be a candidate, and a band bucket of the index keeps the first
+    `bucket_cap` members of a group whichever documents are restored around them.
     """
 
     config: NearDupConfig = field(default_factory=NearDupConfig)
@@ -37,15 +50,42 @@ class NearDupStage:
     outputs: tuple[Output, ...] = (OUTPUT,)
     batch_size: int | None = None
     history_days: int | None = 60
+    keys_table: str = "doc_group_keys"
+
+    @property
+    def bucket_cap(self) -> int:
+        """Members of one group a band bucket of the index keeps."""
+        return MEMBERS_PER_BUCKET
 
     @property
     def version(self) -> str:
         """Changes with the grouping configuration."""
         return _version(self.config)
 
-    def enrich(self, batch: Sequence[StageDoc], history: Sequence[Any] = ()) -> list[Any]:
-        """One `Assignment` per document, in the batch's order."""
+    def enrich(
+        self, batch: Sequence[StageDoc], history: Sequence[Any] | HistoryLookup = ()
+    ) -> list[Any]:
+        """One `Assignment` per document, in the batch's order.
+
+        Args:
+            batch: The documents, oldest first.
+            history: The stored assignments to build on, oldest first, or a lookup of
+                those that share a key with the batch (`record_keys`).
+        """
         index = NearDupIndex(self.config)
-        for a in history:
-            index.restore(a.doc_id, a.group_id, bytes(a.signature), a.similarity)
-        return index.add_many((d.doc_id, d.text_norm or "") for d in batch)
+        sigs = signatures([d.text_norm or "" for d in batch], self.config)
+        touched = None
+        if callable(history):
+            _, slots, keys = index_keys(sigs, self.config, probe=True)
+            history = history(slots, keys)
+            # Every key the batch reads or writes was looked up: other buckets stay empty.
+            touched = {b: keys[slots == b + 1] for b in range(self.config.bands)}
+        index.restore_many(history, touched)
+        return [index.add_signature(d.doc_id, s) for d, s in zip(batch, sigs, strict=True)]
+
+    def record_keys(self, records: Sequence[Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(doc ids, slots, keys) of assignments: slot 0 the signature's digest, slot 1 + b
+        the key of LSH band b (`nlp.neardup_keys.index_keys`)."""
+        rows, slots, keys = index_keys([bytes(r.signature) for r in records], self.config)
+        ids = [r.doc_id for r in records]
+        return [ids[i] for i in rows.tolist()], slots, keys

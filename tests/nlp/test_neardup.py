@@ -142,6 +142,25 @@ def test_restored_index_assigns_like_the_index_it_was_saved_from() -> None:
     assert sum(a.group_id != a.doc_id for a in later) > 50
 
 
+@pytest.mark.parametrize("short_exact", [False, True])
+def test_restore_many_restores_like_restore_one_by_one(short_exact: bool) -> None:
+    config = NearDupConfig(short_exact=short_exact)
+    items = _corpus(400)
+    items += [(f"s{i}", ["好评", "差评！", ""][i % 3]) for i in range(9)]
+    items += [(f"copy{i}", items[i][1]) for i in range(0, 60, 3)]
+    stored = NearDupIndex(config).add_many(items[:330] + items[400:])
+    later = items[330:400]
+
+    one_by_one, bulk = NearDupIndex(config), NearDupIndex(config)
+    for a in stored:
+        one_by_one.restore(a.doc_id, a.group_id, a.signature, a.similarity)
+    bulk.restore_many(stored + stored[:5])  # an id restored again keeps its first record
+    assert len(bulk) == len(one_by_one) == len(stored)
+    assert bulk.add_many(later) == one_by_one.add_many(later)
+    assert bulk._buckets == one_by_one._buckets
+    assert bulk._short == one_by_one._short
+
+
 def test_signatures_are_deterministic_and_pinned() -> None:
     sig = signature(ORIGINAL)
     assert len(sig) == 4 * NearDupConfig().num_perm
