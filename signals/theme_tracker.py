@@ -34,11 +34,11 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from itertools import pairwise
 
 from scipy import sparse
 
 from signals.theme_discovery import default_theme_stopwords, discover_themes
+from signals.theme_phrases import key_phrases as key_phrases  # re-exported
 from voc.signals import ThemeEvent, TrackedTheme, TrackResult, Vector
 
 TRACKER_VERSION = "themes-v2-tracked"
@@ -378,46 +378,6 @@ def lifecycle_state(daily: Mapping[date, int], today: date) -> str:
     if last7 <= 0.5 * weekly:
         return "fading"
     return "recurring"
-
-
-def key_phrases(
-    theme_tokens: Mapping[str, Sequence[Sequence[str]]],
-    top_k: int = 5,
-    min_count: int = 2,
-    exclude: Collection[str] = frozenset(),
-) -> dict[str, list[str]]:
-    """Readable key phrases per theme: adjacent word pairs ("物流" + "太慢" → "物流太慢"),
-    ranked by class-based TF-IDF across themes, so a theme is named by what sets it apart.
-
-    Args:
-        theme_tokens: theme_id → token lists of its documents.
-        top_k: Phrases kept per theme.
-        min_count: Fewest documents a phrase must appear in.
-        exclude: Words a phrase may not contain (brand names, platform names).
-    """
-    counts: dict[str, Counter[str]] = {}
-    for theme_id, docs in theme_tokens.items():
-        c: Counter[str] = Counter()
-        for tokens in docs:
-            words = [t for t in tokens if len(t) >= 2 and t not in exclude]
-            c.update({a + b for a, b in pairwise(words) if a != b})
-        counts[theme_id] = c
-    spread: Counter[str] = Counter()
-    for c in counts.values():
-        spread.update(set(c))
-    n_themes = max(len(counts), 1)
-    phrases: dict[str, list[str]] = {}
-    for theme_id, c in counts.items():
-        total = sum(c.values()) or 1
-        scored = sorted(
-            (
-                (-(n / total) * math.log(1 + n_themes / spread[p]), p)
-                for p, n in c.items()
-                if n >= min_count
-            ),
-        )
-        phrases[theme_id] = [p for _, p in scored[:top_k]]
-    return phrases
 
 
 def split_themes(

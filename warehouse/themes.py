@@ -164,7 +164,9 @@ class ThemeMembers:
 
 
 def theme_members_for_stats(con: duckdb.DuckDBPyConnection, model_version: str) -> ThemeMembers:
-    """Every themed document with what the statistics need (negative by `model_version`)."""
+    """Every themed document with what the statistics need (negative by `model_version`):
+    the from-scratch input of `signals.theme_stats.theme_stats`, which a run's
+    `theme_days` and phrase counts must agree with."""
     live = [
         r[0]
         for r in con.execute(
@@ -184,6 +186,74 @@ def theme_members_for_stats(con: duckdb.DuckDBPyConnection, model_version: str) 
         for k, v in con.execute("SELECT theme_id, keywords FROM tracked_themes").fetchall()
     }
     return ThemeMembers(live, rows, keywords, newest)
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeDays:
+    """Per-theme sums the statistics are computed from (`theme_days`): one grouped scan of
+    the theme links, no member's tokens.
+
+    Attributes:
+        live: Ids of the themes not merged away.
+        daily: theme_id → local day → its documents that day.
+        negatives: theme_id → its negative documents.
+        examples: theme_id → its example document ids, nearest the centre first
+            (negative ones first among equals).
+        keywords: Theme id → its centroid's top terms.
+        newest: The newest local day of any document (None: no documents).
+    """
+
+    live: list[str]
+    daily: dict[str, dict[date, int]]
+    negatives: dict[str, int]
+    examples: dict[str, list[str]]
+    keywords: dict[str, list[str]]
+    newest: date | None
+
+
+def theme_days(
+    con: duckdb.DuckDBPyConnection, model_version: str, n_examples: int = 5
+) -> ThemeDays:
+    """Each theme's documents per day, negatives (by `model_version`) and example ids, as
+    `signals.theme_stats.theme_stats` computes them from every member's row."""
+    live = [
+        r[0]
+        for r in con.execute(
+            "SELECT theme_id FROM tracked_themes WHERE merged_into IS NULL"
+        ).fetchall()
+    ]
+    linked = (
+        "FROM doc_themes d JOIN raw_documents r ON r.id = d.doc_id "
+        "LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id AND s.model_version = ? "
+    )
+    daily: dict[str, dict[date, int]] = defaultdict(dict)
+    negatives: dict[str, int] = defaultdict(int)
+    for theme_id, day, n, n_negative in con.execute(
+        "SELECT d.theme_id, r.local_day, count(*), count(*) FILTER (WHERE s.label = 'negative') "
+        + linked
+        + "GROUP BY ALL",
+        [model_version],
+    ).fetchall():
+        daily[theme_id][day] = n
+        negatives[theme_id] += n_negative
+    examples: dict[str, list[str]] = defaultdict(list)
+    # The order of `theme_stats`' sort key (-(similarity or 0), not negative, doc_id).
+    for theme_id, doc_id in con.execute(
+        "SELECT d.theme_id, d.doc_id "
+        + linked
+        + "QUALIFY row_number() OVER (PARTITION BY d.theme_id ORDER BY "
+        "coalesce(d.similarity, 0) DESC, coalesce(s.label = 'negative', false) DESC, "
+        "d.doc_id) <= ? ORDER BY d.theme_id, coalesce(d.similarity, 0) DESC, "
+        "coalesce(s.label = 'negative', false) DESC, d.doc_id",
+        [model_version, n_examples],
+    ).fetchall():
+        examples[theme_id].append(doc_id)
+    newest = con.execute("SELECT max(local_day) FROM raw_documents").fetchone()[0]
+    keywords = {
+        k: list(v)
+        for k, v in con.execute("SELECT theme_id, keywords FROM tracked_themes").fetchall()
+    }
+    return ThemeDays(live, dict(daily), dict(negatives), dict(examples), keywords, newest)
 
 
 def save_theme_stats(
