@@ -120,6 +120,7 @@ def track_themes(
     current = {t.theme_id: t for t in themes}
     result = TrackResult(themes=[])
     pending: dict[str, tuple[Sequence[str], Vector, bool]] = {}
+    similarities: dict[tuple[str, str], tuple[Vector, Vector, float]] = {}
     for doc_id, tokens, negative in [*new_docs, *((d, t, True) for d, t in pool)]:
         vec = doc_vector(tokens, freq, n_total, exclude)
         if vec and doc_id not in pending:
@@ -152,7 +153,7 @@ def track_themes(
                 del pending[doc_id]
         for theme_id, vectors in gathered.items():
             current[theme_id] = _updated(current[theme_id], vectors, params.centroid_terms)
-        _merge(current, result, params)
+        _merge(current, result, params, similarities)
         if not gathered:
             break
     result.themes = sorted(current.values(), key=lambda t: (-t.n_members, t.theme_id))
@@ -300,11 +301,16 @@ def _top(vec: Mapping[str, float], n: int) -> Vector:
     return dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
-def _merge(current: dict[str, TrackedTheme], result: TrackResult, params: TrackerParams) -> None:
+def _merge(
+    current: dict[str, TrackedTheme],
+    result: TrackResult,
+    params: TrackerParams,
+    similarities: dict[tuple[str, str], tuple[Vector, Vector, float]],
+) -> None:
     while True:
         ids = sorted(current)
         pairs = [
-            (cosine(current[a].centroid, current[b].centroid), a, b)
+            (_similarity(a, b, current, similarities), a, b)
             for i, a in enumerate(ids)
             for b in ids[i + 1 :]
         ]
@@ -331,6 +337,23 @@ def _merge(current: dict[str, TrackedTheme], result: TrackResult, params: Tracke
                 result.merged[old] = keep
         result.merged[gone] = keep
         result.events.append(ThemeEvent("merged", gone, keep, dropped.n_members))
+
+
+def _similarity(
+    a: str,
+    b: str,
+    current: Mapping[str, TrackedTheme],
+    known: dict[tuple[str, str], tuple[Vector, Vector, float]],
+) -> float:
+    # All pairs are compared after every merge and round, but only the themes that took
+    # documents or absorbed one have new centroids: the others' pairs are reused (their
+    # centroid objects kept, so a replaced centroid is never mistaken for the old one).
+    ca, cb = current[a].centroid, current[b].centroid
+    hit = known.get((a, b))
+    if hit is None or hit[0] is not ca or hit[1] is not cb:
+        hit = (ca, cb, cosine(ca, cb))
+        known[(a, b)] = hit
+    return hit[2]
 
 
 def _new_id(centre: Vector, taken: Collection[str]) -> str:
