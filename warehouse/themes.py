@@ -15,6 +15,7 @@ from datetime import date
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from voc.signals import TrackedTheme, TrackResult
 from voc.stages import StageSpec
@@ -97,24 +98,8 @@ def save_tracking(
     """Store a tracking run in one transaction: themes, merges, new links (of tracker
     `version`), events; with `spec`, newly linked documents are recorded as current."""
     with transaction(con):
-        for theme in result.themes:
-            con.execute(
-                "INSERT INTO tracked_themes (theme_id, centroid, n_members, keywords, "
-                "key_phrases, label, n_docs, n_negative, negativity, state, born_run_id, "
-                "updated_run_id) VALUES (?, ?, ?, ?, [], ?, 0, 0, 0, 'new', ?, ?) "
-                "ON CONFLICT (theme_id) DO UPDATE SET centroid = excluded.centroid, "
-                "n_members = excluded.n_members, keywords = excluded.keywords, "
-                "updated_run_id = excluded.updated_run_id",
-                [
-                    theme.theme_id,
-                    json.dumps(theme.centroid, ensure_ascii=False),
-                    theme.n_members,
-                    list(theme.keywords),
-                    "/".join(theme.keywords[:3]),
-                    theme.born_run_id,
-                    run_id,
-                ],
-            )
+        if result.themes:
+            _upsert_themes(con, result.themes, run_id)
         for old, new in result.merged.items():
             con.execute("UPDATE doc_themes SET theme_id = ? WHERE theme_id = ?", [new, old])
             con.execute(
@@ -143,6 +128,37 @@ def save_tracking(
                 "INSERT INTO theme_events VALUES (?, ?, ?, ?, ?, now())",
                 [run_id, e.event, e.theme_id, e.other_theme_id, e.n_docs],
             )
+
+
+def _upsert_themes(
+    con: duckdb.DuckDBPyConnection, tracked: Sequence[TrackedTheme], run_id: str
+) -> None:
+    # One statement for all themes: one INSERT per theme cost ~5 ms each, 7 s a run at
+    # 200 themes (every theme is written after every pass).
+    frame = pa.table(
+        {
+            "theme_id": [t.theme_id for t in tracked],
+            "centroid": [json.dumps(t.centroid, ensure_ascii=False) for t in tracked],
+            "n_members": pa.array([t.n_members for t in tracked], pa.int64()),
+            "keywords": pa.array([list(t.keywords) for t in tracked], pa.list_(pa.string())),
+            "label": ["/".join(t.keywords[:3]) for t in tracked],
+            "born_run_id": [t.born_run_id for t in tracked],
+        }
+    )
+    register_frame(con, "incoming_themes", frame)
+    try:
+        con.execute(
+            "INSERT INTO tracked_themes (theme_id, centroid, n_members, keywords, "
+            "key_phrases, label, n_docs, n_negative, negativity, state, born_run_id, "
+            "updated_run_id) SELECT theme_id, centroid, n_members, keywords, [], label, 0, 0, "
+            "0, 'new', born_run_id, ? FROM incoming_themes "
+            "ON CONFLICT (theme_id) DO UPDATE SET centroid = excluded.centroid, "
+            "n_members = excluded.n_members, keywords = excluded.keywords, "
+            "updated_run_id = excluded.updated_run_id",
+            [run_id],
+        )
+    finally:
+        con.unregister("incoming_themes")
 
 
 @dataclass(frozen=True, slots=True)
