@@ -433,22 +433,26 @@ def split_themes(
         docs = members.get(theme.theme_id, ())
         if len(docs) < params.min_split:
             continue
-        vectors = {d: doc_vector(t, freq, n_total, exclude) for d, t in docs}
-        docs = [(d, t) for d, t in docs if vectors[d]]
+        # A document has a vector exactly when it has a word of two or more characters
+        # not excluded (every such word weighs at least 1); vectors are computed only for
+        # a theme whose halves are worth testing, most are not.
+        tokens = {d: t for d, t in docs if any(len(w) >= 2 and w not in exclude for w in t)}
         try:
             halves = discover_themes(
-                [d for d, _ in docs], [t for _, t in docs], n_themes=2, seed=seed, exclude=exclude
+                list(tokens), list(tokens.values()), n_themes=2, seed=seed, exclude=exclude
             ).assignments
         except ValueError:
             continue
-        parts: dict[str, list[tuple[str, Vector]]] = {}
+        ids: dict[str, list[str]] = {}
         for doc_id, half in halves.items():
-            parts.setdefault(half, []).append((doc_id, vectors[doc_id]))
-        if len(parts) != 2:
+            ids.setdefault(half, []).append(doc_id)
+        if len(ids) != 2:
             continue
-        big, small = sorted(parts.values(), key=lambda p: (-len(p), p[0][0]))
-        if len(small) < params.min_new_theme:
+        big_ids, small_ids = sorted(ids.values(), key=lambda p: (-len(p), p[0]))
+        if len(small_ids) < params.min_new_theme:
             continue
+        big = [(d, doc_vector(tokens[d], freq, n_total, exclude)) for d in big_ids]
+        small = [(d, doc_vector(tokens[d], freq, n_total, exclude)) for d in small_ids]
         c_big, c_small = _mean([v for _, v in big]), _mean([v for _, v in small])
         pool = [(d, (), v) for d, v in big + small]
         if cosine(c_big, c_small) >= params.split_threshold or not (
