@@ -3,12 +3,16 @@ merge, then refresh every theme's statistics."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from signals.theme_discovery import default_theme_stopwords
-from signals.theme_stats import theme_stats
+from signals.theme_phrases import doc_phrases, rank_key_phrases
+from signals.theme_stats import summarise_themes
 from signals.theme_tracker import (
     TRACKER_VERSION,
     document_frequencies,
@@ -17,7 +21,7 @@ from signals.theme_tracker import (
 )
 from voc.signals import ThemeEvent
 from voc.stages import StageSpec
-from warehouse import themes
+from warehouse import theme_phrases, themes
 from warehouse.db import Connection, warehouse
 
 #: Theme assignment keeps per-document results under the stages' rule: a document whose
@@ -26,6 +30,10 @@ THEME_SPEC = StageSpec("themes", TRACKER_VERSION, after=("segment", "sentiment")
 
 #: Tracking passes per run (each but the last followed by a split check).
 TRACK_PASSES = 4
+
+#: The rule of `signals.theme_phrases.doc_phrases`: another version counts every themed
+#: document's phrases again.
+PHRASES_VERSION = "phrases-v1"
 
 #: Days of data new documents are drawn from.
 WINDOW_DAYS = 180
@@ -60,6 +68,23 @@ def update_themes(
         run_id: Recorded with births, merges and splits.
         brands: Brand names, never a theme's key phrase.
     """
+    # Birth and split clustering factor matrices of a few thousand rows, one per theme: with
+    # two BLAS/OpenMP threads on two busy cores the threads wait on each other (the SVD of
+    # a 1,721-member theme: 7.7 s, on one thread 0.72 s). The BLAS thread count changes the
+    # last bits of an SVD, so a theme of under ~100 members (nearly every component kept)
+    # may halve differently than on two threads, as it already does between machines.
+    with threadpool_limits(limits=1):
+        return _update_themes(db_path, prints, model_version, max_docs, run_id, brands)
+
+
+def _update_themes(
+    db_path: Path,
+    prints: Mapping[str, str],
+    model_version: str,
+    max_docs: int,
+    run_id: str,
+    brands: Collection[str],
+) -> ThemeUpdate:
     exclude = default_theme_stopwords() | {b.lower() for b in brands}
     with warehouse(db_path) as con:
         counts, n = document_frequencies(themes.recent_token_lists(con))
@@ -108,10 +133,27 @@ def refresh_theme_stats(
     and lifecycle state (as of the newest day of data), and rewrite `complaint_themes`.
     Words in `exclude` (brand names) never appear in key phrases.
 
+    Only the documents whose theme or tokens changed since the last run are read: key
+    phrases come from per-theme phrase counts kept in step with the theme links, the rest
+    from one grouped scan of the links; the result is `theme_stats` over every member.
+
     Returns:
         The number of live themes.
     """
-    members = themes.theme_members_for_stats(con, model_version)
-    stats = theme_stats(members.live, members.rows, members.keywords, members.newest, exclude)
+    excluded = frozenset(exclude)
+    theme_phrases.refresh_phrase_counts(
+        con, lambda tokens: doc_phrases(tokens, excluded), _phrase_basis(excluded)
+    )
+    counts = theme_phrases.load_phrase_counts(con)
+    phrases = rank_key_phrases(counts.counts, counts.totals, counts.spread, counts.n_themes)
+    days = themes.theme_days(con, model_version)
+    stats = summarise_themes(
+        days.live, days.daily, days.negatives, days.examples, phrases, days.keywords, days.newest
+    )
     themes.save_theme_stats(con, stats, TRACKER_VERSION, run_id)
-    return len(members.live)
+    return len(days.live)
+
+
+def _phrase_basis(exclude: Collection[str]) -> str:
+    words = "\n".join(sorted(exclude))
+    return f"{PHRASES_VERSION}:{hashlib.sha1(words.encode()).hexdigest()}"

@@ -8,7 +8,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from signals.theme_tracker import key_phrases, lifecycle_state
+from signals.theme_phrases import key_phrases
+from signals.theme_tracker import lifecycle_state
 
 
 def theme_stats(
@@ -19,7 +20,8 @@ def theme_stats(
     exclude: Collection[str] = frozenset(),
     n_examples: int = 5,
 ) -> list[dict[str, Any]]:
-    """One mapping per live theme (as `warehouse.themes.save_theme_stats` writes them).
+    """One mapping per live theme (as `warehouse.themes.save_theme_stats` writes them),
+    from every member's row: the from-scratch computation `summarise_themes` agrees with.
 
     Args:
         live: Ids of the live themes.
@@ -39,12 +41,38 @@ def theme_stats(
         daily[theme_id][day] += 1
         negatives[theme_id] += bool(negative)
         examples[theme_id].append((-(similarity or 0.0), not negative, doc_id))
+    # Negative documents nearest the centre first: a complaint theme's voice.
+    nearest = {t: [d for *_, d in sorted(e)[:n_examples]] for t, e in examples.items()}
     phrases = key_phrases(tokens, exclude=exclude)
+    return summarise_themes(live, daily, negatives, nearest, phrases, keywords, newest)
+
+
+def summarise_themes(
+    live: Sequence[str],
+    daily: Mapping[str, Mapping[date, int]],
+    negatives: Mapping[str, int],
+    examples: Mapping[str, Sequence[str]],
+    phrases: Mapping[str, Sequence[str]],
+    keywords: Mapping[str, Sequence[str]],
+    newest: date | None,
+) -> list[dict[str, Any]]:
+    """One mapping per live theme from per-theme sums (what a run keeps instead of
+    rereading every member).
+
+    Args:
+        live: Ids of the live themes.
+        daily: theme_id → local day → its documents that day.
+        negatives: theme_id → its negative documents.
+        examples: theme_id → its example document ids, best first.
+        phrases: theme_id → its key phrases (`signals.theme_phrases`).
+        keywords: Theme id → its centroid's top terms (the label when no phrase is found).
+        newest: The newest day of data: lifecycle states are judged as of it.
+    """
     out = []
     for theme_id in live:
         days = daily.get(theme_id, {})
         n_docs = sum(days.values())
-        shown = phrases.get(theme_id) or list(keywords.get(theme_id, ())[:3])
+        shown = list(phrases.get(theme_id) or keywords.get(theme_id, ())[:3])
         out.append(
             {
                 "theme_id": theme_id,
@@ -56,8 +84,7 @@ def theme_stats(
                 "first_seen": min(days) if days else None,
                 "last_seen": max(days) if days else None,
                 "state": lifecycle_state(days, newest) if newest else "resolved",
-                # Negative documents nearest the centre first: a complaint theme's voice.
-                "example_ids": [d for *_, d in sorted(examples.get(theme_id, []))[:n_examples]],
+                "example_ids": list(examples.get(theme_id, ())),
             }
         )
     return out

@@ -34,11 +34,11 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from itertools import pairwise
 
 from scipy import sparse
 
 from signals.theme_discovery import default_theme_stopwords, discover_themes
+from signals.theme_phrases import key_phrases as key_phrases  # re-exported
 from voc.signals import ThemeEvent, TrackedTheme, TrackResult, Vector
 
 TRACKER_VERSION = "themes-v2-tracked"
@@ -120,6 +120,7 @@ def track_themes(
     current = {t.theme_id: t for t in themes}
     result = TrackResult(themes=[])
     pending: dict[str, tuple[Sequence[str], Vector, bool]] = {}
+    similarities: dict[tuple[str, str], tuple[Vector, Vector, float]] = {}
     for doc_id, tokens, negative in [*new_docs, *((d, t, True) for d, t in pool)]:
         vec = doc_vector(tokens, freq, n_total, exclude)
         if vec and doc_id not in pending:
@@ -152,7 +153,7 @@ def track_themes(
                 del pending[doc_id]
         for theme_id, vectors in gathered.items():
             current[theme_id] = _updated(current[theme_id], vectors, params.centroid_terms)
-        _merge(current, result, params)
+        _merge(current, result, params, similarities)
         if not gathered:
             break
     result.themes = sorted(current.values(), key=lambda t: (-t.n_members, t.theme_id))
@@ -300,11 +301,16 @@ def _top(vec: Mapping[str, float], n: int) -> Vector:
     return dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
-def _merge(current: dict[str, TrackedTheme], result: TrackResult, params: TrackerParams) -> None:
+def _merge(
+    current: dict[str, TrackedTheme],
+    result: TrackResult,
+    params: TrackerParams,
+    similarities: dict[tuple[str, str], tuple[Vector, Vector, float]],
+) -> None:
     while True:
         ids = sorted(current)
         pairs = [
-            (cosine(current[a].centroid, current[b].centroid), a, b)
+            (_similarity(a, b, current, similarities), a, b)
             for i, a in enumerate(ids)
             for b in ids[i + 1 :]
         ]
@@ -331,6 +337,23 @@ def _merge(current: dict[str, TrackedTheme], result: TrackResult, params: Tracke
                 result.merged[old] = keep
         result.merged[gone] = keep
         result.events.append(ThemeEvent("merged", gone, keep, dropped.n_members))
+
+
+def _similarity(
+    a: str,
+    b: str,
+    current: Mapping[str, TrackedTheme],
+    known: dict[tuple[str, str], tuple[Vector, Vector, float]],
+) -> float:
+    # All pairs are compared after every merge and round, but only the themes that took
+    # documents or absorbed one have new centroids: the others' pairs are reused (their
+    # centroid objects kept, so a replaced centroid is never mistaken for the old one).
+    ca, cb = current[a].centroid, current[b].centroid
+    hit = known.get((a, b))
+    if hit is None or hit[0] is not ca or hit[1] is not cb:
+        hit = (ca, cb, cosine(ca, cb))
+        known[(a, b)] = hit
+    return hit[2]
 
 
 def _new_id(centre: Vector, taken: Collection[str]) -> str:
@@ -380,46 +403,6 @@ def lifecycle_state(daily: Mapping[date, int], today: date) -> str:
     return "recurring"
 
 
-def key_phrases(
-    theme_tokens: Mapping[str, Sequence[Sequence[str]]],
-    top_k: int = 5,
-    min_count: int = 2,
-    exclude: Collection[str] = frozenset(),
-) -> dict[str, list[str]]:
-    """Readable key phrases per theme: adjacent word pairs ("物流" + "太慢" → "物流太慢"),
-    ranked by class-based TF-IDF across themes, so a theme is named by what sets it apart.
-
-    Args:
-        theme_tokens: theme_id → token lists of its documents.
-        top_k: Phrases kept per theme.
-        min_count: Fewest documents a phrase must appear in.
-        exclude: Words a phrase may not contain (brand names, platform names).
-    """
-    counts: dict[str, Counter[str]] = {}
-    for theme_id, docs in theme_tokens.items():
-        c: Counter[str] = Counter()
-        for tokens in docs:
-            words = [t for t in tokens if len(t) >= 2 and t not in exclude]
-            c.update({a + b for a, b in pairwise(words) if a != b})
-        counts[theme_id] = c
-    spread: Counter[str] = Counter()
-    for c in counts.values():
-        spread.update(set(c))
-    n_themes = max(len(counts), 1)
-    phrases: dict[str, list[str]] = {}
-    for theme_id, c in counts.items():
-        total = sum(c.values()) or 1
-        scored = sorted(
-            (
-                (-(n / total) * math.log(1 + n_themes / spread[p]), p)
-                for p, n in c.items()
-                if n >= min_count
-            ),
-        )
-        phrases[theme_id] = [p for _, p in scored[:top_k]]
-    return phrases
-
-
 def split_themes(
     themes: Sequence[TrackedTheme],
     members: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
@@ -450,22 +433,26 @@ def split_themes(
         docs = members.get(theme.theme_id, ())
         if len(docs) < params.min_split:
             continue
-        vectors = {d: doc_vector(t, freq, n_total, exclude) for d, t in docs}
-        docs = [(d, t) for d, t in docs if vectors[d]]
+        # A document has a vector exactly when it has a word of two or more characters
+        # not excluded (every such word weighs at least 1); vectors are computed only for
+        # a theme whose halves are worth testing, most are not.
+        tokens = {d: t for d, t in docs if any(len(w) >= 2 and w not in exclude for w in t)}
         try:
             halves = discover_themes(
-                [d for d, _ in docs], [t for _, t in docs], n_themes=2, seed=seed, exclude=exclude
+                list(tokens), list(tokens.values()), n_themes=2, seed=seed, exclude=exclude
             ).assignments
         except ValueError:
             continue
-        parts: dict[str, list[tuple[str, Vector]]] = {}
+        ids: dict[str, list[str]] = {}
         for doc_id, half in halves.items():
-            parts.setdefault(half, []).append((doc_id, vectors[doc_id]))
-        if len(parts) != 2:
+            ids.setdefault(half, []).append(doc_id)
+        if len(ids) != 2:
             continue
-        big, small = sorted(parts.values(), key=lambda p: (-len(p), p[0][0]))
-        if len(small) < params.min_new_theme:
+        big_ids, small_ids = sorted(ids.values(), key=lambda p: (-len(p), p[0]))
+        if len(small_ids) < params.min_new_theme:
             continue
+        big = [(d, doc_vector(tokens[d], freq, n_total, exclude)) for d in big_ids]
+        small = [(d, doc_vector(tokens[d], freq, n_total, exclude)) for d in small_ids]
         c_big, c_small = _mean([v for _, v in big]), _mean([v for _, v in small])
         pool = [(d, (), v) for d, v in big + small]
         if cosine(c_big, c_small) >= params.split_threshold or not (
