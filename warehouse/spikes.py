@@ -257,9 +257,10 @@ def save_episodes(
     run_id: str,
     bases: Mapping[str, str] | None = None,
 ) -> int:
-    """Replace the stored episodes with this run's (each run judges full history, and an
-    episode keeps its id when a later run extends it); `bases` (episode id → basis) is
-    what each explanation was computed from (`stored_explanations`)."""
+    """Replace the stored episodes with this run's (each run holds every episode, from kept
+    and new verdicts, and an episode keeps its id when a later run extends it); `bases`
+    (episode id → basis) is what each explanation was computed from
+    (`stored_explanations`)."""
     with transaction(con):
         con.execute("DELETE FROM spike_episodes")
         con.execute("DELETE FROM spike_explanation_basis")
