@@ -307,12 +307,18 @@ def refresh_customer_aggregates(db_path: Path) -> StageResult:
 
 @task(cache_policy=NO_CACHE)
 def find_spikes(
-    db_path: Path, model_version: str, params: DetectorParams, run_id: str, timezone: str
+    db_path: Path,
+    model_version: str,
+    params: DetectorParams,
+    run_id: str,
+    timezone: str,
+    full: bool = False,
 ) -> StageResult:
     """Spikes v2 over every source, category, theme and aspect (daily; social sources also
-    hourly), each episode explained by what grew against its baseline."""
+    hourly), each episode explained by what grew against its baseline; only changed periods
+    are judged again unless `full`."""
     started = time.perf_counter()
-    update = update_spikes(db_path, model_version, params, run_id, timezone)
+    update = update_spikes(db_path, model_version, params, run_id, timezone, full=full)
     logger = get_run_logger()
     for ep, explanation in update.explained:
         logger.info(

@@ -224,7 +224,20 @@ def extra_variance(x: np.ndarray, mu: np.ndarray, max_c: float) -> float:
     return (lo + hi) / 2
 
 
-def fit_baseline(cal: Calendar, p: DetectorParams) -> Baseline:
+def first_fitted(cal: Calendar, p: DetectorParams, since: int) -> int:
+    """The period from which `fit_baseline` must fit for periods `since` onwards to come out
+    as in a fit of the whole calendar: hourly seasonal factors are refitted only at
+    midnight (and at the first judged period), so an hourly fit starts at the midnight at
+    or before `since`."""
+    if cal.hour is None:
+        return max(p.min_history, since)
+    midnight = since - (cal.first + since) % 24
+    return midnight if midnight >= p.min_history else p.min_history
+
+
+def fit_baseline(cal: Calendar, p: DetectorParams, since: int = 0) -> Baseline:
+    """One-step-ahead baselines of every period from `since` on (earlier periods are left
+    unfitted); a period's values depend only on the `season_periods` before it."""
     n = len(cal.neg)
     expected, disp = np.full(n, np.nan), np.ones(n)
     share, share_disp = np.full(n, np.nan), np.ones(n)
@@ -232,7 +245,7 @@ def fit_baseline(cal: Calendar, p: DetectorParams) -> Baseline:
     rel_var, share_n = np.zeros(n), np.ones(n)
     tables: SeasonTables | None = None
     t_c = 0.0
-    for t in range(p.min_history, n):
+    for t in range(first_fitted(cal, p, since), n):
         lo = max(0, t - p.season_periods)
         hist = cal.neg[lo:t]
         # Hourly factors move slowly: refit them once a day rather than every hour.

@@ -158,13 +158,18 @@ def _judge_share(
     return pv, s, k / n, p0, (k - n * p0) / math.sqrt(phi * n * p0 * (1 - p0)), phi
 
 
-def detect_alerts(series: Series, params: DetectorParams | None = None) -> list[Alert]:
+def detect_alerts(
+    series: Series, params: DetectorParams | None = None, since: Period | None = None
+) -> list[Alert]:
     """Judge every period of one series against its seasonal baseline (spikes v2).
 
     Args:
         series: The keyed counts.
         params: Thresholds; by default `DetectorParams()` for daily series and
             `DetectorParams.hourly()` for hourly ones.
+        since: Judge only this period and later ones: their alerts are exactly those of
+            a run over the whole series (a verdict reads only the periods before it), at
+            the cost of the periods judged.
 
     Returns:
         Alerts in time order, volume before share within a period.
@@ -175,12 +180,14 @@ def detect_alerts(series: Series, params: DetectorParams | None = None) -> list[
     """
     p = params or (DetectorParams.hourly() if series.granularity == "hour" else DetectorParams())
     cal = lay_out(series)
-    base = fit_baseline(cal, p)
+    first = 0 if since is None else max(0, period_index(since, series.granularity) - cal.first)
+    # A window ending at `first` reads the baselines of the periods it spans.
+    base = fit_baseline(cal, p, first - max(p.windows) + 1)
     per_day = 24 if series.granularity == "hour" else 1
     level = p.alpha / per_day / len(p.windows)
     at = functools.partial(period_at, cal, granularity=series.granularity)
     alerts: list[Alert] = []
-    for t in range(p.min_history, len(cal.neg)):
+    for t in range(max(p.min_history, first), len(cal.neg)):
         best: dict[str, _Finding] = {}
         for w in p.windows:
             if t - w + 1 < p.min_history or cal.neg[t - w + 1 : t + 1].sum() < p.min_count:

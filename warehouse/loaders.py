@@ -210,7 +210,7 @@ def refresh_daily_source_stats(con: duckdb.DuckDBPyConnection, model_version: st
 def replace_spike_alerts(
     con: duckdb.DuckDBPyConnection, alerts: Sequence[dict], run_id: str
 ) -> int:
-    """Replace all spike alerts (they are recomputed from full history each run)."""
+    """Replace all spike alerts (every run writes them all, from kept and new verdicts)."""
     columns = [
         "alert_id",
         "source",

@@ -157,22 +157,50 @@ def explain_docs(
         + " AND r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "
         "AND polarity = 'negative')",
     }[kind]
+    # The matching documents first, then what is read about them: joined the other way
+    # round, every document's groups, voices and categories were read to keep a few.
     rows = con.execute(
-        "SELECT r.id, t.text_norm, th.label, "
-        " (SELECT list(category ORDER BY category) FROM doc_categories c WHERE c.doc_id = r.id),"
-        " (SELECT list([aspect, polarity] ORDER BY aspect) FROM doc_aspects a "
-        "  WHERE a.doc_id = r.id), k.tokens, g.group_id, v.size "
-        "FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
-        "LEFT JOIN doc_tokens k ON k.doc_id = r.id "
-        "JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
-        "LEFT JOIN doc_themes d ON d.doc_id = r.id "
+        "WITH hits AS MATERIALIZED ("
+        " SELECT r.id, r.created_at FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
+        " JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
+        f" WHERE s.label = 'negative' AND {match} "  # one of the fixed clauses above
+        # local_day (the load's time zone) is within two days of the local time in any
+        # zone: a range DuckDB prunes by, where the time zone expression reads every row.
+        " AND r.local_day BETWEEN ? AND ? "
+        " AND timezone(?, r.created_at) >= ? AND timezone(?, r.created_at) < ? "
+        " ORDER BY r.created_at DESC, r.id LIMIT ?), "
+        "groups AS MATERIALIZED (SELECT doc_id, group_id FROM doc_groups "
+        " WHERE doc_id IN (SELECT id FROM hits)), "
+        # doc_voices.size, for these groups only.
+        "sizes AS (SELECT g.group_id, count(*) AS size FROM doc_groups g "
+        " JOIN raw_documents r ON r.id = g.doc_id "
+        " WHERE g.group_id IN (SELECT group_id FROM groups) GROUP BY g.group_id), "
+        "cats AS (SELECT doc_id, list(category ORDER BY category) AS categories "
+        " FROM doc_categories WHERE doc_id IN (SELECT id FROM hits) GROUP BY doc_id), "
+        "asps AS (SELECT doc_id, list([aspect, polarity] ORDER BY aspect) AS aspects "
+        " FROM doc_aspects WHERE doc_id IN (SELECT id FROM hits) GROUP BY doc_id) "
+        "SELECT h.id, t.text_norm, th.label, c.categories, a.aspects, k.tokens, g.group_id, "
+        " v.size "
+        "FROM hits h JOIN doc_texts t ON t.doc_id = h.id "
+        "LEFT JOIN doc_tokens k ON k.doc_id = h.id "
+        "LEFT JOIN doc_themes d ON d.doc_id = h.id "
         "LEFT JOIN tracked_themes th ON th.theme_id = d.theme_id "
-        "LEFT JOIN doc_groups g ON g.doc_id = r.id "
-        "LEFT JOIN doc_voices v ON v.group_id = g.group_id "
-        f"WHERE s.label = 'negative' AND {match} "  # one of the fixed clauses above
-        "AND timezone(?, r.created_at) >= ? AND timezone(?, r.created_at) < ? "
-        "ORDER BY r.created_at DESC, r.id LIMIT ?",
-        [model_version, *values, timezone, first, timezone, after, limit],
+        "LEFT JOIN groups g ON g.doc_id = h.id "
+        "LEFT JOIN sizes v ON v.group_id = g.group_id "
+        "LEFT JOIN cats c ON c.doc_id = h.id "
+        "LEFT JOIN asps a ON a.doc_id = h.id "
+        "ORDER BY h.created_at DESC, h.id",
+        [
+            model_version,
+            *values,
+            first.date() - timedelta(days=2),
+            after.date() + timedelta(days=2),
+            timezone,
+            first,
+            timezone,
+            after,
+            limit,
+        ],
     ).fetchall()
     return [
         ExplainDoc(
@@ -229,9 +257,10 @@ def save_episodes(
     run_id: str,
     bases: Mapping[str, str] | None = None,
 ) -> int:
-    """Replace the stored episodes with this run's (each run judges full history, and an
-    episode keeps its id when a later run extends it); `bases` (episode id → basis) is
-    what each explanation was computed from (`stored_explanations`)."""
+    """Replace the stored episodes with this run's (each run holds every episode, from kept
+    and new verdicts, and an episode keeps its id when a later run extends it); `bases`
+    (episode id → basis) is what each explanation was computed from
+    (`stored_explanations`)."""
     with transaction(con):
         con.execute("DELETE FROM spike_episodes")
         con.execute("DELETE FROM spike_explanation_basis")
