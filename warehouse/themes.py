@@ -76,6 +76,24 @@ def theme_members(
     return dict(members)
 
 
+def split_check_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """theme_id → its size when it was last checked for a split."""
+    return dict(con.execute("SELECT theme_id, n_members FROM theme_split_checks").fetchall())
+
+
+def record_split_checks(
+    con: duckdb.DuckDBPyConnection, sizes: Mapping[str, int], run_id: str
+) -> None:
+    """Remember the size of each theme just checked for a split (or born of one)."""
+    if not sizes:
+        return
+    ids = sorted(sizes)
+    con.execute(
+        "INSERT OR REPLACE INTO theme_split_checks SELECT unnest($ids), unnest($sizes), $run",
+        {"ids": ids, "sizes": [sizes[i] for i in ids], "run": run_id},
+    )
+
+
 def recent_token_lists(con: duckdb.DuckDBPyConnection, limit: int = 20000) -> list[list[str]]:
     """Tokens of the newest `limit` distinct documents (what IDF weights are taken from)."""
     rows = con.execute(

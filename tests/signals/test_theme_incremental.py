@@ -174,3 +174,18 @@ def test_other_excluded_words_count_every_document_again(two_themes) -> None:
     phrases = [p for (p,) in con.execute("SELECT phrase FROM theme_phrase_counts").fetchall()]
     assert phrases and not any("物流" in p or "质量" in p for p in phrases)
     assert _stored_stats(con) == _expected(con, frozenset({"物流", "质量"}))
+
+
+def test_a_theme_is_checked_for_a_split_again_only_once_it_has_grown_enough() -> None:
+    from signals.theme_run import RESPLIT_GROWTH, split_due
+    from voc.signals import TrackedTheme
+
+    def theme(theme_id: str, n: int) -> TrackedTheme:
+        return TrackedTheme(theme_id, {"物流": 1.0}, n, ("物流",), "r0")
+
+    live = [theme("never", 50), theme("little", 105), theme("enough", 110), theme("idle", 500)]
+    checked = {"little": 100, "enough": 100, "idle": 100}
+    assert RESPLIT_GROWTH == 0.1
+    # "idle" grew past the share but took nothing this pass; a merge target is always due.
+    assert split_due(live, {"never", "little", "enough"}, set(), checked) == {"never", "enough"}
+    assert split_due(live, set(), {"little"}, checked) == {"little"}
