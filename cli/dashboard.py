@@ -66,6 +66,21 @@ def run_dashboard(db_path: Path, port: int) -> int:
                 webbrowser.open(url)
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_child(proc)
         return 0
+
+
+def stop_child(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop the Streamlit server: SIGTERM, and SIGKILL if it has not exited after `grace` s.
+
+    Streamlit stops its server on SIGTERM, but on a loaded machine (or with a page run in
+    progress) that has been seen to take longer than a user waits after Ctrl-C.
+    """
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

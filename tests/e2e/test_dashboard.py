@@ -139,8 +139,10 @@ def test_voc_dashboard_serves_the_app_until_interrupted(e2e_db: Path, tmp_path: 
         assert status == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        # The command gives Streamlit 10 s after SIGTERM, then kills it.
+        out, _ = proc.communicate(timeout=60)
     assert f"http://localhost:{port}" in out.decode()
+    assert proc.returncode == 0
 
 
 def test_warehouse_locked_by_an_ingestion_still_shows_the_last_snapshot(
@@ -194,3 +196,26 @@ def test_query_console_runs_a_select_and_refuses_a_write(app: AppTest) -> None:
     assert any("只读" in e.value or "read-only" in e.value.lower() for e in app.error), [
         e.value for e in app.error
     ]
+
+
+def test_a_server_that_ignores_sigterm_is_killed_after_the_grace_period() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from cli.dashboard import stop_child
+
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('up', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert stubborn.stdout.readline().strip() == b"up"
+    start = time.monotonic()
+    stop_child(stubborn, grace=1.0)
+    assert stubborn.returncode == -9  # SIGKILL, after SIGTERM was ignored
+    assert time.monotonic() - start < 30
