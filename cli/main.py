@@ -18,6 +18,7 @@ from cli.sources import add_sources_parser
 from cli.stats import add_stats_parser
 from cli.warehouse import add_warehouse_parser
 from nlp.training.labelled import LabelledFileError
+from voc.memory import limit_malloc_arenas
 from voc.settings import SettingsError
 
 
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one `voc` command; exit status 2 for a bad settings file, CSV or argument."""
     args = build_parser().parse_args(argv)
     quiet_defaults()
+    # Before any worker thread exists: each would otherwise keep an arena of freed pages.
+    limit_malloc_arenas()
     try:
         return args.func(args)
     except (SettingsError, LabelledFileError, FileNotFoundError, ValueError) as exc:

@@ -4,10 +4,12 @@ values, never a DuckDB connection (unhashable, and not shareable across threads)
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -22,6 +24,7 @@ from signals.spikes import DetectorParams
 from signals.theme_run import update_themes
 from voc.alert_settings import AlertConfig
 from voc.customers import SurveyResponse
+from voc.memory import release_free_memory
 from voc.records import Document, read_document_batches
 from voc.response_times import MailReply
 from voc.settings import Settings, SourceConfig
@@ -222,20 +225,33 @@ def link_customers(db_path: Path) -> StageResult:
     )
 
 
+@lru_cache(maxsize=8)
+def _stage_slots(n: int) -> threading.BoundedSemaphore:
+    """The process-wide slots for stages side by side (one semaphore per configured count)."""
+    return threading.BoundedSemaphore(n)
+
+
 @task(cache_policy=NO_CACHE)
 def run_stage(settings: Settings, name: str, prints: dict[str, str]) -> StageResult:
-    """Run one enrichment stage over every document pending for it, batch by batch."""
-    started = time.perf_counter()
+    """Run one enrichment stage over every document pending for it, batch by batch.
+
+    At most ``[cluster] stage_threads`` stages run at once (each holds a batch and its
+    results); the others wait for a slot.
+    """
     logger = get_run_logger()
     stage = next(s for s in build_pipeline(settings) if s.name == name)
-    with warehouse(settings.db_path) as con:
-        saved = enrichment.run_stage(
-            con,
-            stage,
-            prints,
-            lambda done, total: logger.info("%s (%s): %d/%d", name, stage.version, done, total),
-            settings.cluster.partition_docs,
-        )
+
+    def progress(done: int, total: int) -> None:
+        # The batch's strings are garbage now: hand the pages back before the next one.
+        release_free_memory()
+        logger.info("%s (%s): %d/%d", name, stage.version, done, total)
+
+    with _stage_slots(settings.cluster.local_stage_threads):
+        started = time.perf_counter()
+        with warehouse(settings.db_path) as con:
+            saved = enrichment.run_stage(
+                con, stage, prints, progress, settings.cluster.partition_docs
+            )
     return StageResult(
         name, n_in=saved.n_docs, n_out=saved.n_records, seconds=time.perf_counter() - started
     )

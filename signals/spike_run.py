@@ -19,6 +19,7 @@ from voc.signals import Series
 from warehouse import loaders, spike_scores, themes
 from warehouse import spikes as spikes_store
 from warehouse.db import warehouse
+from warehouse.spike_docs import Window, explain_docs_many
 from warehouse.spike_scores import JudgedSeries, SeriesId
 
 #: The scoring's own version, part of its fingerprint: bump it when the detector or the
@@ -107,25 +108,33 @@ def update_spikes(
     ]
     episodes = _episodes(rescored, params)
     points = {(s.key, s.granularity): s.points for s in series + hourly}
-    explained = []
+    explanations: dict[str, Explanation] = {}
     bases = {}
     with warehouse(db_path) as con:
         stored = spikes_store.stored_explanations(con)
+        todo = []
         for ep in episodes:
             basis = episode_basis(ep, points.get((ep.key, ep.granularity), ()), model_version)
             bases[ep.episode_id] = basis
             kept_explanation = stored.get(ep.episode_id)
             if kept_explanation is not None and kept_explanation[0] == basis and not ep.is_open:
-                explained.append((ep, kept_explanation[1]))
-                continue
-            peak = ep.peak
-            spike = spikes_store.explain_docs(
-                con, ep.key, ep.start, ep.end, model_version, timezone
+                explanations[ep.episode_id] = kept_explanation[1]
+            else:
+                todo.append(ep)
+        # Every window read together: one scan of the documents per chunk of windows, not
+        # two queries per episode.
+        windows = [
+            w
+            for ep in todo
+            for w in (
+                Window(ep.key, ep.start, ep.end),
+                Window(ep.key, ep.peak.baseline_start, ep.peak.baseline_end),
             )
-            base = spikes_store.explain_docs(
-                con, ep.key, peak.baseline_start, peak.baseline_end, model_version, timezone
-            )
-            explained.append((ep, explain_spike(spike, base)))
+        ]
+        docs = explain_docs_many(con, windows, model_version, timezone)
+        for i, ep in enumerate(todo):
+            explanations[ep.episode_id] = explain_spike(docs[2 * i], docs[2 * i + 1])
+        explained = [(ep, explanations[ep.episode_id]) for ep in episodes]
         spikes_store.save_episodes(con, explained, run_id, bases)
         labels = themes.live_theme_keywords(con)
         loaders.replace_spike_alerts(con, day_alerts(explained, labels, params), run_id)

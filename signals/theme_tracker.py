@@ -9,8 +9,10 @@ runs, unlike k-means clusters in a per-run SVD space. Each run:
 2. **Birth**: the negative documents no theme took (in the recent pool) are clustered
    (`signals.theme_discovery.discover_themes`); a cluster of at least `min_new_theme` documents
    coheres when its members' mean similarity to its centre is at least `min_cohesion` and
-   `min_lift` times that of the pool at large. A coherent cluster becomes a new theme —
-   unless it is within `match_threshold` of an existing theme, which then absorbs it. The
+   `min_lift` times that of the pool at large. A coherent cluster becomes a new theme, with
+   those of its members within `assign_threshold` of its centre (the rule for joining an
+   existing theme), if `min_new_theme` of them are, unless it is within
+   `match_threshold` of an existing theme, which then absorbs them. The
    members of clusters that do not cohere are clustered again (up to three rounds), since
    a broad mixed cluster often hides a tight topic; what is left waits for the next run.
 3. **Update**: each theme's centroid moves to the running mean of its members.
@@ -138,7 +140,14 @@ def track_themes(
                 gathered.setdefault(best, []).append(vec)
                 del pending[doc_id]
         unassigned = [(d, t, v) for d, (t, v, neg) in pending.items() if neg]
-        for members in _coherent_clusters(unassigned, params, exclude, seed):
+        for cluster in _coherent_clusters(unassigned, params, exclude, seed):
+            centre = _mean([v for _, v in cluster])
+            # A theme is born with the members that an existing theme would admit too
+            # (`assign_threshold`): a k-means cluster also holds the documents that are
+            # merely nearer it than any other cluster. The rest stay pending.
+            members = [(d, v) for d, v in cluster if cosine(v, centre) >= params.assign_threshold]
+            if len(members) < params.min_new_theme:
+                continue
             centre = _mean([v for _, v in members])
             best, sim = _best(centre, current.values())
             if best is not None and sim >= params.match_threshold:

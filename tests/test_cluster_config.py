@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voc.cluster_config import DEFAULT_PARTITION_DOCS
+from voc.cluster_config import DEFAULT_PARTITION_DOCS, DEFAULT_STAGE_THREADS
 from voc.settings import SettingsError, load_settings
 
 
@@ -21,7 +21,15 @@ def test_without_a_table_the_stages_run_in_one_process() -> None:
     cluster = load_settings(env={}).cluster
     assert cluster.runner == "local" and not cluster.dask
     assert cluster.partition_docs is None
-    assert cluster.describe() == "local (one process)"
+    assert cluster.local_stage_threads == DEFAULT_STAGE_THREADS
+    assert cluster.describe() == f"local (one process, {DEFAULT_STAGE_THREADS} stages side by side)"
+
+
+def test_a_local_run_takes_its_number_of_stages_side_by_side(tmp_path: Path) -> None:
+    cluster = _load(tmp_path, "stage_threads = 1\n")
+    assert not cluster.dask and cluster.local_stage_threads == 1
+    with pytest.raises(SettingsError, match="stage_threads"):
+        _load(tmp_path, "stage_threads = 0\n")
 
 
 def test_a_local_cluster_passes_its_sizes_to_the_task_runner(tmp_path: Path) -> None:

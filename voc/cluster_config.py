@@ -12,6 +12,9 @@ worker processes that the run starts and stops, or an existing scheduler. Exampl
     threads_per_worker = 1
     partition_docs = 2000      # documents per task
 
+    # a local run (runner = "local"): how many stages run side by side (default 2)
+    # stage_threads = 2
+
     # or an existing scheduler instead of n_workers / threads_per_worker / adapt_*:
     # address = "tcp://scheduler.internal:8786"
 
@@ -31,7 +34,11 @@ RUNNERS = ("local", "dask")
 DEFAULT_PARTITION_DOCS = 2_000
 #: Keys that only a local cluster (started by the run) takes.
 _LOCAL_CLUSTER_KEYS = ("n_workers", "threads_per_worker", "adapt_min", "adapt_max")
-_KEYS = ("runner", "address", *_LOCAL_CLUSTER_KEYS, "partition_docs")
+_KEYS = ("runner", "address", *_LOCAL_CLUSTER_KEYS, "partition_docs", "stage_threads")
+#: Stages side by side in a local run when ``stage_threads`` is not set: two keep both cores
+#: of the reference machine busy (the models release the GIL) while only two batches and
+#: their results are in memory at once.
+DEFAULT_STAGE_THREADS = 2
 _ADDRESS = re.compile(r"^(tcp|tls|ucx)://\S+$")
 
 
@@ -56,6 +63,9 @@ class ClusterConfig:
             so a local run and a Dask run with the same value write identical results.
             None: the stage's own batch in a local run (as before), `DEFAULT_PARTITION_DOCS`
             on Dask.
+        stage_threads: In a local run, how many enrichment stages run side by side (each
+            holds one batch and its results in memory; the models release the GIL). None:
+            `DEFAULT_STAGE_THREADS`.
     """
 
     runner: str = "local"
@@ -65,6 +75,12 @@ class ClusterConfig:
     adapt_min: int | None = None
     adapt_max: int | None = None
     partition_docs: int | None = None
+    stage_threads: int | None = None
+
+    @property
+    def local_stage_threads(self) -> int:
+        """Stages side by side in a local run."""
+        return self.stage_threads or DEFAULT_STAGE_THREADS
 
     @property
     def dask(self) -> bool:
@@ -102,7 +118,7 @@ class ClusterConfig:
     def describe(self) -> str:
         """One line for the run log: where the stages run."""
         if not self.dask:
-            return "local (one process)"
+            return f"local (one process, {self.local_stage_threads} stages side by side)"
         if self.address:
             return f"dask at {self.address}"
         adapt = self.adapt_kwargs
@@ -180,4 +196,5 @@ def parse_cluster_config(raw: Any, origin: str) -> ClusterConfig:
         adapt_min=adapt_min,
         adapt_max=adapt_max,
         partition_docs=_count(raw, "partition_docs", where, 1),
+        stage_threads=_count(raw, "stage_threads", where, 1),
     )

@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import duckdb
 
@@ -16,11 +16,9 @@ from voc.signals import (
     SEGMENT_SEP,
     Driver,
     Episode,
-    ExplainDoc,
     Explanation,
     Series,
     Verbatim,
-    split_segment_key,
 )
 from warehouse.db import transaction
 
@@ -115,106 +113,6 @@ def hourly_series(
     for source, hour, n, n_neg in rows:
         points[source].append((hour, int(n), int(n_neg)))
     return [Series(("source", s), "hour", tuple(p)) for s, p in sorted(points.items())]
-
-
-_SEGMENT_MATCH = "r.id IN (SELECT doc_id FROM doc_customers WHERE segment = ?)"
-
-
-def _bounds(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
-    """[first, after-last) local timestamps of a day or hour range."""
-    if isinstance(start, datetime):
-        return start, end + timedelta(hours=1)  # type: ignore[operator]
-    return datetime.combine(start, time()), datetime.combine(end, time()) + timedelta(days=1)
-
-
-def explain_docs(
-    con: duckdb.DuckDBPyConnection,
-    key: tuple[str, str],
-    start: date | datetime,
-    end: date | datetime,
-    model_version: str,
-    timezone: str,
-    limit: int = 5000,
-) -> list[ExplainDoc]:
-    """The negative documents of a series key in a period, with what explanations read."""
-    kind, value = key
-    first, after = _bounds(start, end)
-    values: list[object] = [value]
-    segment = split_segment_key(key)
-    if segment:
-        values = [v for v in segment if v is not None]
-    match = {
-        "source": "r.source = ?",
-        "product": "r.product = ?",
-        "category": "r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)",
-        "theme": "r.id IN (SELECT doc_id FROM doc_themes WHERE theme_id = ?)",
-        "aspect": "r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "
-        "AND polarity = 'negative')",
-        "segment": _SEGMENT_MATCH,
-        "segment_category": _SEGMENT_MATCH
-        + " AND r.id IN (SELECT doc_id FROM doc_categories WHERE category = ?)",
-        "segment_aspect": _SEGMENT_MATCH
-        + " AND r.id IN (SELECT doc_id FROM doc_aspects WHERE aspect = ? "
-        "AND polarity = 'negative')",
-    }[kind]
-    # The matching documents first, then what is read about them: joined the other way
-    # round, every document's groups, voices and categories were read to keep a few.
-    rows = con.execute(
-        "WITH hits AS MATERIALIZED ("
-        " SELECT r.id, r.created_at FROM raw_documents r JOIN doc_texts t ON t.doc_id = r.id "
-        " JOIN doc_sentiment s ON s.doc_id = r.id AND s.model_version = ? "
-        f" WHERE s.label = 'negative' AND {match} "  # one of the fixed clauses above
-        # local_day (the load's time zone) is within two days of the local time in any
-        # zone: a range DuckDB prunes by, where the time zone expression reads every row.
-        " AND r.local_day BETWEEN ? AND ? "
-        " AND timezone(?, r.created_at) >= ? AND timezone(?, r.created_at) < ? "
-        " ORDER BY r.created_at DESC, r.id LIMIT ?), "
-        "groups AS MATERIALIZED (SELECT doc_id, group_id FROM doc_groups "
-        " WHERE doc_id IN (SELECT id FROM hits)), "
-        # doc_voices.size, for these groups only.
-        "sizes AS (SELECT g.group_id, count(*) AS size FROM doc_groups g "
-        " JOIN raw_documents r ON r.id = g.doc_id "
-        " WHERE g.group_id IN (SELECT group_id FROM groups) GROUP BY g.group_id), "
-        "cats AS (SELECT doc_id, list(category ORDER BY category) AS categories "
-        " FROM doc_categories WHERE doc_id IN (SELECT id FROM hits) GROUP BY doc_id), "
-        "asps AS (SELECT doc_id, list([aspect, polarity] ORDER BY aspect) AS aspects "
-        " FROM doc_aspects WHERE doc_id IN (SELECT id FROM hits) GROUP BY doc_id) "
-        "SELECT h.id, t.text_norm, th.label, c.categories, a.aspects, k.tokens, g.group_id, "
-        " v.size "
-        "FROM hits h JOIN doc_texts t ON t.doc_id = h.id "
-        "LEFT JOIN doc_tokens k ON k.doc_id = h.id "
-        "LEFT JOIN doc_themes d ON d.doc_id = h.id "
-        "LEFT JOIN tracked_themes th ON th.theme_id = d.theme_id "
-        "LEFT JOIN groups g ON g.doc_id = h.id "
-        "LEFT JOIN sizes v ON v.group_id = g.group_id "
-        "LEFT JOIN cats c ON c.doc_id = h.id "
-        "LEFT JOIN asps a ON a.doc_id = h.id "
-        "ORDER BY h.created_at DESC, h.id",
-        [
-            model_version,
-            *values,
-            first.date() - timedelta(days=2),
-            after.date() + timedelta(days=2),
-            timezone,
-            first,
-            timezone,
-            after,
-            limit,
-        ],
-    ).fetchall()
-    return [
-        ExplainDoc(
-            doc_id=r[0],
-            text=r[1],
-            theme=r[2],
-            categories=tuple(r[3] or ()),
-            aspects=tuple((a[0], a[1]) for a in (r[4] or ())),
-            tokens=tuple(r[5] or ()),
-            group_id=r[6],
-            group_size=int(r[7] or 1),
-        )
-        for r in rows
-    ]
 
 
 def _stamp(p: date | datetime) -> datetime:

@@ -77,20 +77,13 @@ def test_a_birth_needs_enough_coherent_unassigned_negative_documents() -> None:
 
 def test_close_themes_merge_into_the_larger_and_record_it() -> None:
     a = track_themes([], _docs("a", LOGISTICS, 20), [], "r1", params=PARAMS, exclude=frozenset())
-    # A second, smaller logistics theme (born apart by a strict match threshold).
-    strict = TrackerParams(
-        min_new_theme=5, assign_threshold=0.99, match_threshold=0.99, merge_threshold=1.1
-    )
+    # A second, smaller logistics theme, born apart (tracked without the first).
     b = track_themes(
-        a.themes,
-        _docs("b", [*LOGISTICS[1:], "丢件"], 10),
-        [],
-        "r2",
-        params=strict,
-        exclude=frozenset(),
+        [], _docs("b", [*LOGISTICS[1:], "丢件"], 10), [], "r2", params=PARAMS, exclude=frozenset()
     )
-    assert len(b.themes) == 2
-    merged = track_themes(b.themes, [], [], "r3", params=PARAMS, exclude=frozenset())
+    both = [*a.themes, *b.themes]
+    assert len({t.theme_id for t in both}) == 2
+    merged = track_themes(both, [], [], "r3", params=PARAMS, exclude=frozenset())
     big = a.themes[0].theme_id
     assert [t.theme_id for t in merged.themes] == [big]
     [event] = merged.events
@@ -167,3 +160,29 @@ def test_best_matches_is_best_for_every_vector() -> None:
     assert all(abs(g[1] - w[1]) < 1e-12 for g, w in zip(got, want, strict=True))
     assert got[-1][0] == "th_00" and got[-2] == (None, 0.0) == got[-3]
     assert best_matches(vectors[:3], []) == [(None, 0.0)] * 3
+
+
+def test_a_theme_is_born_only_with_members_an_existing_theme_would_admit(monkeypatch) -> None:
+    # k-means puts every document in some cluster: a cluster of a tight logistics group
+    # also holds documents that are merely nearer it than any other (the demo's survey
+    # answers about 客服 and 质量 in a 发货太慢 theme). Here k-means' cluster is given.
+    import signals.theme_tracker as tracker
+
+    core = _docs("l", LOGISTICS, 12)
+    loose = [(f"x{i}", ["太慢", *(f"词{i}{j}" for j in range(8))], True) for i in range(6)]
+    docs = core + loose
+
+    calls = []
+
+    def one_cluster(unassigned, params, exclude, seed):
+        # One cluster of everything, once; what is left later coheres no more.
+        calls.append(len(unassigned))
+        return [[(doc_id, vec) for doc_id, _, vec in unassigned]] if len(calls) == 1 else []
+
+    monkeypatch.setattr(tracker, "_coherent_clusters", one_cluster)
+    result = track_themes([], docs, [], "r1", params=PARAMS, exclude=frozenset())
+    [born] = result.events
+    assert born.event == "born" and born.n_docs == 12
+    assert set(result.assignments) == {doc_id for doc_id, _, _ in core}
+    assert min(sim for _, sim in result.assignments.values()) >= PARAMS.assign_threshold
+    assert calls[1:2] == [len(loose)]  # the loose ones stayed pending for a later birth
