@@ -217,10 +217,11 @@ def run_pipeline(
             for result in run_stages_on_dask(settings, prints):
                 _record(db_path, run_id, result)
         else:
-            # Each stage starts as soon as the stages it reads from are done, beside the
-            # others (threads of the flow's task runner; ONNX Runtime, the Rust segmenter
-            # and DuckDB release the GIL, so two cores are used). Each reads and saves only
-            # its own results, so the outcome is the same as one after the other.
+            # Each stage starts as soon as the stages it reads from are done and one of
+            # the `[cluster] stage_threads` slots is free (threads of the flow's task
+            # runner; ONNX Runtime, the Rust segmenter and DuckDB release the GIL, so two
+            # cores are used). Each reads and saves only its own results, so the outcome
+            # is the same as one after the other.
             running: dict[str, PrefectFuture] = {}
             for stage in stages:
                 upstream = [running[name] for name in stage.after if name in running]

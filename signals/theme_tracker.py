@@ -98,7 +98,7 @@ def track_themes(
     exclude: Collection[str] | None = None,
     df: tuple[Mapping[str, int], int] | None = None,
     seed: int = 0,
-    max_rounds: int = 4,
+    max_rounds: int = 12,
 ) -> TrackResult:
     """One run of theme tracking (see the module docstring).
 
@@ -112,8 +112,8 @@ def track_themes(
         exclude: Words never used (default: `default_theme_stopwords`; add brand names).
         df: (document frequencies, number of documents) for IDF; default from the inputs.
         seed: Makes birth clustering reproducible.
-        max_rounds: Rounds of assign / birth / update / merge (stops early when a round
-            changes nothing).
+        max_rounds: Rounds of assign / birth / update / merge, at most (stops early when
+            a round changes nothing, as it nearly always does well before).
     """
     exclude = default_theme_stopwords() if exclude is None else exclude
     if df is None:
@@ -129,7 +129,8 @@ def track_themes(
             pending[doc_id] = (tokens, vec, negative)
 
     # Assign, give birth, update, and again until nothing changes, so that a re-run over
-    # the same documents finds nothing left to do.
+    # the same documents finds nothing left to do: the documents left waiting are those
+    # the last round clustered without a birth, as a re-run would cluster them.
     for _ in range(max_rounds):
         gathered: dict[str, list[Vector]] = {}
         waiting = list(pending.items())
