@@ -109,6 +109,9 @@ class OnnxClassifier:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No arena: it keeps the largest batch's buffers for the process's life (~100 MB
+        # over 20,000 reviews); without it they go back after each call, at no measured cost.
+        options.enable_cpu_mem_arena = False
         self.path = path
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -29,7 +29,7 @@ class EmotionStage:
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
     outputs: tuple[Output, ...] = (OUTPUT,)
-    batch_size: int | None = 20_000
+    batch_size: int | None = 10_000
     history_days: int | None = None
 
     @property
