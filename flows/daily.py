@@ -33,6 +33,7 @@ from nlp.pipeline import build_pipeline
 from signals.spikes import DetectorParams
 from signals.theme_run import THEME_SPEC
 from voc.case_rules import rules_config
+from voc.run_folders import prune_run_folders
 from voc.settings import Settings, SourceConfig, load_settings
 from voc.stages import fingerprints
 from warehouse import actions, loaders, sources
@@ -157,6 +158,14 @@ def run_pipeline(
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
     work_dir = settings.runs_dir / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
+    pruned = prune_run_folders(settings.runs_dir, settings.runs_keep_days, datetime.now(), run_id)
+    if pruned.folders:
+        logger.info(
+            "removed %d run folders older than %d days (%.1f MB)",
+            len(pruned.folders),
+            settings.runs_keep_days,
+            pruned.n_bytes / 1e6,
+        )
     # A broken taxonomy file or a missing model fails the run before anything is crawled.
     stages = build_pipeline(settings)
     prints = fingerprints([*stages, THEME_SPEC])

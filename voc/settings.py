@@ -168,6 +168,8 @@ class Settings:
         spike_min_count: Fewest negative documents in a spike window.
         spike_min_ratio: Fewest times the expected negative volume for a volume spike.
         theme_max_docs: Negative documents sampled (newest first) for theme discovery.
+        runs_keep_days: Days a run's folder under `runs_dir` (its fetched documents and
+            spider logs) is kept; older ones are removed at the start of a run. 0 = keep all.
         demo_host: Host the bundled demo sources listen on.
         demo_port: Port the bundled demo sources listen on.
         dashboard_port: Port for the Streamlit dashboard.
@@ -211,6 +213,7 @@ class Settings:
     spike_min_count: int = 5
     spike_min_ratio: float = 1.5
     theme_max_docs: int = 20000
+    runs_keep_days: int = 14
     demo_host: str = DEMO_HOST
     demo_port: int = DEMO_PORT
     dashboard_port: int = 8501
@@ -329,7 +332,12 @@ def _build(values: dict[str, Any], origin: str) -> Settings:
             "prefect_home",
         ):
             out[key] = Path(value) if value else None
-        elif key in ("prefect_port", "prefect_startup_retries", "prefect_startup_timeout"):
+        elif key in (
+            "prefect_port",
+            "prefect_startup_retries",
+            "prefect_startup_timeout",
+            "runs_keep_days",
+        ):
             out[key] = _number(key, value, origin)
         elif key == "alerts":
             if isinstance(value, AlertConfig):
@@ -386,7 +394,7 @@ def _number(key: str, value: Any, origin: str) -> int | float:
         number = kind(value)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{origin}: {key} = {value!r}: not a number") from exc
-    if number < 0 or (number == 0 and key != "prefect_startup_retries"):
+    if number < 0 or (number == 0 and key not in ("prefect_startup_retries", "runs_keep_days")):
         raise SettingsError(f"{origin}: {key} = {value!r}: must be positive")
     return number
 
