@@ -19,11 +19,12 @@ import duckdb
 #: importing DuckDB themselves.
 Connection = duckdb.DuckDBPyConnection
 
-#: DuckDB's memory limit for writing connections (`memory_limit`): with the models
-#: (~700 MB with the libraries) and two stages' batches the flow stays under 2 GB whatever
-#: the warehouse's size. Past it DuckDB spills to disk; the file's pages it drops stay in
-#: the system's page cache.
-DEFAULT_MEMORY_LIMIT = "640MB"
+#: DuckDB's memory limit for writing connections (`memory_limit`), shared by every
+#: connection of the process (the stages side by side): with the models (~700 MB with the
+#: libraries) the flow stays near 2 GB whatever the warehouse's size. Past it DuckDB
+#: spills to disk; 640 MB was too little at 1 M documents (a stage's batch read failed
+#: with an out-of-memory error while another stage saved).
+DEFAULT_MEMORY_LIMIT = "1GB"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
