@@ -20,11 +20,12 @@ import duckdb
 Connection = duckdb.DuckDBPyConnection
 
 #: DuckDB's memory limit for writing connections (`memory_limit`), shared by every
-#: connection of the process (the stages side by side): with the models (~700 MB with the
-#: libraries) the flow stays near 2 GB whatever the warehouse's size. Past it DuckDB
-#: spills to disk; 640 MB was too little at 1 M documents (a stage's batch read failed
-#: with an out-of-memory error while another stage saved).
-DEFAULT_MEMORY_LIMIT = "1GB"
+#: connection of the process (the stages side by side). Past it DuckDB spills to disk,
+#: but a checkpoint that cannot pin a block is fatal: at 1 M documents, 1 GB ended a
+#: backfill with "Failed to create checkpoint ... failed to pin block (953.4 MiB/953.6 MiB
+#: used)" while two stages' batches were in flight (640 MB failed earlier, in a batch
+#: read). The flow's RSS is then models (~700 MB) + up to this + the batches.
+DEFAULT_MEMORY_LIMIT = "2GB"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 

@@ -25,7 +25,7 @@ class SegmentStage:
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = True
     outputs: tuple[Output, ...] = (OUTPUT,)
-    batch_size: int | None = 50_000
+    batch_size: int | None = 10_000
     history_days: int | None = None
 
     @property
