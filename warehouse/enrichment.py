@@ -15,6 +15,7 @@ documents and versions finds nothing pending.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -122,6 +123,13 @@ def select_pending(
     if newest_first:
         rows.reverse()
     return [_doc(r) for r in rows]
+
+
+#: One stage at a time evaluates the pending rule or sets up its history: over a
+#: 1M-document backfill each is a set of hash joins over every document and its stage
+#: state (~1 GB of DuckDB memory), and two stages starting together ran DuckDB, whose
+#: memory limit every connection of the process shares, out of memory.
+_WHOLE_WAREHOUSE = threading.Lock()
 
 
 def pending_ids(
@@ -361,13 +369,14 @@ def run_stage(
     """
     size = partition_docs if partitionable(stage) else None
     keyed = bool(stage.history_days) and isinstance(stage, KeyedHistory)
-    if keyed:
-        history_keys.prune_keys(con, stage)
-        history_keys.backfill_keys(con, stage, prints)
-        lookup = history_keys.lookup_history(con, stage, prints)
-    # What is pending is decided once: a stage's own saves only take documents off the
-    # list, and the stages it reads from are done before it starts.
-    ids = pending_ids(con, stage, prints)
+    with _WHOLE_WAREHOUSE:
+        if keyed:
+            history_keys.prune_keys(con, stage)
+            history_keys.backfill_keys(con, stage, prints)
+            lookup = history_keys.lookup_history(con, stage, prints)
+        # What is pending is decided once: a stage's own saves only take documents off
+        # the list, and the stages it reads from are done before it starts.
+        ids = pending_ids(con, stage, prints)
     total = len(ids)
     step = stage.batch_size or max(total, 1)
     n_docs = 0
