@@ -32,7 +32,7 @@ OUTPUT = Output("doc_groups", Assignment, time_column="grouped_at")
 class NearDupStage:
     """Each document joins the voice of its most similar earlier one (MinHash + LSH).
 
-    Order-dependent: all pending documents are grouped in one batch, oldest first, on top
+    Order-dependent: the pending documents are grouped oldest first, in batches, on top
     of the current groups of the last `history_days` days (a repost wave runs for days,
     not years; the window bounds memory). A `voc.stages.KeyedHistory`: of that window a run
     reads only the documents that share a signature digest or an LSH band key with its
@@ -48,7 +48,10 @@ class NearDupStage:
     after: tuple[str, ...] = ("normalise",)
     distinct_only: bool = False
     outputs: tuple[Output, ...] = (OUTPUT,)
-    batch_size: int | None = None
+    # Batches, oldest first: each batch's keys are saved before the next looks them up,
+    # so the groups are those of one piece (a 1M backfill in one piece held every text and
+    # token list in memory at once and ran DuckDB out of memory).
+    batch_size: int | None = 50_000
     history_days: int | None = 60
     keys_table: str = "doc_group_keys"
 

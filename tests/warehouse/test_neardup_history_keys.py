@@ -224,3 +224,33 @@ def test_lookup_reads_exactly_the_entries_of_the_buckets_the_batch_touches(
         >= stage.bucket_cap
     )
     con.close()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [NearDupConfig(), NearDupConfig(short_exact=True, threshold=0.7, num_perm=64, bands=32)],
+    ids=["default", "short-exact-two-row-bands"],
+)
+def test_batches_of_one_run_group_like_one_piece(
+    tmp_path: Path, new_warehouse, config: NearDupConfig
+) -> None:
+    # A backfill of a million documents is grouped in batches (each batch's keys are saved
+    # before the next looks them up), not read in one piece: the same groups either way.
+    rng, earlier = random.Random(11), []
+    days = [_day(rng, day, 120, earlier) for day in range(3)]
+    stored = []
+    for name, batch_size in (("one.duckdb", None), ("batched.duckdb", 37)):
+        con = open_warehouse(new_warehouse(tmp_path / name))
+        for day, rows in enumerate(days):
+            _land_day(con, day, rows)
+        stage = NearDupStage(config, batch_size=batch_size)
+        prints = fingerprints([NORMALISE, stage])
+        assert run_stage(con, stage, prints).n_docs == 360
+        stored.append(
+            con.execute(
+                "SELECT doc_id, group_id, similarity FROM doc_groups ORDER BY ALL"
+            ).fetchall()
+        )
+        con.close()
+    assert stored[0] == stored[1]
+    assert len({g for _, g, _ in stored[0]}) < 360 / 2  # the corpus does group
