@@ -123,7 +123,7 @@ def _chunk(
         # of the chunk's day span, read once.
         branches = " UNION ALL ".join(
             f"SELECT q.w, n.id, n.created_at FROM _explain_windows q {_MATCH[kind]} "
-            f"WHERE q.kind = '{kind}' AND n.local_day BETWEEN q.lo AND q.hi "  # fixed names
+            "WHERE q.kind = ? AND n.local_day BETWEEN q.lo AND q.hi "
             "AND timezone(?, n.created_at) >= q.first AND timezone(?, n.created_at) < q.after"
             for kind in kinds
         )
@@ -160,7 +160,7 @@ def _chunk(
             " LEFT JOIN asps a ON a.doc_id = i.id) "
             "SELECT h.w, d.* FROM hits h JOIN details d ON d.id = h.id "
             "ORDER BY h.w, h.created_at DESC, h.id",
-            [model_version, *[timezone, timezone] * len(kinds), limit],
+            [model_version, *(v for kind in kinds for v in (kind, timezone, timezone)), limit],
         ).fetchall()
     finally:
         cur.execute("DROP TABLE IF EXISTS _explain_windows")

@@ -102,11 +102,15 @@ def _stored(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[tuple]:
     return sorted(rows, key=lambda r: order[r[0]])
 
 
-@pytest.mark.parametrize(
+#: The stage's default, and short texts matched exactly with two-row bands.
+CONFIGS = pytest.mark.parametrize(
     "config",
     [NearDupConfig(), NearDupConfig(short_exact=True, threshold=0.7, num_perm=64, bands=32)],
     ids=["default", "short-exact-two-row-bands"],
 )
+
+
+@CONFIGS
 def test_keyed_history_groups_like_the_whole_window_run_after_run(
     tmp_path: Path, new_warehouse, config: NearDupConfig
 ) -> None:
@@ -226,11 +230,7 @@ def test_lookup_reads_exactly_the_entries_of_the_buckets_the_batch_touches(
     con.close()
 
 
-@pytest.mark.parametrize(
-    "config",
-    [NearDupConfig(), NearDupConfig(short_exact=True, threshold=0.7, num_perm=64, bands=32)],
-    ids=["default", "short-exact-two-row-bands"],
-)
+@CONFIGS
 def test_batches_of_one_run_group_like_one_piece(
     tmp_path: Path, new_warehouse, config: NearDupConfig
 ) -> None:
